@@ -1,0 +1,45 @@
+/* gtl_api.h: gtl's own additions to the wrapper library (libgtltorch.so).
+ *
+ * Plain C, so Go reaches it through cgo. Compiled by scripts/setup.sh into
+ * the same shared library as gotch's wrapper, against the same libtorch.
+ * Functions that can fail record the error in the wrapper's thread-local
+ * error slot; read it with get_and_reset_last_err() on the same thread. */
+#ifndef GTL_API_H
+#define GTL_API_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Build facts, fixed when the library was compiled. */
+const char *gtl_libtorch_version(void); /* TORCH_VERSION of the headers */
+const char *gtl_libtorch_dir(void);     /* folder of the libtorch libraries linked */
+const char *gtl_gotch_version(void);
+int gtl_disabled_ops(void); /* generated ops replaced by stubs at build time */
+int gtl_built_with_cuda(void);
+
+/* Global state. */
+void gtl_manual_seed(int64_t seed); /* CPU and every CUDA generator */
+int gtl_get_num_threads(void);
+void gtl_set_num_threads(int n);
+int gtl_get_num_interop_threads(void);
+
+/* Thread-local grad mode of the calling OS thread. */
+int gtl_is_grad_enabled(void);
+int gtl_set_grad_enabled(int enabled); /* returns the previous mode */
+
+/* Devices. */
+int gtl_cuda_device_count(void);
+/* Writes the name of CUDA device i into buf (NUL-terminated) and its memory
+ * in bytes into total_mem; returns 0, or -1 when the driver cannot tell. */
+int gtl_cuda_device_info(int i, char *buf, int len, int64_t *total_mem);
+int gtl_cudnn_is_available(void);
+int64_t gtl_cudnn_version(void); /* -1 when unknown */
+
+char *get_and_reset_last_err(void); /* from gotch's wrapper; caller frees */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
