@@ -1,0 +1,65 @@
+package env
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Var is one GTL_* environment variable.
+type Var struct {
+	Name        string
+	Default     string // shown in help; used when the variable is unset or empty
+	Description string
+}
+
+// Value returns the variable's value, or its default when unset or empty.
+func (v Var) Value() string {
+	if s := strings.TrimSpace(os.Getenv(v.Name)); s != "" {
+		return s
+	}
+	return v.Default
+}
+
+// IsSet reports whether the variable is set to a non-empty value.
+func (v Var) IsSet() bool { return strings.TrimSpace(os.Getenv(v.Name)) != "" }
+
+// The variables gtl reads.
+var (
+	Home = Var{"GTL_HOME", "~/.cache/gtl",
+		"folder for gtl's caches (downloaded weights)"}
+	NumThreads = Var{"GTL_NUM_THREADS", "",
+		"threads libtorch uses inside one op (default: libtorch's choice, one per core)"}
+	FashionMNISTDir = Var{"GTL_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist",
+		"folder with Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist)"}
+)
+
+// All lists every variable, for help texts.
+func All() []Var { return []Var{Home, NumThreads, FashionMNISTDir} }
+
+// HomeDir returns GTL_HOME with a leading ~ expanded.
+func HomeDir() (string, error) {
+	p := Home.Value()
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("env: %s=%s: %w", Home.Name, p, err)
+		}
+		p = filepath.Join(h, strings.TrimPrefix(p, "~"))
+	}
+	return p, nil
+}
+
+// Threads returns GTL_NUM_THREADS as a number, 0 when unset.
+func Threads() (int, error) {
+	if !NumThreads.IsSet() {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(NumThreads.Value())
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("env: %s=%q: want a whole number of at least 1", NumThreads.Name, os.Getenv(NumThreads.Name))
+	}
+	return n, nil
+}

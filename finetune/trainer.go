@@ -1,0 +1,301 @@
+package finetune
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// Model is a network that maps a batch of images to logits. The caller of
+// Forward owns the returned tensor.
+type Model interface {
+	Forward(x *ts.Tensor, train bool) (*ts.Tensor, error)
+}
+
+// Config sets up a training run. The zero value of each field means its
+// default.
+type Config struct {
+	Epochs    int              // passes over the training set; default 3
+	BatchSize int              // images per step; default 64
+	LR        float64          // SGD learning rate; default 0.01
+	Momentum  float64          // SGD momentum; default 0.9 (negative: none)
+	Seed      uint64           // seeds the shuffling and libtorch's generator; default 0
+	Normalize vision.Normalize // applied to every batch; default none
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Epochs == 0 {
+		c.Epochs = 3
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 64
+	}
+	if c.LR == 0 {
+		c.LR = 0.01
+	}
+	switch {
+	case c.Momentum == 0:
+		c.Momentum = 0.9
+	case c.Momentum < 0:
+		c.Momentum = 0
+	}
+	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) {
+		return c, fmt.Errorf("finetune: config: epochs %d, batch size %d, lr %g: want positive values", c.Epochs, c.BatchSize, c.LR)
+	}
+	return c, nil
+}
+
+// Plan is what OnStart learns about the run.
+type Plan struct {
+	Epochs, StepsPerEpoch, TrainImages, ValImages int
+}
+
+// Step reports one optimisation step.
+type Step struct {
+	Epoch, Step int     // 1-based epoch, 1-based step within it
+	Loss        float64 // this batch's mean loss
+	Images      int     // images in this batch
+}
+
+// Epoch reports one finished epoch.
+type Epoch struct {
+	Epoch                int
+	TrainLoss            float64 // mean over the epoch's batches
+	ValLoss, ValAccuracy float64 // NaN when there is no validation set
+	Duration             time.Duration
+}
+
+// Hooks are called on the torch worker thread at the named points of the
+// loop. Any may be nil. An error from OnEpochEnd stops training (use
+// ErrStop to stop without failing).
+type Hooks struct {
+	OnStart    func(Plan)
+	OnStep     func(Step)
+	OnEpochEnd func(Epoch) error
+}
+
+// ErrStop, returned by a hook, ends training early without an error.
+var ErrStop = errors.New("finetune: stop")
+
+// Result summarises a finished run.
+type Result struct {
+	Epochs   []Epoch
+	Duration time.Duration
+}
+
+// Trainer trains one model. Worker defaults to the process-wide torch worker.
+type Trainer struct {
+	Config Config
+	Hooks  Hooks
+	Worker *torch.Worker
+}
+
+func (t *Trainer) worker() *torch.Worker {
+	if t.Worker != nil {
+		return t.Worker
+	}
+	return torch.Default()
+}
+
+// Fit trains m, whose trainable parameters live in vs, on train with
+// cross-entropy and SGD, and evaluates on val (which may be nil) after every
+// epoch.
+func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*Result, error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if train == nil || train.Len() == 0 {
+		return nil, fmt.Errorf("finetune: empty training set")
+	}
+	res := &Result{}
+	start := time.Now()
+	err = t.worker().Do(func() error {
+		if err := torch.ManualSeed(int64(cfg.Seed)); err != nil {
+			return err
+		}
+		opt, err := nn.NewSGDConfig(cfg.Momentum, 0, 0, false).Build(vs, cfg.LR)
+		if err != nil {
+			return fmt.Errorf("finetune: optimizer: %w", err)
+		}
+		steps := (train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
+		if t.Hooks.OnStart != nil {
+			valN := 0
+			if val != nil {
+				valN = val.Len()
+			}
+			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: train.Len(), ValImages: valN})
+		}
+		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
+		for e := 1; e <= cfg.Epochs; e++ {
+			ep, err := t.epoch(m, opt, train, cfg, rng, e, steps)
+			if err != nil {
+				return err
+			}
+			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
+			if val != nil && val.Len() > 0 {
+				if ep.ValLoss, ep.ValAccuracy, err = t.evaluate(m, val, cfg.BatchSize, cfg.Normalize); err != nil {
+					return err
+				}
+			}
+			res.Epochs = append(res.Epochs, ep)
+			if t.Hooks.OnEpochEnd != nil {
+				if err := t.Hooks.OnEpochEnd(ep); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	res.Duration = time.Since(start)
+	if errors.Is(err, ErrStop) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (t *Trainer) epoch(m Model, opt *nn.Optimizer, train *datasets.Images, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+	began := time.Now()
+	perm := rng.Perm(train.Len())
+	var sum float64
+	for s := 0; s < steps; s++ {
+		idx := perm[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, len(perm))]
+		loss, err := step(m, opt, train, idx, cfg.Normalize)
+		if err != nil {
+			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: loss is %v; lower the learning rate (now %g)", e, s+1, loss, cfg.LR)
+		}
+		sum += loss
+		if t.Hooks.OnStep != nil {
+			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: len(idx)})
+		}
+	}
+	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began)}, nil
+}
+
+// step runs one forward/backward/update and frees everything it allocated.
+func step(m Model, opt *nn.Optimizer, data *datasets.Images, idx []int, norm vision.Normalize) (float64, error) {
+	x, y, err := vision.Batch(data, idx, norm)
+	if err != nil {
+		return 0, err
+	}
+	defer x.MustDrop()
+	defer y.MustDrop()
+	logits, err := m.Forward(x, true)
+	if err != nil {
+		return 0, err
+	}
+	loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, true)
+	if err != nil {
+		return 0, fmt.Errorf("loss: %w", err)
+	}
+	defer loss.MustDrop()
+	v, err := loss.Float64Value([]int64{})
+	if err != nil {
+		return 0, fmt.Errorf("read loss: %w", err)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return v, nil // the caller stops before the weights are touched
+	}
+	if err := opt.ZeroGrad(); err != nil {
+		return 0, err
+	}
+	if err := loss.Backward(); err != nil {
+		return 0, fmt.Errorf("backward: %w", err)
+	}
+	if err := opt.Step(); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// Evaluate returns the mean cross-entropy and the top-1 accuracy of m on
+// data, in eval mode without gradients, with the trainer's batch size and
+// normalisation.
+func (t *Trainer) Evaluate(m Model, data *datasets.Images) (loss, accuracy float64, err error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return 0, 0, err
+	}
+	if data == nil || data.Len() == 0 {
+		return 0, 0, fmt.Errorf("finetune: evaluate: empty data set")
+	}
+	err = t.worker().Do(func() error {
+		loss, accuracy, err = t.evaluate(m, data, cfg.BatchSize, cfg.Normalize)
+		return err
+	})
+	return loss, accuracy, err
+}
+
+func (t *Trainer) evaluate(m Model, data *datasets.Images, batchSize int, norm vision.Normalize) (loss, accuracy float64, err error) {
+	var sumLoss float64
+	var correct int
+	err = t.worker().NoGrad(func() error {
+		idx := make([]int, 0, batchSize)
+		for start := 0; start < data.Len(); start += batchSize {
+			idx = idx[:0]
+			for i := start; i < min(start+batchSize, data.Len()); i++ {
+				idx = append(idx, i)
+			}
+			l, c, err := evalBatch(m, data, idx, norm)
+			if err != nil {
+				return fmt.Errorf("finetune: evaluate images %d-%d: %w", start, start+len(idx)-1, err)
+			}
+			sumLoss += l * float64(len(idx))
+			correct += c
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	n := float64(data.Len())
+	return sumLoss / n, float64(correct) / n, nil
+}
+
+func evalBatch(m Model, data *datasets.Images, idx []int, norm vision.Normalize) (loss float64, correct int, err error) {
+	x, y, err := vision.Batch(data, idx, norm)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer x.MustDrop()
+	defer y.MustDrop()
+	logits, err := m.Forward(x, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer logits.MustDrop()
+	l, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	loss = l.Float64Values(true)[0]
+	pred, err := logits.Argmax([]int64{1}, false, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	eq, err := pred.EqTensor(y, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	s, err := eq.Sum(gotch.Int64, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	return loss, int(s.Int64Values(true)[0]), nil
+}

@@ -1,0 +1,169 @@
+package finetune
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// fashion returns n training images per class and the first 1000 test images.
+func fashion(t *testing.T, n int) (train, test *datasets.Images) {
+	t.Helper()
+	all, err := datasets.LoadFashionMNIST("", datasets.Train)
+	if err != nil {
+		t.Fatalf("%v (scripts/setup.sh installs it)", err)
+	}
+	idx, err := all.FirstPerClass(n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train, err = all.Subset(idx); err != nil {
+		t.Fatal(err)
+	}
+	tall, err := datasets.LoadFashionMNIST("", datasets.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]int, 1000)
+	for i := range first {
+		first[i] = i
+	}
+	if test, err = tall.Subset(first); err != nil {
+		t.Fatal(err)
+	}
+	return train, test
+}
+
+func newCNN(t *testing.T, w *torch.Worker) (*vision.SmallCNN, *nn.VarStore) {
+	t.Helper()
+	var m *vision.SmallCNN
+	vs := nn.NewVarStore(gotch.CPU)
+	err := w.Do(func() error {
+		if err := torch.ManualSeed(7); err != nil {
+			return err
+		}
+		var err error
+		m, err = vision.NewSmallCNN(vs.Root(), 1, 10, 28)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, vs
+}
+
+// TestSmokeFashionMNIST: a small convnet on a few hundred real images
+// lowers its loss and beats chance (10%) on held-out images.
+func TestSmokeFashionMNIST(t *testing.T) {
+	train, test := fashion(t, 30) // 300 images
+	w := torch.NewWorker()
+	defer w.Close()
+	m, vs := newCNN(t, w)
+	var steps, starts int
+	tr := Trainer{
+		Config: Config{Epochs: 4, BatchSize: 32, LR: 0.02, Seed: 1, Normalize: vision.Normalize{Mean: []float64{0.286}, Std: []float64{0.353}}},
+		Hooks: Hooks{
+			OnStart: func(p Plan) {
+				starts++
+				if p.StepsPerEpoch != 10 || p.TrainImages != 300 {
+					t.Errorf("plan %+v", p)
+				}
+			},
+			OnStep: func(Step) { steps++ },
+		},
+		Worker: w,
+	}
+	loss0, acc0, err := tr.Evaluate(m, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Fit(m, vs, train, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if starts != 1 || steps != 40 || len(res.Epochs) != 4 {
+		t.Errorf("hooks: %d starts, %d steps, %d epochs", starts, steps, len(res.Epochs))
+	}
+	first, last := res.Epochs[0], res.Epochs[len(res.Epochs)-1]
+	if !(last.TrainLoss < 0.8*first.TrainLoss) {
+		t.Errorf("train loss %.3f -> %.3f: did not fall by 20%%", first.TrainLoss, last.TrainLoss)
+	}
+	if !(last.ValLoss < loss0) {
+		t.Errorf("held-out loss %.3f -> %.3f", loss0, last.ValLoss)
+	}
+	if last.ValAccuracy < 0.5 {
+		t.Errorf("held-out accuracy %.3f (before training %.3f): want well above chance (0.10)", last.ValAccuracy, acc0)
+	}
+	t.Logf("loss %.3f -> %.3f, held-out accuracy %.3f -> %.3f", first.TrainLoss, last.TrainLoss, acc0, last.ValAccuracy)
+}
+
+func TestFitDeterministic(t *testing.T) {
+	train, test := fashion(t, 5)
+	run := func() float64 {
+		w := torch.NewWorker()
+		defer w.Close()
+		m, vs := newCNN(t, w)
+		tr := Trainer{Config: Config{Epochs: 2, BatchSize: 10, Seed: 3}, Worker: w}
+		res, err := tr.Fit(m, vs, train, test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Epochs[1].ValLoss
+	}
+	if a, b := run(), run(); a != b {
+		t.Errorf("same seed, different results: %v vs %v", a, b)
+	}
+}
+
+func TestFitErrors(t *testing.T) {
+	train, _ := fashion(t, 2)
+	w := torch.NewWorker()
+	defer w.Close()
+	m, vs := newCNN(t, w)
+	tests := []struct {
+		name  string
+		cfg   Config
+		model Model
+		data  *datasets.Images
+		want  string
+	}{
+		{"empty", Config{}, m, &datasets.Images{}, "empty training set"},
+		{"negative epochs", Config{Epochs: -1}, m, train, "want positive"},
+		{"infinite lr", Config{LR: math.Inf(1)}, m, train, "want positive"},
+		{"nan loss", Config{}, nanModel{m}, train, "epoch 1 step 1: loss is NaN; lower the learning rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := Trainer{Config: tt.cfg, Worker: w}
+			_, err := tr.Fit(tt.model, vs, tt.data, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// ErrStop ends early without failing.
+	tr := Trainer{Config: Config{Epochs: 5}, Worker: w, Hooks: Hooks{OnEpochEnd: func(Epoch) error { return ErrStop }}}
+	res, err := tr.Fit(m, vs, train, nil)
+	if err != nil || len(res.Epochs) != 1 || !math.IsNaN(res.Epochs[0].ValAccuracy) {
+		t.Fatalf("stop: %v, %+v", err, res)
+	}
+}
+
+// nanModel poisons its inner model's logits, as a diverged run would.
+type nanModel struct{ inner Model }
+
+func (n nanModel) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	out, err := n.inner.Forward(x, train)
+	if err != nil {
+		return nil, err
+	}
+	return out.MulScalar(ts.FloatScalar(math.NaN()), true)
+}

@@ -1,0 +1,63 @@
+package datasets
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Images is a labelled set of same-sized images held in memory.
+type Images struct {
+	Height, Width, Channels int
+	// Pix holds image i at Pix[i*H*W*C : (i+1)*H*W*C], rows top to bottom,
+	// channels interleaved (HWC), 0 = black.
+	Pix     []uint8
+	Labels  []int    // class index of each image
+	Classes []string // class names, indexed by label
+}
+
+// Len returns the number of images.
+func (im *Images) Len() int { return len(im.Labels) }
+
+// ImageSize returns the number of bytes of one image.
+func (im *Images) ImageSize() int { return im.Height * im.Width * im.Channels }
+
+// Image returns the pixels of image i (a slice of Pix, not a copy).
+func (im *Images) Image(i int) []uint8 {
+	n := im.ImageSize()
+	return im.Pix[i*n : (i+1)*n]
+}
+
+// Subset returns a new set holding the images at idx, in that order.
+func (im *Images) Subset(idx []int) (*Images, error) {
+	n := im.ImageSize()
+	out := &Images{Height: im.Height, Width: im.Width, Channels: im.Channels, Classes: im.Classes,
+		Pix: make([]uint8, 0, len(idx)*n), Labels: make([]int, 0, len(idx))}
+	for _, i := range idx {
+		if i < 0 || i >= im.Len() {
+			return nil, fmt.Errorf("datasets: subset: index %d out of range [0, %d)", i, im.Len())
+		}
+		out.Pix = append(out.Pix, im.Image(i)...)
+		out.Labels = append(out.Labels, im.Labels[i])
+	}
+	return out, nil
+}
+
+// FirstPerClass returns the indices of the first n images of every class, in
+// a seeded random order of the whole set; n larger than a class is an error.
+func (im *Images) FirstPerClass(n int, seed uint64) ([]int, error) {
+	perm := rand.New(rand.NewPCG(seed, 0x67746c)).Perm(im.Len())
+	count := make([]int, len(im.Classes))
+	var idx []int
+	for _, i := range perm {
+		if c := im.Labels[i]; count[c] < n {
+			count[c]++
+			idx = append(idx, i)
+		}
+	}
+	for c, k := range count {
+		if k < n {
+			return nil, fmt.Errorf("datasets: %d images per class asked, class %d (%s) has %d", n, c, im.Classes[c], k)
+		}
+	}
+	return idx, nil
+}

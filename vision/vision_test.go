@@ -1,0 +1,120 @@
+package vision
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+func TestBatchNormalises(t *testing.T) {
+	im := &datasets.Images{Height: 1, Width: 2, Channels: 2, Classes: []string{"a", "b"},
+		Pix: []uint8{0, 255, 51, 102, 255, 0, 0, 0}, Labels: []int{1, 0}}
+	tests := []struct {
+		name string
+		norm Normalize
+		idx  []int
+		want []float64
+	}{
+		{"none", Normalize{}, []int{0}, []float64{0, 0.2, 1, 0.4}},
+		{"per channel", Normalize{Mean: []float64{0.5, 0}, Std: []float64{0.5, 2}}, []int{0}, []float64{-1, -0.6, 0.5, 0.2}},
+		{"order kept", Normalize{}, []int{1, 0}, []float64{1, 0, 0, 0, 0, 0.2, 1, 0.4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := torch.Do(func() error {
+				x, y, err := Batch(im, tt.idx, tt.norm)
+				if err != nil {
+					return err
+				}
+				defer y.MustDrop()
+				if got := x.MustSize(); got[0] != int64(len(tt.idx)) || got[1] != 2 || got[2] != 1 || got[3] != 2 {
+					t.Errorf("shape %v", got)
+				}
+				got := x.Float64Values(true)
+				for i := range tt.want {
+					if math.Abs(got[i]-tt.want[i]) > 1e-6 {
+						t.Fatalf("values %v, want %v", got, tt.want)
+					}
+				}
+				if l := y.Int64Values(); l[len(l)-1] != int64(im.Labels[tt.idx[len(tt.idx)-1]]) {
+					t.Errorf("labels %v", l)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	for _, bad := range []struct {
+		norm Normalize
+		idx  []int
+		want string
+	}{
+		{Normalize{Std: []float64{0}}, []int{0}, "std of channel 0 is 0"},
+		{Normalize{Mean: []float64{1, 2, 3}}, []int{0}, "3 values for 2 channels"},
+		{Normalize{}, []int{2}, "out of range"},
+	} {
+		err := torch.Do(func() error { _, _, err := Batch(im, bad.idx, bad.norm); return err })
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("err = %v, want %q", err, bad.want)
+		}
+	}
+}
+
+func TestSmallCNN(t *testing.T) {
+	err := torch.Do(func() error {
+		if err := torch.ManualSeed(3); err != nil {
+			return err
+		}
+		vs := nn.NewVarStore(gotch.CPU)
+		m, err := NewSmallCNN(vs.Root(), 1, 10, 28)
+		if err != nil {
+			return err
+		}
+		if n := len(vs.Variables()); n != 8 {
+			t.Errorf("%d variables, want 8", n)
+		}
+		x, err := ts.Randn([]int64{64, 1, 28, 28}, gotch.Float, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		out, err := m.Forward(x, false)
+		if err != nil {
+			return err
+		}
+		if s := out.MustSize(); s[0] != 64 || s[1] != 10 {
+			t.Errorf("logits shape %v", s)
+		}
+		// Fair scratch init: the initial loss is close to ln(classes).
+		y, _ := ts.Zeros([]int64{64}, gotch.Int64, gotch.CPU)
+		loss, err := out.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, true)
+		if err != nil {
+			return err
+		}
+		if l := loss.Float64Values(true)[0]; math.Abs(l-math.Log(10)) > 0.1*math.Log(10) {
+			t.Errorf("initial loss %.3f, want within 10%% of ln 10 = %.3f", l, math.Log(10))
+		}
+		// Wrong input: an error, not a crash.
+		rgb, _ := ts.Randn([]int64{2, 3, 28, 28}, gotch.Float, gotch.CPU)
+		defer rgb.MustDrop()
+		if _, err := m.Forward(rgb, false); err == nil || !strings.Contains(err.Error(), "conv1 on input [2 3 28 28]") {
+			t.Errorf("3-channel input: err = %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSmallCNN(nil, 1, 10, 30); err == nil {
+		t.Error("size 30 accepted")
+	}
+}
