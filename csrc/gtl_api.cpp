@@ -38,7 +38,12 @@ void gtl_manual_seed(int64_t seed) { PROTECT(torch::manual_seed(seed);) }
 
 int gtl_get_num_threads(void) { return at::get_num_threads(); }
 
-void gtl_set_num_threads(int n) { PROTECT(at::set_num_threads(n);) }
+// libtorch (OpenMP build) keeps the count per OS thread and, on a thread's
+// first query, overwrites it with the last value set on any thread. Query
+// first so that this thread's own setting sticks.
+void gtl_set_num_threads(int n) {
+  PROTECT(at::get_num_threads(); at::set_num_threads(n);)
+}
 
 int gtl_get_num_interop_threads(void) { return at::get_num_interop_threads(); }
 

@@ -31,7 +31,7 @@ var (
 	Home = Var{"GTL_HOME", "~/.cache/gtl",
 		"folder for gtl's caches (downloaded weights)"}
 	NumThreads = Var{"GTL_NUM_THREADS", "",
-		"threads libtorch uses inside one op (default: libtorch's choice, one per core)"}
+		"threads libtorch uses inside one op (default: one per physical core)"}
 	FashionMNISTDir = Var{"GTL_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist",
 		"folder with Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist)"}
 )

@@ -86,10 +86,12 @@ fi
 cuda=0
 [ -e "$libdir/libtorch_cuda.so" ] && cuda=1
 # Debian and current PyTorch wheels use the C++11 string ABI, older wheels do not:
-# read it off the library instead of guessing.
-abi=1
-if command -v nm >/dev/null && ! nm -D --defined-only "$libdir/libc10.so" 2>/dev/null | grep -q '__cxx11'; then
-	abi=0
+# read it off the library instead of guessing. (No grep -q: with pipefail, nm
+# killed by SIGPIPE would make the test fail at random.)
+command -v nm >/dev/null || die "nm not found; install binutils: sudo apt-get install binutils"
+abi=0
+if nm -D --defined-only "$libdir/libc10.so" 2>/dev/null | grep '__cxx11' >/dev/null; then
+	abi=1
 fi
 
 # ------------------------------------------------------------------- stamp --
@@ -170,12 +172,18 @@ if [ "$cuda" = 1 ]; then
 	defs+=(-DGTL_WITH_CUDA=1)
 fi
 say "compiling the wrapper library (about a minute)"
-"$CXX" "${cxxflags[@]}" -O2 -c "$csrc/torch_api.cpp" -o "$build/torch_api.o"
-"$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o"
+log="$build/build.log"
+"$CXX" "${cxxflags[@]}" -O2 -c "$csrc/torch_api.cpp" -o "$build/torch_api.o" >"$log" 2>&1 ||
+	die "compiling gotch's wrapper against libtorch $version at $LIBTORCH failed (log: $log)"
+"$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o" >>"$log" 2>&1 ||
+	die "compiling csrc/gtl_api.cpp against libtorch $version failed (log: $log)"
 # --no-as-needed: libtorch_cuda must stay linked although no symbol of it is
 # referenced directly, or CUDA kernels are never registered.
-"$CXX" -shared -o "$lib.tmp" "$build/torch_api.o" "$build/gtl_api.o" \
-	-L"$libdir" -Wl,-rpath,"$libdir" -Wl,--no-as-needed "${torch_libs[@]}" -Wl,--as-needed -ldl -lpthread
+# -z defs: an unresolved symbol (a C++ ABI mismatch, a missing library) fails
+# here, not later when Go links the binary.
+"$CXX" -shared -Wl,-z,defs -o "$lib.tmp" "$build/torch_api.o" "$build/gtl_api.o" \
+	-L"$libdir" -Wl,-rpath,"$libdir" -Wl,--no-as-needed "${torch_libs[@]}" -Wl,--as-needed -ldl -lpthread >>"$log" 2>&1 ||
+	die "linking the wrapper library against $libdir failed: unresolved symbols usually mean a C++ ABI mismatch (detected _GLIBCXX_USE_CXX11_ABI=$abi; log: $log)"
 mv "$lib.tmp" "$lib"
 echo "$key" >"$build/stamp"
 say "ready: libtorch $version ($([ $cuda = 1 ] && echo CUDA || echo CPU)) at $libdir -> .build/lib/libgtltorch.so"

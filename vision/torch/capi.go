@@ -43,24 +43,20 @@ func ManualSeed(seed int64) error {
 	return nil
 }
 
-// NumThreads returns the number of threads libtorch uses inside one op.
-func NumThreads() int { return int(C.gtl_get_num_threads()) }
+// numThreads and setNumThreads act on the calling OS thread: with
+// OpenMP (as in Debian's libtorch) the thread count is per-thread state.
+func numThreads() int { return int(C.gtl_get_num_threads()) }
 
-// NumInteropThreads returns the size of libtorch's inter-op thread pool.
-func NumInteropThreads() int { return int(C.gtl_get_num_interop_threads()) }
-
-// SetNumThreads sets the number of threads libtorch uses inside one op
-// (at::set_num_threads). n must be at least 1.
-func SetNumThreads(n int) error {
-	if n < 1 {
-		return fmt.Errorf("torch: set threads: %d, want at least 1", n)
-	}
+func setNumThreads(n int) error {
 	C.gtl_set_num_threads(C.int(n))
 	if err := lastError(); err != nil {
 		return fmt.Errorf("torch: set threads %d: %w", n, err)
 	}
 	return nil
 }
+
+// NumInteropThreads returns the size of libtorch's inter-op thread pool.
+func NumInteropThreads() int { return int(C.gtl_get_num_interop_threads()) }
 
 // BuildInfo describes the wrapper library gtl runs on.
 type BuildInfo struct {

@@ -40,6 +40,9 @@ func (w *Worker) loop(ready chan<- struct{}) {
 	// so no other goroutine inherits thread-local torch state.
 	runtime.LockOSThread()
 	w.tid.Store(int64(syscall.Gettid()))
+	if n := threads.Load(); n > 0 {
+		_ = setNumThreads(int(n)) // validated by SetNumThreads
+	}
 	close(ready)
 	for {
 		select {

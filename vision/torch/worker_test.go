@@ -295,7 +295,7 @@ func TestManualSeedRepeats(t *testing.T) {
 
 func TestSetNumThreads(t *testing.T) {
 	orig := NumThreads()
-	defer SetNumThreads(orig)
+	defer SetNumThreads(max(orig, 1))
 	tests := []struct {
 		n       int
 		wantErr bool
@@ -306,10 +306,31 @@ func TestSetNumThreads(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("SetNumThreads(%d) err = %v", tt.n, err)
 			}
-			if err == nil && NumThreads() != tt.n {
-				t.Errorf("NumThreads() = %d after SetNumThreads(%d)", NumThreads(), tt.n)
+			if err != nil {
+				return
+			}
+			// Seen where torch work runs: the default worker and a new worker.
+			var inDo int
+			must(t, Do(func() error { inDo = numThreads(); return nil }))
+			w := NewWorker()
+			defer w.Close()
+			if inDo != tt.n || w.NumThreads() != tt.n {
+				t.Errorf("after SetNumThreads(%d): default worker %d, new worker %d", tt.n, inDo, w.NumThreads())
 			}
 		})
+	}
+}
+
+// TestThreadCountIsPerThread shows why SetNumThreads goes through the
+// workers: set on one OS thread, the count does not reach another.
+func TestThreadCountIsPerThread(t *testing.T) {
+	a, b := NewWorker(), NewWorker()
+	defer a.Close()
+	defer b.Close()
+	must(t, a.SetNumThreads(1))
+	must(t, b.SetNumThreads(2))
+	if a.NumThreads() != 1 || b.NumThreads() != 2 {
+		t.Fatalf("worker a %d threads (want 1), worker b %d (want 2)", a.NumThreads(), b.NumThreads())
 	}
 }
 
@@ -364,4 +385,10 @@ func must(t *testing.T, err error) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+func TestDefaultThreads(t *testing.T) {
+	if n := DefaultThreads(); n < 1 || n > runtime.NumCPU() {
+		t.Fatalf("DefaultThreads() = %d with %d CPUs", n, runtime.NumCPU())
+	}
 }

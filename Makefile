@@ -1,0 +1,38 @@
+# gtl's build. `make test` and `make demo` work on a fresh Debian 12 machine
+# with Go: scripts/setup.sh installs and builds everything else first.
+SHELL := /bin/bash
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all setup build test test-all demo vet clean
+
+all: build
+
+# Packages, gotch's patched copy and the wrapper library (.build/); fast when
+# nothing changed.
+setup:
+	@bash scripts/setup.sh
+
+# bin/gtl finds .build/lib/libgtltorch.so through an rpath: run it from anywhere.
+build: setup
+	$(GO) build -o bin/gtl ./cmd/gtl
+
+vet: setup
+	$(GO) vet ./...
+
+# What CI runs: set-up, vet, and the whole test suite on real data at a small size.
+test: setup vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Everything in `test`, plus the race detector on the pure-Go packages and the
+# full-size demo.
+test-all: test build
+	$(GO) test -count=1 -race ./env/... ./vision/datasets/... ./scripts/...
+	./bin/gtl demo --quiet
+
+# The main job end to end.
+demo: build
+	./bin/gtl demo
+
+clean:
+	rm -rf bin .build

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func gtl(args ...string) (stdout, stderr string, code int) {
+	var o, e bytes.Buffer
+	code = run(append([]string{"gtl"}, args...), &o, &e)
+	return o.String(), e.String(), code
+}
+
+func TestCommands(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		code     int
+		stdout   []string // regexps
+		stderrRE string
+	}{
+		{name: "version", args: []string{"version"}, stdout: []string{`^gtl 0\.1\.0-dev`, `libtorch \d+\.\d+\.\d+ \((CPU|CUDA) build\), gotch v0\.9\.1`}},
+		{name: "doctor", args: []string{"doctor"}, stdout: []string{
+			`(?m)^OK    libtorch  `, `(?m)^OK    wrapper .* \d+ generated ops disabled`, `(?m)^OK    compute `,
+			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    threads   `}},
+		{name: "doctor bad env", args: []string{"doctor"}, env: map[string]string{"GTL_NUM_THREADS": "lots"}, code: 1,
+			stdout:   []string{`(?m)^FAIL  threads   env: GTL_NUM_THREADS="lots"`, `fix: set GTL_NUM_THREADS`},
+			stderrRE: `^gtl: doctor: gtl cannot work here`},
+		{name: "doctor missing data", args: []string{"doctor"}, env: map[string]string{"GTL_FASHION_MNIST_DIR": "/nonexistent"},
+			stdout: []string{`(?m)^WARN  data .*not found`, `apt-get install dataset-fashion-mnist`}},
+		{name: "demo", args: []string{"--threads", "1", "demo", "--per-class", "5", "--test", "200", "--epochs", "2", "--quiet"},
+			stdout: []string{`50 training images \(5 per class\), 200 test images, 2 epochs, 1 libtorch threads`,
+				`(?m)^1 +\d\.\d{4} +\d\.\d{4} +\d+\.\d%`, `(?m)^2 +`, `final test accuracy \d+\.\d% \(chance 10%\)`}},
+		{name: "demo bad flag value", args: []string{"demo", "--per-class", "0"}, code: 2, stderrRE: `^gtl: --per-class 0: want 1\.\.6000`},
+		{name: "bad threads", args: []string{"--threads", "-2", "version"}, code: 2, stderrRE: `^gtl: --threads -2: want at least 1`},
+		{name: "bad env threads", args: []string{"version"}, env: map[string]string{"GTL_NUM_THREADS": "0"}, code: 2, stderrRE: `^gtl: env: GTL_NUM_THREADS="0"`},
+		{name: "unknown flag", args: []string{"demo", "--nope"}, code: 1, stderrRE: `(?m)^gtl: flag provided but not defined: -nope$`},
+		{name: "help lists env", args: []string{"--help"}, stdout: []string{`GTL_HOME`, `GTL_NUM_THREADS`, `GTL_FASHION_MNIST_DIR`, `doctor`, `demo`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			out, errOut, code := gtl(tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			for _, re := range tt.stdout {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("stdout does not match %q:\n%s", re, out)
+				}
+			}
+			if tt.stderrRE != "" && !regexp.MustCompile(tt.stderrRE).MatchString(errOut) {
+				t.Errorf("stderr does not match %q:\n%s", tt.stderrRE, errOut)
+			}
+			if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic") {
+				t.Errorf("stack trace on stderr:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{"a": "a", "a\nb\nc": "a", "\n x \n": "x", "": ""} {
+		if got := firstLine(in); got != want {
+			t.Errorf("firstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSetupScriptBadLibtorch: each way LIBTORCH can be wrong gives one line
+// that says what was looked for and where, and exit status 1.
+func TestSetupScriptBadLibtorch(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	mk := func(t *testing.T, files map[string]string) string {
+		dir := t.TempDir()
+		for name, body := range files {
+			p := filepath.Join(dir, name)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte(body), 0o644)
+		}
+		return dir
+	}
+	hdr := "include/torch/csrc/api/include/torch/"
+	version := func(maj, min int) string {
+		return "#define TORCH_VERSION_MAJOR " + strconv.Itoa(maj) + "\n#define TORCH_VERSION_MINOR " + strconv.Itoa(min) + "\n#define TORCH_VERSION_PATCH 0\n"
+	}
+	tests := []struct {
+		name  string
+		files map[string]string // nil: LIBTORCH does not exist
+		want  string
+	}{
+		{"missing folder", nil, `LIBTORCH=/nonexistent/libtorch is not a folder`},
+		{"no headers", map[string]string{"README": ""}, `no libtorch headers under LIBTORCH=.* \(looked for .*/torch/torch.h\)`},
+		{"no libraries", map[string]string{hdr + "torch.h": "", hdr + "version.h": version(2, 1)}, `no libtorch_cpu.so under LIBTORCH=.* \(looked in lib/`},
+		{"too old", map[string]string{hdr + "torch.h": "", hdr + "version.h": version(1, 12), "lib/libtorch_cpu.so": ""}, `libtorch 1\.12\.0 at .* is too old`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lt := "/nonexistent/libtorch"
+			if tt.files != nil {
+				lt = mk(t, tt.files)
+			}
+			cmd := exec.Command("bash", "../../scripts/setup.sh")
+			cmd.Env = append(os.Environ(), "LIBTORCH="+lt, "GTL_SKIP_APT=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1; stderr: %s", err, stderr.String())
+			}
+			msg := strings.TrimSpace(stderr.String())
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "setup: error: ") || !regexp.MustCompile(tt.want).MatchString(msg) {
+				t.Fatalf("stderr %q, want one line matching %q", msg, tt.want)
+			}
+		})
+	}
+}

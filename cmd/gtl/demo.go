@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// Fashion-MNIST's training-set pixel statistics, for normalisation.
+var fashionNorm = vision.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "train a small convnet from scratch on Fashion-MNIST, end to end",
+		Description: "Trains gtl's SmallCNN on --per-class training images of each of the 10 classes and\n" +
+			"reports loss and accuracy on the first --test images of the test split after every epoch.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "per-class", Value: 200, Usage: "training images per class"},
+			&cli.IntFlag{Name: "test", Value: 2000, Usage: "test images to evaluate on (max 10000)"},
+			&cli.IntFlag{Name: "epochs", Value: 3, Usage: "passes over the training images"},
+			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per step"},
+			&cli.Float64Flag{Name: "lr", Value: 0.02, Usage: "SGD learning rate (momentum 0.9)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed for sampling, initialisation and shuffling"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+		},
+		Action: runDemo,
+	}
+}
+
+func runDemo(c *cli.Context) error {
+	perClass, nTest := c.Int("per-class"), c.Int("test")
+	if perClass < 1 || perClass > 6000 {
+		return cli.Exit(fmt.Sprintf("--per-class %d: want 1..6000 (Fashion-MNIST has 6000 training images per class)", perClass), 2)
+	}
+	if nTest < 1 || nTest > 10000 {
+		return cli.Exit(fmt.Sprintf("--test %d: want 1..10000", nTest), 2)
+	}
+	for _, f := range []string{"epochs", "batch"} {
+		if c.Int(f) < 1 {
+			return cli.Exit(fmt.Sprintf("--%s %d: want at least 1", f, c.Int(f)), 2)
+		}
+	}
+	if lr := c.Float64("lr"); !(lr > 0) {
+		return cli.Exit(fmt.Sprintf("--lr %g: want a positive rate", lr), 2)
+	}
+	seed := c.Uint64("seed")
+	all, err := datasets.LoadFashionMNIST("", datasets.Train)
+	if err != nil {
+		return err
+	}
+	idx, err := all.FirstPerClass(perClass, seed)
+	if err != nil {
+		return err
+	}
+	train, err := all.Subset(idx)
+	if err != nil {
+		return err
+	}
+	testAll, err := datasets.LoadFashionMNIST("", datasets.Test)
+	if err != nil {
+		return err
+	}
+	first := make([]int, nTest)
+	for i := range first {
+		first[i] = i
+	}
+	test, err := testAll.Subset(first)
+	if err != nil {
+		return err
+	}
+
+	vs := nn.NewVarStore(gotch.CPU)
+	var model *vision.SmallCNN
+	if err := torch.Do(func() error {
+		if err := torch.ManualSeed(int64(seed)); err != nil {
+			return err
+		}
+		model, err = vision.NewSmallCNN(vs.Root(), 1, len(datasets.FashionMNISTClasses), 28)
+		return err
+	}); err != nil {
+		return err
+	}
+
+	out := c.App.Writer
+	fmt.Fprintf(out, "Fashion-MNIST, SmallCNN from scratch: %d training images (%d per class), %d test images, %d epochs, %d libtorch threads\n",
+		train.Len(), perClass, test.Len(), c.Int("epochs"), torch.NumThreads())
+	fmt.Fprintf(out, "%-6s %-11s %-10s %-9s %s\n", "epoch", "train loss", "test loss", "test acc", "time")
+	var bar *progressbar.ProgressBar
+	showBar := !c.Bool("quiet") && isTerminal(os.Stderr)
+	tr := finetune.Trainer{
+		Config: finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), Seed: seed, Normalize: fashionNorm},
+		Hooks: finetune.Hooks{
+			OnStart: func(p finetune.Plan) {
+				if showBar {
+					bar = newBar(p.Epochs*p.StepsPerEpoch, "training")
+				}
+			},
+			OnStep: func(s finetune.Step) {
+				if bar != nil {
+					bar.Describe(fmt.Sprintf("epoch %d loss %.3f", s.Epoch, s.Loss))
+					_ = bar.Add(1)
+				}
+			},
+			OnEpochEnd: func(e finetune.Epoch) error {
+				if bar != nil {
+					_ = bar.Clear()
+				}
+				_, err := fmt.Fprintf(out, "%-6d %-11.4f %-10.4f %-9s %s\n", e.Epoch, e.TrainLoss, e.ValLoss,
+					fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
+				return err
+			},
+		},
+	}
+	res, err := tr.Fit(model, vs, train, test)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	last := res.Epochs[len(res.Epochs)-1]
+	fmt.Fprintf(out, "final test accuracy %.1f%% (chance 10%%) in %s, %.0f training images/s\n",
+		100*last.ValAccuracy, res.Duration.Round(10*time.Millisecond),
+		float64(train.Len()*len(res.Epochs))/trainTime(res).Seconds())
+	return nil
+}
+
+func trainTime(r *finetune.Result) time.Duration {
+	var d time.Duration
+	for _, e := range r.Epochs {
+		d += e.Duration
+	}
+	return d
+}
+
+func newBar(total int, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("steps"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// isTerminal reports whether f is a character device (a terminal), so
+// progress bars stay out of logs and pipes.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
