@@ -126,3 +126,23 @@ func TestSetupScriptBadLibtorch(t *testing.T) {
 		})
 	}
 }
+
+// TestSetupScriptMissingPackage: with apt-get ruled out, a missing Debian
+// package is one line naming it and the command that installs it.
+func TestSetupScriptMissingPackage(t *testing.T) {
+	bin := t.TempDir()
+	// A dpkg-query that knows no package.
+	if err := os.WriteFile(filepath.Join(bin, "dpkg-query"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "../../scripts/setup.sh")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "GTL_SKIP_APT=1", "LIBTORCH=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	msg := strings.TrimSpace(stderr.String())
+	want := "setup: error: missing Debian packages: dataset-fashion-mnist g++ make libtorch-dev; install them with: sudo apt-get install -y --no-install-recommends dataset-fashion-mnist g++ make libtorch-dev"
+	if err == nil || msg != want {
+		t.Fatalf("err %v, stderr %q\nwant %q", err, msg, want)
+	}
+}
