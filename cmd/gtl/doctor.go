@@ -78,7 +78,11 @@ func diagnose() []check {
 		threadsCheck(),
 	}
 	checks = append(checks, cudaChecks(b)...)
-	checks = append(checks, computeCheck(), dataCheck())
+	checks = append(checks, computeCheck(gotch.CPU))
+	if b.CUDA && len(torch.CUDADevices()) > 0 {
+		checks = append(checks, computeCheck(gotch.CudaBuilder(0)))
+	}
+	checks = append(checks, dataCheck())
 	return checks
 }
 
@@ -177,16 +181,20 @@ func cudaChecks(b torch.BuildInfo) []check {
 	return out
 }
 
-// computeCheck runs one forward and backward pass of a small convnet on the
-// torch worker, and checks that grad mode survives a no-grad section.
-func computeCheck() check {
+// computeCheck runs one forward and backward pass of a small convnet on dev
+// from the torch worker, and checks that grad mode survives a no-grad section.
+func computeCheck(dev gotch.Device) check {
+	name := "compute"
+	if dev.IsCuda() {
+		name = "gpu"
+	}
 	err := torch.Do(func() error {
-		vs := nn.NewVarStore(gotch.CPU)
+		vs := nn.NewVarStore(dev)
 		m, err := vision.NewSmallCNN(vs.Root(), 1, 10, 28)
 		if err != nil {
 			return err
 		}
-		x, err := ts.Randn([]int64{4, 1, 28, 28}, gotch.Float, gotch.CPU)
+		x, err := ts.Randn([]int64{4, 1, 28, 28}, gotch.Float, dev)
 		if err != nil {
 			return err
 		}
@@ -208,11 +216,15 @@ func computeCheck() check {
 		}
 		return s.Backward()
 	})
+	where := "CPU"
+	if dev.IsCuda() {
+		where = fmt.Sprintf("cuda:%d", dev.Value)
+	}
 	if err != nil {
-		return check{fail, "compute", "a small convnet's forward/backward failed: " + firstLine(err.Error()),
+		return check{fail, name, fmt.Sprintf("a small convnet's forward/backward on %s failed: %s", where, firstLine(err.Error())),
 			"rebuild with scripts/setup.sh; if it persists, report it with this output"}
 	}
-	return check{ok, "compute", "forward and backward of a small convnet on the pinned torch thread", ""}
+	return check{ok, name, "forward and backward of a small convnet on " + where + " from the pinned torch thread", ""}
 }
 
 func dataCheck() check {
