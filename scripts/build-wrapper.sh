@@ -49,11 +49,12 @@ for d in "$LIBTORCH/lib" ${multiarch:+"$LIBTORCH/lib/$multiarch"} "$LIBTORCH/lib
 	if [ -e "$d/libtorch_cpu.so" ]; then libdir=$d; break; fi
 done
 [ -n "$libdir" ] || die "no libtorch_cpu.so under LIBTORCH=$LIBTORCH (looked in lib/, lib/$multiarch/, lib64/); the headers are there but the libraries are not"
-vh="$api_inc/torch/version.h"
-[ -f "$vh" ] || die "no $vh: cannot tell the libtorch version"
-major=$(sed -n 's/^#define TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$vh")
-minor=$(sed -n 's/^#define TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$vh")
-patch=$(sed -n 's/^#define TORCH_VERSION_PATCH \([0-9]*\).*/\1/p' "$vh")
+# Ask the preprocessor: the header that defines the numbers moved between
+# releases (torch/version.h, later torch/headeronly/version.h).
+read -r major minor patch < <(printf '#include <torch/version.h>\nTORCH_VERSION_MAJOR TORCH_VERSION_MINOR TORCH_VERSION_PATCH\n' |
+	"$CXX" -E -P -x c++ -I"$api_inc" -I"$inc" - 2>/dev/null | tail -n 1) || true
+[[ "$major.$minor.$patch" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+	die "cannot tell the libtorch version at $LIBTORCH: $api_inc/torch/version.h does not define TORCH_VERSION_MAJOR/MINOR/PATCH"
 version="$major.$minor.$patch"
 if [ "$major" -lt 1 ] || { [ "$major" = 1 ] && [ "$minor" -lt 13 ]; }; then
 	die "libtorch $version at $LIBTORCH is too old: gotch $GOTCH_VERSION's wrapper needs libtorch 1.13 or newer"

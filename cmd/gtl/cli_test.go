@@ -104,6 +104,10 @@ func TestSetupScriptBadLibtorch(t *testing.T) {
 		{"no headers", map[string]string{"README": ""}, `no libtorch headers under LIBTORCH=.* \(looked for .*/torch/torch.h\)`},
 		{"no libraries", map[string]string{hdr + "torch.h": "", hdr + "version.h": version(2, 1)}, `no libtorch_cpu.so under LIBTORCH=.* \(looked in lib/`},
 		{"too old", map[string]string{hdr + "torch.h": "", hdr + "version.h": version(1, 12), "lib/libtorch_cpu.so": ""}, `libtorch 1\.12\.0 at .* is too old`},
+		// libtorch 2.9+ defines the numbers in another header that version.h includes.
+		{"version in an included header", map[string]string{hdr + "torch.h": "", hdr + "version.h": "#include <torch/headeronly/version.h>\n",
+			"include/torch/headeronly/version.h": version(1, 11), "lib/libtorch_cpu.so": ""}, `libtorch 1\.11\.0 at .* is too old`},
+		{"no version", map[string]string{hdr + "torch.h": "", hdr + "version.h": "\n", "lib/libtorch_cpu.so": ""}, `cannot tell the libtorch version`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
