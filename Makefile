@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build test test-all demo vet clean
+.PHONY: all setup test-setup build test test-all demo vet clean
 
 all: build
 
@@ -20,13 +20,19 @@ build: setup
 vet: setup
 	$(GO) vet ./...
 
-# What CI runs: set-up, vet, and the whole test suite on real data at a small size.
-test: setup vet
-	$(GO) test -count=1 -timeout 20m ./...
+# Test set-up: python3-torchvision makes the parity tests' reference outputs.
+test-setup: setup
+	@bash scripts/parity/setup.sh
 
-# Everything in `test`, plus the race detector on the pure-Go packages and the
-# full-size demo.
-test-all: test build
+# What CI runs: set-up, vet, and the test suite on real data at a small size
+# (-short: torchvision parity for a few light architectures).
+test: test-setup vet
+	$(GO) test -short -count=1 -timeout 20m ./...
+
+# The whole suite: parity for every architecture, the race detector on the
+# pure-Go packages, and the full-size demo.
+test-all: test-setup vet build
+	$(GO) test -count=1 -timeout 60m ./...
 	$(GO) test -count=1 -race ./env/... ./vision/datasets/... ./scripts/...
 	./bin/gtl demo --quiet
 

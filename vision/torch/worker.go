@@ -108,11 +108,16 @@ func NoGrad(fn func() error) error { return Default().NoGrad(fn) }
 // NoGrad runs fn on the worker's thread with grad mode off, then restores the
 // previous grad mode (not simply "on").
 func (w *Worker) NoGrad(fn func() error) error {
-	return w.Do(func() error {
-		prev := setGradEnabled(false)
-		defer setGradEnabled(prev)
-		return fn()
-	})
+	return w.Do(func() error { return WithoutGrad(fn) })
+}
+
+// WithoutGrad runs fn with grad mode off on the calling OS thread and then
+// restores the previous mode. Call it only from inside Do (on a worker's
+// pinned thread), where the thread cannot change under fn.
+func WithoutGrad(fn func() error) error {
+	prev := setGradEnabled(false)
+	defer setGradEnabled(prev)
+	return fn()
 }
 
 // GradEnabled reports the grad mode of the calling OS thread. Inside Do it is

@@ -248,9 +248,6 @@ func TestUnpinnedLoopFails(t *testing.T) {
 		}
 		os.Exit(0)
 	}
-	if testing.Short() {
-		t.Skip("child-process test")
-	}
 	caught := 0
 	const tries = 3
 	for i := 0; i < tries; i++ {

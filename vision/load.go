@@ -1,0 +1,115 @@
+package vision
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// LoadReport says what a load did with each tensor.
+type LoadReport struct {
+	Loaded        []string // copied from the file
+	Reinitialized []string // head tensors left at their fresh random values (class count differs)
+	Unexpected    []string // in the file, not in the model (only when allowed)
+	Missing       []string // in the model, not in the file (only when allowed)
+}
+
+// LoadOptions relaxes a load. The zero value is strict: every tensor of the
+// model must be in the file with the same shape, and nothing else may be.
+type LoadOptions struct {
+	// NewHead keeps the model's own (freshly initialised) head when the
+	// file's head has another shape, e.g. another number of classes.
+	NewHead bool
+	// AllowMissing and AllowUnexpected permit tensors absent from the file,
+	// or present in the file but unknown to the model.
+	AllowMissing, AllowUnexpected bool
+}
+
+// LoadTensors copies named tensors into the model's variables (without
+// recording gradients). Every mismatch is an error naming the tensor and
+// both shapes; nothing is half-loaded: the shapes are checked before any
+// copy. It must run on a torch worker thread.
+func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadReport, error) {
+	vars := m.VS.Variables()
+	var rep LoadReport
+	var problems []string
+	isHead := func(k string) bool {
+		for _, p := range m.HeadPrefixes {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
+	type pairT struct{ dst, src *ts.Tensor }
+	var copies []pairT
+	for _, name := range sortedKeys(vars) {
+		v := vars[name]
+		dst := &v
+		src, ok := named[name]
+		if !ok {
+			if o.NewHead && isHead(name) {
+				rep.Reinitialized = append(rep.Reinitialized, name)
+				continue
+			}
+			rep.Missing = append(rep.Missing, name)
+			continue
+		}
+		ds, ss := dst.MustSize(), src.MustSize()
+		if !slices.Equal(ds, ss) {
+			if o.NewHead && isHead(name) {
+				rep.Reinitialized = append(rep.Reinitialized, name)
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("tensor %q: shape %v in the file, %v in %s", name, ss, ds, m.Arch))
+			continue
+		}
+		copies = append(copies, pairT{dst, src})
+		rep.Loaded = append(rep.Loaded, name)
+	}
+	for _, name := range sortedKeys(named) {
+		if _, ok := vars[name]; !ok {
+			rep.Unexpected = append(rep.Unexpected, name)
+		}
+	}
+	if len(rep.Missing) > 0 && !o.AllowMissing {
+		problems = append(problems, fmt.Sprintf("%d tensor(s) of %s missing from the file, first %q", len(rep.Missing), m.Arch, rep.Missing[0]))
+	}
+	if len(rep.Unexpected) > 0 && !o.AllowUnexpected {
+		problems = append(problems, fmt.Sprintf("%d tensor(s) in the file unknown to %s, first %q", len(rep.Unexpected), m.Arch, rep.Unexpected[0]))
+	}
+	if len(problems) > 0 {
+		return rep, fmt.Errorf("vision: load into %s: %s", m.Arch, strings.Join(problems, "; "))
+	}
+	err := torch.WithoutGrad(func() error {
+		for _, c := range copies {
+			src := c.src
+			if src.DType() != c.dst.DType() {
+				conv, err := src.Totype(c.dst.DType(), false)
+				if err != nil {
+					return err
+				}
+				c.dst.Copy_(conv)
+				conv.MustDrop()
+				continue
+			}
+			c.dst.Copy_(src)
+		}
+		return nil
+	})
+	return rep, err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

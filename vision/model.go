@@ -1,0 +1,196 @@
+package vision
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+)
+
+// Stage is one layer group of a model: what --freeze N and discriminative
+// learning rates act on. Prefixes are the state-dict key prefixes of the
+// torchvision modules it covers (each ends with ".").
+type Stage struct {
+	Name     string
+	Prefixes []string
+}
+
+// Covers reports whether the parameter named key belongs to the stage.
+func (s Stage) Covers(key string) bool {
+	for _, p := range s.Prefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Model is a torchvision-compatible image classifier: its parameters carry
+// torchvision's state-dict names, so torchvision weights load as they are.
+type Model struct {
+	Arch       string
+	VS         *nn.VarStore
+	NumClasses int
+	InputSize  int // default training and evaluation crop (224; 299 for inception_v3)
+	ResizeSize int // torchvision's eval resize before the centre crop (256; 342 for inception_v3)
+	FeatureDim int // width of the penultimate features
+
+	// Backbone maps images [N, 3, S, S] to penultimate features
+	// [N, FeatureDim]; Head maps those to logits.
+	Backbone, Head Module
+	// HeadPrefixes are the state-dict prefixes of the classifier layer that a
+	// new number of classes replaces (e.g. "fc.").
+	HeadPrefixes []string
+	// Stages partition the parameters, from the stem to the head.
+	Stages []Stage
+
+	// NoDropout turns dropout and stochastic depth off in training mode
+	// (for deterministic checks); the model's layers share this flag.
+	NoDropout bool
+}
+
+// Forward returns the logits for a batch of images. The caller owns them.
+func (m *Model) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	f, err := m.Backbone.Forward(x, train)
+	if err != nil {
+		return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
+	}
+	defer f.MustDrop()
+	out, err := m.Head.Forward(f, train)
+	if err != nil {
+		return nil, fmt.Errorf("vision: %s head: %w", m.Arch, err)
+	}
+	return out, nil
+}
+
+// Features returns the penultimate features [N, FeatureDim] of a batch.
+func (m *Model) Features(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	f, err := m.Backbone.Forward(x, train)
+	if err != nil {
+		return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
+	}
+	return f, nil
+}
+
+// dropout returns a dropout layer tied to the model's NoDropout switch.
+func (m *Model) dropout(p float64) Dropout { return Dropout{P: p, Off: &m.NoDropout} }
+
+// stochasticDepth returns a stochastic-depth layer tied to NoDropout.
+func (m *Model) stochasticDepth(p float64) StochasticDepth {
+	return StochasticDepth{P: p, Off: &m.NoDropout}
+}
+
+// StageParams returns the number of parameter elements (trainable weights
+// and buffers) in each stage, in stage order, and any parameter names no
+// stage covers.
+func (m *Model) StageParams() (counts []int64, uncovered []string) {
+	counts = make([]int64, len(m.Stages))
+	for name, t := range m.VS.Variables() {
+		found := false
+		for i, s := range m.Stages {
+			if s.Covers(name) {
+				counts[i] += int64(t.Numel())
+				found = true
+				break
+			}
+		}
+		if !found {
+			uncovered = append(uncovered, name)
+		}
+	}
+	sort.Strings(uncovered)
+	return counts, uncovered
+}
+
+// NumParams returns the number of trainable parameter elements (buffers
+// excluded), as torchvision counts with sum(p.numel() for p in m.parameters()).
+func (m *Model) NumParams() int64 {
+	var n int64
+	for _, t := range m.VS.TrainableVariables() {
+		n += int64(t.Numel())
+	}
+	return n
+}
+
+// Spec describes one architecture.
+type Spec struct {
+	Name       string
+	Family     string // e.g. "resnet"
+	InputSize  int    // default 224
+	ResizeSize int    // default 256
+	// Build creates the parameters under p and fills m's Backbone, Head,
+	// HeadPrefixes, Stages and FeatureDim.
+	Build func(m *Model, p *nn.Path) error
+}
+
+var registry = map[string]Spec{}
+
+// register adds an architecture; architecture files call it from init.
+func register(s Spec) {
+	if _, dup := registry[s.Name]; dup {
+		panic("vision: architecture registered twice: " + s.Name)
+	}
+	if s.InputSize == 0 {
+		s.InputSize = 224
+	}
+	if s.ResizeSize == 0 {
+		s.ResizeSize = 256
+	}
+	registry[s.Name] = s
+}
+
+// Architectures lists the architecture names gtl knows, sorted.
+func Architectures() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup returns the spec of an architecture.
+func Lookup(arch string) (Spec, error) {
+	s, ok := registry[arch]
+	if !ok {
+		return Spec{}, fmt.Errorf("vision: unknown architecture %q (known: %s)", arch, strings.Join(Architectures(), ", "))
+	}
+	return s, nil
+}
+
+// New builds an architecture with numClasses outputs and torchvision's
+// initialisation, on dev. It must run on a torch worker thread.
+func New(arch string, numClasses int, dev gotch.Device) (*Model, error) {
+	s, err := Lookup(arch)
+	if err != nil {
+		return nil, err
+	}
+	if numClasses < 1 {
+		return nil, fmt.Errorf("vision: %s: %d classes, want at least 1", arch, numClasses)
+	}
+	m := &Model{Arch: arch, VS: nn.NewVarStore(dev), NumClasses: numClasses, InputSize: s.InputSize, ResizeSize: s.ResizeSize}
+	if err := s.Build(m, m.VS.Root()); err != nil {
+		return nil, fmt.Errorf("vision: build %s: %w", arch, err)
+	}
+	return m, nil
+}
+
+// kaimingNormalOut is torchvision's convolution init:
+// kaiming_normal_(mode="fan_out", nonlinearity="relu").
+func kaimingNormalOut(out int64, k ...int64) nn.Init {
+	fan := float64(out)
+	for _, v := range k {
+		fan *= float64(v)
+	}
+	return nn.NewRandnInit(0, math.Sqrt(2/fan))
+}
+
+// normal is N(0, std²).
+func normal(std float64) nn.Init { return nn.NewRandnInit(0, std) }
+
+// uniform is U(-b, b).
+func uniform(b float64) nn.Init { return nn.NewUniformInit(-b, b) }

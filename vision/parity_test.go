@@ -1,0 +1,273 @@
+package vision
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// lightArchs run in `go test -short` (make test); the rest in make test-all.
+var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true}
+
+var fixtureOnce sync.Once
+var fixtureErr error
+
+// fixtures returns the folder of torchvision reference outputs, making the
+// missing ones with scripts/parity/make_fixtures.py (Debian's python3-torchvision).
+func fixtures(t *testing.T, archs []string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	dir := filepath.Join(root, "testdata", "fixtures", "parity")
+	fixtureOnce.Do(func() {
+		var missing []string
+		for _, a := range archs {
+			if _, err := os.Stat(filepath.Join(dir, a+".init.json")); err != nil {
+				missing = append(missing, a)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join(root, "scripts", "parity", "make_fixtures.py"), dir}, missing...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			fixtureErr = fmt.Errorf("make_fixtures.py %v: %v\n%s\n(scripts/parity/setup.sh installs python3-torchvision)", missing, err, out)
+		}
+	})
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	return dir
+}
+
+func parityArchs(t *testing.T) []string {
+	// As make_fixtures.py: one intra-op thread, the same summation order.
+	orig := torch.NumThreads()
+	if err := torch.SetNumThreads(1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { torch.SetNumThreads(max(orig, 1)) })
+	var archs []string
+	for _, a := range Architectures() {
+		if lightArchs[a] || !testing.Short() {
+			archs = append(archs, a)
+		}
+	}
+	return archs
+}
+
+// TestTorchvisionParity loads torchvision's state dict of each architecture
+// into gtl's model (strictly: same names, same shapes, nothing extra) and
+// compares the logits in eval mode and in training mode (batch statistics,
+// dropout off) with torchvision's.
+func TestTorchvisionParity(t *testing.T) {
+	archs := parityArchs(t)
+	dir := fixtures(t, archs)
+	for _, arch := range archs {
+		t.Run(arch, func(t *testing.T) {
+			err := torch.Do(func() error {
+				m, err := New(arch, 10, gotch.CPU)
+				if err != nil {
+					return err
+				}
+				named, err := ReadPth(filepath.Join(dir, arch+".pth"))
+				if err != nil {
+					return err
+				}
+				defer DropAll(named)
+				rep, err := m.LoadTensors(named, LoadOptions{})
+				if err != nil {
+					return err
+				}
+				if len(rep.Loaded) != len(named) {
+					return fmt.Errorf("loaded %d of %d tensors", len(rep.Loaded), len(named))
+				}
+				x, err := ts.ReadNpy(filepath.Join(dir, arch+".input.npy"))
+				if err != nil {
+					return err
+				}
+				defer x.MustDrop()
+				for _, mode := range []string{"eval", "train"} {
+					want, err := ts.ReadNpy(filepath.Join(dir, arch+"."+mode+".npy"))
+					if err != nil {
+						return err
+					}
+					m.NoDropout = true
+					got, err := m.Forward(x, mode == "train")
+					if err != nil {
+						return fmt.Errorf("%s forward: %w", mode, err)
+					}
+					g, w := got.Float64Values(true), want.Float64Values(true)
+					if len(g) != len(w) {
+						return fmt.Errorf("%s: %d logits, want %d", mode, len(g), len(w))
+					}
+					var maxY, maxD float64
+					for i := range w {
+						maxY = math.Max(maxY, math.Abs(w[i]))
+						maxD = math.Max(maxD, math.Abs(g[i]-w[i]))
+					}
+					tol := 1e-4*maxY + 1e-5
+					if maxD > tol {
+						t.Errorf("%s mode: max |Δ| %.3g > %.3g (max |y| %.3g)", mode, maxD, tol, maxY)
+					} else {
+						t.Logf("%s mode: max |Δ| %.3g (tolerance %.3g)", mode, maxD, tol)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestScratchInit checks that a fresh model matches torchvision's
+// initialisation: the same parameter count, each weight tensor's standard
+// deviation within 10% of torchvision's, an initial cross-entropy on random
+// inputs within 10% of ln(classes), and stages that cover every parameter once.
+func TestScratchInit(t *testing.T) {
+	archs := parityArchs(t)
+	dir := fixtures(t, archs)
+	for _, arch := range archs {
+		t.Run(arch, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, arch+".init.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ref struct {
+				Params   int64              `json:"params"`
+				Std      map[string]float64 `json:"std"`
+				InitLoss float64            `json:"init_loss"`
+			}
+			if err := json.Unmarshal(raw, &ref); err != nil {
+				t.Fatal(err)
+			}
+			err = torch.Do(func() error {
+				if err := torch.ManualSeed(1); err != nil {
+					return err
+				}
+				m, err := New(arch, 10, gotch.CPU)
+				if err != nil {
+					return err
+				}
+				if n := m.NumParams(); n != ref.Params {
+					t.Errorf("%d parameters, torchvision has %d", n, ref.Params)
+				}
+				vars := m.VS.Variables()
+				for name, want := range ref.Std {
+					v, ok := vars[name]
+					if !ok {
+						t.Errorf("no tensor %q", name)
+						continue
+					}
+					if v.Numel() < 64 || want == 0 {
+						continue // too few values for a stable estimate
+					}
+					std, err := v.Std(true, false)
+					if err != nil {
+						return err
+					}
+					got := std.Float64Values(true)[0]
+					if math.Abs(got-want) > 0.1*want {
+						t.Errorf("%s: std %.4g, torchvision %.4g", name, got, want)
+					}
+				}
+				counts, uncovered := m.StageParams()
+				if len(uncovered) > 0 {
+					t.Errorf("tensors in no stage: %v", uncovered)
+				}
+				for i, s := range m.Stages {
+					if counts[i] == 0 {
+						t.Errorf("stage %s is empty", s.Name)
+					}
+					for j := i + 1; j < len(m.Stages); j++ {
+						for _, p := range s.Prefixes {
+							for name := range vars {
+								if strings.HasPrefix(name, p) && m.Stages[j].Covers(name) {
+									t.Errorf("%s in stages %s and %s", name, s.Name, m.Stages[j].Name)
+								}
+							}
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The initial training loss, as the fixture measures it for torchvision:
+			// mean over three fresh models of the cross-entropy on random images.
+			loss, err := initLoss(arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(loss-ref.InitLoss) > 0.15*ref.InitLoss {
+				t.Errorf("initial loss %.3f, torchvision %.3f (ln 10 = %.3f)", loss, ref.InitLoss, math.Log(10))
+			} else {
+				t.Logf("initial loss %.3f, torchvision %.3f (ln 10 = %.3f)", loss, ref.InitLoss, math.Log(10))
+			}
+		})
+	}
+}
+
+func fixtureSize(arch string) int64 {
+	switch {
+	case arch == "inception_v3":
+		return 299
+	case strings.HasPrefix(arch, "vit_"):
+		return 224
+	}
+	return 64
+}
+
+func initLoss(arch string) (float64, error) {
+	var sum float64
+	err := torch.Do(func() error {
+		s := fixtureSize(arch)
+		x, err := ts.Randn([]int64{16, 3, s, s}, gotch.Float, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		y, err := ts.Randint(10, []int64{16}, gotch.Int64, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer y.MustDrop()
+		for seed := int64(1); seed <= 3; seed++ {
+			if err := torch.ManualSeed(seed); err != nil {
+				return err
+			}
+			m, err := New(arch, 10, gotch.CPU)
+			if err != nil {
+				return err
+			}
+			m.NoDropout = true
+			logits, err := m.Forward(x, true)
+			if err != nil {
+				return err
+			}
+			loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, true)
+			if err != nil {
+				return err
+			}
+			sum += loss.Float64Values(true)[0]
+		}
+		return nil
+	})
+	return sum / 3, err
+}
