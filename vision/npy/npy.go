@@ -1,0 +1,237 @@
+// Package npy reads and writes NumPy .npy files (format 1.0/2.0, C order,
+// little-endian) in plain Go: float32, float64, int64, int32 and uint8
+// arrays. gtl uses it for logits, embeddings and input batches exchanged
+// with Python pipelines.
+package npy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Array is an n-dimensional array; exactly one of the data slices is set.
+type Array struct {
+	Shape   []int
+	Float32 []float32
+	Float64 []float64
+	Int64   []int64
+	Int32   []int32
+	Uint8   []uint8
+}
+
+// DType returns the NumPy type string of the set slice ("<f4", "|u1", ...).
+func (a *Array) DType() string {
+	switch {
+	case a.Float32 != nil:
+		return "<f4"
+	case a.Float64 != nil:
+		return "<f8"
+	case a.Int64 != nil:
+		return "<i8"
+	case a.Int32 != nil:
+		return "<i4"
+	default:
+		return "|u1"
+	}
+}
+
+func (a *Array) len() int {
+	switch {
+	case a.Float32 != nil:
+		return len(a.Float32)
+	case a.Float64 != nil:
+		return len(a.Float64)
+	case a.Int64 != nil:
+		return len(a.Int64)
+	case a.Int32 != nil:
+		return len(a.Int32)
+	default:
+		return len(a.Uint8)
+	}
+}
+
+// Numel returns the product of the shape.
+func Numel(shape []int) int {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	return n
+}
+
+var headerRE = regexp.MustCompile(`'descr':\s*'([^']+)'.*'fortran_order':\s*(True|False).*'shape':\s*\(([^)]*)\)`)
+
+// Read reads an .npy file.
+func Read(path string) (*Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	a, err := Decode(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("npy: %s: %w", path, err)
+	}
+	return a, nil
+}
+
+// Decode reads an .npy stream.
+func Decode(r io.Reader) (*Array, error) {
+	var magic [8]byte
+	if _, err := io.ReadFull(r, magic[:]); err != nil {
+		return nil, fmt.Errorf("not an .npy file: %w", err)
+	}
+	if string(magic[:6]) != "\x93NUMPY" {
+		return nil, fmt.Errorf("not an .npy file (starts with %q)", magic[:6])
+	}
+	var hlen int
+	switch magic[6] {
+	case 1:
+		var n uint16
+		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
+			return nil, fmt.Errorf("header: %w", err)
+		}
+		hlen = int(n)
+	case 2, 3:
+		var n uint32
+		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
+			return nil, fmt.Errorf("header: %w", err)
+		}
+		hlen = int(n)
+	default:
+		return nil, fmt.Errorf("unsupported .npy version %d", magic[6])
+	}
+	if hlen > 1<<20 {
+		return nil, fmt.Errorf("header of %d bytes", hlen)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	m := headerRE.FindStringSubmatch(string(hdr))
+	if m == nil {
+		return nil, fmt.Errorf("unreadable header %q", strings.TrimSpace(string(hdr)))
+	}
+	if m[2] == "True" {
+		return nil, fmt.Errorf("Fortran-order arrays are not supported; save with np.ascontiguousarray")
+	}
+	a := &Array{Shape: []int{}}
+	for _, s := range strings.Split(m[3], ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("bad shape (%s)", m[3])
+		}
+		a.Shape = append(a.Shape, v)
+	}
+	n := Numel(a.Shape)
+	var data any
+	switch m[1] {
+	case "<f4":
+		a.Float32 = make([]float32, n)
+		data = a.Float32
+	case "<f8":
+		a.Float64 = make([]float64, n)
+		data = a.Float64
+	case "<i8":
+		a.Int64 = make([]int64, n)
+		data = a.Int64
+	case "<i4":
+		a.Int32 = make([]int32, n)
+		data = a.Int32
+	case "|u1", "<u1":
+		a.Uint8 = make([]uint8, n)
+		data = a.Uint8
+	default:
+		return nil, fmt.Errorf("dtype %s not supported (want float32, float64, int64, int32 or uint8)", m[1])
+	}
+	if err := binary.Read(r, binary.LittleEndian, data); err != nil {
+		return nil, fmt.Errorf("data of shape %v %s: %w", a.Shape, m[1], err)
+	}
+	return a, nil
+}
+
+// Write writes a to path atomically (a temporary file, then rename).
+func Write(path string, a *Array) error {
+	if a.len() != Numel(a.Shape) {
+		return fmt.Errorf("npy: write %s: %d values for shape %v", path, a.len(), a.Shape)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, a); err != nil {
+		return fmt.Errorf("npy: write %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, buf.Bytes())
+}
+
+// Encode writes a as a version 1.0 .npy stream.
+func Encode(w io.Writer, a *Array) error {
+	dims := make([]string, len(a.Shape))
+	for i, s := range a.Shape {
+		dims[i] = strconv.Itoa(s)
+	}
+	shape := strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		shape += ","
+	}
+	hdr := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", a.DType(), shape)
+	pad := 64 - (10+len(hdr)+1)%64
+	hdr += strings.Repeat(" ", pad%64) + "\n"
+	if len(hdr) > math.MaxUint16 {
+		return fmt.Errorf("header too long")
+	}
+	if _, err := w.Write([]byte("\x93NUMPY\x01\x00")); err != nil {
+		return err
+	}
+	if err := binary.Write(w, binary.LittleEndian, uint16(len(hdr))); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, hdr); err != nil {
+		return err
+	}
+	var data any
+	switch {
+	case a.Float32 != nil:
+		data = a.Float32
+	case a.Float64 != nil:
+		data = a.Float64
+	case a.Int64 != nil:
+		data = a.Int64
+	case a.Int32 != nil:
+		data = a.Int32
+	default:
+		data = a.Uint8
+	}
+	return binary.Write(w, binary.LittleEndian, data)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path and renames
+// it into place, so that readers never see a partial file.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}
