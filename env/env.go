@@ -34,10 +34,12 @@ var (
 		"threads libtorch uses inside one op (default: one per physical core)"}
 	FashionMNISTDir = Var{"GTL_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist",
 		"folder with Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist)"}
+	WeightsURL = Var{"GTL_WEIGHTS_URL", "",
+		"base URL that --pretrained downloads torchvision weight files from (default: each file's official URL)"}
 )
 
 // All lists every variable, for help texts.
-func All() []Var { return []Var{Home, NumThreads, FashionMNISTDir} }
+func All() []Var { return []Var{Home, NumThreads, FashionMNISTDir, WeightsURL} }
 
 // HomeDir returns GTL_HOME with a leading ~ expanded.
 func HomeDir() (string, error) {
