@@ -37,7 +37,7 @@ type LoadOptions struct {
 func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadReport, error) {
 	vars := m.VS.Variables()
 	var rep LoadReport
-	var problems []string
+	var problems, shapes []string
 	isHead := func(k string) bool {
 		for _, p := range m.HeadPrefixes {
 			if strings.HasPrefix(k, p) {
@@ -66,7 +66,7 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 				rep.Reinitialized = append(rep.Reinitialized, name)
 				continue
 			}
-			problems = append(problems, fmt.Sprintf("tensor %q: shape %v in the file, %v in %s", name, ss, ds, m.Arch))
+			shapes = append(shapes, fmt.Sprintf("tensor %q: shape %v in the file, %v in %s", name, ss, ds, m.Arch))
 			continue
 		}
 		copies = append(copies, pairT{dst, src})
@@ -77,6 +77,12 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 			rep.Unexpected = append(rep.Unexpected, name)
 		}
 	}
+	switch {
+	case len(shapes) == 1:
+		problems = append(problems, shapes[0])
+	case len(shapes) > 1:
+		problems = append(problems, fmt.Sprintf("%d tensors differ in shape, first %s", len(shapes), shapes[0]))
+	}
 	if len(rep.Missing) > 0 && !o.AllowMissing {
 		problems = append(problems, fmt.Sprintf("%d tensor(s) of %s missing from the file, first %q", len(rep.Missing), m.Arch, rep.Missing[0]))
 	}
@@ -84,7 +90,11 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 		problems = append(problems, fmt.Sprintf("%d tensor(s) in the file unknown to %s, first %q", len(rep.Unexpected), m.Arch, rep.Unexpected[0]))
 	}
 	if len(problems) > 0 {
-		return rep, fmt.Errorf("vision: load into %s: %s", m.Arch, strings.Join(problems, "; "))
+		hint := ""
+		if len(shapes)+len(rep.Missing) > len(vars)/4 {
+			hint = fmt.Sprintf(" (these do not look like %s weights)", m.Arch)
+		}
+		return rep, fmt.Errorf("vision: load into %s: %s%s", m.Arch, strings.Join(problems, "; "), hint)
 	}
 	err := torch.WithoutGrad(func() error {
 		for _, c := range copies {

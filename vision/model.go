@@ -84,16 +84,18 @@ func (m *Model) stochasticDepth(p float64) StochasticDepth {
 	return StochasticDepth{P: p, Off: &m.NoDropout}
 }
 
-// StageParams returns the number of parameter elements (trainable weights
-// and buffers) in each stage, in stage order, and any parameter names no
-// stage covers.
+// StageParams returns the number of trainable parameter elements in each
+// stage, in stage order, and the names of any tensors (parameters or
+// buffers) that no stage covers.
 func (m *Model) StageParams() (counts []int64, uncovered []string) {
 	counts = make([]int64, len(m.Stages))
 	for name, t := range m.VS.Variables() {
 		found := false
 		for i, s := range m.Stages {
 			if s.Covers(name) {
-				counts[i] += int64(t.Numel())
+				if rg, _ := t.RequiresGrad(); rg {
+					counts[i] += int64(t.Numel())
+				}
 				found = true
 				break
 			}
@@ -143,14 +145,46 @@ func register(s Spec) {
 	registry[s.Name] = s
 }
 
-// Architectures lists the architecture names gtl knows, sorted.
+// Architectures lists the architecture names gtl knows, in natural order
+// (resnet18 before resnet101).
 func Architectures() []string {
 	names := make([]string, 0, len(registry))
 	for n := range registry {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
 	return names
+}
+
+// naturalLess compares strings with runs of digits compared as numbers.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // Lookup returns the spec of an architecture.

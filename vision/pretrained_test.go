@@ -7,8 +7,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // TestFetchPretrained serves a weight file from a local HTTP server and
@@ -85,5 +90,43 @@ func TestPretrainedTableCoversRegistry(t *testing.T) {
 		if !strings.HasSuffix(p.FileName(), "-"+p.SHA256Prefix+".pth") || p.CropSize == 0 {
 			t.Errorf("%s: bad entry %+v", arch, p)
 		}
+	}
+}
+
+// TestPublishedParamCounts: with 1000 classes every architecture has exactly
+// the parameter count torchvision publishes for its ImageNet weights.
+func TestPublishedParamCounts(t *testing.T) {
+	for _, arch := range Architectures() {
+		if testing.Short() && !lightArchs[arch] {
+			continue
+		}
+		t.Run(arch, func(t *testing.T) {
+			p, err := PretrainedFor(arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = torch.Do(func() error {
+				m, err := New(arch, 1000, gotch.CPU)
+				if err != nil {
+					return err
+				}
+				defer m.VS.Destroy()
+				if n := m.NumParams(); n != p.Params {
+					t.Errorf("%d parameters, torchvision publishes %d", n, p.Params)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestNaturalOrder(t *testing.T) {
+	got := []string{"resnet101", "resnet18", "vgg11_bn", "vgg11", "efficientnet_b0", "resnet50"}
+	sort.Slice(got, func(i, j int) bool { return naturalLess(got[i], got[j]) })
+	if want := "efficientnet_b0 resnet18 resnet50 resnet101 vgg11 vgg11_bn"; strings.Join(got, " ") != want {
+		t.Errorf("order %v, want %s", got, want)
 	}
 }

@@ -175,3 +175,29 @@ func TestFirstPerClassAndSubset(t *testing.T) {
 		t.Error("out-of-range subset accepted")
 	}
 }
+
+func TestListImageFolder(t *testing.T) {
+	root := t.TempDir()
+	mk := func(p string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), nil, 0o644)
+	}
+	mk("dog/b.png")
+	mk("dog/a.JPG")
+	mk("cat/x/deep.jpeg")
+	mk("cat/notes.txt")
+	items, classes, err := ListImageFolder(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(classes) != "[cat dog]" || len(items) != 3 || items[0].Label != 0 || filepath.Base(items[1].Path) != "a.JPG" || items[2].Label != 1 {
+		t.Fatalf("classes %v items %+v", classes, items)
+	}
+	mk("empty/readme.md")
+	if _, _, err := ListImageFolder(root); err == nil || !strings.Contains(err.Error(), "empty: class folder has no") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, _, err := ListImageFolder(filepath.Join(root, "missing")); err == nil {
+		t.Fatal("missing root accepted")
+	}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/transforms"
+)
+
+func embedCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "embed",
+		Usage: "write the penultimate features of every image of a data set to .npy (feature extraction)",
+		Description: "--data is an image folder (root/<class>/<image>) or fashion-mnist. Writes OUT (float32\n" +
+			"[N, features]), OUT's .labels.npy (int64 [N]) and prints the class names by label.",
+		Flags: append(modelFlags(),
+			&cli.StringFlag{Name: "data", Required: true, Usage: "image folder, or fashion-mnist"},
+			&cli.StringFlag{Name: "split", Value: "test", Usage: "fashion-mnist split: train or test"},
+			&cli.IntFlag{Name: "limit", Usage: "embed only the first N images (0: all)"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output .npy file"},
+			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per forward pass"},
+		),
+		Action: runEmbed,
+	}
+}
+
+// source yields the images of a data set as RGB.
+type source struct {
+	n       int
+	classes []string
+	label   func(i int) int
+	image   func(i int) (transforms.RGB, error)
+}
+
+func openSource(data, split string) (*source, error) {
+	if data == "fashion-mnist" {
+		im, err := datasets.LoadFashionMNIST("", datasets.Split(split))
+		if err != nil {
+			return nil, err
+		}
+		return &source{n: im.Len(), classes: im.Classes, label: func(i int) int { return im.Labels[i] },
+			image: func(i int) (transforms.RGB, error) {
+				g := im.Image(i) // grayscale: repeated into R, G and B
+				rgb := transforms.RGB{W: im.Width, H: im.Height, Pix: make([]uint8, 3*len(g))}
+				for j, v := range g {
+					rgb.Pix[3*j], rgb.Pix[3*j+1], rgb.Pix[3*j+2] = v, v, v
+				}
+				return rgb, nil
+			}}, nil
+	}
+	items, classes, err := datasets.ListImageFolder(data)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), 2)
+	}
+	return &source{n: len(items), classes: classes, label: func(i int) int { return items[i].Label },
+		image: func(i int) (transforms.RGB, error) { return transforms.Load(items[i].Path) }}, nil
+}
+
+func runEmbed(c *cli.Context) error {
+	if c.Int("batch") < 1 || c.Int("limit") < 0 {
+		return cli.Exit("--batch: want at least 1; --limit: want 0 or more", 2)
+	}
+	if !strings.HasSuffix(c.String("out"), ".npy") {
+		return cli.Exit(fmt.Sprintf("--out %s: want a .npy file name", c.String("out")), 2)
+	}
+	src, err := openSource(c.String("data"), c.String("split"))
+	if err != nil {
+		return err
+	}
+	n := src.n
+	if l := c.Int("limit"); l > 0 && l < n {
+		n = l
+	}
+	o, err := openModel(c)
+	if err != nil {
+		return err
+	}
+	eval := o.Prep.Eval()
+	feats := make([]float32, 0, n*o.Model.FeatureDim)
+	labels := make([]int64, n)
+	for start := 0; start < n; start += c.Int("batch") {
+		end := min(start+c.Int("batch"), n)
+		imgs := make([]transforms.RGB, 0, end-start)
+		for i := start; i < end; i++ {
+			img, err := src.image(i)
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			imgs = append(imgs, eval.Apply(img))
+			labels[i] = int64(src.label(i))
+		}
+		err := torch.Do(func() error {
+			x, err := vision.ImagesTensor(imgs, o.Prep, o.Model.VS.Device())
+			if err != nil {
+				return err
+			}
+			defer x.MustDrop()
+			rows, err := o.Model.Embed(x)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				feats = append(feats, r...)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !c.Bool("quiet") {
+			fmt.Fprintf(os.Stderr, "\rembedded %d/%d", end, n)
+		}
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintln(os.Stderr)
+	}
+	out := c.String("out")
+	if err := npy.Write(out, &npy.Array{Shape: []int{n, o.Model.FeatureDim}, Float32: feats}); err != nil {
+		return err
+	}
+	lab := strings.TrimSuffix(out, ".npy") + ".labels.npy"
+	if err := npy.Write(lab, &npy.Array{Shape: []int{n}, Int64: labels}); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "features [%d %d] -> %s\nlabels [%d] -> %s\nclasses: %s\n", n, o.Model.FeatureDim, out, n, lab, strings.Join(src.classes, ", "))
+	return nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/sugarme/gotch"
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// modelFlags are the flags of every command that opens a model.
+func modelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (see gtl models); optional with a gtl checkpoint"},
+		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "weights file: torchvision .pth/.pt, .safetensors, gotch .ot, or a gtl checkpoint"},
+		&cli.BoolFlag{Name: "pretrained", Usage: "torchvision's ImageNet weights for --model, from the cache ($GTL_HOME/weights) or downloaded"},
+		&cli.IntFlag{Name: "num-classes", Usage: "classes of the output layer; a different count than the weights' re-initialises the head (0: as in the weights)"},
+		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed for the re-initialised head"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no load report or progress on stderr"},
+	}
+}
+
+// openModel opens the model the flags describe, printing the load report
+// (and a download's progress) on stderr.
+func openModel(c *cli.Context) (*vision.Opened, error) {
+	if c.Int("num-classes") < 0 {
+		return nil, cli.Exit(fmt.Sprintf("--num-classes %d: want at least 1 (or 0 for the weights' own)", c.Int("num-classes")), 2)
+	}
+	if c.String("model") == "" && c.String("weights") == "" {
+		return nil, cli.Exit("--model is required (or --weights with a gtl checkpoint)", 2)
+	}
+	quiet := c.Bool("quiet")
+	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), Pretrained: c.Bool("pretrained"),
+		NumClasses: c.Int("num-classes"), Device: gotch.CPU}
+	if !quiet {
+		var bar *progressbar.ProgressBar
+		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(os.Stderr, "downloading %s to %s\n", url, dst) }
+		opts.Fetch.Progress = func(done, total int64) {
+			if bar == nil {
+				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowBytes(true),
+					progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+			}
+			_ = bar.Set64(done)
+		}
+	}
+	var o *vision.Opened
+	err := torch.Do(func() error {
+		if err := torch.ManualSeed(c.Int64("seed")); err != nil {
+			return err
+		}
+		var err error
+		o, err = vision.Open(opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !quiet {
+		printLoadReport(o)
+	}
+	return o, nil
+}
+
+func printLoadReport(o *vision.Opened) {
+	m := o.Model
+	if o.Source == "" {
+		fmt.Fprintf(os.Stderr, "%s: %d classes, random initialisation (no weights)\n", m.Arch, m.NumClasses)
+		return
+	}
+	r := o.Report
+	fmt.Fprintf(os.Stderr, "%s: loaded %s: %d tensors loaded, %d re-initialised, %d unexpected, %d missing\n",
+		m.Arch, o.Source, len(r.Loaded), len(r.Reinitialized), len(r.Unexpected), len(r.Missing))
+	if len(r.Reinitialized) > 0 {
+		fmt.Fprintf(os.Stderr, "  new head for %d classes: %v\n", m.NumClasses, r.Reinitialized)
+	}
+}

@@ -1,0 +1,79 @@
+package vision
+
+import (
+	"fmt"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/transforms"
+)
+
+// ImagesTensor stacks preprocessed images (all the same size) into a float32
+// batch [N, 3, H, W], normalised with prep's mean and std, on dev. The
+// caller owns the tensor.
+func ImagesTensor(imgs []transforms.RGB, prep Preprocess, dev gotch.Device) (*ts.Tensor, error) {
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("vision: empty batch")
+	}
+	w, h := imgs[0].W, imgs[0].H
+	data := make([]float32, 0, len(imgs)*3*w*h)
+	for i, im := range imgs {
+		if im.W != w || im.H != h {
+			return nil, fmt.Errorf("vision: batch image %d is %dx%d, first is %dx%d", i, im.W, im.H, w, h)
+		}
+		data = append(data, im.CHW(prep.Mean, prep.Std)...)
+	}
+	return FloatTensor(data, []int64{int64(len(imgs)), 3, int64(h), int64(w)}, dev)
+}
+
+// FloatTensor makes a float32 tensor of the given shape from data, on dev.
+func FloatTensor(data []float32, shape []int64, dev gotch.Device) (*ts.Tensor, error) {
+	t, err := ts.NewTensorFromData(data, shape)
+	if err != nil {
+		return nil, fmt.Errorf("vision: tensor %v: %w", shape, err)
+	}
+	if dev.IsCuda() {
+		return t.ToDevice(dev, gotch.Float, false, false, true)
+	}
+	return t, nil
+}
+
+// Logits runs m in eval mode without gradients and returns the logits as
+// float32 rows. It must run on a torch worker thread.
+func (m *Model) Logits(x *ts.Tensor) ([][]float32, error) {
+	return m.rows(x, m.Forward)
+}
+
+// Embed returns the penultimate features of x as float32 rows (eval mode,
+// no gradients). It must run on a torch worker thread.
+func (m *Model) Embed(x *ts.Tensor) ([][]float32, error) {
+	return m.rows(x, m.Features)
+}
+
+func (m *Model) rows(x *ts.Tensor, f func(*ts.Tensor, bool) (*ts.Tensor, error)) ([][]float32, error) {
+	var out [][]float32
+	err := torch.WithoutGrad(func() error {
+		y, err := f(x, false)
+		if err != nil {
+			return err
+		}
+		defer y.MustDrop()
+		size, err := y.Size()
+		if err != nil {
+			return err
+		}
+		vals := y.Float64Values()
+		n, d := int(size[0]), int(size[1])
+		out = make([][]float32, n)
+		for i := range out {
+			out[i] = make([]float32, d)
+			for j := range out[i] {
+				out[i][j] = float32(vals[i*d+j])
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,230 @@
+package vision
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/transforms"
+)
+
+// CheckpointMeta is the JSON written beside a gtl checkpoint's weights: what
+// a later run needs to rebuild and use the model.
+type CheckpointMeta struct {
+	Arch       string         `json:"arch"`
+	NumClasses int            `json:"num_classes"`
+	Classes    []string       `json:"classes,omitempty"`
+	Stages     []Stage        `json:"stages,omitempty"`
+	Preprocess Preprocess     `json:"preprocess"`
+	Train      map[string]any `json:"train,omitempty"` // the resolved training configuration
+}
+
+// Preprocess is the evaluation transform a model expects.
+type Preprocess struct {
+	CropSize   int        `json:"crop_size"`
+	ResizeSize int        `json:"resize_size"`
+	Filter     string     `json:"interpolation"` // "bilinear" or "bicubic"
+	Mean       [3]float32 `json:"mean"`
+	Std        [3]float32 `json:"std"`
+}
+
+// Eval returns the transform.
+func (p Preprocess) Eval() transforms.Eval {
+	f := transforms.Bilinear
+	if p.Filter == "bicubic" {
+		f = transforms.Bicubic
+	}
+	return transforms.EvalPreset(p.CropSize, p.ResizeSize, f)
+}
+
+// MetaPath returns the JSON file that goes with a weights file
+// (x.safetensors → x.json).
+func MetaPath(weights string) string {
+	for _, ext := range []string{".safetensors", ".pth", ".pt", ".ot"} {
+		if strings.HasSuffix(weights, ext) {
+			return strings.TrimSuffix(weights, ext) + ".json"
+		}
+	}
+	return weights + ".json"
+}
+
+// ReadMeta reads the JSON beside a weights file; it returns nil, nil when
+// there is none (plain torchvision files have none).
+func ReadMeta(weights string) (*CheckpointMeta, error) {
+	b, err := os.ReadFile(MetaPath(weights))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vision: %w", err)
+	}
+	var m CheckpointMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("vision: %s: not a gtl checkpoint description: %w", MetaPath(weights), err)
+	}
+	return &m, nil
+}
+
+// OpenOptions says which model to build and how to initialise it.
+type OpenOptions struct {
+	Arch       string // required unless the weights' checkpoint JSON names it
+	Weights    string // weights file; empty: none
+	Pretrained bool   // fetch torchvision's ImageNet weights (see FetchPretrained)
+	NumClasses int    // 0: as in the weights (1000 without weights)
+	Device     gotch.Device
+	Fetch      FetchOptions
+}
+
+// Opened is a model ready to use, with what is known about its data.
+type Opened struct {
+	Model   *Model
+	Report  LoadReport
+	Source  string          // the weights file, if any
+	Meta    *CheckpointMeta // the checkpoint description, if any
+	Classes []string        // class names by index (generated when unknown)
+	Prep    Preprocess      // evaluation transform
+}
+
+// Open builds a model and loads its weights. A head whose size differs from
+// --num-classes is re-initialised (from libtorch's generator: seed it with
+// torch.ManualSeed for repeatable runs); any other missing, unexpected or
+// mis-shaped tensor is an error. It must run on a torch worker thread.
+func Open(o OpenOptions) (*Opened, error) {
+	out := &Opened{}
+	if o.Pretrained {
+		if o.Weights != "" {
+			return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
+		}
+		p, err := FetchPretrained(o.Arch, o.Fetch)
+		if err != nil {
+			return nil, err
+		}
+		o.Weights = p
+	}
+	var named map[string]*ts.Tensor
+	if o.Weights != "" {
+		meta, err := ReadMeta(o.Weights)
+		if err != nil {
+			return nil, err
+		}
+		out.Meta, out.Source = meta, o.Weights
+		if meta != nil {
+			if o.Arch == "" {
+				o.Arch = meta.Arch
+			} else if meta.Arch != o.Arch {
+				return nil, fmt.Errorf("vision: %s is a %s checkpoint, not %s", o.Weights, meta.Arch, o.Arch)
+			}
+		}
+		if named, err = readWeights(o.Weights); err != nil {
+			return nil, err
+		}
+		defer DropAll(named)
+	}
+	if o.Arch == "" {
+		return nil, fmt.Errorf("vision: no architecture given (--model)")
+	}
+	spec, err := Lookup(o.Arch)
+	if err != nil {
+		return nil, err
+	}
+	named = renameLegacyKeys(spec, named)
+	fileClasses := 0
+	if named != nil {
+		probe, err := New(o.Arch, 2, gotch.CPU) // only for the head's names
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range probe.HeadPrefixes {
+			if t, ok := named[p+"weight"]; ok {
+				fileClasses = int(t.MustSize()[0])
+				break
+			}
+		}
+		probe.VS.Destroy()
+		if fileClasses == 0 {
+			return nil, fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, probe.HeadPrefixes[0], o.Arch, firstKeys(named, 3))
+		}
+	}
+	n := o.NumClasses
+	if n == 0 {
+		n = fileClasses
+		if n == 0 {
+			n = 1000
+		}
+	}
+	m, err := New(o.Arch, n, o.Device)
+	if err != nil {
+		return nil, err
+	}
+	if named != nil {
+		out.Report, err = m.LoadTensors(named, LoadOptions{NewHead: n != fileClasses})
+		if err != nil {
+			return nil, fmt.Errorf("%w (file %s)", err, o.Weights)
+		}
+	}
+	out.Model = m
+	out.Prep = Preprocess{CropSize: m.InputSize, ResizeSize: m.ResizeSize, Filter: "bilinear", Mean: transforms.ImageNetMean, Std: transforms.ImageNetStd}
+	if p, err := PretrainedFor(o.Arch); err == nil {
+		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = p.CropSize, p.ResizeSize, p.Filter.String()
+	}
+	switch {
+	case out.Meta != nil && len(out.Meta.Classes) == n:
+		out.Classes = out.Meta.Classes
+		if out.Meta.Preprocess.CropSize > 0 {
+			out.Prep = out.Meta.Preprocess
+		}
+	case n == 1000 && fileClasses == 1000:
+		out.Classes = ImageNetClasses
+	default:
+		out.Classes = make([]string, n)
+		for i := range out.Classes {
+			out.Classes[i] = fmt.Sprintf("class %d", i)
+		}
+	}
+	return out, nil
+}
+
+// readWeights reads a weights file in any supported format, turning a
+// panic in a parser into an error.
+func readWeights(path string) (named map[string]*ts.Tensor, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("vision: weights: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("vision: read %s: corrupt or unsupported weights file (%v)", path, r)
+		}
+	}()
+	return ReadPth(path)
+}
+
+// densenetLegacyKey matches the old names of torchvision's published DenseNet
+// files ("denselayer1.norm.1.weight"), which torchvision renames on load.
+var densenetLegacyKey = regexp.MustCompile(`^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$`)
+
+func renameLegacyKeys(spec Spec, named map[string]*ts.Tensor) map[string]*ts.Tensor {
+	if spec.Family != "densenet" || named == nil {
+		return named
+	}
+	out := make(map[string]*ts.Tensor, len(named))
+	for k, v := range named {
+		if m := densenetLegacyKey.FindStringSubmatch(k); m != nil {
+			k = m[1] + m[2]
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func firstKeys(m map[string]*ts.Tensor, n int) string {
+	keys := sortedKeys(m)
+	if len(keys) > n {
+		keys = keys[:n]
+	}
+	return strings.Join(keys, ", ")
+}
