@@ -23,7 +23,9 @@ type Eval struct {
 }
 
 // EvalPreset returns the evaluation transform with the given sizes.
-func EvalPreset(crop, resize int, f Filter) Eval { return Eval{CropSize: crop, ResizeSize: resize, Filter: f} }
+func EvalPreset(crop, resize int, f Filter) Eval {
+	return Eval{CropSize: crop, ResizeSize: resize, Filter: f}
+}
 
 // Apply resizes and crops img.
 func (e Eval) Apply(img RGB) RGB {
