@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +150,109 @@ func TestSetupScriptMissingPackage(t *testing.T) {
 	want := "setup: error: missing Debian packages: dataset-fashion-mnist g++ make libtorch-dev; install them with: sudo apt-get install -y --no-install-recommends dataset-fashion-mnist g++ make libtorch-dev"
 	if err == nil || msg != want {
 		t.Fatalf("err %v, stderr %q\nwant %q", err, msg, want)
+	}
+}
+
+// fixture makes torchvision reference files for arch in a temporary folder
+// (scripts/parity/make_fixtures.py with Debian's python3-torchvision).
+func fixture(t *testing.T, arch string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("/usr/bin/python3", "../../scripts/parity/make_fixtures.py", dir, arch).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make_fixtures.py: %v\n%s (scripts/parity/setup.sh installs python3-torchvision)", err, out)
+	}
+	return dir
+}
+
+// TestPredictEmbedModels runs the model commands end to end on torchvision
+// reference weights: predict on an .npy batch must reproduce torchvision's
+// logits, and every kind of bad input is one line and a non-zero exit.
+func TestPredictEmbedModels(t *testing.T) {
+	dir := fixture(t, "resnet18")
+	pth := filepath.Join(dir, "resnet18.pth")
+	in := filepath.Join(dir, "resnet18.input.npy")
+	logits := filepath.Join(t.TempDir(), "logits.npy")
+	out, errOut, code := gtl("predict", "--model", "resnet18", "--weights", pth, "--logits", logits, "-k", "2", in)
+	if code != 0 {
+		t.Fatalf("predict: %d\n%s", code, errOut)
+	}
+	if !regexp.MustCompile(`(?m)^.*resnet18\.input\.npy\[1\]\tclass \d \d+\.\d% \| class \d`).MatchString(out) {
+		t.Errorf("predict output:\n%s", out)
+	}
+	if !strings.Contains(errOut, "122 tensors loaded, 0 re-initialised, 0 unexpected, 0 missing") {
+		t.Errorf("load report: %s", errOut)
+	}
+	check := exec.Command("/usr/bin/python3", "-c", "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if a.shape==b.shape and abs(a-b).max()<=1e-4*abs(b).max()+1e-5 else 1)",
+		logits, filepath.Join(dir, "resnet18.eval.npy"))
+	if b, err := check.CombinedOutput(); err != nil {
+		t.Errorf("predict's logits differ from torchvision's: %v %s", err, b)
+	}
+
+	// A picture through the eval transform, and a new head.
+	img := filepath.Join(t.TempDir(), "x.png")
+	writePNG(t, img)
+	out, errOut, code = gtl("predict", "--model", "resnet18", "--weights", pth, "--num-classes", "3", "-k", "1", "-q", img)
+	if code != 0 || !regexp.MustCompile(`x\.png\tclass [0-2] \d+\.\d%\n$`).MatchString(out) {
+		t.Fatalf("predict image: %d %q %s", code, out, errOut)
+	}
+
+	feats := filepath.Join(t.TempDir(), "f.npy")
+	out, errOut, code = gtl("embed", "--model", "resnet18", "--weights", pth, "--data", "fashion-mnist", "--limit", "8", "--out", feats, "-q")
+	if code != 0 || !strings.Contains(out, "features [8 512]") || !strings.Contains(out, "classes: T-shirt/top, Trouser") {
+		t.Fatalf("embed: %d %q %s", code, out, errOut)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(feats, ".npy") + ".labels.npy"); err != nil {
+		t.Error(err)
+	}
+
+	out, _, code = gtl("models", "resnet18", "resnet50")
+	if code != 0 || !regexp.MustCompile(`(?m)^resnet18 +11\.69M +224  1 stem 9\.5K \| 2 layer1 148\.0K .*6 head 513\.0K$`).MatchString(out) {
+		t.Errorf("models:\n%s", out)
+	}
+
+	trunc := filepath.Join(t.TempDir(), "t.pth")
+	b, _ := os.ReadFile(pth)
+	os.WriteFile(trunc, b[:len(b)/3], 0o644)
+	bad := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"other architecture", []string{"predict", "--model", "resnet34", "--weights", pth, in}, `load into resnet34: .*missing from the file`},
+		{"truncated weights", []string{"predict", "--model", "resnet18", "--weights", trunc, in}, `t\.pth`},
+		{"missing weights", []string{"predict", "--model", "resnet18", "--weights", "/nonexistent.pth", in}, `/nonexistent\.pth`},
+		{"unknown arch", []string{"predict", "--model", "resnet19", in}, `unknown architecture "resnet19"`},
+		{"npy of logits", []string{"predict", "--model", "resnet18", "--weights", pth, filepath.Join(dir, "resnet18.eval.npy")}, `eval\.npy: <f4 array of shape \[2 10\]; want float32 \[N, 3, H, W\]`},
+		{"unreadable image", []string{"predict", "--model", "resnet18", "--weights", pth, trunc}, `t\.pth: not a readable JPEG or PNG image`},
+		{"unknown model for models", []string{"models", "nonet"}, `unknown architecture "nonet"`},
+		{"both weights and pretrained", []string{"predict", "--model", "resnet18", "--weights", pth, "--pretrained", in}, `either --weights or --pretrained`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errOut, code := gtl(tt.args...)
+			if code == 0 || !regexp.MustCompile(tt.want).MatchString(errOut) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
+				t.Fatalf("exit %d, stderr %q; want non-zero and one line matching %q", code, errOut, tt.want)
+			}
+			if strings.Contains(errOut, "goroutine ") {
+				t.Fatalf("stack trace: %s", errOut)
+			}
+		})
+	}
+}
+
+func writePNG(t *testing.T, path string) {
+	t.Helper()
+	m := image.NewRGBA(image.Rect(0, 0, 80, 60))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 7)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, m); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -115,11 +114,11 @@ func runEmbed(c *cli.Context) error {
 			return err
 		}
 		if !c.Bool("quiet") {
-			fmt.Fprintf(os.Stderr, "\rembedded %d/%d", end, n)
+			fmt.Fprintf(c.App.ErrWriter, "\rembedded %d/%d", end, n)
 		}
 	}
 	if !c.Bool("quiet") {
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprintln(c.App.ErrWriter)
 	}
 	out := c.String("out")
 	if err := npy.Write(out, &npy.Array{Shape: []int{n, o.Model.FeatureDim}, Float32: feats}); err != nil {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -39,10 +39,10 @@ func openModel(c *cli.Context) (*vision.Opened, error) {
 		NumClasses: c.Int("num-classes"), Device: gotch.CPU}
 	if !quiet {
 		var bar *progressbar.ProgressBar
-		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(os.Stderr, "downloading %s to %s\n", url, dst) }
+		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }
 		opts.Fetch.Progress = func(done, total int64) {
 			if bar == nil {
-				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowBytes(true),
+				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionShowBytes(true),
 					progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 			}
 			_ = bar.Set64(done)
@@ -61,21 +61,21 @@ func openModel(c *cli.Context) (*vision.Opened, error) {
 		return nil, err
 	}
 	if !quiet {
-		printLoadReport(o)
+		printLoadReport(c.App.ErrWriter, o)
 	}
 	return o, nil
 }
 
-func printLoadReport(o *vision.Opened) {
+func printLoadReport(w io.Writer, o *vision.Opened) {
 	m := o.Model
 	if o.Source == "" {
-		fmt.Fprintf(os.Stderr, "%s: %d classes, random initialisation (no weights)\n", m.Arch, m.NumClasses)
+		fmt.Fprintf(w, "%s: %d classes, random initialisation (no weights)\n", m.Arch, m.NumClasses)
 		return
 	}
 	r := o.Report
-	fmt.Fprintf(os.Stderr, "%s: loaded %s: %d tensors loaded, %d re-initialised, %d unexpected, %d missing\n",
+	fmt.Fprintf(w, "%s: loaded %s: %d tensors loaded, %d re-initialised, %d unexpected, %d missing\n",
 		m.Arch, o.Source, len(r.Loaded), len(r.Reinitialized), len(r.Unexpected), len(r.Missing))
 	if len(r.Reinitialized) > 0 {
-		fmt.Fprintf(os.Stderr, "  new head for %d classes: %v\n", m.NumClasses, r.Reinitialized)
+		fmt.Fprintf(w, "  new head for %d classes: %v\n", m.NumClasses, r.Reinitialized)
 	}
 }

@@ -143,7 +143,7 @@ func runPredict(c *cli.Context) error {
 		if err := npy.Write(out, &npy.Array{Shape: []int{len(all), o.Model.NumClasses}, Float32: flat}); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "logits [%d %d] written to %s\n", len(all), o.Model.NumClasses, out)
+		fmt.Fprintf(c.App.ErrWriter, "logits [%d %d] written to %s\n", len(all), o.Model.NumClasses, out)
 	}
 	return nil
 }
