@@ -53,6 +53,14 @@ type Model struct {
 	NoDropout bool
 }
 
+// Close frees the model's parameters (libtorch memory that Go's garbage
+// collector cannot see). The model must not be used afterwards.
+func (m *Model) Close() {
+	if m != nil && m.VS != nil {
+		m.VS.Destroy()
+	}
+}
+
 // Forward returns the logits for a batch of images. The caller owns them.
 func (m *Model) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	f, err := m.Backbone.Forward(x, train)

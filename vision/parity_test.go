@@ -21,34 +21,24 @@ import (
 // lightArchs run in `go test -short` (make test); the rest in make test-all.
 var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true}
 
-var fixtureOnce sync.Once
-var fixtureErr error
+var fixtureMu sync.Mutex
 
-// fixtures returns the folder of torchvision reference outputs, making the
-// missing ones with scripts/parity/make_fixtures.py (Debian's python3-torchvision).
-func fixtures(t *testing.T, archs []string) string {
+// fixture returns the folder of torchvision reference outputs, making
+// arch's with scripts/parity/make_fixtures.py (Debian's python3-torchvision)
+// when they are missing.
+func fixture(t *testing.T, arch string) string {
 	t.Helper()
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
 	dir := filepath.Join(root, "testdata", "fixtures", "parity")
-	fixtureOnce.Do(func() {
-		var missing []string
-		for _, a := range archs {
-			if _, err := os.Stat(filepath.Join(dir, a+".init.json")); err != nil {
-				missing = append(missing, a)
-			}
-		}
-		if len(missing) == 0 {
-			return
-		}
-		cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join(root, "scripts", "parity", "make_fixtures.py"), dir}, missing...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			fixtureErr = fmt.Errorf("make_fixtures.py %v: %v\n%s\n(scripts/parity/setup.sh installs python3-torchvision)", missing, err, out)
-		}
-	})
-	if fixtureErr != nil {
-		t.Fatal(fixtureErr)
+	if _, err := os.Stat(filepath.Join(dir, arch+".init.json")); err == nil {
+		return dir
+	}
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(root, "scripts", "parity", "make_fixtures.py"), dir, arch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make_fixtures.py %s: %v\n%s\n(scripts/parity/setup.sh installs python3-torchvision)", arch, err, out)
 	}
 	return dir
 }
@@ -74,15 +64,15 @@ func parityArchs(t *testing.T) []string {
 // compares the logits in eval mode and in training mode (batch statistics,
 // dropout off) with torchvision's.
 func TestTorchvisionParity(t *testing.T) {
-	archs := parityArchs(t)
-	dir := fixtures(t, archs)
-	for _, arch := range archs {
+	for _, arch := range parityArchs(t) {
 		t.Run(arch, func(t *testing.T) {
+			dir := fixture(t, arch)
 			err := torch.Do(func() error {
 				m, err := New(arch, 10, gotch.CPU)
 				if err != nil {
 					return err
 				}
+				defer m.Close()
 				named, err := ReadPth(filepath.Join(dir, arch+".pth"))
 				if err != nil {
 					return err
@@ -140,10 +130,9 @@ func TestTorchvisionParity(t *testing.T) {
 // deviation within 10% of torchvision's, an initial cross-entropy on random
 // inputs within 10% of ln(classes), and stages that cover every parameter once.
 func TestScratchInit(t *testing.T) {
-	archs := parityArchs(t)
-	dir := fixtures(t, archs)
-	for _, arch := range archs {
+	for _, arch := range parityArchs(t) {
 		t.Run(arch, func(t *testing.T) {
+			dir := fixture(t, arch)
 			raw, err := os.ReadFile(filepath.Join(dir, arch+".init.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -164,6 +153,7 @@ func TestScratchInit(t *testing.T) {
 				if err != nil {
 					return err
 				}
+				defer m.Close()
 				if n := m.NumParams(); n != ref.Params {
 					t.Errorf("%d parameters, torchvision has %d", n, ref.Params)
 				}
@@ -257,15 +247,22 @@ func initLoss(arch string) (float64, error) {
 				return err
 			}
 			m.NoDropout = true
-			logits, err := m.Forward(x, true)
+			err = torch.WithoutGrad(func() error {
+				logits, err := m.Forward(x, true)
+				if err != nil {
+					return err
+				}
+				loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, true)
+				if err != nil {
+					return err
+				}
+				sum += loss.Float64Values(true)[0]
+				return nil
+			})
+			m.Close()
 			if err != nil {
 				return err
 			}
-			loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, true)
-			if err != nil {
-				return err
-			}
-			sum += loss.Float64Values(true)[0]
 		}
 		return nil
 	})
