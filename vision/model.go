@@ -15,8 +15,8 @@ import (
 // learning rates act on. Prefixes are the state-dict key prefixes of the
 // torchvision modules it covers (each ends with ".").
 type Stage struct {
-	Name     string
-	Prefixes []string
+	Name     string   `json:"name"`
+	Prefixes []string `json:"prefixes"`
 }
 
 // Covers reports whether the parameter named key belongs to the stage.

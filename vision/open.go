@@ -200,7 +200,7 @@ func readWeights(path string) (named map[string]*ts.Tensor, err error) {
 			err = fmt.Errorf("vision: read %s: corrupt or unsupported weights file (%v)", path, r)
 		}
 	}()
-	return ReadPth(path)
+	return ReadWeights(path)
 }
 
 // densenetLegacyKey matches the old names of torchvision's published DenseNet

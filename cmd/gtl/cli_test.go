@@ -206,6 +206,40 @@ func TestPredictEmbedModels(t *testing.T) {
 		t.Error(err)
 	}
 
+	// Export: a gtl checkpoint (safetensors + JSON) predicts the same logits
+	// without --model, and its .pth and .safetensors load strictly into
+	// torchvision's resnet18 with the same logits as the original weights.
+	tmp := t.TempDir()
+	ck := filepath.Join(tmp, "ck.safetensors")
+	if _, errOut, code := gtl("export", "-q", "--model", "resnet18", "--weights", pth, "--format", "safetensors", "--out", ck); code != 0 {
+		t.Fatalf("export safetensors: %s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "ck.json")); err != nil {
+		t.Fatal(err)
+	}
+	back := filepath.Join(tmp, "back.pth")
+	if _, errOut, code := gtl("export", "-q", "--weights", ck, "--out", back); code != 0 {
+		t.Fatalf("export pth from the checkpoint: %s", errOut)
+	}
+	logits2 := filepath.Join(tmp, "l2.npy")
+	if _, errOut, code := gtl("predict", "-q", "--weights", ck, "--logits", logits2, in); code != 0 {
+		t.Fatalf("predict from checkpoint: %s", errOut)
+	}
+	for _, f := range []struct{ file, format, logits string }{{back, "pth", filepath.Join(tmp, "tv1.npy")}, {ck, "safetensors", filepath.Join(tmp, "tv2.npy")}} {
+		if b, err := exec.Command("/usr/bin/python3", "../../scripts/parity/weights_io.py", "logits", f.file, f.format, "resnet18", "10", in, f.logits).CombinedOutput(); err != nil {
+			t.Fatalf("torchvision cannot load gtl's %s: %v\n%s", f.format, err, b)
+		}
+	}
+	for _, l := range []string{logits2, filepath.Join(tmp, "tv1.npy"), filepath.Join(tmp, "tv2.npy")} {
+		cmp := exec.Command("/usr/bin/python3", "-c", "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if abs(a-b).max()==0 else 1)", l, filepath.Join(dir, "resnet18.eval.npy"))
+		if b, err := cmp.CombinedOutput(); err != nil {
+			t.Errorf("%s differs from torchvision's logits: %v %s", l, err, b)
+		}
+	}
+	if _, errOut, code := gtl("export", "--weights", ck, "--format", "pth", "--out", filepath.Join(tmp, "x.safetensors")); code != 2 || !strings.Contains(errOut, "does not fit --format pth") {
+		t.Errorf("mismatched --out/--format: %d %s", code, errOut)
+	}
+
 	out, _, code = gtl("models", "resnet18", "resnet50")
 	if code != 0 || !regexp.MustCompile(`(?m)^resnet18 +11\.69M +224  1 stem 9\.5K \| 2 layer1 148\.0K .*6 head 513\.0K$`).MatchString(out) {
 		t.Errorf("models:\n%s", out)

@@ -17,6 +17,9 @@ then the little-endian data (offsets relative to it).
   weights_io.py torchvision FILE ARCH NUM_CLASSES
       load FILE strictly into torchvision's ARCH and print
       {name: [dtype, shape, sum, sum of squares]} of the model's state dict
+  weights_io.py logits FILE pth|safetensors ARCH NUM_CLASSES INPUT.npy OUT.npy
+      load FILE strictly into torchvision's ARCH (what a PyTorch user of a
+      gtl checkpoint does) and save its eval-mode logits for INPUT.npy
 """
 
 import collections
@@ -178,6 +181,21 @@ def main(argv):
             d = t.double()
             out[k] = [ST_OF_TORCH[t.dtype], list(t.shape), d.sum().item(), (d * d).sum().item()]
         print(json.dumps(out))
+    elif cmd == "logits" and len(argv) == 8:
+        import numpy
+        import torchvision
+
+        path, fmt, arch, classes, inp, out = argv[2], argv[3], argv[4], int(argv[5]), argv[6], argv[7]
+        model = torchvision.models.__dict__[arch](weights=None, num_classes=classes)
+        if fmt == "pth":
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            sd, _ = read_safetensors(path)
+        model.load_state_dict(sd, strict=True)
+        model.eval()
+        with torch.no_grad():
+            y = model(torch.from_numpy(numpy.load(inp)))
+        numpy.save(out, y.numpy())
     else:
         raise SystemExit(__doc__)
 

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "export",
+		Usage: "write a model's weights for PyTorch (.pth, .safetensors) or gotch (.ot)",
+		Description: "--format pth writes a state dict that torch.load reads and torchvision's model class loads\n" +
+			"strictly; safetensors writes a gtl checkpoint (weights + a JSON description beside them)\n" +
+			"that the safetensors package reads; ot writes gotch's VarStore format.",
+		Flags: append(modelFlags(),
+			&cli.StringFlag{Name: "format", Value: "pth", Usage: "pth, safetensors or ot"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output file"},
+		),
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			want, err := vision.FormatOf(c.String("out"))
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			if want != format {
+				return cli.Exit(fmt.Sprintf("--out %s does not fit --format %s (want a .%s file)", c.String("out"), format, format), 2)
+			}
+			o, err := openModel(c)
+			if err != nil {
+				return err
+			}
+			err = torch.Do(func() error {
+				if format == "safetensors" {
+					meta := vision.CheckpointMeta{Classes: o.Classes, Preprocess: o.Prep}
+					if o.Meta != nil {
+						meta.Train = o.Meta.Train
+					}
+					return o.Model.SaveCheckpoint(c.String("out"), meta)
+				}
+				return o.Model.SaveWeights(c.String("out"), nil)
+			})
+			if err != nil {
+				return err
+			}
+			st, err := os.Stat(c.String("out"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "%s (%s, %d classes) -> %s (%s, %.1f MB)\n", o.Model.Arch, c.String("weights")+pretrainedNote(c),
+				o.Model.NumClasses, c.String("out"), format, float64(st.Size())/1e6)
+			if format == "safetensors" {
+				fmt.Fprintf(c.App.Writer, "description -> %s\n", vision.MetaPath(c.String("out")))
+			}
+			return nil
+		},
+	}
+}
+
+func pretrainedNote(c *cli.Context) string {
+	if c.Bool("pretrained") {
+		return "pretrained"
+	}
+	return ""
+}
