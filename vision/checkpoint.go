@@ -69,7 +69,7 @@ func (m *Model) SaveCheckpoint(path string, meta CheckpointMeta) error {
 	if !strings.HasSuffix(path, ".safetensors") {
 		return fmt.Errorf("vision: checkpoint %s: want a .safetensors file name", path)
 	}
-	meta.Arch, meta.NumClasses = m.Arch, m.NumClasses
+	meta.Arch, meta.NumClasses, meta.TransformInput = m.Arch, m.NumClasses, m.TransformInput
 	if meta.Stages == nil {
 		meta.Stages = m.Stages
 	}

@@ -51,6 +51,66 @@ type Model struct {
 	// NoDropout turns dropout and stochastic depth off in training mode
 	// (for deterministic checks); the model's layers share this flag.
 	NoDropout bool
+
+	// TransformInput re-normalises ImageNet-normalised input to the
+	// (x-0.5)/0.5 range inside the model, as torchvision's inception_v3 does
+	// with its pretrained weights (transform_input=True).
+	TransformInput bool
+}
+
+// transformInput maps ImageNet-normalised channels to (x-0.5)/0.5, as
+// torchvision's Inception3._transform_input. The caller owns the result.
+func transformInput(x *ts.Tensor) (*ts.Tensor, error) {
+	mean := []float64{0.485, 0.456, 0.406}
+	std := []float64{0.229, 0.224, 0.225}
+	scale := make([]float32, 3)
+	shift := make([]float32, 3)
+	for c := range scale {
+		scale[c] = float32(std[c] / 0.5)
+		shift[c] = float32((mean[c] - 0.5) / 0.5)
+	}
+	a, err := ts.NewTensorFromData(scale, []int64{1, 3, 1, 1})
+	if err != nil {
+		return nil, err
+	}
+	defer a.MustDrop()
+	b, err := ts.NewTensorFromData(shift, []int64{1, 3, 1, 1})
+	if err != nil {
+		return nil, err
+	}
+	defer b.MustDrop()
+	dev, err := x.Device()
+	if err != nil {
+		return nil, err
+	}
+	if dev.IsCuda() {
+		if a, err = a.ToDevice(dev, gotch.Float, false, false, false); err != nil {
+			return nil, err
+		}
+		defer a.MustDrop()
+		if b, err = b.ToDevice(dev, gotch.Float, false, false, false); err != nil {
+			return nil, err
+		}
+		defer b.MustDrop()
+	}
+	y, err := x.Mul(a, false)
+	if err != nil {
+		return nil, err
+	}
+	return y.Add(b, true)
+}
+
+// backbone runs the input transform (when set) and the backbone.
+func (m *Model) backbone(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	if !m.TransformInput {
+		return m.Backbone.Forward(x, train)
+	}
+	t, err := transformInput(x)
+	if err != nil {
+		return nil, err
+	}
+	defer t.MustDrop()
+	return m.Backbone.Forward(t, train)
 }
 
 // Close frees the model's parameters (libtorch memory that Go's garbage
@@ -63,7 +123,7 @@ func (m *Model) Close() {
 
 // Forward returns the logits for a batch of images. The caller owns them.
 func (m *Model) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	f, err := m.Backbone.Forward(x, train)
+	f, err := m.backbone(x, train)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
 	}
@@ -77,7 +137,7 @@ func (m *Model) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 
 // Features returns the penultimate features [N, FeatureDim] of a batch.
 func (m *Model) Features(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	f, err := m.Backbone.Forward(x, train)
+	f, err := m.backbone(x, train)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
 	}

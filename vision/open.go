@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -16,12 +17,15 @@ import (
 // CheckpointMeta is the JSON written beside a gtl checkpoint's weights: what
 // a later run needs to rebuild and use the model.
 type CheckpointMeta struct {
-	Arch       string         `json:"arch"`
-	NumClasses int            `json:"num_classes"`
-	Classes    []string       `json:"classes,omitempty"`
-	Stages     []Stage        `json:"stages,omitempty"`
-	Preprocess Preprocess     `json:"preprocess"`
-	Train      map[string]any `json:"train,omitempty"` // the resolved training configuration
+	Arch       string   `json:"arch"`
+	NumClasses int      `json:"num_classes"`
+	Classes    []string `json:"classes,omitempty"`
+	Stages     []Stage  `json:"stages,omitempty"`
+	// TransformInput: the model re-normalises its input (torchvision's
+	// inception_v3 with its pretrained weights).
+	TransformInput bool           `json:"transform_input,omitempty"`
+	Preprocess     Preprocess     `json:"preprocess"`
+	Train          map[string]any `json:"train,omitempty"` // the resolved training configuration
 }
 
 // Preprocess is the evaluation transform a model expects.
@@ -166,6 +170,14 @@ func Open(o OpenOptions) (*Opened, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w (file %s)", err, o.Weights)
 		}
+	}
+	// torchvision builds inception_v3 with transform_input=True exactly when
+	// it loads its own ImageNet weights; a gtl checkpoint records the choice.
+	if p, err := PretrainedFor(o.Arch); err == nil && o.Arch == "inception_v3" && filepath.Base(o.Weights) == p.FileName() {
+		m.TransformInput = true
+	}
+	if out.Meta != nil {
+		m.TransformInput = out.Meta.TransformInput
 	}
 	out.Model = m
 	out.Prep = Preprocess{CropSize: m.InputSize, ResizeSize: m.ResizeSize, Filter: "bilinear", Mean: transforms.ImageNetMean, Std: transforms.ImageNetStd}

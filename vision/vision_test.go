@@ -118,3 +118,35 @@ func TestSmallCNN(t *testing.T) {
 		t.Error("size 30 accepted")
 	}
 }
+
+// TestTransformInput checks the input re-normalisation against
+// torchvision's Inception3._transform_input formula:
+// x_c * std_c/0.5 + (mean_c-0.5)/0.5.
+func TestTransformInput(t *testing.T) {
+	err := torch.Do(func() error {
+		x, err := ts.NewTensorFromData([]float32{0, 1, 0, -1, 2, 0.5}, []int64{1, 3, 2, 1})
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		y, err := transformInput(x)
+		if err != nil {
+			return err
+		}
+		got := y.Float64Values(true)
+		mean := []float64{0.485, 0.456, 0.406}
+		std := []float64{0.229, 0.224, 0.225}
+		in := []float64{0, 1, 0, -1, 2, 0.5}
+		for i, v := range in {
+			c := i / 2
+			want := v*std[c]/0.5 + (mean[c]-0.5)/0.5
+			if math.Abs(got[i]-want) > 1e-6 {
+				t.Errorf("element %d: %v, want %v", i, got[i], want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
