@@ -137,6 +137,8 @@ func buildSqueezeNet(m *Model, p *nn.Path, version string) error {
 	m.Backbone = Seq{features, Flatten}
 	m.Head = Seq{m.dropout(0.5), squeezeUnflatten, final, ReLU, AdaptiveAvgPool(1, 1), Flatten}
 	m.FeatureDim = squeezeChannels * 13 * 13
+	// The head needs the spatial map; embeddings use its global average.
+	m.Embedding, m.EmbeddingDim = Seq{features, GlobalAvgPool}, squeezeChannels
 	m.HeadPrefixes = []string{"classifier.1."}
 	m.Stages = append(stages, Stage{"head", []string{"classifier."}})
 	return nil

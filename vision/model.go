@@ -42,6 +42,11 @@ type Model struct {
 	// Backbone maps images [N, 3, S, S] to penultimate features
 	// [N, FeatureDim]; Head maps those to logits.
 	Backbone, Head Module
+	// Embedding, when set, replaces Backbone for Features (embeddings,
+	// cached features): for models whose head needs the spatial map
+	// (SqueezeNet), it pools the map to [N, EmbeddingDim].
+	Embedding    Module
+	EmbeddingDim int
 	// HeadPrefixes are the state-dict prefixes of the classifier layer that a
 	// new number of classes replaces (e.g. "fc.").
 	HeadPrefixes []string
@@ -113,6 +118,14 @@ func (m *Model) backbone(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return m.Backbone.Forward(t, train)
 }
 
+// FeaturesDim returns the width of Features' output.
+func (m *Model) FeaturesDim() int {
+	if m.Embedding != nil {
+		return m.EmbeddingDim
+	}
+	return m.FeatureDim
+}
+
 // Close frees the model's parameters (libtorch memory that Go's garbage
 // collector cannot see). The model must not be used afterwards.
 func (m *Model) Close() {
@@ -135,8 +148,16 @@ func (m *Model) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return out, nil
 }
 
-// Features returns the penultimate features [N, FeatureDim] of a batch.
+// Features returns the penultimate features of a batch: [N, FeatureDim],
+// or [N, EmbeddingDim] for a model with its own Embedding.
 func (m *Model) Features(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	if m.Embedding != nil {
+		f, err := m.Embedding.Forward(x, train)
+		if err != nil {
+			return nil, fmt.Errorf("vision: %s embedding: %w", m.Arch, err)
+		}
+		return f, nil
+	}
 	f, err := m.backbone(x, train)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)

@@ -82,7 +82,7 @@ func runEmbed(c *cli.Context) error {
 		return err
 	}
 	eval := o.Prep.Eval()
-	feats := make([]float32, 0, n*o.Model.FeatureDim)
+	feats := make([]float32, 0, n*o.Model.FeaturesDim())
 	labels := make([]int64, n)
 	for start := 0; start < n; start += c.Int("batch") {
 		end := min(start+c.Int("batch"), n)
@@ -121,13 +121,13 @@ func runEmbed(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter)
 	}
 	out := c.String("out")
-	if err := npy.Write(out, &npy.Array{Shape: []int{n, o.Model.FeatureDim}, Float32: feats}); err != nil {
+	if err := npy.Write(out, &npy.Array{Shape: []int{n, o.Model.FeaturesDim()}, Float32: feats}); err != nil {
 		return err
 	}
 	lab := strings.TrimSuffix(out, ".npy") + ".labels.npy"
 	if err := npy.Write(lab, &npy.Array{Shape: []int{n}, Int64: labels}); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "features [%d %d] -> %s\nlabels [%d] -> %s\nclasses: %s\n", n, o.Model.FeatureDim, out, n, lab, strings.Join(src.classes, ", "))
+	fmt.Fprintf(c.App.Writer, "features [%d %d] -> %s\nlabels [%d] -> %s\nclasses: %s\n", n, o.Model.FeaturesDim(), out, n, lab, strings.Join(src.classes, ", "))
 	return nil
 }
