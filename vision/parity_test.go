@@ -224,16 +224,24 @@ func fixtureSize(arch string) int64 {
 	return 64
 }
 
+// initBatch is make_fixtures.py's init_batch: fewer images for the slow ViT.
+func initBatch(arch string) int64 {
+	if strings.HasPrefix(arch, "vit_") {
+		return 4
+	}
+	return 16
+}
+
 func initLoss(arch string) (float64, error) {
 	var sum float64
 	err := torch.Do(func() error {
-		s := fixtureSize(arch)
-		x, err := ts.Randn([]int64{16, 3, s, s}, gotch.Float, gotch.CPU)
+		s, n := fixtureSize(arch), initBatch(arch)
+		x, err := ts.Randn([]int64{n, 3, s, s}, gotch.Float, gotch.CPU)
 		if err != nil {
 			return err
 		}
 		defer x.MustDrop()
-		y, err := ts.Randint(10, []int64{16}, gotch.Int64, gotch.CPU)
+		y, err := ts.Randint(10, []int64{n}, gotch.Int64, gotch.CPU)
 		if err != nil {
 			return err
 		}
