@@ -54,11 +54,17 @@ func makeDivisible(v float64, divisor int64) int64 {
 // convNormActEps is Conv2dNormActivation with MobileNetV3's batch norm
 // (eps 0.001, momentum 0.01).
 func convNormActEps(p *nn.Path, in, out, k, stride, groups int64, act Module) (Seq, error) {
+	return convNormActBN(p, in, out, k, stride, groups, act, 0.001, 0.01)
+}
+
+// convNormActBN is Conv2dNormActivation (Kaiming-normal fan-out conv, "same"
+// padding, no bias) with the given batch-norm eps and momentum.
+func convNormActBN(p *nn.Path, in, out, k, stride, groups int64, act Module, eps, momentum float64) (Seq, error) {
 	c, err := NewConv2d(p.Sub("0"), in, out, []int64{k}, ConvOpts{Stride: []int64{stride}, Padding: []int64{(k - 1) / 2}, Groups: groups, Init: kaimingNormalOut(out, k, k)})
 	if err != nil {
 		return nil, err
 	}
-	bn, err := NewBatchNorm2d(p.Sub("1"), out, 0.001, 0.01)
+	bn, err := NewBatchNorm2d(p.Sub("1"), out, eps, momentum)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func TestScratchInit(t *testing.T) {
 			var ref struct {
 				Params   int64              `json:"params"`
 				Std      map[string]float64 `json:"std"`
-				InitLoss float64            `json:"init_loss"`
+				InitLosses []float64        `json:"init_losses"`
 			}
 			if err := json.Unmarshal(raw, &ref); err != nil {
 				t.Fatal(err)
@@ -202,15 +202,19 @@ func TestScratchInit(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The initial training loss, as the fixture measures it for torchvision:
-			// mean over three fresh models of the cross-entropy on random images.
-			loss, err := initLoss(arch)
+			// three fresh models' cross-entropy on random images. The means must
+			// agree within 15%, or within twice the seed-to-seed spread where
+			// that is larger (EfficientNet's initial loss varies a lot by seed).
+			losses, err := initLosses(arch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(loss-ref.InitLoss) > 0.15*ref.InitLoss {
-				t.Errorf("initial loss %.3f, torchvision %.3f (ln 10 = %.3f)", loss, ref.InitLoss, math.Log(10))
+			ours, theirs := meanStd(losses), meanStd(ref.InitLosses)
+			tol := math.Max(0.15*theirs.mean, 2*math.Hypot(ours.std, theirs.std))
+			if len(ref.InitLosses) == 0 || math.Abs(ours.mean-theirs.mean) > tol {
+				t.Errorf("initial loss %.3f ± %.3f, torchvision %.3f ± %.3f (tolerance %.3f; ln 10 = %.3f)", ours.mean, ours.std, theirs.mean, theirs.std, tol, math.Log(10))
 			} else {
-				t.Logf("initial loss %.3f, torchvision %.3f (ln 10 = %.3f)", loss, ref.InitLoss, math.Log(10))
+				t.Logf("initial loss %.3f ± %.3f, torchvision %.3f ± %.3f (ln 10 = %.3f)", ours.mean, ours.std, theirs.mean, theirs.std, math.Log(10))
 			}
 		})
 	}
@@ -234,8 +238,22 @@ func initBatch(arch string) int64 {
 	return 16
 }
 
-func initLoss(arch string) (float64, error) {
-	var sum float64
+type stats struct{ mean, std float64 }
+
+func meanStd(v []float64) stats {
+	var s stats
+	for _, x := range v {
+		s.mean += x / float64(len(v))
+	}
+	for _, x := range v {
+		s.std += (x - s.mean) * (x - s.mean) / float64(max(len(v)-1, 1))
+	}
+	s.std = math.Sqrt(s.std)
+	return s
+}
+
+func initLosses(arch string) ([]float64, error) {
+	var losses []float64
 	err := torch.Do(func() error {
 		s, n := fixtureSize(arch), initBatch(arch)
 		x, err := ts.Randn([]int64{n, 3, s, s}, gotch.Float, gotch.CPU)
@@ -266,7 +284,7 @@ func initLoss(arch string) (float64, error) {
 				if err != nil {
 					return err
 				}
-				sum += loss.Float64Values(true)[0]
+				losses = append(losses, loss.Float64Values(true)[0])
 				return nil
 			})
 			m.Close()
@@ -276,5 +294,5 @@ func initLoss(arch string) (float64, error) {
 		}
 		return nil
 	})
-	return sum / 3, err
+	return losses, err
 }

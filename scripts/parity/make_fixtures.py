@@ -69,7 +69,7 @@ def init_loss(arch, s):
         if hasattr(out, "logits"):
             out = out.logits
         losses.append(float(torch.nn.functional.cross_entropy(out, y)))
-    return sum(losses) / len(losses)
+    return losses
 
 
 def main(out, archs):
@@ -129,7 +129,7 @@ def main(out, archs):
         np.save(os.path.join(out, arch + ".train.npy"), yt.numpy())
         with open(os.path.join(out, arch + ".init.json"), "w") as f:
             json.dump({"params": sum(p.numel() for p in m.parameters()), "std": init,
-                       "init_loss": init_loss(arch, s)}, f)
+                       "init_losses": init_loss(arch, s)}, f)
         print(arch, "ok", flush=True)
 
 
