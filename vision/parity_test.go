@@ -138,9 +138,9 @@ func TestScratchInit(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ref struct {
-				Params   int64              `json:"params"`
-				Std      map[string]float64 `json:"std"`
-				InitLosses []float64        `json:"init_losses"`
+				Params     int64              `json:"params"`
+				Std        map[string]float64 `json:"std"`
+				InitLosses []float64          `json:"init_losses"`
 			}
 			if err := json.Unmarshal(raw, &ref); err != nil {
 				t.Fatal(err)
