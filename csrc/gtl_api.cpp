@@ -47,6 +47,10 @@ void gtl_set_num_threads(int n) {
 
 int gtl_get_num_interop_threads(void) { return at::get_num_interop_threads(); }
 
+void gtl_set_requires_grad(void *t, int on) {
+  PROTECT(static_cast<torch::Tensor *>(t)->requires_grad_(on != 0);)
+}
+
 int gtl_is_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 
 int gtl_set_grad_enabled(int enabled) {

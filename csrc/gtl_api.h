@@ -25,6 +25,10 @@ int gtl_get_num_threads(void);
 void gtl_set_num_threads(int n);
 int gtl_get_num_interop_threads(void);
 
+/* requires_grad of a tensor (a gotch tensor handle, torch::Tensor*), set in
+ * place: gotch's generated in-place ops leak the old handle. */
+void gtl_set_requires_grad(void *t, int on);
+
 /* Thread-local grad mode of the calling OS thread. */
 int gtl_is_grad_enabled(void);
 int gtl_set_grad_enabled(int enabled); /* returns the previous mode */

@@ -3,6 +3,8 @@ package vision
 import (
 	"fmt"
 	"math"
+	"strings"
+	"sync"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -160,12 +162,18 @@ func (c *Conv2d) Forward(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 type BatchNorm2d struct {
 	W, B, RunningMean, RunningVar, NumBatches *ts.Tensor
 	Eps, Momentum                             float64
+	// Frozen makes the layer normalise with its running statistics and
+	// leave them unchanged, also in training mode (a frozen stage's batch
+	// norm, as Keras does for fine-tuning).
+	Frozen bool
+	name   string // state-dict prefix, e.g. "layer1.0.bn1"
 }
 
 // NewBatchNorm2d creates a batch norm over c channels under p, initialised as
 // torchvision does (weight 1, bias 0, mean 0, variance 1).
 func NewBatchNorm2d(p *nn.Path, c int64, eps, momentum float64) (*BatchNorm2d, error) {
-	bn := &BatchNorm2d{Eps: eps, Momentum: momentum}
+	bn := &BatchNorm2d{Eps: eps, Momentum: momentum, name: strings.Join(p.Paths(), ".")}
+	building.add(bn)
 	var err error
 	if bn.W, err = p.NewVar("weight", []int64{c}, nn.NewConstInit(1)); err != nil {
 		return nil, err
@@ -205,6 +213,7 @@ func buffer(p *nn.Path, name string, dims []int64, v float64, dtype gotch.DType)
 // Forward normalises x with batch statistics when train is set (updating
 // the running statistics and num_batches_tracked), else with the running ones.
 func (bn *BatchNorm2d) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	train = train && !bn.Frozen
 	out, err := ts.BatchNorm(x, bn.W, bn.B, bn.RunningMean, bn.RunningVar, train, bn.Momentum, bn.Eps, true)
 	if err != nil || !train {
 		return out, err
@@ -348,4 +357,19 @@ func Residual(f Module) Module {
 		}
 		return y.Add(x, true)
 	})
+}
+
+// building collects the batch-norm layers created while New builds a
+// model, so that the model can freeze them by stage.
+var building buildContext
+
+type buildContext struct {
+	mu  sync.Mutex // held by New for the whole build
+	bns *[]*BatchNorm2d
+}
+
+func (b *buildContext) add(bn *BatchNorm2d) {
+	if b.bns != nil {
+		*b.bns = append(*b.bns, bn)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Stage is one layer group of a model: what --freeze N and discriminative
@@ -56,6 +58,8 @@ type Model struct {
 	// NoDropout turns dropout and stochastic depth off in training mode
 	// (for deterministic checks); the model's layers share this flag.
 	NoDropout bool
+
+	bns []*BatchNorm2d // every batch norm, for freezing by stage
 
 	// TransformInput re-normalises ImageNet-normalised input to the
 	// (x-0.5)/0.5 range inside the model, as torchvision's inception_v3 does
@@ -116,6 +120,48 @@ func (m *Model) backbone(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	}
 	defer t.MustDrop()
 	return m.Backbone.Forward(t, train)
+}
+
+// SetStageFrozen freezes or unfreezes stage i: its parameters stop (or
+// resume) receiving gradients, so optimisers leave them and their state
+// alone, and, when bnEval is set, its batch norms normalise with their
+// running statistics and stop updating them in training mode. It must run
+// on a torch worker thread.
+func (m *Model) SetStageFrozen(i int, frozen, bnEval bool) error {
+	if i < 0 || i >= len(m.Stages) {
+		return fmt.Errorf("vision: %s has %d stages, no stage %d", m.Arch, len(m.Stages), i+1)
+	}
+	st := m.Stages[i]
+	for name, v := range m.VS.Variables() {
+		if !st.Covers(name) || v.DType() != gotch.Float && v.DType() != gotch.Double && v.DType() != gotch.Half {
+			continue
+		}
+		if strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") {
+			continue // buffers never take gradients
+		}
+		v := v
+		if err := torch.SetRequiresGrad(&v, !frozen); err != nil {
+			return fmt.Errorf("vision: %s: freeze %s: %w", m.Arch, name, err)
+		}
+	}
+	for _, bn := range m.bns {
+		if st.Covers(bn.name + ".") {
+			bn.Frozen = frozen && bnEval
+		}
+	}
+	return nil
+}
+
+// StageFrozen reports whether every parameter of stage i is frozen.
+func (m *Model) StageFrozen(i int) bool {
+	for name, v := range m.VS.Variables() {
+		if m.Stages[i].Covers(name) {
+			if rg, _ := v.RequiresGrad(); rg {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // FeaturesDim returns the width of Features' output.
@@ -296,7 +342,12 @@ func New(arch string, numClasses int, dev gotch.Device) (*Model, error) {
 		return nil, fmt.Errorf("vision: %s: %d classes, want at least 1", arch, numClasses)
 	}
 	m := &Model{Arch: arch, VS: nn.NewVarStore(dev), NumClasses: numClasses, InputSize: s.InputSize, ResizeSize: s.ResizeSize}
-	if err := s.Build(m, m.VS.Root()); err != nil {
+	building.mu.Lock()
+	building.bns = &m.bns
+	err = s.Build(m, m.VS.Root())
+	building.bns = nil
+	building.mu.Unlock()
+	if err != nil {
 		return nil, fmt.Errorf("vision: build %s: %w", arch, err)
 	}
 	return m, nil

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/sugarme/gotch/ts"
 )
 
 // lastError returns and clears the wrapper's error for the calling thread.
@@ -20,6 +22,19 @@ func lastError() error {
 	}
 	defer C.free(unsafe.Pointer(p))
 	return errors.New(C.GoString(p))
+}
+
+// SetRequiresGrad switches gradient tracking of t on or off in place.
+func SetRequiresGrad(t *ts.Tensor, on bool) error {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	C.gtl_set_requires_grad(t.Ctensor(), v)
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: set requires_grad: %w", err)
+	}
+	return nil
 }
 
 func gradEnabled() bool { return C.gtl_is_grad_enabled() != 0 }

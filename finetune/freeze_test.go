@@ -1,0 +1,119 @@
+package finetune
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// randomImages makes n labelled RGB images of size s×s, seeded.
+func randomImages(n, s int, seed uint64) *datasets.Images {
+	r := rand.New(rand.NewPCG(seed, 2))
+	im := &datasets.Images{Height: s, Width: s, Channels: 3, Classes: []string{"a", "b", "c"}}
+	im.Pix = make([]uint8, n*s*s*3)
+	for i := range im.Pix {
+		im.Pix[i] = uint8(r.IntN(256))
+	}
+	for i := 0; i < n; i++ {
+		im.Labels = append(im.Labels, i%3)
+	}
+	return im
+}
+
+// TestFrozenStagesDoNotMove trains resnet18 with its first two stages
+// (stem, layer1) frozen: their weights must come out bit-identical, and
+// their batch-norm running statistics too unless the batch-norm policy is
+// "train"; the unfrozen stages must move.
+func TestFrozenStagesDoNotMove(t *testing.T) {
+	for _, bnEval := range []bool{true, false} {
+		name := map[bool]string{true: "bn eval", false: "bn train"}[bnEval]
+		t.Run(name, func(t *testing.T) {
+			w := torch.NewWorker()
+			defer w.Close()
+			var m *vision.Model
+			before := map[string][]float64{}
+			err := w.Do(func() error {
+				if err := torch.ManualSeed(3); err != nil {
+					return err
+				}
+				var err error
+				if m, err = vision.New("resnet18", 3, gotch.CPU); err != nil {
+					return err
+				}
+				for i := 0; i < 2; i++ {
+					if err := m.SetStageFrozen(i, true, bnEval); err != nil {
+						return err
+					}
+				}
+				for k, v := range m.VS.Variables() {
+					before[k] = v.Float64Values()
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Do(func() error { m.Close(); return nil })
+			if !m.StageFrozen(0) || !m.StageFrozen(1) || m.StageFrozen(2) {
+				t.Fatal("StageFrozen does not report the frozen stages")
+			}
+			tr := Trainer{Config: Config{Epochs: 2, BatchSize: 8, LR: 0.05, Seed: 1}, Worker: w}
+			if _, err := tr.Fit(m, m.VS, randomImages(32, 32, 1), nil); err != nil {
+				t.Fatal(err)
+			}
+			frozen := func(k string) bool { return m.Stages[0].Covers(k) || m.Stages[1].Covers(k) }
+			var movedFrozen, stillUnfrozen []string
+			err = w.Do(func() error {
+				for k, v := range m.VS.Variables() {
+					same := slices.Equal(before[k], v.Float64Values())
+					stat := strings.HasSuffix(k, "running_mean") || strings.HasSuffix(k, "running_var") || strings.HasSuffix(k, "num_batches_tracked")
+					switch {
+					case frozen(k) && stat && !bnEval:
+						if same {
+							stillUnfrozen = append(stillUnfrozen, k) // batch statistics should follow the data
+						}
+					case frozen(k):
+						if !same {
+							movedFrozen = append(movedFrozen, k)
+						}
+					case strings.HasPrefix(k, "layer4.") || strings.HasPrefix(k, "fc."):
+						if same {
+							stillUnfrozen = append(stillUnfrozen, k)
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(movedFrozen) > 0 {
+				t.Errorf("%d frozen tensors changed, e.g. %v", len(movedFrozen), movedFrozen[:min(3, len(movedFrozen))])
+			}
+			if len(stillUnfrozen) > 0 {
+				t.Errorf("%d tensors that should train did not change, e.g. %v", len(stillUnfrozen), stillUnfrozen[:min(3, len(stillUnfrozen))])
+			}
+		})
+	}
+}
+
+func TestSetStageFrozenBadStage(t *testing.T) {
+	err := torch.Do(func() error {
+		m, err := vision.New("resnet18", 3, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		return m.SetStageFrozen(6, true, true)
+	})
+	if err == nil || !strings.Contains(err.Error(), "resnet18 has 6 stages, no stage 7") {
+		t.Fatalf("err = %v", err)
+	}
+}
