@@ -19,6 +19,16 @@
 #define GTL_LIBTORCH_DIR "unknown"
 #endif
 
+// with_options applies f to a group's options as SGD or AdamW options.
+template <class F> static void with_options(torch::optim::OptimizerOptions &o, F f) {
+  if (auto p = dynamic_cast<torch::optim::SGDOptions *>(&o))
+    f(p, nullptr);
+  else if (auto p = dynamic_cast<torch::optim::AdamWOptions *>(&o))
+    f(nullptr, p);
+  else
+    throw std::runtime_error("gtl: unsupported optimizer options");
+}
+
 extern "C" {
 
 const char *gtl_libtorch_version(void) { return TORCH_VERSION; }
@@ -50,6 +60,66 @@ int gtl_get_num_interop_threads(void) { return at::get_num_interop_threads(); }
 void gtl_set_requires_grad(void *t, int on) {
   PROTECT(static_cast<torch::Tensor *>(t)->requires_grad_(on != 0);)
 }
+
+void *gtl_opt_new(int kind, double lr, double momentum, int nesterov, double beta1, double beta2) {
+  PROTECT(
+    // No initial group: a tensor-vector constructor would make group 0
+    // with the default rate.
+    std::vector<torch::optim::OptimizerParamGroup> none;
+    if (kind == 0) {
+      return new torch::optim::SGD(none, torch::optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov != 0));
+    }
+    return new torch::optim::AdamW(none, torch::optim::AdamWOptions(lr).betas(std::make_tuple(beta1, beta2)).weight_decay(0));
+  )
+  return nullptr;
+}
+
+void gtl_opt_add(void *opt, int group, void *t, double lr, double weight_decay) {
+  PROTECT(
+    auto o = static_cast<torch::optim::Optimizer *>(opt);
+    auto &groups = o->param_groups();
+    if (group > (int)groups.size()) throw std::runtime_error("gtl: parameter groups must be added in order");
+    if (group == (int)groups.size()) {
+      auto opts = o->defaults().clone();
+      opts->set_lr(lr);
+      with_options(*opts, [&](torch::optim::SGDOptions *s, torch::optim::AdamWOptions *a) {
+        if (s) s->weight_decay(weight_decay); else a->weight_decay(weight_decay);
+      });
+      groups.emplace_back(std::vector<torch::Tensor>{}, std::move(opts));
+    }
+    groups[group].params().push_back(*static_cast<torch::Tensor *>(t));
+  )
+}
+
+int gtl_opt_groups(void *opt) {
+  return (int)static_cast<torch::optim::Optimizer *>(opt)->param_groups().size();
+}
+
+double gtl_opt_get_lr(void *opt, int group) {
+  PROTECT(return static_cast<torch::optim::Optimizer *>(opt)->param_groups().at(group).options().get_lr();)
+  return -1;
+}
+
+void gtl_opt_set_lr(void *opt, int group, double lr) {
+  PROTECT(static_cast<torch::optim::Optimizer *>(opt)->param_groups().at(group).options().set_lr(lr);)
+}
+
+double gtl_opt_get_weight_decay(void *opt, int group) {
+  double wd = -1;
+  PROTECT(
+    with_options(static_cast<torch::optim::Optimizer *>(opt)->param_groups().at(group).options(),
+                 [&](torch::optim::SGDOptions *s, torch::optim::AdamWOptions *a) {
+                   wd = s ? s->weight_decay() : a->weight_decay();
+                 });
+  )
+  return wd;
+}
+
+void gtl_opt_zero_grad(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->zero_grad();) }
+
+void gtl_opt_step(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->step();) }
+
+void gtl_opt_free(void *opt) { delete static_cast<torch::optim::Optimizer *>(opt); }
 
 int gtl_is_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 

@@ -29,6 +29,21 @@ int gtl_get_num_interop_threads(void);
  * place: gotch's generated in-place ops leak the old handle. */
 void gtl_set_requires_grad(void *t, int on);
 
+/* Optimisers with real parameter groups (gotch's AddParamGroup forces the
+ * new group's learning rate to 0.001 and its GetLRs reads past a buffer).
+ * kind: 0 SGD (momentum, dampening 0, nesterov), 1 AdamW (beta1, beta2,
+ * eps 1e-8). The optimiser starts with no parameters; add them group by
+ * group, groups numbered from 0 in order. */
+void *gtl_opt_new(int kind, double lr, double momentum, int nesterov, double beta1, double beta2);
+void gtl_opt_add(void *opt, int group, void *t, double lr, double weight_decay);
+int gtl_opt_groups(void *opt);
+double gtl_opt_get_lr(void *opt, int group);
+void gtl_opt_set_lr(void *opt, int group, double lr);
+double gtl_opt_get_weight_decay(void *opt, int group);
+void gtl_opt_zero_grad(void *opt);
+void gtl_opt_step(void *opt);
+void gtl_opt_free(void *opt);
+
 /* Thread-local grad mode of the calling OS thread. */
 int gtl_is_grad_enabled(void);
 int gtl_set_grad_enabled(int enabled); /* returns the previous mode */

@@ -25,12 +25,18 @@ type Model interface {
 // Config sets up a training run. The zero value of each field means its
 // default.
 type Config struct {
-	Epochs    int              // passes over the training set; default 3
-	BatchSize int              // images per step; default 64
-	LR        float64          // SGD learning rate; default 0.01
-	Momentum  float64          // SGD momentum; default 0.9 (negative: none)
-	Seed      uint64           // seeds the shuffling and libtorch's generator; default 0
-	Normalize vision.Normalize // applied to every batch; default none
+	Epochs    int     // passes over the training set; default 3
+	BatchSize int     // images per step; default 64
+	LR        float64 // SGD learning rate; default 0.01
+	Momentum  float64 // SGD momentum; default 0.9 (negative: none)
+	// LRDecay gives the stage k below the head of a vision.Model the rate
+	// LR·LRDecay^k (discriminative learning rates); default 1 (one rate).
+	LRDecay float64
+	// WeightDecay applies to weights, never to biases and normalisation
+	// parameters; default 0.
+	WeightDecay float64
+	Seed        uint64           // seeds the shuffling and libtorch's generator; default 0
+	Normalize   vision.Normalize // applied to every batch; default none
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -49,7 +55,10 @@ func (c Config) withDefaults() (Config, error) {
 	case c.Momentum < 0:
 		c.Momentum = 0
 	}
-	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) {
+	if c.LRDecay == 0 {
+		c.LRDecay = 1
+	}
+	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 {
 		return c, fmt.Errorf("finetune: config: epochs %d, batch size %d, lr %g: want positive values", c.Epochs, c.BatchSize, c.LR)
 	}
 	return c, nil
@@ -58,6 +67,7 @@ func (c Config) withDefaults() (Config, error) {
 // Plan is what OnStart learns about the run.
 type Plan struct {
 	Epochs, StepsPerEpoch, TrainImages, ValImages int
+	Groups                                        []Group // the optimiser's parameter groups
 }
 
 // Step reports one optimisation step.
@@ -124,17 +134,18 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 		if err := torch.ManualSeed(int64(cfg.Seed)); err != nil {
 			return err
 		}
-		opt, err := nn.NewSGDConfig(cfg.Momentum, 0, 0, false).Build(vs, cfg.LR)
+		opt, groups, err := newOptimizer(m, vs, cfg)
 		if err != nil {
-			return fmt.Errorf("finetune: optimizer: %w", err)
+			return err
 		}
+		defer opt.Close()
 		steps := (train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
 		if t.Hooks.OnStart != nil {
 			valN := 0
 			if val != nil {
 				valN = val.Len()
 			}
-			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: train.Len(), ValImages: valN})
+			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: train.Len(), ValImages: valN, Groups: groups})
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
 		for e := 1; e <= cfg.Epochs; e++ {
@@ -167,7 +178,30 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	return res, nil
 }
 
-func (t *Trainer) epoch(m Model, opt *nn.Optimizer, train *datasets.Images, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+// newOptimizer builds SGD over the model's stages (with discriminative
+// rates) for a vision.Model, or over all trainable variables otherwise.
+func newOptimizer(m Model, vs *nn.VarStore, cfg Config) (*torch.Optimizer, []Group, error) {
+	o := torch.OptimizerOptions{Kind: torch.SGD, Momentum: cfg.Momentum}
+	if vm, ok := m.(*vision.Model); ok {
+		return NewStageOptimizer(vm, o, StageLRs(len(vm.Stages), cfg.LR, cfg.LRDecay), cfg.WeightDecay)
+	}
+	opt, err := torch.NewOptimizer(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := Group{Stage: "all", LR: cfg.LR, WeightDecay: cfg.WeightDecay, Trainable: true}
+	for _, v := range vs.TrainableVariables() {
+		if err := opt.Add(0, cfg.LR, cfg.WeightDecay, v); err != nil {
+			opt.Close()
+			return nil, nil, err
+		}
+		g.Tensors++
+		g.Params += int64(v.Numel())
+	}
+	return opt, []Group{g}, nil
+}
+
+func (t *Trainer) epoch(m Model, opt *torch.Optimizer, train *datasets.Images, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
 	perm := rng.Perm(train.Len())
 	var sum float64
@@ -189,7 +223,7 @@ func (t *Trainer) epoch(m Model, opt *nn.Optimizer, train *datasets.Images, cfg 
 }
 
 // step runs one forward/backward/update and frees everything it allocated.
-func step(m Model, opt *nn.Optimizer, data *datasets.Images, idx []int, norm vision.Normalize) (float64, error) {
+func step(m Model, opt *torch.Optimizer, data *datasets.Images, idx []int, norm vision.Normalize) (float64, error) {
 	x, y, err := vision.Batch(data, idx, norm)
 	if err != nil {
 		return 0, err

@@ -1,0 +1,113 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// StageLRs returns discriminative learning rates for n stages (stem first,
+// head last): the head gets lr and the stage k places below it lr·decay^k,
+// as fastai's slice(lo, hi) and timm's layer decay do. decay 0 or 1 gives
+// every stage lr.
+func StageLRs(n int, lr, decay float64) []float64 {
+	if decay == 0 {
+		decay = 1
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = lr * math.Pow(decay, float64(n-1-i))
+	}
+	return out
+}
+
+// Group describes one optimiser parameter group.
+type Group struct {
+	Stage       string
+	NoDecay     bool // biases and normalisation weights: no weight decay
+	Tensors     int
+	Params      int64
+	Trainable   bool // false when the stage is frozen
+	LR          float64
+	WeightDecay float64
+}
+
+// isBuffer reports whether a state-dict entry is a buffer, not a parameter.
+func isBuffer(name string) bool {
+	for _, s := range []string{"running_mean", "running_var", "num_batches_tracked"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// noDecay reports whether weight decay should skip a parameter: biases,
+// 1-D normalisation weights, and ViT/ConvNeXt's tokens, embeddings and
+// layer scales (timm's rule).
+func noDecay(name string, t *ts.Tensor) bool {
+	if t.Dim() <= 1 || strings.HasSuffix(name, ".bias") {
+		return true
+	}
+	for _, s := range []string{"class_token", "pos_embedding", "layer_scale"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewStageOptimizer builds an optimiser with two parameter groups per stage
+// of m (weights with weightDecay, and biases and normalisation weights
+// without), with learning rate lrs[i] for stage i. Frozen stages are
+// included, so that unfreezing them later needs no new optimiser; they get
+// no gradient, hence no update and no optimiser state. It must run on a
+// torch worker thread.
+func NewStageOptimizer(m *vision.Model, o torch.OptimizerOptions, lrs []float64, weightDecay float64) (*torch.Optimizer, []Group, error) {
+	if len(lrs) != len(m.Stages) {
+		return nil, nil, fmt.Errorf("finetune: %d learning rates for the %d stages of %s", len(lrs), len(m.Stages), m.Arch)
+	}
+	opt, err := torch.NewOptimizer(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	vars := m.VS.Variables()
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		if !isBuffer(n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var groups []Group
+	for i, st := range m.Stages {
+		for _, nd := range []bool{false, true} {
+			g := Group{Stage: st.Name, NoDecay: nd, LR: lrs[i], WeightDecay: weightDecay, Trainable: !m.StageFrozen(i)}
+			if nd {
+				g.WeightDecay = 0
+			}
+			for _, n := range names {
+				v := vars[n]
+				if !st.Covers(n) || noDecay(n, &v) != nd {
+					continue
+				}
+				if err := opt.Add(len(groups), g.LR, g.WeightDecay, &v); err != nil {
+					opt.Close()
+					return nil, nil, fmt.Errorf("finetune: %s: %w", n, err)
+				}
+				g.Tensors++
+				g.Params += int64(v.Numel())
+			}
+			if g.Tensors > 0 {
+				groups = append(groups, g)
+			}
+		}
+	}
+	return opt, groups, nil
+}

@@ -1,0 +1,118 @@
+package torch
+
+// #include <stdlib.h>
+// #include "gtl_api.h"
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// OptimizerKind selects the update rule.
+type OptimizerKind int
+
+// The optimisers gtl trains with.
+const (
+	SGD OptimizerKind = iota
+	AdamW
+)
+
+// OptimizerOptions are the settings shared by all parameter groups.
+type OptimizerOptions struct {
+	Kind         OptimizerKind
+	Momentum     float64 // SGD
+	Nesterov     bool    // SGD
+	Beta1, Beta2 float64 // AdamW; zero means 0.9 and 0.999
+}
+
+// Optimizer is a libtorch optimiser whose parameter groups each have their
+// own learning rate and weight decay, set and read through gtl's own C
+// functions (gotch's group API sets a fixed rate and reads out of bounds).
+// Parameters without a gradient (frozen ones) get no update and no state.
+type Optimizer struct {
+	p unsafe.Pointer
+}
+
+// NewOptimizer creates an optimiser with no parameters; add groups with Add.
+func NewOptimizer(o OptimizerOptions) (*Optimizer, error) {
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+	}
+	nest := C.int(0)
+	if o.Nesterov {
+		nest = 1
+	}
+	p := C.gtl_opt_new(C.int(o.Kind), 0.001, C.double(o.Momentum), nest, C.double(o.Beta1), C.double(o.Beta2))
+	if err := lastError(); err != nil || p == nil {
+		return nil, fmt.Errorf("torch: new optimizer: %v", err)
+	}
+	return &Optimizer{p: p}, nil
+}
+
+// Add puts tensors into parameter group g (groups are numbered from 0 and
+// created in order); lr and weightDecay apply when the group is created.
+func (o *Optimizer) Add(g int, lr, weightDecay float64, tensors ...*ts.Tensor) error {
+	for _, t := range tensors {
+		C.gtl_opt_add(o.p, C.int(g), t.Ctensor(), C.double(lr), C.double(weightDecay))
+		if err := lastError(); err != nil {
+			return fmt.Errorf("torch: optimizer group %d: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// Groups returns the number of parameter groups.
+func (o *Optimizer) Groups() int { return int(C.gtl_opt_groups(o.p)) }
+
+// LR returns group g's learning rate.
+func (o *Optimizer) LR(g int) (float64, error) {
+	v := float64(C.gtl_opt_get_lr(o.p, C.int(g)))
+	if err := lastError(); err != nil {
+		return 0, fmt.Errorf("torch: optimizer group %d: %w", g, err)
+	}
+	return v, nil
+}
+
+// SetLR sets group g's learning rate.
+func (o *Optimizer) SetLR(g int, lr float64) error {
+	C.gtl_opt_set_lr(o.p, C.int(g), C.double(lr))
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: optimizer group %d: %w", g, err)
+	}
+	return nil
+}
+
+// WeightDecay returns group g's weight decay.
+func (o *Optimizer) WeightDecay(g int) (float64, error) {
+	v := float64(C.gtl_opt_get_weight_decay(o.p, C.int(g)))
+	if err := lastError(); err != nil {
+		return 0, fmt.Errorf("torch: optimizer group %d: %w", g, err)
+	}
+	return v, nil
+}
+
+// ZeroGrad clears the gradients of every parameter.
+func (o *Optimizer) ZeroGrad() error {
+	C.gtl_opt_zero_grad(o.p)
+	return lastError()
+}
+
+// Step updates every parameter that has a gradient.
+func (o *Optimizer) Step() error {
+	C.gtl_opt_step(o.p)
+	return lastError()
+}
+
+// Close frees the optimiser and its state.
+func (o *Optimizer) Close() {
+	if o.p != nil {
+		C.gtl_opt_free(o.p)
+		o.p = nil
+	}
+}
