@@ -78,13 +78,12 @@ func NewStageOptimizer(m *vision.Model, o torch.OptimizerOptions, lrs []float64,
 		return nil, nil, err
 	}
 	vars := m.VS.Variables()
-	names := make([]string, 0, len(vars))
-	for n := range vars {
+	var names []string
+	for _, n := range sortedKeys(vars) {
 		if !isBuffer(n) {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
 	var groups []Group
 	for i, st := range m.Stages {
 		for _, nd := range []bool{false, true} {
@@ -110,4 +109,13 @@ func NewStageOptimizer(m *vision.Model, o torch.OptimizerOptions, lrs []float64,
 		}
 	}
 	return opt, groups, nil
+}
+
+func sortedKeys(m map[string]ts.Tensor) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

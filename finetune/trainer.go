@@ -128,34 +128,50 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
+	valN := 0
+	var valBatch batcher
+	if val != nil && val.Len() > 0 {
+		valN, valBatch = val.Len(), imageBatches(val, cfg.Normalize)
+	}
+	return t.run(m, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, vs, cfg) },
+		train.Len(), imageBatches(train, cfg.Normalize), valN, valBatch)
+}
+
+// batcher returns the inputs and labels of the items at idx; the caller
+// owns both tensors.
+type batcher func(idx []int) (x, y *ts.Tensor, err error)
+
+func imageBatches(data *datasets.Images, norm vision.Normalize) batcher {
+	return func(idx []int) (*ts.Tensor, *ts.Tensor, error) { return vision.Batch(data, idx, norm) }
+}
+
+// run is the training loop shared by Fit and FitCached: seed, optimiser,
+// epochs of shuffled batches, evaluation, hooks.
+func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train batcher, nVal int, val batcher) (*Result, error) {
 	res := &Result{}
 	start := time.Now()
-	err = t.worker().Do(func() error {
+	err := t.worker().Do(func() error {
 		if err := torch.ManualSeed(int64(cfg.Seed)); err != nil {
 			return err
 		}
-		opt, groups, err := newOptimizer(m, vs, cfg)
+		opt, groups, err := newOpt()
 		if err != nil {
 			return err
 		}
 		defer opt.Close()
-		steps := (train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
+		steps := (nTrain + cfg.BatchSize - 1) / cfg.BatchSize
 		if t.Hooks.OnStart != nil {
-			valN := 0
-			if val != nil {
-				valN = val.Len()
-			}
-			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: train.Len(), ValImages: valN, Groups: groups})
+			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: nVal, Groups: groups})
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
 		for e := 1; e <= cfg.Epochs; e++ {
-			ep, err := t.epoch(m, opt, train, cfg, rng, e, steps)
+			ep, err := t.epoch(m, opt, nTrain, train, cfg, rng, e, steps)
 			if err != nil {
 				return err
 			}
 			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
-			if val != nil && val.Len() > 0 {
-				if ep.ValLoss, ep.ValAccuracy, err = t.evaluate(m, val, cfg.BatchSize, cfg.Normalize); err != nil {
+			if nVal > 0 {
+				if ep.ValLoss, ep.ValAccuracy, err = t.evaluate(m, nVal, val, cfg.BatchSize); err != nil {
 					return err
 				}
 			}
@@ -201,13 +217,13 @@ func newOptimizer(m Model, vs *nn.VarStore, cfg Config) (*torch.Optimizer, []Gro
 	return opt, []Group{g}, nil
 }
 
-func (t *Trainer) epoch(m Model, opt *torch.Optimizer, train *datasets.Images, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+func (t *Trainer) epoch(m Model, opt *torch.Optimizer, n int, train batcher, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
-	perm := rng.Perm(train.Len())
+	perm := rng.Perm(n)
 	var sum float64
 	for s := 0; s < steps; s++ {
 		idx := perm[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, len(perm))]
-		loss, err := step(m, opt, train, idx, cfg.Normalize)
+		loss, err := step(m, opt, train, idx)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
@@ -223,8 +239,8 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, train *datasets.Images, c
 }
 
 // step runs one forward/backward/update and frees everything it allocated.
-func step(m Model, opt *torch.Optimizer, data *datasets.Images, idx []int, norm vision.Normalize) (float64, error) {
-	x, y, err := vision.Batch(data, idx, norm)
+func step(m Model, opt *torch.Optimizer, batch batcher, idx []int) (float64, error) {
+	x, y, err := batch(idx)
 	if err != nil {
 		return 0, err
 	}
@@ -270,23 +286,23 @@ func (t *Trainer) Evaluate(m Model, data *datasets.Images) (loss, accuracy float
 		return 0, 0, fmt.Errorf("finetune: evaluate: empty data set")
 	}
 	err = t.worker().Do(func() error {
-		loss, accuracy, err = t.evaluate(m, data, cfg.BatchSize, cfg.Normalize)
+		loss, accuracy, err = t.evaluate(m, data.Len(), imageBatches(data, cfg.Normalize), cfg.BatchSize)
 		return err
 	})
 	return loss, accuracy, err
 }
 
-func (t *Trainer) evaluate(m Model, data *datasets.Images, batchSize int, norm vision.Normalize) (loss, accuracy float64, err error) {
+func (t *Trainer) evaluate(m Model, n int, data batcher, batchSize int) (loss, accuracy float64, err error) {
 	var sumLoss float64
 	var correct int
 	err = t.worker().NoGrad(func() error {
 		idx := make([]int, 0, batchSize)
-		for start := 0; start < data.Len(); start += batchSize {
+		for start := 0; start < n; start += batchSize {
 			idx = idx[:0]
-			for i := start; i < min(start+batchSize, data.Len()); i++ {
+			for i := start; i < min(start+batchSize, n); i++ {
 				idx = append(idx, i)
 			}
-			l, c, err := evalBatch(m, data, idx, norm)
+			l, c, err := evalBatch(m, data, idx)
 			if err != nil {
 				return fmt.Errorf("finetune: evaluate images %d-%d: %w", start, start+len(idx)-1, err)
 			}
@@ -298,12 +314,11 @@ func (t *Trainer) evaluate(m Model, data *datasets.Images, batchSize int, norm v
 	if err != nil {
 		return 0, 0, err
 	}
-	n := float64(data.Len())
-	return sumLoss / n, float64(correct) / n, nil
+	return sumLoss / float64(n), float64(correct) / float64(n), nil
 }
 
-func evalBatch(m Model, data *datasets.Images, idx []int, norm vision.Normalize) (loss float64, correct int, err error) {
-	x, y, err := vision.Batch(data, idx, norm)
+func evalBatch(m Model, data batcher, idx []int) (loss float64, correct int, err error) {
+	x, y, err := data(idx)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,0 +1,177 @@
+package finetune
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// FitCached trains only m's head, as a feature extractor: the backbone's
+// features of every image are computed once (eval mode, no gradients) and
+// the head is trained on them, instead of running the frozen backbone
+// every epoch. Without augmentation this gives the results of Fit with
+// every stage but the head frozen (batch norms in eval mode), much faster.
+// Dropout in the head behaves as in Fit.
+func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if train == nil || train.Len() == 0 {
+		return nil, fmt.Errorf("finetune: empty training set")
+	}
+	var trainX, trainY, valX, valY *ts.Tensor
+	err = t.worker().Do(func() error {
+		var err error
+		if trainX, trainY, err = features(m, train, cfg); err != nil {
+			return err
+		}
+		if val != nil && val.Len() > 0 {
+			valX, valY, err = features(m, val, cfg)
+		}
+		return err
+	})
+	defer func() {
+		_ = t.worker().Do(func() error {
+			for _, x := range []*ts.Tensor{trainX, trainY, valX, valY} {
+				if x != nil {
+					x.MustDrop()
+				}
+			}
+			return nil
+		})
+	}()
+	if err != nil {
+		return nil, err
+	}
+	nVal := 0
+	var valBatch batcher
+	if valX != nil {
+		nVal, valBatch = val.Len(), rows(valX, valY)
+	}
+	head := Func(m.Head.Forward)
+	return t.run(head, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
+		train.Len(), rows(trainX, trainY), nVal, valBatch)
+}
+
+// Func adapts a forward function to Model.
+type Func func(x *ts.Tensor, train bool) (*ts.Tensor, error)
+
+// Forward calls f.
+func (f Func) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x, train) }
+
+// features returns the backbone features [N, D] and labels [N] of every
+// image, computed in eval mode without gradients.
+func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tensor, err error) {
+	var parts []*ts.Tensor
+	defer func() {
+		for _, p := range parts {
+			p.MustDrop()
+		}
+	}()
+	labels := make([]int64, 0, data.Len())
+	err = torch.WithoutGrad(func() error {
+		for start := 0; start < data.Len(); start += cfg.BatchSize {
+			idx := make([]int, 0, cfg.BatchSize)
+			for i := start; i < min(start+cfg.BatchSize, data.Len()); i++ {
+				idx = append(idx, i)
+				labels = append(labels, int64(data.Labels[i]))
+			}
+			bx, by, err := vision.Batch(data, idx, cfg.Normalize)
+			if err != nil {
+				return err
+			}
+			by.MustDrop()
+			f, err := m.Backbone.Forward(bx, false)
+			bx.MustDrop()
+			if err != nil {
+				return fmt.Errorf("finetune: features of images %d-%d: %w", start, start+len(idx)-1, err)
+			}
+			parts = append(parts, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if x, err = ts.Cat(parts, 0); err != nil {
+		return nil, nil, err
+	}
+	if y, err = ts.NewTensorFromData(labels, []int64{int64(len(labels))}); err != nil {
+		x.MustDrop()
+		return nil, nil, err
+	}
+	return x, y, nil
+}
+
+// rows serves batches of cached features.
+func rows(x, y *ts.Tensor) batcher {
+	return func(idx []int) (*ts.Tensor, *ts.Tensor, error) {
+		ids := make([]int64, len(idx))
+		for i, v := range idx {
+			ids[i] = int64(v)
+		}
+		index, err := ts.NewTensorFromData(ids, []int64{int64(len(ids))})
+		if err != nil {
+			return nil, nil, err
+		}
+		defer index.MustDrop()
+		bx, err := x.IndexSelect(0, index, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		by, err := y.IndexSelect(0, index, false)
+		if err != nil {
+			bx.MustDrop()
+			return nil, nil, err
+		}
+		return bx, by, nil
+	}
+}
+
+// headOptimizer is SGD over the head's parameters (those under its
+// HeadPrefixes) at the head's rate, weights and biases in separate groups.
+func headOptimizer(m *vision.Model, cfg Config) (*torch.Optimizer, []Group, error) {
+	opt, err := torch.NewOptimizer(torch.OptimizerOptions{Kind: torch.SGD, Momentum: cfg.Momentum})
+	if err != nil {
+		return nil, nil, err
+	}
+	vars := m.VS.Variables()
+	var groups []Group
+	for _, nd := range []bool{false, true} {
+		g := Group{Stage: "head", NoDecay: nd, LR: cfg.LR, WeightDecay: cfg.WeightDecay, Trainable: true}
+		if nd {
+			g.WeightDecay = 0
+		}
+		for _, name := range sortedKeys(vars) {
+			v := vars[name]
+			if !hasPrefix(name, m.HeadPrefixes) || isBuffer(name) || noDecay(name, &v) != nd {
+				continue
+			}
+			if err := opt.Add(len(groups), g.LR, g.WeightDecay, &v); err != nil {
+				opt.Close()
+				return nil, nil, fmt.Errorf("finetune: %s: %w", name, err)
+			}
+			g.Tensors++
+			g.Params += int64(v.Numel())
+		}
+		if g.Tensors > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return opt, groups, nil
+}
+
+func hasPrefix(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
