@@ -25,6 +25,9 @@ type LoadOptions struct {
 	// NewHead keeps the model's own (freshly initialised) head when the
 	// file's head has another shape, e.g. another number of classes.
 	NewHead bool
+	// ResetHead keeps the model's fresh head even when the file's head has
+	// the same shape (new classes that happen to be as many as the old).
+	ResetHead bool
 	// AllowMissing and AllowUnexpected permit tensors absent from the file,
 	// or present in the file but unknown to the model.
 	AllowMissing, AllowUnexpected bool
@@ -52,6 +55,10 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 		v := vars[name]
 		dst := &v
 		src, ok := named[name]
+		if o.ResetHead && isHead(name) {
+			rep.Reinitialized = append(rep.Reinitialized, name)
+			continue
+		}
 		if !ok {
 			if o.NewHead && isHead(name) {
 				rep.Reinitialized = append(rep.Reinitialized, name)

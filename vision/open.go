@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"regexp"
 	"strings"
 
@@ -80,6 +81,10 @@ type OpenOptions struct {
 	Weights    string // weights file; empty: none
 	Pretrained bool   // fetch torchvision's ImageNet weights (see FetchPretrained)
 	NumClasses int    // 0: as in the weights (1000 without weights)
+	// Classes, when set, are the class names of the data to fine-tune on;
+	// a head trained on other classes is re-initialised even if their count
+	// matches.
+	Classes []string
 	Device     gotch.Device
 	Fetch      FetchOptions
 }
@@ -166,7 +171,8 @@ func Open(o OpenOptions) (*Opened, error) {
 		return nil, err
 	}
 	if named != nil {
-		out.Report, err = m.LoadTensors(named, LoadOptions{NewHead: n != fileClasses})
+		reset := o.Classes != nil && (out.Meta == nil || !slices.Equal(out.Meta.Classes, o.Classes))
+		out.Report, err = m.LoadTensors(named, LoadOptions{NewHead: n != fileClasses, ResetHead: reset})
 		if err != nil {
 			return nil, fmt.Errorf("%w (file %s)", err, o.Weights)
 		}
@@ -185,6 +191,8 @@ func Open(o OpenOptions) (*Opened, error) {
 		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = p.CropSize, p.ResizeSize, p.Filter.String()
 	}
 	switch {
+	case o.Classes != nil && len(o.Classes) == n:
+		out.Classes = o.Classes
 	case out.Meta != nil && len(out.Meta.Classes) == n:
 		out.Classes = out.Meta.Classes
 		if out.Meta.Preprocess.CropSize > 0 {

@@ -290,3 +290,59 @@ func writePNG(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestTrainTransfer runs the issue's transfer flow at a small size: a source
+// model from scratch on classes 0-4, then fine-tuning on classes 5-9 from
+// its best checkpoint with two frozen stages, and the feature extractor.
+func TestTrainTransfer(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source")
+	out, errOut, code := gtl("train", "-q", "--model", "resnet18", "--classes", "0-4", "--shots", "40", "--epochs", "1", "--val", "100", "--out", src)
+	if code != 0 {
+		t.Fatalf("source: %d %s", code, errOut)
+	}
+	for _, f := range []string{"best.safetensors", "best.json", "last.safetensors", "metrics.jsonl", "metrics.csv", "config.json"} {
+		if _, err := os.Stat(filepath.Join(src, f)); err != nil {
+			t.Errorf("source run: %v", err)
+		}
+	}
+	ft := filepath.Join(dir, "ft")
+	out, errOut, code = gtl("train", "--model", "resnet18", "--weights", filepath.Join(src, "best.safetensors"), "--classes", "5-9",
+		"--shots", "20", "--freeze", "2", "--epochs", "2", "--val", "100", "--out", ft)
+	if code != 0 {
+		t.Fatalf("fine-tune: %d %s", code, errOut)
+	}
+	for _, re := range []string{`(?m)^1 +stem +9\.5K frozen`, `(?m)^2 +layer1 +148\.0K frozen`, `(?m)^3 +layer2 +525\.6K yes +0\.01 `,
+		`(?m)^2 +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d%`, `best val accuracy \d+\.\d%`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("fine-tune output does not match %q:\n%s", re, out)
+		}
+	}
+	if !strings.Contains(errOut, "120 tensors loaded, 2 re-initialised") {
+		t.Errorf("the head trained on classes 0-4 must be re-initialised for 5-9: %s", errOut)
+	}
+	lines, _ := os.ReadFile(filepath.Join(ft, "metrics.jsonl"))
+	if strings.Count(string(lines), "\n") != 2 {
+		t.Errorf("metrics.jsonl: %q", lines)
+	}
+	if _, errOut, code = gtl("train", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--classes", "5-9", "--shots", "20",
+		"--freeze", "all", "--epochs", "2", "--val", "100", "--out", filepath.Join(dir, "lin")); code != 0 {
+		t.Fatalf("feature extractor: %s", errOut)
+	}
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--freeze", "6"}, "--freeze 6: the model has 6 stages"},
+		{[]string{"--freeze", "some"}, "--freeze some: want a number of stages or all"},
+		{[]string{"--shots", "7000"}, "--shots: datasets: 7000 images per class asked"},
+		{[]string{"--classes", "3-12"}, `class 10 out of range`},
+		{[]string{"--bn-policy", "maybe"}, "--bn-policy maybe"},
+	}
+	for _, b := range bad {
+		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--out", filepath.Join(dir, "bad")}, b.args...)...)
+		if code != 2 || !strings.Contains(errOut, b.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", b.args, code, errOut, b.want)
+		}
+	}
+}

@@ -27,7 +27,11 @@ func modelFlags() []cli.Flag {
 
 // openModel opens the model the flags describe, printing the load report
 // (and a download's progress) on stderr.
-func openModel(c *cli.Context) (*vision.Opened, error) {
+func openModel(c *cli.Context) (*vision.Opened, error) { return openModelFor(c, nil) }
+
+// openModelFor is openModel for training on data with the given classes:
+// a head trained on other classes is re-initialised.
+func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 	if c.Int("num-classes") < 0 {
 		return nil, cli.Exit(fmt.Sprintf("--num-classes %d: want at least 1 (or 0 for the weights' own)", c.Int("num-classes")), 2)
 	}
@@ -36,7 +40,7 @@ func openModel(c *cli.Context) (*vision.Opened, error) {
 	}
 	quiet := c.Bool("quiet")
 	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), Pretrained: c.Bool("pretrained"),
-		NumClasses: c.Int("num-classes"), Device: gotch.CPU}
+		NumClasses: c.Int("num-classes"), Classes: classes, Device: gotch.CPU}
 	if !quiet {
 		var bar *progressbar.ProgressBar
 		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }

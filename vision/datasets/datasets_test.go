@@ -201,3 +201,35 @@ func TestListImageFolder(t *testing.T) {
 		t.Fatal("missing root accepted")
 	}
 }
+
+func TestParseAndSelectClasses(t *testing.T) {
+	tests := []struct {
+		spec string
+		want string
+		err  string
+	}{
+		{"5-9", "[5 6 7 8 9]", ""},
+		{"0,2, 4", "[0 2 4]", ""},
+		{"3-3,1", "[1 3]", ""},
+		{"9-5", "", "not an index or a range"},
+		{"x", "", "not an index"},
+		{"8-10", "", "class 10 out of range [0, 10)"},
+	}
+	for _, tt := range tests {
+		got, err := ParseClasses(tt.spec, 10)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.spec, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != tt.want {
+			t.Errorf("%q: %v %v, want %s", tt.spec, got, err, tt.want)
+		}
+	}
+	im := &Images{Height: 1, Width: 1, Channels: 1, Classes: []string{"a", "b", "c"}, Pix: []uint8{0, 1, 2, 3}, Labels: []int{0, 1, 2, 1}}
+	sel, err := im.SelectClasses([]int{1, 2})
+	if err != nil || fmt.Sprint(sel.Labels, sel.Classes, sel.Pix) != "[0 1 0] [b c] [1 2 3]" {
+		t.Fatalf("select: %v %v", sel, err)
+	}
+}

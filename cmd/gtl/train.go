@@ -1,0 +1,326 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+func trainCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "train",
+		Usage: "fine-tune a model (or train one from scratch) on fashion-mnist",
+		Description: "With --weights or --pretrained the output layer is replaced for the data's classes and the\n" +
+			"model is fine-tuned: --freeze N keeps the first N stages fixed (stem = 1; weights and batch-norm\n" +
+			"statistics), --freeze all trains only the head on features computed once, --lr-decay gives\n" +
+			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
+			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out.",
+		Flags: append(modelFlags(),
+			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "data set: fashion-mnist"},
+			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
+			&cli.IntFlag{Name: "shots", Usage: "training images per class, sampled with --seed (0: all)"},
+			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
+			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
+			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
+			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
+			&cli.Float64Flag{Name: "lr-decay", Value: 1, Usage: "stage k below the head trains at lr·decay^k"},
+			&cli.Float64Flag{Name: "weight-decay", Usage: "weight decay (not on biases and norms)"},
+			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 3 when fine-tuning, 5 from scratch)"},
+			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
+			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: the data's, at least 32)"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
+		),
+		Action: runTrain,
+	}
+}
+
+func runTrain(c *cli.Context) error {
+	if c.String("data") != "fashion-mnist" {
+		return cli.Exit(fmt.Sprintf("--data %s: only fashion-mnist is supported so far", c.String("data")), 2)
+	}
+	fineTune := c.String("weights") != "" || c.Bool("pretrained")
+	cfg := finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), LRDecay: c.Float64("lr-decay"),
+		WeightDecay: c.Float64("weight-decay"), Seed: uint64(c.Int64("seed"))}
+	if cfg.LR == 0 {
+		cfg.LR = map[bool]float64{true: 0.01, false: 0.05}[fineTune]
+	}
+	if cfg.Epochs == 0 {
+		cfg.Epochs = map[bool]int{true: 3, false: 5}[fineTune]
+	}
+	if cfg.Epochs < 0 || cfg.BatchSize < 1 || cfg.LR <= 0 || cfg.LRDecay <= 0 || cfg.WeightDecay < 0 {
+		return cli.Exit("--epochs, --batch, --lr and --lr-decay: want positive values; --weight-decay: 0 or more", 2)
+	}
+	bnPolicy := c.String("bn-policy")
+	if bnPolicy != "eval" && bnPolicy != "train" {
+		return cli.Exit(fmt.Sprintf("--bn-policy %s: want eval or train", bnPolicy), 2)
+	}
+	train, val, err := loadFashion(c)
+	if err != nil {
+		return err
+	}
+	size := c.Int("image-size")
+	if size == 0 {
+		size = max(train.Height, 32)
+	}
+	train, val = vision.PrepareRGB(train, size), vision.PrepareRGB(val, size)
+	norm := vision.Normalize{Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+	cfg.Normalize = norm
+
+	if c.Int("num-classes") != 0 && c.Int("num-classes") != len(train.Classes) {
+		return cli.Exit(fmt.Sprintf("--num-classes %d: the data has %d classes", c.Int("num-classes"), len(train.Classes)), 2)
+	}
+	if err := c.Set("num-classes", strconv.Itoa(len(train.Classes))); err != nil {
+		return err
+	}
+	o, err := openModelFor(c, train.Classes)
+	if err != nil {
+		return err
+	}
+	m := o.Model
+	nFrozen, all, err := parseFreeze(c.String("freeze"), len(m.Stages))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if err := torch.Do(func() error {
+		for i := 0; i < nFrozen; i++ {
+			if err := m.SetStageFrozen(i, true, bnPolicy == "eval"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": "fashion-mnist", "classes": train.Classes,
+		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "freeze": c.String("freeze"),
+		"bn_policy": bnPolicy, "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
+		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": "sgd", "seed": cfg.Seed, "cached_features": all}
+	if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
+		return err
+	}
+	w := c.App.Writer
+	metrics, err := newMetricsWriter(out)
+	if err != nil {
+		return err
+	}
+	defer metrics.close()
+	meta := vision.CheckpointMeta{Classes: train.Classes, Train: resolved,
+		Preprocess: vision.Preprocess{CropSize: size, ResizeSize: size, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
+	best := -1.0
+	var bar *progressbar.ProgressBar
+	showBar := !c.Bool("quiet") && isTerminal(os.Stderr)
+	tr := finetune.Trainer{Config: cfg, Hooks: finetune.Hooks{
+		OnStart: func(p finetune.Plan) {
+			printStageTable(w, m, p.Groups, nFrozen)
+			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
+				m.Arch, p.TrainImages, len(train.Classes), size, p.ValImages, p.Epochs, p.StepsPerEpoch)
+			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %s\n", "epoch", "train loss", "val loss", "val acc", "time")
+			if showBar {
+				bar = newBar(p.Epochs*p.StepsPerEpoch, "training")
+			}
+		},
+		OnStep: func(s finetune.Step) {
+			if bar != nil {
+				bar.Describe(fmt.Sprintf("epoch %d loss %.3f", s.Epoch, s.Loss))
+				_ = bar.Add(1)
+			}
+		},
+		OnEpochEnd: func(e finetune.Epoch) error {
+			if bar != nil {
+				_ = bar.Clear()
+			}
+			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
+			if err := metrics.write(e); err != nil {
+				return err
+			}
+			if err := m.SaveCheckpoint(filepath.Join(out, "last.safetensors"), meta); err != nil {
+				return err
+			}
+			if e.ValAccuracy > best {
+				best = e.ValAccuracy
+				return m.SaveCheckpoint(filepath.Join(out, "best.safetensors"), meta)
+			}
+			return nil
+		},
+	}}
+	var res *finetune.Result
+	if all {
+		res, err = tr.FitCached(m, train, val)
+	} else {
+		res, err = tr.Fit(m, m.VS, train, val)
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
+	return nil
+}
+
+// parseFreeze reads --freeze: a stage count, or "all" (every stage but the head).
+func parseFreeze(s string, stages int) (n int, all bool, err error) {
+	if s == "all" {
+		return stages - 1, true, nil
+	}
+	n, err = strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, false, fmt.Errorf("--freeze %s: want a number of stages or all", s)
+	}
+	if n >= stages {
+		return 0, false, fmt.Errorf("--freeze %d: the model has %d stages (the last is the head); at most %d, or all", n, stages, stages-1)
+	}
+	return n, false, nil
+}
+
+func loadFashion(c *cli.Context) (train, val *datasets.Images, err error) {
+	all, err := datasets.LoadFashionMNIST("", datasets.Train)
+	if err != nil {
+		return nil, nil, err
+	}
+	test, err := datasets.LoadFashionMNIST("", datasets.Test)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec := c.String("classes"); spec != "" {
+		classes, err := datasets.ParseClasses(spec, len(all.Classes))
+		if err != nil {
+			return nil, nil, cli.Exit("--classes: "+err.Error(), 2)
+		}
+		if all, err = all.SelectClasses(classes); err != nil {
+			return nil, nil, err
+		}
+		if test, err = test.SelectClasses(classes); err != nil {
+			return nil, nil, err
+		}
+	}
+	if shots := c.Int("shots"); shots != 0 {
+		idx, err := all.FirstPerClass(shots, uint64(c.Int64("seed")))
+		if err != nil {
+			return nil, nil, cli.Exit("--shots: "+err.Error(), 2)
+		}
+		if all, err = all.Subset(idx); err != nil {
+			return nil, nil, err
+		}
+	}
+	if n := c.Int("val"); n > 0 && n < test.Len() {
+		idx, err := test.FirstPerClass(n/len(test.Classes), 7)
+		if err != nil {
+			return nil, nil, err
+		}
+		if test, err = test.Subset(idx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return all, test, nil
+}
+
+func printStageTable(w interface{ Write([]byte) (int, error) }, m *vision.Model, groups []finetune.Group, nFrozen int) {
+	fmt.Fprintf(w, "%-3s %-16s %10s %-9s %-10s %s\n", "#", "stage", "params", "trains", "lr", "weight decay")
+	idx := map[string]int{}
+	for i, s := range m.Stages {
+		idx[s.Name] = i
+	}
+	byStage := map[string][]finetune.Group{}
+	for _, g := range groups {
+		byStage[g.Stage] = append(byStage[g.Stage], g)
+	}
+	counts, _ := m.StageParams()
+	for i, s := range m.Stages {
+		gs := byStage[s.Name]
+		lr, wd := "-", "-"
+		if len(gs) > 0 {
+			lr = strconv.FormatFloat(gs[0].LR, 'g', 4, 64)
+			wd = strconv.FormatFloat(gs[0].WeightDecay, 'g', 3, 64) + " (0 on biases, norms)"
+		}
+		trains := "yes"
+		if i < nFrozen {
+			trains, lr, wd = "frozen", "-", "-"
+		}
+		params := counts[i]
+		if i < nFrozen {
+			params = 0
+			for name, v := range m.VS.Variables() {
+				if s.Covers(name) && !strings.Contains(name, "running_") && !strings.HasSuffix(name, "num_batches_tracked") {
+					params += int64(v.Numel())
+				}
+			}
+		}
+		fmt.Fprintf(w, "%-3d %-16s %10s %-9s %-10s %s\n", i+1, s.Name, humanCount(params), trains, lr, wd)
+	}
+}
+
+type metricsWriter struct {
+	jf, cf *os.File
+	cw     *csv.Writer
+}
+
+func newMetricsWriter(dir string) (*metricsWriter, error) {
+	jf, err := os.Create(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	cf, err := os.Create(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		jf.Close()
+		return nil, err
+	}
+	mw := &metricsWriter{jf: jf, cf: cf, cw: csv.NewWriter(cf)}
+	_ = mw.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
+	return mw, nil
+}
+
+func (mw *metricsWriter) write(e finetune.Epoch) error {
+	num := func(v float64) any {
+		if math.IsNaN(v) {
+			return nil
+		}
+		return v
+	}
+	b, _ := json.Marshal(map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy), "seconds": e.Duration.Seconds()})
+	if _, err := mw.jf.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	if err := mw.cw.Write([]string{strconv.Itoa(e.Epoch), fmt.Sprint(e.TrainLoss), fmt.Sprint(e.ValLoss), fmt.Sprint(e.ValAccuracy), fmt.Sprint(e.Duration.Seconds())}); err != nil {
+		return err
+	}
+	mw.cw.Flush()
+	return mw.cw.Error()
+}
+
+func (mw *metricsWriter) close() {
+	mw.cw.Flush()
+	mw.jf.Close()
+	mw.cf.Close()
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
