@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -85,8 +85,8 @@ type OpenOptions struct {
 	// a head trained on other classes is re-initialised even if their count
 	// matches.
 	Classes []string
-	Device     gotch.Device
-	Fetch      FetchOptions
+	Device  gotch.Device
+	Fetch   FetchOptions
 }
 
 // Opened is a model ready to use, with what is known about its data.
