@@ -62,24 +62,27 @@ func (t truncNormal) sample(dims []int64, dtype gotch.DType, dev gotch.Device) (
 	return u.Clamp(ts.FloatScalar(a), ts.FloatScalar(b), true)
 }
 
-// InitTensor returns a new tensor drawn from the distribution. nn.Init
-// cannot return an error: a failing libtorch op panics, which torch.Do turns
-// into an error of the enclosing call (vision.New).
-func (t truncNormal) InitTensor(dims []int64, dev gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
+// sampler draws a new tensor of the given shape, dtype and device.
+type sampler func(dims []int64, dtype gotch.DType, dev gotch.Device) (*ts.Tensor, error)
+
+// initTensor implements nn.Init's InitTensor for a sampler. nn.Init cannot
+// return an error: a failing libtorch op panics, which torch.Do turns into
+// an error of the enclosing call (vision.New).
+func (s sampler) initTensor(what string, dims []int64, dev gotch.Device, dtypeOpt []gotch.DType) *ts.Tensor {
 	dtype := gotch.DefaultDType
 	if len(dtypeOpt) > 0 {
 		dtype = dtypeOpt[0]
 	}
-	out, err := t.sample(dims, dtype, dev)
+	out, err := s(dims, dtype, dev)
 	if err != nil {
-		panic(fmt.Errorf("vision: trunc_normal init: %w", err))
+		panic(fmt.Errorf("vision: %s init: %w", what, err))
 	}
 	return out
 }
 
-// Set redraws x in place (without recording gradients); it must run on a
-// torch worker thread.
-func (t truncNormal) Set(x *ts.Tensor) {
+// set implements nn.Init's Set: redraw x in place, without recording
+// gradients; it must run on a torch worker thread.
+func (s sampler) set(what string, x *ts.Tensor) {
 	err := torch.WithoutGrad(func() error {
 		size, err := x.Size()
 		if err != nil {
@@ -89,7 +92,7 @@ func (t truncNormal) Set(x *ts.Tensor) {
 		if err != nil {
 			return err
 		}
-		v, err := t.sample(size, x.DType(), dev)
+		v, err := s(size, x.DType(), dev)
 		if err != nil {
 			return err
 		}
@@ -98,9 +101,17 @@ func (t truncNormal) Set(x *ts.Tensor) {
 		return nil
 	})
 	if err != nil {
-		panic(fmt.Errorf("vision: trunc_normal init: %w", err))
+		panic(fmt.Errorf("vision: %s init: %w", what, err))
 	}
 }
+
+// InitTensor returns a new tensor drawn from the distribution.
+func (t truncNormal) InitTensor(dims []int64, dev gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
+	return sampler(t.sample).initTensor("trunc_normal", dims, dev, dtypeOpt)
+}
+
+// Set redraws x in place.
+func (t truncNormal) Set(x *ts.Tensor) { sampler(t.sample).set("trunc_normal", x) }
 
 // constant fills a tensor with one value, in the requested dtype (gotch's
 // nn.NewConstInit makes float64 tensors for values other than 0 and 1).
@@ -108,44 +119,17 @@ type constant float64
 
 var _ nn.Init = constant(0)
 
-// InitTensor returns a new tensor filled with c; a failing libtorch op
-// panics, which torch.Do turns into an error of the enclosing call.
-func (c constant) InitTensor(dims []int64, dev gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
-	dtype := gotch.DefaultDType
-	if len(dtypeOpt) > 0 {
-		dtype = dtypeOpt[0]
-	}
-	out, err := ts.Full(dims, ts.FloatScalar(float64(c)), dtype, dev)
-	if err != nil {
-		panic(fmt.Errorf("vision: constant init: %w", err))
-	}
-	return out
+func (c constant) sample(dims []int64, dtype gotch.DType, dev gotch.Device) (*ts.Tensor, error) {
+	return ts.Full(dims, ts.FloatScalar(float64(c)), dtype, dev)
 }
 
-// Set fills x with c in place (without recording gradients); it must run on
-// a torch worker thread.
-func (c constant) Set(x *ts.Tensor) {
-	err := torch.WithoutGrad(func() error {
-		size, err := x.Size()
-		if err != nil {
-			return err
-		}
-		dev, err := x.Device()
-		if err != nil {
-			return err
-		}
-		v, err := ts.Full(size, ts.FloatScalar(float64(c)), x.DType(), dev)
-		if err != nil {
-			return err
-		}
-		x.Copy_(v)
-		v.MustDrop()
-		return nil
-	})
-	if err != nil {
-		panic(fmt.Errorf("vision: constant init: %w", err))
-	}
+// InitTensor returns a new tensor filled with c.
+func (c constant) InitTensor(dims []int64, dev gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
+	return sampler(c.sample).initTensor("constant", dims, dev, dtypeOpt)
 }
+
+// Set fills x with c in place.
+func (c constant) Set(x *ts.Tensor) { sampler(c.sample).set("constant", x) }
 
 // permute returns a module that permutes the dimensions of its input (a view).
 func permute(dims ...int64) Module {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/urfave/cli/v2"
@@ -96,26 +94,14 @@ func runDemo(c *cli.Context) error {
 	fmt.Fprintf(out, "Fashion-MNIST, SmallCNN from scratch: %d training images (%d per class), %d test images, %d epochs, %d libtorch threads\n",
 		train.Len(), perClass, test.Len(), c.Int("epochs"), torch.NumThreads())
 	fmt.Fprintf(out, "%-6s %-11s %-10s %-9s %s\n", "epoch", "train loss", "test loss", "test acc", "time")
-	var bar *progressbar.ProgressBar
-	showBar := !c.Bool("quiet") && isTerminal(os.Stderr)
+	bar := newTrainingBar(c)
 	tr := finetune.Trainer{
 		Config: finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), Seed: seed, Normalize: fashionNorm},
 		Hooks: finetune.Hooks{
-			OnStart: func(p finetune.Plan) {
-				if showBar {
-					bar = newBar(p.Epochs*p.StepsPerEpoch, "training")
-				}
-			},
-			OnStep: func(s finetune.Step) {
-				if bar != nil {
-					bar.Describe(fmt.Sprintf("epoch %d loss %.3f", s.Epoch, s.Loss))
-					_ = bar.Add(1)
-				}
-			},
+			OnStart: bar.start,
+			OnStep:  bar.step,
 			OnEpochEnd: func(e finetune.Epoch) error {
-				if bar != nil {
-					_ = bar.Clear()
-				}
+				bar.clear()
 				_, err := fmt.Fprintf(out, "%-6d %-11.4f %-10.4f %-9s %s\n", e.Epoch, e.TrainLoss, e.ValLoss,
 					fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
 				return err
@@ -123,9 +109,7 @@ func runDemo(c *cli.Context) error {
 		},
 	}
 	res, err := tr.Fit(model, vs, train, test)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	bar.finish()
 	if err != nil {
 		return err
 	}
@@ -142,24 +126,4 @@ func trainTime(r *finetune.Result) time.Duration {
 		d += e.Duration
 	}
 	return d
-}
-
-func newBar(total int, desc string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("steps"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-}
-
-// isTerminal reports whether f is a character device (a terminal), so
-// progress bars stay out of logs and pipes.
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
@@ -125,28 +124,18 @@ func runTrain(c *cli.Context) error {
 	meta := vision.CheckpointMeta{Classes: train.Classes, Train: resolved,
 		Preprocess: vision.Preprocess{CropSize: size, ResizeSize: size, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
 	best := -1.0
-	var bar *progressbar.ProgressBar
-	showBar := !c.Bool("quiet") && isTerminal(os.Stderr)
+	bar := newTrainingBar(c)
 	tr := finetune.Trainer{Config: cfg, Hooks: finetune.Hooks{
 		OnStart: func(p finetune.Plan) {
 			printStageTable(w, m, p.Groups, nFrozen)
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
 				m.Arch, p.TrainImages, len(train.Classes), size, p.ValImages, p.Epochs, p.StepsPerEpoch)
 			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %s\n", "epoch", "train loss", "val loss", "val acc", "time")
-			if showBar {
-				bar = newBar(p.Epochs*p.StepsPerEpoch, "training")
-			}
+			bar.start(p)
 		},
-		OnStep: func(s finetune.Step) {
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("epoch %d loss %.3f", s.Epoch, s.Loss))
-				_ = bar.Add(1)
-			}
-		},
+		OnStep: bar.step,
 		OnEpochEnd: func(e finetune.Epoch) error {
-			if bar != nil {
-				_ = bar.Clear()
-			}
+			bar.clear()
 			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
 			if err := metrics.write(e); err != nil {
 				return err
@@ -167,9 +156,7 @@ func runTrain(c *cli.Context) error {
 	} else {
 		res, err = tr.Fit(m, m.VS, train, val)
 	}
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	bar.finish()
 	if err != nil {
 		return err
 	}
