@@ -137,7 +137,7 @@ func rows(x, y *ts.Tensor) batcher {
 // headOptimizer is SGD over the head's parameters (those under its
 // HeadPrefixes) at the head's rate, weights and biases in separate groups.
 func headOptimizer(m *vision.Model, cfg Config) (*torch.Optimizer, []Group, error) {
-	opt, err := torch.NewOptimizer(torch.OptimizerOptions{Kind: torch.SGD, Momentum: cfg.Momentum})
+	opt, err := torch.NewOptimizer(optimizerOptions(cfg))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -35,8 +35,17 @@ type Config struct {
 	// WeightDecay applies to weights, never to biases and normalisation
 	// parameters; default 0.
 	WeightDecay float64
-	Seed        uint64           // seeds the shuffling and libtorch's generator; default 0
-	Normalize   vision.Normalize // applied to every batch; default none
+	// Optimizer is "sgd" (default; with Momentum) or "adamw".
+	Optimizer string
+	// Schedule names the learning-rate schedule (see ParseSchedule);
+	// default "constant". Warmup is the fraction of steps spent warming up.
+	Schedule string
+	Warmup   float64
+	// LabelSmoothing mixes the one-hot targets with the uniform
+	// distribution; default 0.
+	LabelSmoothing float64
+	Seed           uint64           // seeds the shuffling and libtorch's generator; default 0
+	Normalize      vision.Normalize // applied to every batch; default none
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -58,6 +67,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LRDecay == 0 {
 		c.LRDecay = 1
 	}
+	switch c.Optimizer {
+	case "":
+		c.Optimizer = "sgd"
+	case "sgd", "adamw":
+	default:
+		return c, fmt.Errorf("finetune: optimizer %q: want sgd or adamw", c.Optimizer)
+	}
+	if _, err := ParseSchedule(c.Schedule, c.Warmup); err != nil {
+		return c, err
+	}
+	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
+		return c, fmt.Errorf("finetune: label smoothing %g: want [0, 1)", c.LabelSmoothing)
+	}
 	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 {
 		return c, fmt.Errorf("finetune: config: epochs %d, batch size %d, lr %g: want positive values", c.Epochs, c.BatchSize, c.LR)
 	}
@@ -75,6 +97,7 @@ type Step struct {
 	Epoch, Step int     // 1-based epoch, 1-based step within it
 	Loss        float64 // this batch's mean loss
 	Images      int     // images in this batch
+	LR          float64 // the head's learning rate for this step
 }
 
 // Epoch reports one finished epoch.
@@ -164,8 +187,12 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: nVal, Groups: groups})
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
+		lr, err := newLRSchedule(opt, cfg, cfg.Epochs*steps)
+		if err != nil {
+			return err
+		}
 		for e := 1; e <= cfg.Epochs; e++ {
-			ep, err := t.epoch(m, opt, nTrain, train, cfg, rng, e, steps)
+			ep, err := t.epoch(m, opt, lr, nTrain, train, cfg, rng, e, steps)
 			if err != nil {
 				return err
 			}
@@ -194,10 +221,18 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 	return res, nil
 }
 
+// optimizerOptions maps the configuration to libtorch's optimiser.
+func optimizerOptions(cfg Config) torch.OptimizerOptions {
+	if cfg.Optimizer == "adamw" {
+		return torch.OptimizerOptions{Kind: torch.AdamW}
+	}
+	return torch.OptimizerOptions{Kind: torch.SGD, Momentum: cfg.Momentum}
+}
+
 // newOptimizer builds SGD over the model's stages (with discriminative
 // rates) for a vision.Model, or over all trainable variables otherwise.
 func newOptimizer(m Model, vs *nn.VarStore, cfg Config) (*torch.Optimizer, []Group, error) {
-	o := torch.OptimizerOptions{Kind: torch.SGD, Momentum: cfg.Momentum}
+	o := optimizerOptions(cfg)
 	if vm, ok := m.(*vision.Model); ok {
 		return NewStageOptimizer(vm, o, StageLRs(len(vm.Stages), cfg.LR, cfg.LRDecay), cfg.WeightDecay)
 	}
@@ -217,13 +252,54 @@ func newOptimizer(m Model, vs *nn.VarStore, cfg Config) (*torch.Optimizer, []Gro
 	return opt, []Group{g}, nil
 }
 
-func (t *Trainer) epoch(m Model, opt *torch.Optimizer, n int, train batcher, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+// lrSchedule sets every group's rate to its base rate times the schedule's
+// multiplier before each step.
+type lrSchedule struct {
+	opt   *torch.Optimizer
+	base  []float64
+	sched Schedule
+	total int
+}
+
+func newLRSchedule(opt *torch.Optimizer, cfg Config, total int) (*lrSchedule, error) {
+	sched, err := ParseSchedule(cfg.Schedule, cfg.Warmup)
+	if err != nil {
+		return nil, err
+	}
+	l := &lrSchedule{opt: opt, sched: sched, total: total}
+	for g := 0; g < opt.Groups(); g++ {
+		lr, err := opt.LR(g)
+		if err != nil {
+			return nil, err
+		}
+		l.base = append(l.base, lr)
+	}
+	return l, nil
+}
+
+// apply sets the rates for step i and returns the last (head) group's,
+// as libtorch holds it.
+func (l *lrSchedule) apply(i int) (float64, error) {
+	f := l.sched(i, l.total)
+	for g, b := range l.base {
+		if err := l.opt.SetLR(g, b*f); err != nil {
+			return 0, err
+		}
+	}
+	return l.opt.LR(len(l.base) - 1)
+}
+
+func (t *Trainer) epoch(m Model, opt *torch.Optimizer, lr *lrSchedule, n int, train batcher, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
 	perm := rng.Perm(n)
 	var sum float64
 	for s := 0; s < steps; s++ {
 		idx := perm[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, len(perm))]
-		loss, err := step(m, opt, train, idx)
+		rate, err := lr.apply((e-1)*steps + s)
+		if err != nil {
+			return Epoch{}, err
+		}
+		loss, err := step(m, opt, train, idx, cfg.LabelSmoothing)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
@@ -232,14 +308,14 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, n int, train batcher, cfg
 		}
 		sum += loss
 		if t.Hooks.OnStep != nil {
-			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: len(idx)})
+			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: len(idx), LR: rate})
 		}
 	}
 	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began)}, nil
 }
 
 // step runs one forward/backward/update and frees everything it allocated.
-func step(m Model, opt *torch.Optimizer, batch batcher, idx []int) (float64, error) {
+func step(m Model, opt *torch.Optimizer, batch batcher, idx []int, labelSmoothing float64) (float64, error) {
 	x, y, err := batch(idx)
 	if err != nil {
 		return 0, err
@@ -250,7 +326,7 @@ func step(m Model, opt *torch.Optimizer, batch batcher, idx []int) (float64, err
 	if err != nil {
 		return 0, err
 	}
-	loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, true)
+	loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, labelSmoothing, true)
 	if err != nil {
 		return 0, fmt.Errorf("loss: %w", err)
 	}

@@ -308,7 +308,8 @@ func TestTrainTransfer(t *testing.T) {
 	}
 	ft := filepath.Join(dir, "ft")
 	out, errOut, code = gtl("train", "--model", "resnet18", "--weights", filepath.Join(src, "best.safetensors"), "--classes", "5-9",
-		"--shots", "20", "--freeze", "2", "--epochs", "2", "--val", "100", "--out", ft)
+		"--shots", "20", "--freeze", "2", "--epochs", "2", "--val", "100", "--optimizer", "adamw", "--schedule", "cosine",
+		"--warmup", "0.1", "--label-smoothing", "0.1", "--out", ft)
 	if code != 0 {
 		t.Fatalf("fine-tune: %d %s", code, errOut)
 	}
@@ -338,6 +339,9 @@ func TestTrainTransfer(t *testing.T) {
 		{[]string{"--shots", "7000"}, "--shots: datasets: 7000 images per class asked"},
 		{[]string{"--classes", "3-12"}, `class 10 out of range`},
 		{[]string{"--bn-policy", "maybe"}, "--bn-policy maybe"},
+		{[]string{"--optimizer", "adam"}, "--optimizer adam: want sgd or adamw"},
+		{[]string{"--schedule", "linear"}, `unknown schedule "linear"`},
+		{[]string{"--label-smoothing", "1"}, "--label-smoothing 1"},
 	}
 	for _, b := range bad {
 		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--out", filepath.Join(dir, "bad")}, b.args...)...)

@@ -38,6 +38,10 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
 			&cli.Float64Flag{Name: "lr-decay", Value: 1, Usage: "stage k below the head trains at lr·decay^k"},
 			&cli.Float64Flag{Name: "weight-decay", Usage: "weight decay (not on biases and norms)"},
+			&cli.StringFlag{Name: "optimizer", Value: "sgd", Usage: "sgd (momentum 0.9) or adamw"},
+			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, cosine, step or onecycle"},
+			&cli.Float64Flag{Name: "warmup", Usage: "fraction of training spent warming the rate up (constant, cosine)"},
+			&cli.Float64Flag{Name: "label-smoothing", Usage: "label smoothing (0 to 1)"},
 			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 3 when fine-tuning, 5 from scratch)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
 			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: the data's, at least 32)"},
@@ -53,7 +57,8 @@ func runTrain(c *cli.Context) error {
 	}
 	fineTune := c.String("weights") != "" || c.Bool("pretrained")
 	cfg := finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), LRDecay: c.Float64("lr-decay"),
-		WeightDecay: c.Float64("weight-decay"), Seed: uint64(c.Int64("seed"))}
+		WeightDecay: c.Float64("weight-decay"), Seed: uint64(c.Int64("seed")), Optimizer: c.String("optimizer"),
+		Schedule: c.String("schedule"), Warmup: c.Float64("warmup"), LabelSmoothing: c.Float64("label-smoothing")}
 	if cfg.LR == 0 {
 		cfg.LR = map[bool]float64{true: 0.01, false: 0.05}[fineTune]
 	}
@@ -62,6 +67,15 @@ func runTrain(c *cli.Context) error {
 	}
 	if cfg.Epochs < 0 || cfg.BatchSize < 1 || cfg.LR <= 0 || cfg.LRDecay <= 0 || cfg.WeightDecay < 0 {
 		return cli.Exit("--epochs, --batch, --lr and --lr-decay: want positive values; --weight-decay: 0 or more", 2)
+	}
+	switch o := c.String("optimizer"); {
+	case o != "sgd" && o != "adamw":
+		return cli.Exit(fmt.Sprintf("--optimizer %s: want sgd or adamw", o), 2)
+	case c.Float64("label-smoothing") < 0 || c.Float64("label-smoothing") >= 1:
+		return cli.Exit(fmt.Sprintf("--label-smoothing %g: want a value in [0, 1)", c.Float64("label-smoothing")), 2)
+	}
+	if _, err := finetune.ParseSchedule(c.String("schedule"), c.Float64("warmup")); err != nil {
+		return cli.Exit(fmt.Sprintf("--schedule %s --warmup %g: %v", c.String("schedule"), c.Float64("warmup"), err), 2)
 	}
 	bnPolicy := c.String("bn-policy")
 	if bnPolicy != "eval" && bnPolicy != "train" {
@@ -111,7 +125,8 @@ func runTrain(c *cli.Context) error {
 	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": "fashion-mnist", "classes": train.Classes,
 		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "freeze": c.String("freeze"),
 		"bn_policy": bnPolicy, "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
-		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": "sgd", "seed": cfg.Seed, "cached_features": all}
+		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
+		"label_smoothing": cfg.LabelSmoothing, "seed": cfg.Seed, "cached_features": all}
 	if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
 		return err
 	}
