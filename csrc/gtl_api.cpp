@@ -5,6 +5,8 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
 #include <dlfcn.h>
 #include <torch/csrc/api/include/torch/version.h>
 #include <torch/torch.h>
@@ -120,6 +122,31 @@ void gtl_opt_zero_grad(void *opt) { PROTECT(static_cast<torch::optim::Optimizer 
 void gtl_opt_step(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->step();) }
 
 void gtl_opt_free(void *opt) { delete static_cast<torch::optim::Optimizer *>(opt); }
+
+void gtl_opt_save(void *opt, const char *path) {
+  PROTECT(torch::save(*static_cast<torch::optim::Optimizer *>(opt), std::string(path));)
+}
+
+void gtl_opt_load(void *opt, const char *path) {
+  PROTECT(torch::load(*static_cast<torch::optim::Optimizer *>(opt), std::string(path));)
+}
+
+void *gtl_rng_get_state(void) {
+  PROTECT(
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return new torch::Tensor(gen.get_state());
+  )
+  return nullptr;
+}
+
+void gtl_rng_set_state(void *t) {
+  PROTECT(
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(*static_cast<torch::Tensor *>(t));
+  )
+}
 
 int gtl_is_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 

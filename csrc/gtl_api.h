@@ -43,6 +43,14 @@ double gtl_opt_get_weight_decay(void *opt, int group);
 void gtl_opt_zero_grad(void *opt);
 void gtl_opt_step(void *opt);
 void gtl_opt_free(void *opt);
+/* Optimiser state (momentum buffers, Adam moments, step counts) to and from
+ * a libtorch archive; loading needs the same groups and parameters. */
+void gtl_opt_save(void *opt, const char *path);
+void gtl_opt_load(void *opt, const char *path);
+
+/* The CPU generator's state as a new uint8 tensor, and back. */
+void *gtl_rng_get_state(void);
+void gtl_rng_set_state(void *t);
 
 /* Thread-local grad mode of the calling OS thread. */
 int gtl_is_grad_enabled(void);

@@ -131,6 +131,15 @@ type Trainer struct {
 	Config Config
 	Hooks  Hooks
 	Worker *torch.Worker
+	// StateDir, when set, receives after every epoch (once OnEpochEnd has
+	// succeeded, e.g. after it saved the weights) what a resumed run needs
+	// besides the weights: the optimiser's state and the loop's position
+	// and random state.
+	StateDir string
+	// Resume continues the run recorded in StateDir: the caller loads the
+	// weights saved at that epoch; Fit runs the remaining epochs, with the
+	// same batches and rates as an uninterrupted run.
+	Resume bool
 }
 
 func (t *Trainer) worker() *torch.Worker {
@@ -191,7 +200,18 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 		if err != nil {
 			return err
 		}
-		for e := 1; e <= cfg.Epochs; e++ {
+		first := 1
+		if t.Resume {
+			done, err := t.restore(opt, cfg)
+			if err != nil {
+				return err
+			}
+			for e := 1; e <= done; e++ {
+				rng.Perm(nTrain) // the batches of the epochs already done
+			}
+			first = done + 1
+		}
+		for e := first; e <= cfg.Epochs; e++ {
 			ep, err := t.epoch(m, opt, lr, nTrain, train, cfg, rng, e, steps)
 			if err != nil {
 				return err
@@ -203,10 +223,20 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 				}
 			}
 			res.Epochs = append(res.Epochs, ep)
+			var hookErr error
 			if t.Hooks.OnEpochEnd != nil {
-				if err := t.Hooks.OnEpochEnd(ep); err != nil {
+				hookErr = t.Hooks.OnEpochEnd(ep)
+				if hookErr != nil && !errors.Is(hookErr, ErrStop) {
+					return hookErr
+				}
+			}
+			if t.StateDir != "" { // also when stopping early: the epoch is complete
+				if err := t.saveState(opt, cfg, e); err != nil {
 					return err
 				}
+			}
+			if hookErr != nil {
+				return hookErr
 			}
 		}
 		return nil

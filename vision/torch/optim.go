@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -115,4 +116,54 @@ func (o *Optimizer) Close() {
 		C.gtl_opt_free(o.p)
 		o.p = nil
 	}
+}
+
+// Save writes the optimiser's state (momentum buffers, moments, step
+// counts) to path, a libtorch archive.
+func (o *Optimizer) Save(path string) error {
+	cs := C.CString(path)
+	defer C.free(unsafe.Pointer(cs))
+	C.gtl_opt_save(o.p, cs)
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: save optimizer state %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads state written by Save into an optimiser with the same groups
+// and parameters.
+func (o *Optimizer) Load(path string) error {
+	cs := C.CString(path)
+	defer C.free(unsafe.Pointer(cs))
+	C.gtl_opt_load(o.p, cs)
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: load optimizer state %s: %w", path, err)
+	}
+	return nil
+}
+
+// RNGState returns the state of libtorch's CPU generator (dropout, random
+// initialisation), to restore with SetRNGState.
+func RNGState() ([]byte, error) {
+	p := C.gtl_rng_get_state()
+	if err := lastError(); err != nil || p == nil {
+		return nil, fmt.Errorf("torch: rng state: %v", err)
+	}
+	t := ts.New(lib.Ctensor(p))
+	defer t.MustDrop()
+	return t.Vals().([]uint8), nil
+}
+
+// SetRNGState restores a state from RNGState.
+func SetRNGState(state []byte) error {
+	t, err := ts.OfSlice(state)
+	if err != nil {
+		return err
+	}
+	defer t.MustDrop()
+	C.gtl_rng_set_state(t.Ctensor())
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: set rng state: %w", err)
+	}
+	return nil
 }

@@ -389,3 +389,27 @@ func TestDefaultThreads(t *testing.T) {
 		t.Fatalf("DefaultThreads() = %d with %d CPUs", n, runtime.NumCPU())
 	}
 }
+
+func TestRNGStateRoundTrip(t *testing.T) {
+	must(t, Do(func() error {
+		if err := ManualSeed(9); err != nil {
+			return err
+		}
+		st, err := RNGState()
+		if err != nil {
+			return err
+		}
+		a, _ := ts.Randn([]int64{4}, gotch.Float, gotch.CPU)
+		if err := SetRNGState(st); err != nil {
+			return err
+		}
+		b, _ := ts.Randn([]int64{4}, gotch.Float, gotch.CPU)
+		if fmt.Sprint(a.Float64Values(true)) != fmt.Sprint(b.Float64Values(true)) {
+			t.Error("draws after restoring the generator state differ")
+		}
+		if err := SetRNGState([]byte{1, 2, 3}); err == nil {
+			t.Error("a bad state was accepted")
+		}
+		return nil
+	}))
+}

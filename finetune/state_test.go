@@ -1,0 +1,103 @@
+package finetune
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// TestResumeEqualsUninterrupted: 4 epochs in one go give the same weights
+// as 2 epochs, a restart from the saved weights and state, and 2 more.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	w := torch.NewWorker()
+	defer w.Close()
+	data := randomImages(24, 32, 8)
+	cfg := Config{Epochs: 4, BatchSize: 8, LR: 0.02, Seed: 4, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.1}
+	build := func(seed int64) *vision.Model {
+		var m *vision.Model
+		if err := w.Do(func() error {
+			if err := torch.ManualSeed(seed); err != nil {
+				return err
+			}
+			var err error
+			m, err = vision.New("resnet18", 3, gotch.CPU)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	weights := func(m *vision.Model) map[string][]float64 {
+		out := map[string][]float64{}
+		_ = w.Do(func() error {
+			for k, v := range m.VS.Variables() {
+				out[k] = v.Float64Values()
+			}
+			return nil
+		})
+		return out
+	}
+	a := build(1)
+	if _, err := (&Trainer{Config: cfg, Worker: w}).Fit(a, a.VS, data, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	b := build(1)
+	// The schedule spans the whole run: a 2-epoch run is not the first half
+	// of a 4-epoch one. Interrupt a 4-epoch run after epoch 2 instead.
+	tr := Trainer{Config: cfg, Worker: w, StateDir: dir, Hooks: Hooks{OnEpochEnd: func(e Epoch) error {
+		if err := b.SaveWeights(filepath.Join(dir, "last.safetensors"), nil); err != nil {
+			return err
+		}
+		if e.Epoch == 2 {
+			return ErrStop
+		}
+		return nil
+	}}}
+	if _, err := tr.Fit(b, b.VS, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := build(99) // other initial weights: everything must come from the files
+	err := w.Do(func() error {
+		named, err := vision.ReadWeights(filepath.Join(dir, "last.safetensors"))
+		if err != nil {
+			return err
+		}
+		defer vision.DropAll(named)
+		_, err = c.LoadTensors(named, vision.LoadOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Trainer{Config: cfg, Worker: w, StateDir: dir, Resume: true}).Fit(c, c.VS, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Epochs) != 2 || res.Epochs[0].Epoch != 3 {
+		t.Fatalf("resumed run trained epochs %+v, want 3 and 4", res.Epochs)
+	}
+	wa, wc := weights(a), weights(c)
+	var diff []string
+	for k := range wa {
+		if !slices.Equal(wa[k], wc[k]) {
+			diff = append(diff, k)
+		}
+	}
+	if len(diff) > 0 {
+		t.Errorf("%d of %d tensors differ after resuming, e.g. %v", len(diff), len(wa), diff[:min(3, len(diff))])
+	}
+	// A state from another run is refused.
+	other := cfg
+	other.Seed = 5
+	if _, err := (&Trainer{Config: other, Worker: w, StateDir: dir, Resume: true}).Fit(c, c.VS, data, nil); err == nil {
+		t.Error("resumed with another seed")
+	}
+	_ = w.Do(func() error { a.Close(); b.Close(); c.Close(); return nil })
+}
