@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"image"
+	"io"
 	"image/png"
 	"os"
 	"os/exec"
@@ -348,5 +349,79 @@ func TestTrainTransfer(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, b.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", b.args, code, errOut, b.want)
 		}
+	}
+}
+
+// TestTrainResume: 2 epochs, then --resume to 3, give the same weights as 3
+// epochs in one go; Ctrl-C stops after a complete epoch with a resumable
+// state.
+func TestTrainResume(t *testing.T) {
+	dir := t.TempDir()
+	args := func(out string, epochs string, extra ...string) []string {
+		return append([]string{"train", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "16", "--val", "30",
+			"--epochs", epochs, "--out", out}, extra...)
+	}
+	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	if _, errOut, code := gtl(args(one, "3")...); code != 0 {
+		t.Fatal(errOut)
+	}
+	if _, errOut, code := gtl(args(two, "2")...); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, errOut, code := gtl(args(two, "3", "--resume")...)
+	if code != 0 || !regexp.MustCompile(`(?m)^3 +\d`).MatchString(out) || regexp.MustCompile(`(?m)^1 +\d`).MatchString(out) {
+		t.Fatalf("resume: %d\n%s\n%s", code, out, errOut)
+	}
+	a, _ := os.ReadFile(filepath.Join(one, "last.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(two, "last.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("weights after 2 epochs + resume to 3 differ from 3 epochs in one go")
+	}
+	if m, _ := os.ReadFile(filepath.Join(two, "metrics.jsonl")); strings.Count(string(m), "\n") != 3 {
+		t.Errorf("metrics.jsonl after resuming: %q", m)
+	}
+	if _, errOut, code := gtl(args(filepath.Join(dir, "none"), "3", "--resume")...); code != 2 || !strings.Contains(errOut, "holds no resumable run") {
+		t.Errorf("resume without state: %d %s", code, errOut)
+	}
+}
+
+// TestTrainInterrupt sends Ctrl-C to a real gtl train process.
+func TestTrainInterrupt(t *testing.T) {
+	if os.Getenv("GTL_TEST_MAIN") == "1" {
+		os.Exit(run(append([]string{"gtl"}, strings.Fields(os.Getenv("GTL_TEST_ARGS"))...), os.Stdout, os.Stderr))
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTrainInterrupt$")
+	cmd.Env = append(os.Environ(), "GTL_TEST_MAIN=1", "GTL_TEST_ARGS=train -q --model resnet18 --classes 0-2 --shots 64 --val 30 --epochs 50 --out "+out)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<16)
+	var seen string
+	for !regexp.MustCompile(`(?m)^1 +\d`).MatchString(seen) {
+		n, err := stdout.Read(buf)
+		if err != nil {
+			t.Fatalf("no first epoch: %v\n%s\n%s", err, seen, stderr.String())
+		}
+		seen += string(buf[:n])
+	}
+	cmd.Process.Signal(os.Interrupt)
+	rest, _ := io.ReadAll(stdout)
+	err = cmd.Wait()
+	seen += string(rest)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v\n%s\n%s", err, seen, stderr.String())
+	}
+	if !strings.Contains(seen, "continue it with the same flags and --resume") || regexp.MustCompile(`(?m)^50 +\d`).MatchString(seen) {
+		t.Errorf("output:\n%s", seen)
+	}
+	if _, err := os.Stat(filepath.Join(out, "trainer-state.json")); err != nil {
+		t.Error(err)
 	}
 }

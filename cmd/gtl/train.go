@@ -27,7 +27,8 @@ func trainCommand() *cli.Command {
 			"model is fine-tuned: --freeze N keeps the first N stages fixed (stem = 1; weights and batch-norm\n" +
 			"statistics), --freeze all trains only the head on features computed once, --lr-decay gives\n" +
 			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
-			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out.",
+			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
+			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
 		Flags: append(modelFlags(),
 			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "data set: fashion-mnist"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
@@ -46,6 +47,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
 			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: the data's, at least 32)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags): its last checkpoint and state"},
 		),
 		Action: runTrain,
 	}
@@ -93,6 +95,20 @@ func runTrain(c *cli.Context) error {
 	norm := vision.Normalize{Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
 	cfg.Normalize = norm
 
+	out := c.String("out")
+	resume := c.Bool("resume")
+	if resume {
+		last := filepath.Join(out, "last.safetensors")
+		if _, err := os.Stat(filepath.Join(out, "trainer-state.json")); err != nil {
+			return cli.Exit(fmt.Sprintf("--resume: %s holds no resumable run (no trainer-state.json)", out), 2)
+		}
+		if err := c.Set("weights", last); err != nil {
+			return err
+		}
+		if err := c.Set("pretrained", "false"); err != nil {
+			return err
+		}
+	}
 	if c.Int("num-classes") != 0 && c.Int("num-classes") != len(train.Classes) {
 		return cli.Exit(fmt.Sprintf("--num-classes %d: the data has %d classes", c.Int("num-classes"), len(train.Classes)), 2)
 	}
@@ -118,7 +134,6 @@ func runTrain(c *cli.Context) error {
 	}); err != nil {
 		return err
 	}
-	out := c.String("out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -127,20 +142,23 @@ func runTrain(c *cli.Context) error {
 		"bn_policy": bnPolicy, "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
 		"label_smoothing": cfg.LabelSmoothing, "seed": cfg.Seed, "cached_features": all}
-	if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
-		return err
+	if !resume {
+		if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
+			return err
+		}
 	}
 	w := c.App.Writer
-	metrics, err := newMetricsWriter(out)
+	metrics, best, err := newMetricsWriter(out, resume)
 	if err != nil {
 		return err
 	}
 	defer metrics.close()
 	meta := vision.CheckpointMeta{Classes: train.Classes, Train: resolved,
 		Preprocess: vision.Preprocess{CropSize: size, ResizeSize: size, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
-	best := -1.0
 	bar := newTrainingBar(c)
-	tr := finetune.Trainer{Config: cfg, Hooks: finetune.Hooks{
+	stop := stopOnInterrupt(c.App.ErrWriter)
+	defer stop.release()
+	tr := finetune.Trainer{Config: cfg, StateDir: out, Resume: resume, Hooks: finetune.Hooks{
 		OnStart: func(p finetune.Plan) {
 			printStageTable(w, m, p.Groups, nFrozen)
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
@@ -160,7 +178,12 @@ func runTrain(c *cli.Context) error {
 			}
 			if e.ValAccuracy > best {
 				best = e.ValAccuracy
-				return m.SaveCheckpoint(filepath.Join(out, "best.safetensors"), meta)
+				if err := m.SaveCheckpoint(filepath.Join(out, "best.safetensors"), meta); err != nil {
+					return err
+				}
+			}
+			if stop.requested() {
+				return finetune.ErrStop
 			}
 			return nil
 		},
@@ -174,6 +197,10 @@ func runTrain(c *cli.Context) error {
 	bar.finish()
 	if err != nil {
 		return err
+	}
+	if stop.requested() {
+		fmt.Fprintf(w, "interrupted: the run stopped after a complete epoch; continue it with the same flags and --resume\n")
+		return cli.Exit("", 130)
 	}
 	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
 	return nil
@@ -276,19 +303,38 @@ type metricsWriter struct {
 	cw     *csv.Writer
 }
 
-func newMetricsWriter(dir string) (*metricsWriter, error) {
-	jf, err := os.Create(filepath.Join(dir, "metrics.jsonl"))
-	if err != nil {
-		return nil, err
+// newMetricsWriter starts metrics.jsonl and metrics.csv in dir, or, when
+// resuming, appends to them and returns the best validation accuracy so far.
+func newMetricsWriter(dir string, resume bool) (*metricsWriter, float64, error) {
+	best := -1.0
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if resume {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		if b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); err == nil {
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var r struct {
+					ValAccuracy *float64 `json:"val_accuracy"`
+				}
+				if json.Unmarshal([]byte(line), &r) == nil && r.ValAccuracy != nil {
+					best = max(best, *r.ValAccuracy)
+				}
+			}
+		}
 	}
-	cf, err := os.Create(filepath.Join(dir, "metrics.csv"))
+	jf, err := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), flags, 0o644)
+	if err != nil {
+		return nil, 0, err
+	}
+	cf, err := os.OpenFile(filepath.Join(dir, "metrics.csv"), flags, 0o644)
 	if err != nil {
 		jf.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	mw := &metricsWriter{jf: jf, cf: cf, cw: csv.NewWriter(cf)}
-	_ = mw.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
-	return mw, nil
+	if !resume {
+		_ = mw.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
+	}
+	return mw, best, nil
 }
 
 func (mw *metricsWriter) write(e finetune.Epoch) error {
