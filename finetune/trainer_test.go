@@ -167,3 +167,42 @@ func (n nanModel) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	}
 	return out.MulScalar(ts.FloatScalar(math.NaN()), true)
 }
+
+// TestReportAgreesWithEvaluate: the report's accuracy and loss are
+// Evaluate's, the confusion matrix counts every image once, and per-class
+// accuracy is its diagonal.
+func TestReportAgreesWithEvaluate(t *testing.T) {
+	train, test := fashion(t, 10)
+	w := torch.NewWorker()
+	defer w.Close()
+	m, vs := newCNN(t, w)
+	tr := Trainer{Config: Config{Epochs: 2, BatchSize: 20, Seed: 1}, Worker: w}
+	if _, err := tr.Fit(m, vs, train, nil); err != nil {
+		t.Fatal(err)
+	}
+	loss, acc, err := tr.Evaluate(m, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Report(m, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(r.Top1-acc) > 1e-12 || math.Abs(r.Loss-loss) > 1e-4 || r.Top5 < r.Top1 || r.Top5 > 1 {
+		t.Errorf("report top1 %v top5 %v loss %v; Evaluate acc %v loss %v", r.Top1, r.Top5, r.Loss, acc, loss)
+	}
+	total := 0
+	for c, row := range r.Confusion {
+		n := 0
+		for _, v := range row {
+			n += v
+		}
+		total += n
+		if n > 0 && math.Abs(r.PerClass[c]-float64(row[c])/float64(n)) > 1e-12 {
+			t.Errorf("class %d: per-class %v, diagonal %d of %d", c, r.PerClass[c], row[c], n)
+		}
+	}
+	if total != test.Len() {
+		t.Errorf("confusion matrix counts %d images of %d", total, test.Len())
+	}
+}

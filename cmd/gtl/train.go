@@ -92,8 +92,7 @@ func runTrain(c *cli.Context) error {
 		size = max(train.Height, 32)
 	}
 	train, val = vision.PrepareRGB(train, size), vision.PrepareRGB(val, size)
-	norm := vision.Normalize{Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
-	cfg.Normalize = norm
+	cfg.Normalize = imagenetNorm
 
 	out := c.String("out")
 	resume := c.Bool("resume")
@@ -202,7 +201,16 @@ func runTrain(c *cli.Context) error {
 		fmt.Fprintf(w, "interrupted: the run stopped after a complete epoch; continue it with the same flags and --resume\n")
 		return cli.Exit("", 130)
 	}
-	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
+	r, err := tr.Report(m, val)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "final model on the validation images:\n")
+	printReport(w, r, val.Len())
+	if err := writeConfusionCSV(filepath.Join(out, "confusion.csv"), r); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics, confusion matrix and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
 	return nil
 }
 
@@ -366,9 +374,5 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(path, append(b, '\n'))
 }

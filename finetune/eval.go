@@ -1,0 +1,104 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/gtl-dev/gtl/vision/datasets"
+)
+
+// Report is an evaluation: top-1 and top-5 accuracy, accuracy per class,
+// and the confusion matrix (rows: true class, columns: predicted class).
+type Report struct {
+	Classes    []string
+	Top1, Top5 float64
+	PerClass   []float64
+	Confusion  [][]int
+	Loss       float64
+}
+
+// Report evaluates m on data in eval mode without gradients.
+func (t *Trainer) Report(m Model, data *datasets.Images) (*Report, error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if data == nil || data.Len() == 0 {
+		return nil, fmt.Errorf("finetune: evaluate: empty data set")
+	}
+	k := len(data.Classes)
+	r := &Report{Classes: data.Classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
+	for i := range r.Confusion {
+		r.Confusion[i] = make([]int, k)
+	}
+	var top5, n int
+	var loss float64
+	err = t.worker().NoGrad(func() error {
+		batch := imageBatches(data, cfg.Normalize)
+		for start := 0; start < data.Len(); start += cfg.BatchSize {
+			idx := make([]int, 0, cfg.BatchSize)
+			for i := start; i < min(start+cfg.BatchSize, data.Len()); i++ {
+				idx = append(idx, i)
+			}
+			x, y, err := batch(idx)
+			if err != nil {
+				return err
+			}
+			y.MustDrop()
+			logits, err := m.Forward(x, false)
+			x.MustDrop()
+			if err != nil {
+				return err
+			}
+			vals := logits.Float64Values(true)
+			for b, i := range idx {
+				row := vals[b*k : (b+1)*k]
+				order := make([]int, k)
+				for j := range order {
+					order[j] = j
+				}
+				sort.SliceStable(order, func(a, c int) bool { return row[order[a]] > row[order[c]] })
+				truth := data.Labels[i]
+				r.Confusion[truth][order[0]]++
+				for _, j := range order[:min(5, k)] {
+					if j == truth {
+						top5++
+					}
+				}
+				loss += crossEntropy(row, truth)
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	correct := 0
+	for c := range r.Confusion {
+		total := 0
+		for _, v := range r.Confusion[c] {
+			total += v
+		}
+		correct += r.Confusion[c][c]
+		if total > 0 {
+			r.PerClass[c] = float64(r.Confusion[c][c]) / float64(total)
+		}
+	}
+	r.Top1, r.Top5, r.Loss = float64(correct)/float64(n), float64(top5)/float64(n), loss/float64(n)
+	return r, nil
+}
+
+// crossEntropy of one row of logits against the true class.
+func crossEntropy(row []float64, truth int) float64 {
+	m := row[0]
+	for _, v := range row {
+		m = max(m, v)
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(v - m)
+	}
+	return m + math.Log(s) - row[truth]
+}
