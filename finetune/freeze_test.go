@@ -117,3 +117,49 @@ func TestSetStageFrozenBadStage(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestUnfreezeTrainsAgain: a stage frozen and then unfrozen (gradual
+// unfreezing) trains, batch norm included.
+func TestUnfreezeTrainsAgain(t *testing.T) {
+	w := torch.NewWorker()
+	defer w.Close()
+	var m *vision.Model
+	before := map[string][]float64{}
+	err := w.Do(func() error {
+		var err error
+		if m, err = vision.New("resnet18", 3, gotch.CPU); err != nil {
+			return err
+		}
+		if err := m.SetStageFrozen(1, true, true); err != nil {
+			return err
+		}
+		if err := m.SetStageFrozen(1, false, false); err != nil {
+			return err
+		}
+		for k, v := range m.VS.Variables() {
+			before[k] = v.Float64Values()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Do(func() error { m.Close(); return nil })
+	if m.StageFrozen(1) {
+		t.Fatal("stage still frozen")
+	}
+	tr := Trainer{Config: Config{Epochs: 1, BatchSize: 8, LR: 0.05, Seed: 1}, Worker: w}
+	if _, err := tr.Fit(m, m.VS, randomImages(16, 32, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Do(func() error {
+		vars := m.VS.Variables()
+		for _, k := range []string{"layer1.0.conv1.weight", "layer1.0.bn1.running_mean"} {
+			v := vars[k]
+			if slices.Equal(before[k], v.Float64Values()) {
+				t.Errorf("%s did not change after unfreezing", k)
+			}
+		}
+		return nil
+	})
+}

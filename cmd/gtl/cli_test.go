@@ -310,11 +310,11 @@ func TestTrainTransfer(t *testing.T) {
 	ft := filepath.Join(dir, "ft")
 	out, errOut, code = gtl("train", "--model", "resnet18", "--weights", filepath.Join(src, "best.safetensors"), "--classes", "5-9",
 		"--shots", "20", "--freeze", "2", "--epochs", "2", "--val", "100", "--optimizer", "adamw", "--schedule", "cosine",
-		"--warmup", "0.1", "--label-smoothing", "0.1", "--out", ft)
+		"--warmup", "0.1", "--label-smoothing", "0.1", "--unfreeze-at", "1", "--out", ft)
 	if code != 0 {
 		t.Fatalf("fine-tune: %d %s", code, errOut)
 	}
-	for _, re := range []string{`(?m)^1 +stem +9\.5K frozen`, `(?m)^2 +layer1 +148\.0K frozen`, `(?m)^3 +layer2 +525\.6K yes +0\.01 `,
+	for _, re := range []string{`(?m)^unfrozen: stage 2 \(layer1\)$`, `(?m)^1 +stem +9\.5K frozen`, `(?m)^2 +layer1 +148\.0K frozen`, `(?m)^3 +layer2 +525\.6K yes +0\.01 `,
 		`(?m)^2 +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d%`, `best val accuracy \d+\.\d%`} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("fine-tune output does not match %q:\n%s", re, out)
@@ -351,6 +351,7 @@ func TestTrainTransfer(t *testing.T) {
 		{[]string{"--classes", "3-12"}, `class 10 out of range`},
 		{[]string{"--bn-policy", "maybe"}, "--bn-policy maybe"},
 		{[]string{"--optimizer", "adam"}, "--optimizer adam: want sgd or adamw"},
+		{[]string{"--unfreeze-at", "9", "--epochs", "3"}, `--unfreeze-at 9: "9" is not an epoch between 1 and 2`},
 		{[]string{"--schedule", "linear"}, `unknown schedule "linear"`},
 		{[]string{"--label-smoothing", "1"}, "--label-smoothing 1"},
 	}

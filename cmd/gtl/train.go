@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -36,6 +37,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
 			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
 			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
+			&cli.StringFlag{Name: "unfreeze-at", Usage: "epochs after which one more frozen stage (top-down) starts training, e.g. 1,2 (gradual unfreezing)"},
 			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
 			&cli.Float64Flag{Name: "lr-decay", Value: 1, Usage: "stage k below the head trains at lr·decay^k"},
 			&cli.Float64Flag{Name: "weight-decay", Usage: "weight decay (not on biases and norms)"},
@@ -123,6 +125,13 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	unfreezeAt, err := parseEpochs(c.String("unfreeze-at"), cfg.Epochs)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if len(unfreezeAt) > 0 && all {
+		return cli.Exit("--unfreeze-at needs the backbone in the loop: use --freeze N, not all (cached features)", 2)
+	}
 	if err := torch.Do(func() error {
 		for i := 0; i < nFrozen; i++ {
 			if err := m.SetStageFrozen(i, true, bnPolicy == "eval"); err != nil {
@@ -138,7 +147,7 @@ func runTrain(c *cli.Context) error {
 	}
 	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": "fashion-mnist", "classes": train.Classes,
 		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "freeze": c.String("freeze"),
-		"bn_policy": bnPolicy, "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
+		"bn_policy": bnPolicy, "unfreeze_at": c.String("unfreeze-at"), "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
 		"label_smoothing": cfg.LabelSmoothing, "seed": cfg.Seed, "cached_features": all}
 	if !resume {
@@ -181,6 +190,11 @@ func runTrain(c *cli.Context) error {
 					return err
 				}
 			}
+			if unfreezeAt[e.Epoch] {
+				if err := unfreezeNext(m, w); err != nil {
+					return err
+				}
+			}
 			if stop.requested() {
 				return finetune.ErrStop
 			}
@@ -211,6 +225,37 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics, confusion matrix and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
+	return nil
+}
+
+// parseEpochs reads --unfreeze-at: epoch numbers below the last epoch.
+func parseEpochs(s string, epochs int) (map[int]bool, error) {
+	out := map[int]bool{}
+	if s == "" {
+		return out, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		e, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || e < 1 || e >= epochs {
+			return nil, fmt.Errorf("--unfreeze-at %s: %q is not an epoch between 1 and %d", s, f, epochs-1)
+		}
+		out[e] = true
+	}
+	return out, nil
+}
+
+// unfreezeNext lets the frozen stage nearest the head train (on the torch
+// worker thread, where hooks run).
+func unfreezeNext(m *vision.Model, w io.Writer) error {
+	for i := len(m.Stages) - 1; i >= 0; i-- {
+		if m.StageFrozen(i) {
+			if err := m.SetStageFrozen(i, false, false); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "unfrozen: stage %d (%s)\n", i+1, m.Stages[i].Name)
+			return nil
+		}
+	}
 	return nil
 }
 
