@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -434,5 +435,53 @@ func TestTrainInterrupt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "trainer-state.json")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestTrainImageFolder trains on a generated image folder (bright versus
+// dark pictures), split 75/25, and checks the layout errors.
+func TestTrainImageFolder(t *testing.T) {
+	root := t.TempDir()
+	for c, base := range map[string]uint8{"bright": 200, "dark": 40} {
+		os.MkdirAll(filepath.Join(root, c), 0o755)
+		for i := 0; i < 12; i++ {
+			m := image.NewRGBA(image.Rect(0, 0, 40, 30))
+			for j := range m.Pix {
+				m.Pix[j] = base + uint8((i*7+j*13)%40)
+			}
+			f, _ := os.Create(filepath.Join(root, c, fmt.Sprintf("%02d.png", i)))
+			png.Encode(f, m)
+			f.Close()
+		}
+	}
+	out, errOut, code := gtl("train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--epochs", "3", "--batch", "6",
+		"--out", filepath.Join(t.TempDir(), "run"))
+	if code != 0 {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	if !strings.Contains(out, "training resnet18 on 18 images (2 classes, 64 px), validating on 6") {
+		t.Errorf("output:\n%s", out)
+	}
+	// A val/ class missing from train/.
+	bad := t.TempDir()
+	for _, p := range []string{"train/a/1.png", "val/a/1.png", "val/b/1.png"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(bad, p)), 0o755)
+		f, _ := os.Create(filepath.Join(bad, p))
+		png.Encode(f, image.NewGray(image.Rect(0, 0, 4, 4)))
+		f.Close()
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data", bad}, `class folder "b" is in val but not in train`},
+		{[]string{"--data", root, "--val-split", "0"}, "a validation split in (0, 1) is needed"},
+		{[]string{"--data", "/nonexistent"}, "not fashion-mnist and not an image folder"},
+		{[]string{"--data", root, "--shots", "3"}, "--classes and --shots apply to fashion-mnist"},
+	} {
+		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "x")}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: %d %q, want %q", tt.args, code, errOut, tt.want)
+		}
 	}
 }

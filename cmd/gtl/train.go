@@ -23,7 +23,7 @@ import (
 func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "train",
-		Usage: "fine-tune a model (or train one from scratch) on fashion-mnist",
+		Usage: "fine-tune a model (or train one from scratch) on fashion-mnist or an image folder",
 		Description: "With --weights or --pretrained the output layer is replaced for the data's classes and the\n" +
 			"model is fine-tuned: --freeze N keeps the first N stages fixed (stem = 1; weights and batch-norm\n" +
 			"statistics), --freeze all trains only the head on features computed once, --lr-decay gives\n" +
@@ -31,7 +31,8 @@ func trainCommand() *cli.Command {
 			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
 			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
 		Flags: append(modelFlags(),
-			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "data set: fashion-mnist"},
+			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder: root/<class>/<image>, or root/train/<class>/… and root/val/<class>/…"},
+			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
 			&cli.IntFlag{Name: "shots", Usage: "training images per class, sampled with --seed (0: all)"},
 			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
@@ -47,7 +48,7 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "label-smoothing", Usage: "label smoothing (0 to 1)"},
 			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 3 when fine-tuning, 5 from scratch)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
-			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: the data's, at least 32)"},
+			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: a gtl checkpoint's; 224 for torchvision weights; from scratch 32 for fashion-mnist, 64 for folders)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags): its last checkpoint and state"},
 		),
@@ -56,8 +57,14 @@ func trainCommand() *cli.Command {
 }
 
 func runTrain(c *cli.Context) error {
-	if c.String("data") != "fashion-mnist" {
-		return cli.Exit(fmt.Sprintf("--data %s: only fashion-mnist is supported so far", c.String("data")), 2)
+	data := c.String("data")
+	if data != "fashion-mnist" {
+		if st, err := os.Stat(data); err != nil || !st.IsDir() {
+			return cli.Exit(fmt.Sprintf("--data %s: not fashion-mnist and not an image folder", data), 2)
+		}
+		if c.String("classes") != "" || c.Int("shots") != 0 {
+			return cli.Exit("--classes and --shots apply to fashion-mnist; an image folder is used as it is", 2)
+		}
 	}
 	fineTune := c.String("weights") != "" || c.Bool("pretrained")
 	cfg := finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), LRDecay: c.Float64("lr-decay"),
@@ -85,15 +92,19 @@ func runTrain(c *cli.Context) error {
 	if bnPolicy != "eval" && bnPolicy != "train" {
 		return cli.Exit(fmt.Sprintf("--bn-policy %s: want eval or train", bnPolicy), 2)
 	}
-	train, val, err := loadFashion(c)
+	size, err := trainSize(c, data, fineTune)
 	if err != nil {
 		return err
 	}
-	size := c.Int("image-size")
-	if size == 0 {
-		size = max(train.Height, 32)
+	var train, val *datasets.Images
+	if data == "fashion-mnist" {
+		if train, val, err = loadFashion(c); err != nil {
+			return err
+		}
+		train, val = vision.PrepareRGB(train, size), vision.PrepareRGB(val, size)
+	} else if train, val, err = vision.LoadFolder(data, size, c.Float64("val-split"), uint64(c.Int64("seed"))); err != nil {
+		return cli.Exit(err.Error(), 2)
 	}
-	train, val = vision.PrepareRGB(train, size), vision.PrepareRGB(val, size)
 	cfg.Normalize = imagenetNorm
 
 	out := c.String("out")
@@ -145,7 +156,7 @@ func runTrain(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": "fashion-mnist", "classes": train.Classes,
+	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": data, "classes": train.Classes,
 		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "freeze": c.String("freeze"),
 		"bn_policy": bnPolicy, "unfreeze_at": c.String("unfreeze-at"), "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
@@ -226,6 +237,30 @@ func runTrain(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics, confusion matrix and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
 	return nil
+}
+
+// trainSize is --image-size, or its default: the resolution a gtl
+// checkpoint was trained at, 224 for torchvision weights, else the data's
+// own scale (fashion-mnist's 28 px rounded up to 32; 64 for folders).
+func trainSize(c *cli.Context, data string, fineTune bool) (int, error) {
+	if s := c.Int("image-size"); s != 0 {
+		if s < 16 {
+			return 0, cli.Exit(fmt.Sprintf("--image-size %d: want at least 16", s), 2)
+		}
+		return s, nil
+	}
+	if w := c.String("weights"); w != "" {
+		if meta, err := vision.ReadMeta(w); err == nil && meta != nil && meta.Preprocess.CropSize > 0 {
+			return meta.Preprocess.CropSize, nil
+		}
+	}
+	if fineTune {
+		return 224, nil
+	}
+	if data == "fashion-mnist" {
+		return 32, nil
+	}
+	return 64, nil
 }
 
 // parseEpochs reads --unfreeze-at: epoch numbers below the last epoch.
