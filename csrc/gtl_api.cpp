@@ -117,6 +117,18 @@ double gtl_opt_get_weight_decay(void *opt, int group) {
   return wd;
 }
 
+double gtl_opt_clip_grad_norm(void *opt, double max_norm) {
+  PROTECT(
+    std::vector<torch::Tensor> params;
+    for (auto &g : static_cast<torch::optim::Optimizer *>(opt)->param_groups())
+      for (auto &p : g.params())
+        if (p.grad().defined()) params.push_back(p);
+    if (params.empty()) return 0.0;
+    return torch::nn::utils::clip_grad_norm_(params, max_norm);
+  )
+  return -1;
+}
+
 void gtl_opt_zero_grad(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->zero_grad();) }
 
 void gtl_opt_step(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->step();) }

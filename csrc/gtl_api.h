@@ -41,6 +41,9 @@ double gtl_opt_get_lr(void *opt, int group);
 void gtl_opt_set_lr(void *opt, int group, double lr);
 double gtl_opt_get_weight_decay(void *opt, int group);
 void gtl_opt_zero_grad(void *opt);
+/* Scales the gradients of all the optimiser's parameters so that their
+ * global L2 norm is at most max_norm; returns the norm before clipping. */
+double gtl_opt_clip_grad_norm(void *opt, double max_norm);
 void gtl_opt_step(void *opt);
 void gtl_opt_free(void *opt);
 /* Optimiser state (momentum buffers, Adam moments, step counts) to and from

@@ -44,6 +44,9 @@ type Config struct {
 	// LabelSmoothing mixes the one-hot targets with the uniform
 	// distribution; default 0.
 	LabelSmoothing float64
+	// ClipNorm caps the global L2 norm of the gradients before each update;
+	// default 0 (no clipping).
+	ClipNorm float64
 	Seed           uint64           // seeds the shuffling and libtorch's generator; default 0
 	Normalize      vision.Normalize // applied to every batch; default none
 }
@@ -76,6 +79,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := ParseSchedule(c.Schedule, c.Warmup); err != nil {
 		return c, err
+	}
+	if c.ClipNorm < 0 {
+		return c, fmt.Errorf("finetune: clip norm %g: want 0 (off) or more", c.ClipNorm)
 	}
 	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
 		return c, fmt.Errorf("finetune: label smoothing %g: want [0, 1)", c.LabelSmoothing)
@@ -329,7 +335,7 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, lr *lrSchedule, n int, tr
 		if err != nil {
 			return Epoch{}, err
 		}
-		loss, err := step(m, opt, train, idx, cfg.LabelSmoothing)
+		loss, err := step(m, opt, train, idx, cfg.LabelSmoothing, cfg.ClipNorm)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
@@ -345,7 +351,7 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, lr *lrSchedule, n int, tr
 }
 
 // step runs one forward/backward/update and frees everything it allocated.
-func step(m Model, opt *torch.Optimizer, batch batcher, idx []int, labelSmoothing float64) (float64, error) {
+func step(m Model, opt *torch.Optimizer, batch batcher, idx []int, labelSmoothing, clipNorm float64) (float64, error) {
 	x, y, err := batch(idx)
 	if err != nil {
 		return 0, err
@@ -373,6 +379,11 @@ func step(m Model, opt *torch.Optimizer, batch batcher, idx []int, labelSmoothin
 	}
 	if err := loss.Backward(); err != nil {
 		return 0, fmt.Errorf("backward: %w", err)
+	}
+	if clipNorm > 0 {
+		if _, err := opt.ClipGradNorm(clipNorm); err != nil {
+			return 0, err
+		}
 	}
 	if err := opt.Step(); err != nil {
 		return 0, err

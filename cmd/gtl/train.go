@@ -46,6 +46,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, cosine, step or onecycle"},
 			&cli.Float64Flag{Name: "warmup", Usage: "fraction of training spent warming the rate up (constant, cosine)"},
 			&cli.Float64Flag{Name: "label-smoothing", Usage: "label smoothing (0 to 1)"},
+			&cli.Float64Flag{Name: "clip-grad", Usage: "cap the gradients' global L2 norm (0: off)"},
 			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 3 when fine-tuning, 5 from scratch)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
 			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: a gtl checkpoint's; 224 for torchvision weights; from scratch 32 for fashion-mnist, 64 for folders)"},
@@ -69,7 +70,7 @@ func runTrain(c *cli.Context) error {
 	fineTune := c.String("weights") != "" || c.Bool("pretrained")
 	cfg := finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), LRDecay: c.Float64("lr-decay"),
 		WeightDecay: c.Float64("weight-decay"), Seed: uint64(c.Int64("seed")), Optimizer: c.String("optimizer"),
-		Schedule: c.String("schedule"), Warmup: c.Float64("warmup"), LabelSmoothing: c.Float64("label-smoothing")}
+		Schedule: c.String("schedule"), Warmup: c.Float64("warmup"), LabelSmoothing: c.Float64("label-smoothing"), ClipNorm: c.Float64("clip-grad")}
 	if cfg.LR == 0 {
 		cfg.LR = map[bool]float64{true: 0.01, false: 0.05}[fineTune]
 	}
@@ -82,6 +83,8 @@ func runTrain(c *cli.Context) error {
 	switch o := c.String("optimizer"); {
 	case o != "sgd" && o != "adamw":
 		return cli.Exit(fmt.Sprintf("--optimizer %s: want sgd or adamw", o), 2)
+	case c.Float64("clip-grad") < 0:
+		return cli.Exit(fmt.Sprintf("--clip-grad %g: want 0 (off) or more", c.Float64("clip-grad")), 2)
 	case c.Float64("label-smoothing") < 0 || c.Float64("label-smoothing") >= 1:
 		return cli.Exit(fmt.Sprintf("--label-smoothing %g: want a value in [0, 1)", c.Float64("label-smoothing")), 2)
 	}
@@ -160,7 +163,7 @@ func runTrain(c *cli.Context) error {
 		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "freeze": c.String("freeze"),
 		"bn_policy": bnPolicy, "unfreeze_at": c.String("unfreeze-at"), "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
-		"label_smoothing": cfg.LabelSmoothing, "seed": cfg.Seed, "cached_features": all}
+		"label_smoothing": cfg.LabelSmoothing, "clip_grad": cfg.ClipNorm, "seed": cfg.Seed, "cached_features": all}
 	if !resume {
 		if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
 			return err

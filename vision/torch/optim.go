@@ -98,6 +98,16 @@ func (o *Optimizer) WeightDecay(g int) (float64, error) {
 	return v, nil
 }
 
+// ClipGradNorm rescales the gradients so that their global L2 norm is at
+// most maxNorm, and returns the norm they had.
+func (o *Optimizer) ClipGradNorm(maxNorm float64) (float64, error) {
+	n := float64(C.gtl_opt_clip_grad_norm(o.p, C.double(maxNorm)))
+	if err := lastError(); err != nil {
+		return 0, fmt.Errorf("torch: clip gradients: %w", err)
+	}
+	return n, nil
+}
+
 // ZeroGrad clears the gradients of every parameter.
 func (o *Optimizer) ZeroGrad() error {
 	C.gtl_opt_zero_grad(o.p)
