@@ -46,9 +46,9 @@ type Config struct {
 	LabelSmoothing float64
 	// ClipNorm caps the global L2 norm of the gradients before each update;
 	// default 0 (no clipping).
-	ClipNorm float64
-	Seed           uint64           // seeds the shuffling and libtorch's generator; default 0
-	Normalize      vision.Normalize // applied to every batch; default none
+	ClipNorm  float64
+	Seed      uint64           // seeds the shuffling and libtorch's generator; default 0
+	Normalize vision.Normalize // applied to every batch; default none
 }
 
 func (c Config) withDefaults() (Config, error) {
