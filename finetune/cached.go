@@ -141,28 +141,11 @@ func headOptimizer(m *vision.Model, cfg Config) (*torch.Optimizer, []Group, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	vars := m.VS.Variables()
-	var groups []Group
-	for _, nd := range []bool{false, true} {
-		g := Group{Stage: "head", NoDecay: nd, LR: cfg.LR, WeightDecay: cfg.WeightDecay, Trainable: true}
-		if nd {
-			g.WeightDecay = 0
-		}
-		for _, name := range sortedKeys(vars) {
-			v := vars[name]
-			if !hasPrefix(name, m.HeadPrefixes) || isBuffer(name) || noDecay(name, &v) != nd {
-				continue
-			}
-			if err := opt.Add(len(groups), g.LR, g.WeightDecay, &v); err != nil {
-				opt.Close()
-				return nil, nil, fmt.Errorf("finetune: %s: %w", name, err)
-			}
-			g.Tensors++
-			g.Params += int64(v.Numel())
-		}
-		if g.Tensors > 0 {
-			groups = append(groups, g)
-		}
+	groups, err := addStageGroups(opt, nil, m.VS.Variables(), func(n string) bool { return hasPrefix(n, m.HeadPrefixes) },
+		Group{Stage: "head", LR: cfg.LR, WeightDecay: cfg.WeightDecay, Trainable: true})
+	if err != nil {
+		opt.Close()
+		return nil, nil, err
 	}
 	return opt, groups, nil
 }

@@ -78,37 +78,44 @@ func NewStageOptimizer(m *vision.Model, o torch.OptimizerOptions, lrs []float64,
 		return nil, nil, err
 	}
 	vars := m.VS.Variables()
-	var names []string
-	for _, n := range sortedKeys(vars) {
-		if !isBuffer(n) {
-			names = append(names, n)
-		}
-	}
 	var groups []Group
 	for i, st := range m.Stages {
-		for _, nd := range []bool{false, true} {
-			g := Group{Stage: st.Name, NoDecay: nd, LR: lrs[i], WeightDecay: weightDecay, Trainable: !m.StageFrozen(i)}
-			if nd {
-				g.WeightDecay = 0
-			}
-			for _, n := range names {
-				v := vars[n]
-				if !st.Covers(n) || noDecay(n, &v) != nd {
-					continue
-				}
-				if err := opt.Add(len(groups), g.LR, g.WeightDecay, &v); err != nil {
-					opt.Close()
-					return nil, nil, fmt.Errorf("finetune: %s: %w", n, err)
-				}
-				g.Tensors++
-				g.Params += int64(v.Numel())
-			}
-			if g.Tensors > 0 {
-				groups = append(groups, g)
-			}
+		groups, err = addStageGroups(opt, groups, vars, st.Covers, Group{Stage: st.Name, LR: lrs[i], WeightDecay: weightDecay, Trainable: !m.StageFrozen(i)})
+		if err != nil {
+			opt.Close()
+			return nil, nil, err
 		}
 	}
 	return opt, groups, nil
+}
+
+// addStageGroups adds the parameters that in selects (buffers excluded) to
+// opt as two new groups numbered after groups: weights with g's weight
+// decay, then biases and normalisation weights without. Empty groups are
+// not created.
+func addStageGroups(opt *torch.Optimizer, groups []Group, vars map[string]ts.Tensor, in func(string) bool, g Group) ([]Group, error) {
+	for _, nd := range []bool{false, true} {
+		gg := g
+		gg.NoDecay = nd
+		if nd {
+			gg.WeightDecay = 0
+		}
+		for _, n := range sortedKeys(vars) {
+			v := vars[n]
+			if isBuffer(n) || !in(n) || noDecay(n, &v) != nd {
+				continue
+			}
+			if err := opt.Add(len(groups), gg.LR, gg.WeightDecay, &v); err != nil {
+				return nil, fmt.Errorf("finetune: %s: %w", n, err)
+			}
+			gg.Tensors++
+			gg.Params += int64(v.Numel())
+		}
+		if gg.Tensors > 0 {
+			groups = append(groups, gg)
+		}
+	}
+	return groups, nil
 }
 
 func sortedKeys(m map[string]ts.Tensor) []string {
