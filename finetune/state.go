@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gtl-dev/gtl/vision/npy"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -44,11 +45,7 @@ func (t *Trainer) saveState(opt *torch.Optimizer, cfg Config, epoch int) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(t.StateDir, stateFile)
-	if err := os.WriteFile(p+".tmp", b, 0o644); err != nil {
-		return fmt.Errorf("finetune: state: %w", err)
-	}
-	if err := os.Rename(p+".tmp", p); err != nil {
+	if err := npy.WriteFileAtomic(filepath.Join(t.StateDir, stateFile), b); err != nil {
 		return fmt.Errorf("finetune: state: %w", err)
 	}
 	return nil

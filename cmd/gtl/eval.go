@@ -14,6 +14,7 @@ import (
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/npy"
 )
 
 func evalCommand() *cli.Command {
@@ -116,13 +117,5 @@ func writeConfusionCSV(path string, r *finetune.Report) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, []byte(b.String()))
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return npy.WriteFileAtomic(path, []byte(b.String()))
 }

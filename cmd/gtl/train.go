@@ -17,6 +17,7 @@ import (
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/npy"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -457,5 +458,5 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return npy.WriteFileAtomic(path, append(b, '\n'))
 }
