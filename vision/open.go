@@ -142,38 +142,41 @@ func Open(o OpenOptions) (*Opened, error) {
 		return nil, err
 	}
 	named = renameLegacyKeys(spec, named)
-	fileClasses := 0
-	if named != nil {
-		probe, err := New(o.Arch, 2, gotch.CPU) // only for the head's names
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range probe.HeadPrefixes {
-			if t, ok := named[p+"weight"]; ok {
-				fileClasses = int(t.MustSize()[0])
-				break
-			}
-		}
-		probe.VS.Destroy()
-		if fileClasses == 0 {
-			return nil, fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, probe.HeadPrefixes[0], o.Arch, firstKeys(named, 3))
-		}
-	}
+	// The model is built once with the class count asked for, or, when the
+	// weights decide it, first with any count to learn the head's names.
 	n := o.NumClasses
 	if n == 0 {
-		n = fileClasses
-		if n == 0 {
-			n = 1000
-		}
+		n = 1000
 	}
 	m, err := New(o.Arch, n, o.Device)
 	if err != nil {
 		return nil, err
 	}
+	fileClasses := 0
+	if named != nil {
+		for _, p := range m.HeadPrefixes {
+			if t, ok := named[p+"weight"]; ok {
+				fileClasses = int(t.MustSize()[0])
+				break
+			}
+		}
+		if fileClasses == 0 {
+			m.Close()
+			return nil, fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, m.HeadPrefixes[0], o.Arch, firstKeys(named, 3))
+		}
+		if o.NumClasses == 0 && fileClasses != n {
+			m.Close()
+			if m, err = New(o.Arch, fileClasses, o.Device); err != nil {
+				return nil, err
+			}
+			n = fileClasses
+		}
+	}
 	if named != nil {
 		reset := o.Classes != nil && (out.Meta == nil || !slices.Equal(out.Meta.Classes, o.Classes))
 		out.Report, err = m.LoadTensors(named, LoadOptions{NewHead: n != fileClasses, ResetHead: reset})
 		if err != nil {
+			m.Close()
 			return nil, fmt.Errorf("%w (file %s)", err, o.Weights)
 		}
 	}
