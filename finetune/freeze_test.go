@@ -27,6 +27,15 @@ func randomImages(n, s int, seed uint64) *datasets.Images {
 	return im
 }
 
+// snapshot copies every tensor of m; it must run on m's worker thread.
+func snapshot(m *vision.Model) map[string][]float64 {
+	out := map[string][]float64{}
+	for k, v := range m.VS.Variables() {
+		out[k] = v.Float64Values()
+	}
+	return out
+}
+
 // TestFrozenStagesDoNotMove trains resnet18 with its first two stages
 // (stem, layer1) frozen: their weights must come out bit-identical, and
 // their batch-norm running statistics too unless the batch-norm policy is
@@ -38,7 +47,7 @@ func TestFrozenStagesDoNotMove(t *testing.T) {
 			w := torch.NewWorker()
 			defer w.Close()
 			var m *vision.Model
-			before := map[string][]float64{}
+			var before map[string][]float64
 			err := w.Do(func() error {
 				if err := torch.ManualSeed(3); err != nil {
 					return err
@@ -52,9 +61,7 @@ func TestFrozenStagesDoNotMove(t *testing.T) {
 						return err
 					}
 				}
-				for k, v := range m.VS.Variables() {
-					before[k] = v.Float64Values()
-				}
+				before = snapshot(m)
 				return nil
 			})
 			if err != nil {
@@ -124,7 +131,7 @@ func TestUnfreezeTrainsAgain(t *testing.T) {
 	w := torch.NewWorker()
 	defer w.Close()
 	var m *vision.Model
-	before := map[string][]float64{}
+	var before map[string][]float64
 	err := w.Do(func() error {
 		var err error
 		if m, err = vision.New("resnet18", 3, gotch.CPU); err != nil {
@@ -136,9 +143,7 @@ func TestUnfreezeTrainsAgain(t *testing.T) {
 		if err := m.SetStageFrozen(1, false, false); err != nil {
 			return err
 		}
-		for k, v := range m.VS.Variables() {
-			before[k] = v.Float64Values()
-		}
+		before = snapshot(m)
 		return nil
 	})
 	if err != nil {

@@ -98,15 +98,13 @@ func TestDiscriminativeRates(t *testing.T) {
 	w := torch.NewWorker()
 	defer w.Close()
 	var m *vision.Model
-	before := map[string][]float64{}
+	var before map[string][]float64
 	err := w.Do(func() error {
 		var err error
 		if m, err = vision.New("resnet18", 3, gotch.CPU); err != nil {
 			return err
 		}
-		for k, v := range m.VS.Variables() {
-			before[k] = v.Float64Values()
-		}
+		before = snapshot(m)
 		return nil
 	})
 	if err != nil {

@@ -32,14 +32,8 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		}
 		return m
 	}
-	weights := func(m *vision.Model) map[string][]float64 {
-		out := map[string][]float64{}
-		_ = w.Do(func() error {
-			for k, v := range m.VS.Variables() {
-				out[k] = v.Float64Values()
-			}
-			return nil
-		})
+	weights := func(m *vision.Model) (out map[string][]float64) {
+		_ = w.Do(func() error { out = snapshot(m); return nil })
 		return out
 	}
 	a := build(1)
