@@ -39,14 +39,7 @@ type Group struct {
 }
 
 // isBuffer reports whether a state-dict entry is a buffer, not a parameter.
-func isBuffer(name string) bool {
-	for _, s := range []string{"running_mean", "running_var", "num_batches_tracked"} {
-		if strings.HasSuffix(name, s) {
-			return true
-		}
-	}
-	return false
-}
+var isBuffer = vision.IsBuffer
 
 // noDecay reports whether weight decay should skip a parameter: biases,
 // 1-D normalisation weights, and ViT/ConvNeXt's tokens, embeddings and

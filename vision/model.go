@@ -136,7 +136,7 @@ func (m *Model) SetStageFrozen(i int, frozen, bnEval bool) error {
 		if !st.Covers(name) || v.DType() != gotch.Float && v.DType() != gotch.Double && v.DType() != gotch.Half {
 			continue
 		}
-		if strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") {
+		if IsBuffer(name) {
 			continue // buffers never take gradients
 		}
 		v := v
@@ -219,7 +219,8 @@ func (m *Model) stochasticDepth(p float64) StochasticDepth {
 	return StochasticDepth{P: p, Off: &m.NoDropout}
 }
 
-// StageParams returns the number of trainable parameter elements in each
+// StageParams returns the number of parameter elements (buffers such as
+// batch-norm statistics excluded, frozen parameters included) in each
 // stage, in stage order, and the names of any tensors (parameters or
 // buffers) that no stage covers.
 func (m *Model) StageParams() (counts []int64, uncovered []string) {
@@ -228,7 +229,7 @@ func (m *Model) StageParams() (counts []int64, uncovered []string) {
 		found := false
 		for i, s := range m.Stages {
 			if s.Covers(name) {
-				if rg, _ := t.RequiresGrad(); rg {
+				if !IsBuffer(name) {
 					counts[i] += int64(t.Numel())
 				}
 				found = true
@@ -241,6 +242,12 @@ func (m *Model) StageParams() (counts []int64, uncovered []string) {
 	}
 	sort.Strings(uncovered)
 	return counts, uncovered
+}
+
+// IsBuffer reports whether a state-dict name is a buffer (batch-norm
+// statistics), not a parameter.
+func IsBuffer(name string) bool {
+	return strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") || strings.HasSuffix(name, "num_batches_tracked")
 }
 
 // NumParams returns the number of trainable parameter elements (buffers

@@ -377,16 +377,7 @@ func printStageTable(w interface{ Write([]byte) (int, error) }, m *vision.Model,
 		if i < nFrozen {
 			trains, lr, wd = "frozen", "-", "-"
 		}
-		params := counts[i]
-		if i < nFrozen {
-			params = 0
-			for name, v := range m.VS.Variables() {
-				if s.Covers(name) && !strings.Contains(name, "running_") && !strings.HasSuffix(name, "num_batches_tracked") {
-					params += int64(v.Numel())
-				}
-			}
-		}
-		fmt.Fprintf(w, "%-3d %-16s %10s %-9s %-10s %s\n", i+1, s.Name, humanCount(params), trains, lr, wd)
+		fmt.Fprintf(w, "%-3d %-16s %10s %-9s %-10s %s\n", i+1, s.Name, humanCount(counts[i]), trains, lr, wd)
 	}
 }
 
