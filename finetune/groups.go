@@ -119,3 +119,17 @@ func sortedKeys(m map[string]ts.Tensor) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// UnfreezeNext lets the frozen stage nearest the head of m train again
+// (gradual unfreezing, top-down) and returns its index, or -1 when no stage
+// is frozen. Call it on the torch worker thread (hooks run there); the
+// optimiser already holds every stage's parameters, so the stage trains from
+// the next step at its own group's rate.
+func UnfreezeNext(m *vision.Model) (int, error) {
+	for i := len(m.Stages) - 1; i >= 0; i-- {
+		if m.StageFrozen(i) {
+			return i, m.SetStageFrozen(i, false, false)
+		}
+	}
+	return -1, nil
+}

@@ -47,6 +47,9 @@ type Config struct {
 	// ClipNorm caps the global L2 norm of the gradients before each update;
 	// default 0 (no clipping).
 	ClipNorm  float64
+	// EvalEvery validates after every this many epochs (and after the
+	// last); default 1. Epochs without validation report NaN.
+	EvalEvery int
 	Seed      uint64           // seeds the shuffling and libtorch's generator; default 0
 	Normalize vision.Normalize // applied to every batch; default none
 }
@@ -70,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LRDecay == 0 {
 		c.LRDecay = 1
 	}
+	if c.EvalEvery == 0 {
+		c.EvalEvery = 1
+	}
 	switch c.Optimizer {
 	case "":
 		c.Optimizer = "sgd"
@@ -86,7 +92,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
 		return c, fmt.Errorf("finetune: label smoothing %g: want [0, 1)", c.LabelSmoothing)
 	}
-	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 {
+	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 || c.EvalEvery < 0 {
 		return c, fmt.Errorf("finetune: config: epochs %d, batch size %d, lr %g: want positive values", c.Epochs, c.BatchSize, c.LR)
 	}
 	return c, nil
@@ -223,7 +229,7 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 				return err
 			}
 			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
-			if nVal > 0 {
+			if nVal > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
 				if ep.ValLoss, ep.ValAccuracy, err = t.evaluate(m, nVal, val, cfg.BatchSize); err != nil {
 					return err
 				}

@@ -67,3 +67,48 @@ func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// gridBar is a progress bar over all the optimisation steps of a
+// comparison, with the run in progress as its description.
+type gridBar struct {
+	bar *progressbar.ProgressBar
+}
+
+func newGridBar(c *cli.Context, totalSteps int) *gridBar {
+	if c.Bool("quiet") || !isTerminal(os.Stderr) {
+		return &gridBar{}
+	}
+	return &gridBar{bar: newBar(totalSteps, "compare")}
+}
+
+func (b *gridBar) describe(cell fmt.Stringer) {
+	if b.bar != nil {
+		b.bar.Describe(cell.String())
+	}
+}
+
+func (b *gridBar) add(n int) {
+	if b.bar != nil {
+		_ = b.bar.Add(n)
+	}
+}
+
+// skip counts the steps of a run finished before (--resume) without
+// letting them shorten the time estimate much.
+func (b *gridBar) skip(n int) {
+	if b.bar != nil {
+		b.bar.ChangeMax(b.bar.GetMax() - n)
+	}
+}
+
+func (b *gridBar) clear() {
+	if b.bar != nil {
+		_ = b.bar.Clear()
+	}
+}
+
+func (b *gridBar) finish() {
+	if b.bar != nil {
+		_ = b.bar.Finish()
+	}
+}

@@ -284,18 +284,13 @@ func parseEpochs(s string, epochs int) (map[int]bool, error) {
 }
 
 // unfreezeNext lets the frozen stage nearest the head train (on the torch
-// worker thread, where hooks run).
+// worker thread, where hooks run) and says which.
 func unfreezeNext(m *vision.Model, w io.Writer) error {
-	for i := len(m.Stages) - 1; i >= 0; i-- {
-		if m.StageFrozen(i) {
-			if err := m.SetStageFrozen(i, false, false); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "unfrozen: stage %d (%s)\n", i+1, m.Stages[i].Name)
-			return nil
-		}
+	i, err := finetune.UnfreezeNext(m)
+	if err == nil && i >= 0 {
+		fmt.Fprintf(w, "unfrozen: stage %d (%s)\n", i+1, m.Stages[i].Name)
 	}
-	return nil
+	return err
 }
 
 // parseFreeze reads --freeze: a stage count, or "all" (every stage but the head).
@@ -314,45 +309,19 @@ func parseFreeze(s string, stages int) (n int, all bool, err error) {
 }
 
 func loadFashion(c *cli.Context) (train, val *datasets.Images, err error) {
-	all, err := datasets.LoadFashionMNIST("", datasets.Train)
-	if err != nil {
+	if train, val, err = readFashion(c.String("classes"), c.Int("val")); err != nil {
 		return nil, nil, err
-	}
-	test, err := datasets.LoadFashionMNIST("", datasets.Test)
-	if err != nil {
-		return nil, nil, err
-	}
-	if spec := c.String("classes"); spec != "" {
-		classes, err := datasets.ParseClasses(spec, len(all.Classes))
-		if err != nil {
-			return nil, nil, cli.Exit("--classes: "+err.Error(), 2)
-		}
-		if all, err = all.SelectClasses(classes); err != nil {
-			return nil, nil, err
-		}
-		if test, err = test.SelectClasses(classes); err != nil {
-			return nil, nil, err
-		}
 	}
 	if shots := c.Int("shots"); shots != 0 {
-		idx, err := all.FirstPerClass(shots, uint64(c.Int64("seed")))
+		idx, err := train.FirstPerClass(shots, uint64(c.Int64("seed")))
 		if err != nil {
 			return nil, nil, cli.Exit("--shots: "+err.Error(), 2)
 		}
-		if all, err = all.Subset(idx); err != nil {
+		if train, err = train.Subset(idx); err != nil {
 			return nil, nil, err
 		}
 	}
-	if n := c.Int("val"); n > 0 && n < test.Len() {
-		idx, err := test.FirstPerClass(n/len(test.Classes), 7)
-		if err != nil {
-			return nil, nil, err
-		}
-		if test, err = test.Subset(idx); err != nil {
-			return nil, nil, err
-		}
-	}
-	return all, test, nil
+	return train, val, nil
 }
 
 func printStageTable(w interface{ Write([]byte) (int, error) }, m *vision.Model, groups []finetune.Group, nFrozen int) {

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sugarme/gotch"
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/strategies"
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+func compareCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "compare",
+		Usage: "measure transfer learning against training from scratch on your data",
+		Description: "Runs every strategy at every target size (--shots images per class) with every seed, each\n" +
+			"evaluated on the same images, and writes results.json, results.csv, report.md and report.html\n" +
+			"(with PNG plots) to --out. Each strategy gets its own budget (see gtl compare --help-strategies in\n" +
+			"the README) unless --equal-budget gives every run the steps of full fine-tuning. Results are saved\n" +
+			"after every run: --resume continues an interrupted comparison.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
+			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (a gtl checkpoint, or torchvision weights)"},
+			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder (root/train + root/val, or root/<class>)"},
+			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
+			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist test images to evaluate every run on (0: all)"},
+			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for evaluation (folders without val/)"},
+			&cli.StringFlag{Name: "strategies", Value: "scratch,linear,freeze-2,full", Usage: "strategies: scratch, linear, freeze-N, full, gradual"},
+			&cli.StringFlag{Name: "shots", Value: "5,20,100,all", Usage: "training images per class, or all"},
+			&cli.IntFlag{Name: "seeds", Value: 3, Usage: "runs per strategy and size (seeds 1..n: shots drawn, head initialised, batches shuffled)"},
+			&cli.BoolFlag{Name: "equal-budget", Usage: "give every run the optimisation steps of full fine-tuning at its size"},
+			&cli.IntFlag{Name: "image-size", Usage: "resolution (default: the source checkpoint's; 224 for torchvision weights)"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
+			&cli.BoolFlag{Name: "resume", Usage: "keep the finished runs in --out and run the rest"},
+			&cli.BoolFlag{Name: "force", Usage: "discard results of another comparison in --out"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+		},
+		Action: runCompare,
+	}
+}
+
+func runCompare(c *cli.Context) error {
+	sts, err := strategies.ParseList(c.String("strategies"))
+	if err != nil {
+		return cli.Exit("--strategies: "+err.Error(), 2)
+	}
+	shots, err := strategies.ParseShots(c.String("shots"))
+	if err != nil {
+		return cli.Exit("--shots: "+err.Error(), 2)
+	}
+	if c.Int("seeds") < 1 {
+		return cli.Exit(fmt.Sprintf("--seeds %d: want at least 1", c.Int("seeds")), 2)
+	}
+	arch, size, err := sourceModel(c, sts)
+	if err != nil {
+		return err
+	}
+	tgt, err := loadTarget(c, size)
+	if err != nil {
+		return err
+	}
+	small, name := tgt.smallestClass()
+	for _, n := range shots {
+		if n > small {
+			return cli.Exit(fmt.Sprintf("--shots %d: class %s has only %d training images", n, name, small), 2)
+		}
+	}
+	stages, err := stageCount(arch)
+	if err != nil {
+		return cli.Exit("--model: "+err.Error(), 2)
+	}
+	names := make([]string, len(sts))
+	for i, s := range sts {
+		names[i] = s.Name
+		if s.Freeze >= stages {
+			return cli.Exit(fmt.Sprintf("--strategies %s: %s has %d stages (the last is the head); freeze at most %d", s.Name, arch, stages, stages-1), 2)
+		}
+	}
+	g := strategies.Grid{Model: arch, Weights: c.String("weights"), Data: c.String("data"), Classes: tgt.train.Classes,
+		ValImages: tgt.val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	res, err := strategies.OpenResults(out, g, c.Bool("resume"), c.Bool("force"))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if err := res.Save(out); err != nil { // claims the folder for this grid
+		return err
+	}
+	plans, total, err := planGrid(g, sts, tgt, stages)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	todo := 0
+	for _, cell := range g.Cells() {
+		if _, done := res.Find(cell); !done {
+			todo++
+		}
+	}
+	fmt.Fprintf(w, "comparing %s on %s %v (%d px): %d strategies × %d sizes × %d seeds = %d runs (%d to do), evaluated on %d images\n",
+		arch, g.Data, g.Classes, size, len(names), len(shots), g.Seeds, len(g.Cells()), todo, g.ValImages)
+	bar := newGridBar(c, total)
+	stop := stopOnInterrupt(c.App.ErrWriter)
+	defer stop.release()
+	began := time.Now()
+	for _, cell := range g.Cells() {
+		p := plans[cell]
+		if _, done := res.Find(cell); done {
+			bar.skip(p.Steps)
+			continue
+		}
+		if stop.requested() {
+			break
+		}
+		train, err := tgt.shots(cell.Shots, cell.Seed)
+		if err != nil {
+			return err
+		}
+		bar.describe(cell)
+		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.val,
+			Normalize: imagenetNorm, Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
+		o, err := job.Run()
+		if err != nil {
+			bar.clear()
+			return fmt.Errorf("%s: %w (finished runs are kept in %s; continue with --resume)", cell, err, out)
+		}
+		res.Add(strategies.Record{Cell: cell, Plan: p, Finished: time.Now().UTC(), Outcome: *o})
+		if err := res.Save(out); err != nil {
+			return err
+		}
+		bar.clear()
+		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%) in %5.1fs, %d epochs\n", cell.Strategy,
+			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, o.Seconds, p.Epochs)
+	}
+	bar.finish()
+	if err := strategies.WriteReport(out, res); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	printSummary(w, res)
+	fmt.Fprintf(w, "\n%s in %s; report: %s\n", out, time.Since(began).Round(time.Second), filepath.Join(out, "report.md"))
+	if stop.requested() {
+		fmt.Fprintf(w, "interrupted: finished runs are saved; continue with the same flags and --resume\n")
+		return cli.Exit("", 130)
+	}
+	return nil
+}
+
+// sourceModel resolves the architecture and resolution of a comparison
+// from the flags and the source checkpoint.
+func sourceModel(c *cli.Context, sts []strategies.Strategy) (arch string, size int, err error) {
+	arch, weights := c.String("model"), c.String("weights")
+	transfer := false
+	for _, s := range sts {
+		transfer = transfer || s.Transfer
+	}
+	if transfer && weights == "" {
+		return "", 0, cli.Exit("--weights: the source model is needed by every strategy but scratch", 2)
+	}
+	size = c.Int("image-size")
+	if weights != "" {
+		meta, err := vision.ReadMeta(weights)
+		if err != nil {
+			return "", 0, cli.Exit("--weights: "+err.Error(), 2)
+		}
+		if meta != nil {
+			if arch == "" {
+				arch = meta.Arch
+			} else if meta.Arch != "" && meta.Arch != arch {
+				return "", 0, cli.Exit(fmt.Sprintf("--weights %s: a %s checkpoint, not %s", weights, meta.Arch, arch), 2)
+			}
+			if size == 0 {
+				size = meta.Preprocess.CropSize
+			}
+		}
+	}
+	if arch == "" {
+		return "", 0, cli.Exit("--model is required (or --weights with a gtl checkpoint)", 2)
+	}
+	if size == 0 {
+		size = 224
+	}
+	if size < 16 {
+		return "", 0, cli.Exit(fmt.Sprintf("--image-size %d: want at least 16", size), 2)
+	}
+	return arch, size, nil
+}
+
+// planGrid resolves every cell's plan and the grid's total steps.
+func planGrid(g strategies.Grid, sts []strategies.Strategy, tgt *target, stages int) (map[strategies.Cell]strategies.Plan, int, error) {
+	perClass := map[int]int{}
+	for _, l := range tgt.train.Labels {
+		perClass[l]++
+	}
+	plans := map[strategies.Cell]strategies.Plan{}
+	total := 0
+	for _, cell := range g.Cells() {
+		n := tgt.train.Len()
+		if cell.Shots != strategies.All {
+			n = cell.Shots * len(tgt.train.Classes)
+		}
+		equal := 0
+		if g.EqualBudget {
+			full, _ := strategies.Parse("full")
+			fp, err := full.Resolve(strategies.Size{Images: n, Stages: stages}, 0)
+			if err != nil {
+				return nil, 0, err
+			}
+			equal = fp.Steps
+		}
+		for _, s := range sts {
+			if s.Name != cell.Strategy {
+				continue
+			}
+			p, err := s.Resolve(strategies.Size{Images: n, Stages: stages}, equal)
+			if err != nil {
+				return nil, 0, err
+			}
+			plans[cell] = p
+			total += p.Steps
+		}
+	}
+	return plans, total, nil
+}
+
+// printSummary prints mean ± std accuracy per strategy (rows) and size
+// (columns).
+func printSummary(w io.Writer, r *strategies.Results) {
+	sums := r.Summaries()
+	fmt.Fprintf(w, "%-10s", "accuracy")
+	for _, sh := range r.Grid.Shots {
+		fmt.Fprintf(w, " %16s", strategies.ShotsLabel(sh)+" per class")
+	}
+	fmt.Fprintln(w)
+	for _, st := range r.Grid.Strategies {
+		fmt.Fprintf(w, "%-10s", st)
+		for _, sh := range r.Grid.Shots {
+			cell := "-"
+			for _, s := range sums {
+				if s.Strategy == st && s.Shots == sh {
+					cell = fmt.Sprintf("%.1f ± %.1f%%", 100*s.Accuracy.Mean, 100*s.Accuracy.Std)
+				}
+			}
+			fmt.Fprintf(w, " %16s", cell)
+		}
+		fmt.Fprintln(w)
+	}
+	var best []string // per size
+	for _, sh := range r.Grid.Shots {
+		if b, tied := r.Best(sh); b != "" {
+			s := fmt.Sprintf("%s: %s", strategies.ShotsLabel(sh), b)
+			if len(tied) > 0 {
+				s += " (within noise: " + strings.Join(tied, ", ") + ")"
+			}
+			best = append(best, s)
+		}
+	}
+	fmt.Fprintf(w, "best per size — %s\n", strings.Join(best, "; "))
+}
+
+// stageCount returns the number of stages of an architecture, head
+// included.
+func stageCount(arch string) (int, error) {
+	n := 0
+	err := torch.Do(func() error {
+		m, err := vision.New(arch, 2, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		n = len(m.Stages)
+		m.Close()
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,298 @@
+package strategies
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gtl-dev/gtl/vision/npy"
+)
+
+// All is the shot count that means "every training image".
+const All = 0
+
+// Grid is what a comparison measures: every strategy at every target size
+// with every seed, evaluated on the same images.
+type Grid struct {
+	Model       string   `json:"model"`
+	Weights     string   `json:"weights"`
+	Data        string   `json:"data"`
+	Classes     []string `json:"classes"`
+	ValImages   int      `json:"val_images"`
+	ImageSize   int      `json:"image_size"`
+	EqualBudget bool     `json:"equal_budget"`
+	Strategies  []string `json:"strategies"`
+	Shots       []int    `json:"shots"` // images per class; All (0) = every image
+	Seeds       int      `json:"seeds"`
+}
+
+// sameBase reports whether two grids measure the same thing (results of
+// one can stand in the other); strategies, shots and seeds may differ.
+func (g Grid) sameBase(o Grid) bool {
+	return g.Model == o.Model && g.Weights == o.Weights && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
+		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget
+}
+
+// ShotsLabel names a shot count ("all" for All).
+func ShotsLabel(n int) string {
+	if n == All {
+		return "all"
+	}
+	return strconv.Itoa(n)
+}
+
+// ParseShots reads a list like "5,20,100,all".
+func ParseShots(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "all" {
+			out = append(out, All)
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("strategies: shots %q: want a positive number of images per class, or all", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// Cell identifies one run of a grid.
+type Cell struct {
+	Strategy string `json:"strategy"`
+	Shots    int    `json:"shots"` // All (0) = every image
+	Seed     uint64 `json:"seed"`
+}
+
+func (c Cell) String() string {
+	return fmt.Sprintf("%s, %s shots, seed %d", c.Strategy, ShotsLabel(c.Shots), c.Seed)
+}
+
+// Cells lists the grid's runs in the order they are run: by target size,
+// then seed, then strategy, so that an early stop leaves complete columns.
+func (g Grid) Cells() []Cell {
+	var out []Cell
+	for _, sh := range g.Shots {
+		for s := 1; s <= g.Seeds; s++ {
+			for _, st := range g.Strategies {
+				out = append(out, Cell{Strategy: st, Shots: sh, Seed: uint64(s)})
+			}
+		}
+	}
+	return out
+}
+
+// Record is one finished run: its cell, its resolved plan and what it
+// measured.
+type Record struct {
+	Cell
+	Plan     Plan      `json:"config"`
+	Finished time.Time `json:"finished"`
+	Outcome
+}
+
+// Results is the content of results.json.
+type Results struct {
+	Grid Grid     `json:"grid"`
+	Runs []Record `json:"runs"`
+}
+
+// Find returns the record of a cell, if any.
+func (r *Results) Find(c Cell) (Record, bool) {
+	for _, rec := range r.Runs {
+		if rec.Cell == c {
+			return rec, true
+		}
+	}
+	return Record{}, false
+}
+
+// ErrDifferentGrid is returned by OpenResults when the folder holds
+// results of another comparison.
+var ErrDifferentGrid = errors.New("holds results of a different comparison")
+
+// OpenResults prepares dir for grid g. A folder without results starts
+// empty. A folder with results of the same grid continues them when resume
+// is set, and is refused otherwise; one with results of a grid that
+// measures something else is refused unless force is set, which discards
+// them. Records of cells no longer in g are kept in the file but not
+// reported.
+func OpenResults(dir string, g Grid, resume, force bool) (*Results, error) {
+	path := filepath.Join(dir, "results.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Results{Grid: g}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("strategies: %w", err)
+	}
+	var old Results
+	if err := json.Unmarshal(b, &old); err != nil {
+		if force {
+			return &Results{Grid: g}, nil
+		}
+		return nil, fmt.Errorf("strategies: %s: %v (use --force to start over)", path, err)
+	}
+	switch {
+	case force:
+		return &Results{Grid: g}, nil
+	case !old.Grid.sameBase(g):
+		return nil, fmt.Errorf("strategies: %s %w (model %s, data %s, classes %v, %d px); use another --out or --force to discard them",
+			dir, ErrDifferentGrid, old.Grid.Model, old.Grid.Data, old.Grid.Classes, old.Grid.ImageSize)
+	case !resume && len(old.Runs) > 0:
+		return nil, fmt.Errorf("strategies: %s already holds %d finished runs; --resume continues them, --force discards them", dir, len(old.Runs))
+	}
+	old.Grid = g
+	return &old, nil
+}
+
+// Save writes results.json and results.csv atomically.
+func (r *Results) Save(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("strategies: results: %w", err)
+	}
+	if err := npy.WriteFileAtomic(filepath.Join(dir, "results.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	return npy.WriteFileAtomic(filepath.Join(dir, "results.csv"), []byte(r.CSV()))
+}
+
+// CSV returns one line per run of the grid.
+func (r *Results) CSV() string {
+	var sb strings.Builder
+	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec\n")
+	for _, rec := range r.inGrid() {
+		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
+			rec.TrainImages, rec.Plan.Epochs, rec.Plan.Steps, rec.Plan.LR, rec.FinalAccuracy, rec.BestAccuracy, rec.EpochsTo95,
+			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec)
+	}
+	return sb.String()
+}
+
+// inGrid returns the records of the grid's cells, in the grid's order.
+func (r *Results) inGrid() []Record {
+	var out []Record
+	for _, c := range r.Grid.Cells() {
+		if rec, ok := r.Find(c); ok {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// Add records a finished run, replacing an older record of its cell.
+func (r *Results) Add(rec Record) {
+	r.Runs = slices.DeleteFunc(r.Runs, func(o Record) bool { return o.Cell == rec.Cell })
+	r.Runs = append(r.Runs, rec)
+}
+
+// Stat is a mean and a sample standard deviation over seeds.
+type Stat struct {
+	Mean, Std float64
+	N         int
+}
+
+func stat(xs []float64) Stat {
+	s := Stat{N: len(xs)}
+	if s.N == 0 {
+		return Stat{Mean: math.NaN(), Std: math.NaN()}
+	}
+	for _, x := range xs {
+		s.Mean += x
+	}
+	s.Mean /= float64(s.N)
+	if s.N > 1 {
+		for _, x := range xs {
+			s.Std += (x - s.Mean) * (x - s.Mean)
+		}
+		s.Std = math.Sqrt(s.Std / float64(s.N-1))
+	}
+	return s
+}
+
+// Summary aggregates the runs of one strategy at one target size over
+// seeds.
+type Summary struct {
+	Strategy     string
+	Shots        int
+	Accuracy     Stat // final accuracy
+	SecondsTo95  Stat
+	EpochsTo95   Stat
+	Seconds      Stat // wall time per run
+	ImagesPerSec Stat
+	Epochs       int // of the first seed's plan
+	Steps        int
+}
+
+// Summaries returns one summary per strategy and target size that has at
+// least one finished run, strategies in the grid's order within each size.
+func (r *Results) Summaries() []Summary {
+	var out []Summary
+	for _, sh := range r.Grid.Shots {
+		for _, st := range r.Grid.Strategies {
+			var acc, s95, e95, secs, ips []float64
+			sum := Summary{Strategy: st, Shots: sh}
+			for _, rec := range r.inGrid() {
+				if rec.Strategy != st || rec.Shots != sh {
+					continue
+				}
+				if len(acc) == 0 {
+					sum.Epochs, sum.Steps = rec.Plan.Epochs, rec.Plan.Steps
+				}
+				acc = append(acc, rec.FinalAccuracy)
+				s95 = append(s95, rec.SecondsTo95)
+				e95 = append(e95, float64(rec.EpochsTo95))
+				secs = append(secs, rec.Seconds)
+				ips = append(ips, rec.ImagesPerSec)
+			}
+			if len(acc) == 0 {
+				continue
+			}
+			sum.Accuracy, sum.SecondsTo95, sum.EpochsTo95, sum.Seconds, sum.ImagesPerSec = stat(acc), stat(s95), stat(e95), stat(secs), stat(ips)
+			out = append(out, sum)
+		}
+	}
+	return out
+}
+
+// Best returns, for a target size, the strategy with the highest mean
+// accuracy and the strategies within noise of it (mean difference at most
+// the larger of the two standard deviations, or one point when there is a
+// single seed).
+func (r *Results) Best(shots int) (best string, tied []string) {
+	var sums []Summary
+	for _, s := range r.Summaries() {
+		if s.Shots == shots {
+			sums = append(sums, s)
+		}
+	}
+	if len(sums) == 0 {
+		return "", nil
+	}
+	sort.SliceStable(sums, func(i, j int) bool { return sums[i].Accuracy.Mean > sums[j].Accuracy.Mean })
+	top := sums[0]
+	for _, s := range sums[1:] {
+		if top.Accuracy.Mean-s.Accuracy.Mean <= Noise(top.Accuracy, s.Accuracy) {
+			tied = append(tied, s.Strategy)
+		}
+	}
+	return top.Strategy, tied
+}
+
+// Noise is the accuracy difference two summaries cannot be told apart
+// within: the larger standard deviation, at least one point.
+func Noise(a, b Stat) float64 {
+	return max(0.01, a.Std, b.Std)
+}

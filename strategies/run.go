@@ -1,0 +1,162 @@
+package strategies
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// Job is one training run of a resolved plan.
+type Job struct {
+	Arch    string // architecture; required
+	Weights string // source weights; required when the plan transfers
+	Plan    Plan
+	Seed    uint64 // initialisation of the new head (or the whole model) and shuffling
+	// Train and Val hold the target's images, prepared at the training
+	// resolution (see vision.PrepareRGB); Val is the same for every run of
+	// a comparison.
+	Train, Val *datasets.Images
+	Normalize  vision.Normalize
+	// Hooks receive the run's progress (OnEpochEnd errors stop it).
+	Hooks finetune.Hooks
+}
+
+// Point is the state of a run after one epoch.
+type Point struct {
+	Epoch       int      `json:"epoch"`
+	TrainLoss   float64  `json:"train_loss"`
+	ValAccuracy *float64 `json:"val_accuracy"` // nil for epochs without validation
+	Seconds     float64  `json:"seconds"`      // since the start of training
+}
+
+// Outcome is what a finished run measured.
+type Outcome struct {
+	Curve         []Point `json:"curve"`
+	FinalAccuracy float64 `json:"final_accuracy"` // after the last epoch
+	BestAccuracy  float64 `json:"best_accuracy"`
+	// EpochsTo95 and SecondsTo95 are when the run first reached 95% of its
+	// own best accuracy (at the epochs it was validated).
+	EpochsTo95    int     `json:"epochs_to_95"`
+	SecondsTo95   float64 `json:"seconds_to_95"`
+	Seconds       float64 `json:"seconds"`        // wall time of the whole run, model set-up included
+	ImagesPerSec  float64 `json:"images_per_sec"` // training images processed per second of training
+	TrainImages   int     `json:"train_images"`
+}
+
+// Run trains the job's model and measures it.
+func (j Job) Run() (*Outcome, error) {
+	began := time.Now()
+	p := j.Plan
+	if j.Train == nil || j.Train.Len() == 0 {
+		return nil, fmt.Errorf("strategies: %s: empty training set", p.Strategy)
+	}
+	if j.Val == nil || j.Val.Len() == 0 {
+		return nil, fmt.Errorf("strategies: %s: empty evaluation set", p.Strategy)
+	}
+	var m *vision.Model
+	err := torch.Do(func() error {
+		if err := torch.ManualSeed(int64(j.Seed)); err != nil {
+			return err
+		}
+		opts := vision.OpenOptions{Arch: j.Arch, Classes: j.Train.Classes, NumClasses: len(j.Train.Classes), Device: gotch.CPU}
+		if p.Transfer {
+			if j.Weights == "" {
+				return fmt.Errorf("strategies: %s needs source weights", p.Strategy)
+			}
+			opts.Weights = j.Weights
+		}
+		o, err := vision.Open(opts)
+		if err != nil {
+			return err
+		}
+		m = o.Model
+		for i := 0; i < p.Freeze; i++ {
+			if err := m.SetStageFrozen(i, true, p.BNPolicy != "train"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if m != nil {
+		defer func() { _ = torch.Do(func() error { m.Close(); return nil }) }()
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg := finetune.Config{Epochs: p.Epochs, BatchSize: p.Batch, LR: p.LR, LRDecay: p.LRDecay, WeightDecay: p.WeightDec,
+		Schedule: p.Schedule, Warmup: p.Warmup, EvalEvery: p.EvalEvery, Seed: j.Seed, Normalize: j.Normalize}
+	unfreeze := map[int]bool{}
+	for _, e := range p.Unfreeze {
+		unfreeze[e] = true
+	}
+	out := &Outcome{TrainImages: j.Train.Len()}
+	trainStart := time.Now()
+	hooks := j.Hooks
+	hooks.OnEpochEnd = func(e finetune.Epoch) error {
+		pt := Point{Epoch: e.Epoch, TrainLoss: e.TrainLoss, Seconds: time.Since(trainStart).Seconds()}
+		if !math.IsNaN(e.ValAccuracy) {
+			a := e.ValAccuracy
+			pt.ValAccuracy = &a
+		}
+		out.Curve = append(out.Curve, pt)
+		if unfreeze[e.Epoch] {
+			if _, err := finetune.UnfreezeNext(m); err != nil {
+				return err
+			}
+		}
+		if j.Hooks.OnEpochEnd != nil {
+			return j.Hooks.OnEpochEnd(e)
+		}
+		return nil
+	}
+	tr := finetune.Trainer{Config: cfg, Hooks: hooks}
+	var res *finetune.Result
+	if p.Cached {
+		res, err = tr.FitCached(m, j.Train, j.Val)
+	} else {
+		res, err = tr.Fit(m, m.VS, j.Train, j.Val)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("strategies: %s: %w", p.Strategy, err)
+	}
+	out.summarise(res, time.Since(began))
+	return out, nil
+}
+
+// summarise fills the accuracy and timing fields from the curve.
+func (o *Outcome) summarise(res *finetune.Result, wall time.Duration) {
+	o.Seconds = wall.Seconds()
+	var trained float64
+	for _, e := range res.Epochs {
+		trained += e.Duration.Seconds()
+	}
+	if trained > 0 {
+		o.ImagesPerSec = float64(o.TrainImages*len(res.Epochs)) / trained
+	}
+	o.BestAccuracy = math.Inf(-1)
+	for _, pt := range o.Curve {
+		if pt.ValAccuracy != nil {
+			o.FinalAccuracy = *pt.ValAccuracy
+			o.BestAccuracy = max(o.BestAccuracy, *pt.ValAccuracy)
+		}
+	}
+	o.EpochsTo95, o.SecondsTo95 = TimeTo(o.Curve, 0.95*o.BestAccuracy)
+}
+
+// TimeTo returns the first validated epoch of curve whose accuracy reaches
+// target, and the seconds of training until then; 0, 0 when none does.
+func TimeTo(curve []Point, target float64) (int, float64) {
+	for _, pt := range curve {
+		if pt.ValAccuracy != nil && *pt.ValAccuracy >= target {
+			return pt.Epoch, pt.Seconds
+		}
+	}
+	return 0, 0
+}

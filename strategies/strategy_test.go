@@ -1,0 +1,185 @@
+package strategies
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		transfer bool
+		freeze   int
+		err      string
+	}{
+		{"scratch", false, 0, ""},
+		{"linear", true, -1, ""},
+		{"freeze-2", true, 2, ""},
+		{"full", true, 0, ""},
+		{"gradual", true, 0, ""},
+		{"freeze-0", false, 0, "unknown strategy"},
+		{"freeze-x", false, 0, "unknown strategy"},
+		{"finetune", false, 0, "unknown strategy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse(tc.name)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || s.Transfer != tc.transfer || s.Freeze != tc.freeze {
+				t.Fatalf("got %+v, %v", s, err)
+			}
+		})
+	}
+	if _, err := ParseList("linear,full,linear"); err == nil {
+		t.Error("a repeated strategy was accepted")
+	}
+}
+
+func TestResolve(t *testing.T) {
+	const stages = 6 // resnet18: stem, layer1-4, head
+	for _, tc := range []struct {
+		strategy   string
+		images     int
+		equal      int
+		wantFreeze int
+		cached     bool
+		unfreeze   []int
+		minSteps   int
+		lr         float64
+	}{
+		{"scratch", 500, 0, 0, false, nil, 200, 0.05},
+		{"linear", 500, 0, 5, true, nil, 300, 0.05},
+		{"freeze-2", 500, 0, 2, false, nil, 100, 0.01},
+		{"full", 25, 0, 0, false, nil, 100, 0.01},
+		{"gradual", 5000, 0, 5, false, []int{0, 1, 2, 3}, 100, 0.01},
+	} {
+		t.Run(tc.strategy, func(t *testing.T) {
+			s, _ := Parse(tc.strategy)
+			p, err := s.Resolve(Size{Images: tc.images, Stages: stages}, tc.equal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Freeze != tc.wantFreeze || p.Cached != tc.cached || p.LR != tc.lr {
+				t.Errorf("plan %+v", p)
+			}
+			perEpoch := (tc.images + p.Batch - 1) / p.Batch
+			if p.Steps != p.Epochs*perEpoch || p.Steps < tc.minSteps {
+				t.Errorf("steps %d (epochs %d × %d), want ≥ %d", p.Steps, p.Epochs, perEpoch, tc.minSteps)
+			}
+			if tc.unfreeze != nil {
+				// One stage more at each listed epoch, strictly increasing, before the last.
+				if len(p.Unfreeze) == 0 || !slices.IsSorted(p.Unfreeze) || p.Unfreeze[len(p.Unfreeze)-1] >= p.Epochs || p.Unfreeze[0] < 1 {
+					t.Errorf("unfreeze at %v over %d epochs", p.Unfreeze, p.Epochs)
+				}
+			}
+		})
+	}
+	s, _ := Parse("freeze-6")
+	if _, err := s.Resolve(Size{Images: 10, Stages: stages}, 0); err == nil {
+		t.Error("freeze-6 of 6 stages was accepted")
+	}
+	for _, name := range []string{"scratch", "linear", "full"} {
+		s, _ := Parse(name)
+		p, _ := s.Resolve(Size{Images: 500, Stages: stages}, 160)
+		if p.Steps < 160 || p.Steps >= 160+(500+p.Batch-1)/p.Batch {
+			t.Errorf("%s with an equal budget of 160 steps: %d", name, p.Steps)
+		}
+	}
+}
+
+func acc(v float64) *float64 { return &v }
+
+func TestTimeTo(t *testing.T) {
+	curve := []Point{{Epoch: 1, Seconds: 1, ValAccuracy: acc(0.5)}, {Epoch: 2, Seconds: 2}, {Epoch: 3, Seconds: 3, ValAccuracy: acc(0.9)}, {Epoch: 4, Seconds: 4, ValAccuracy: acc(0.95)}}
+	for _, tc := range []struct {
+		target float64
+		epoch  int
+		secs   float64
+	}{{0.4, 1, 1}, {0.6, 3, 3}, {0.95, 4, 4}, {0.99, 0, 0}} {
+		if e, s := TimeTo(curve, tc.target); e != tc.epoch || s != tc.secs {
+			t.Errorf("TimeTo(%g) = %d, %g; want %d, %g", tc.target, e, s, tc.epoch, tc.secs)
+		}
+	}
+}
+
+func testGrid() Grid {
+	return Grid{Model: "resnet18", Weights: "src.safetensors", Data: "fashion-mnist", Classes: []string{"a", "b"}, ValImages: 100,
+		ImageSize: 32, Strategies: []string{"scratch", "linear"}, Shots: []int{5, All}, Seeds: 2}
+}
+
+func TestResultsResumeAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	g := testGrid()
+	r, err := OpenResults(dir, g, false, false)
+	if err != nil || len(r.Runs) != 0 {
+		t.Fatalf("fresh folder: %v, %d runs", err, len(r.Runs))
+	}
+	r.Add(Record{Cell: Cell{"scratch", 5, 1}, Outcome: Outcome{FinalAccuracy: 0.5}})
+	if err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenResults(dir, g, false, false); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("same grid without --resume: %v", err)
+	}
+	r2, err := OpenResults(dir, g, true, false)
+	if err != nil || len(r2.Runs) != 1 {
+		t.Fatalf("resume: %v, %+v", err, r2)
+	}
+	other := g
+	other.Classes = []string{"c", "d"}
+	if _, err := OpenResults(dir, other, true, false); !errors.Is(err, ErrDifferentGrid) {
+		t.Errorf("different grid with --resume: %v", err)
+	}
+	r3, err := OpenResults(dir, other, false, true)
+	if err != nil || len(r3.Runs) != 0 {
+		t.Errorf("--force: %v", err)
+	}
+	// A wider grid (another seed) keeps the finished runs under --resume.
+	wider := g
+	wider.Seeds = 3
+	r4, err := OpenResults(dir, wider, true, false)
+	if err != nil || len(r4.Runs) != 1 || len(wider.Cells()) != 12 {
+		t.Errorf("wider grid: %v, %d runs, %d cells", err, len(r4.Runs), len(wider.Cells()))
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "results.csv"))
+	if !strings.Contains(string(csv), "scratch,5,1,") {
+		t.Errorf("results.csv:\n%s", csv)
+	}
+}
+
+func TestSummariesAndBest(t *testing.T) {
+	r := &Results{Grid: testGrid()}
+	for seed, a := range map[uint64][2]float64{1: {0.50, 0.70}, 2: {0.60, 0.72}} {
+		r.Add(Record{Cell: Cell{"scratch", 5, seed}, Outcome: Outcome{FinalAccuracy: a[0]}})
+		r.Add(Record{Cell: Cell{"linear", 5, seed}, Outcome: Outcome{FinalAccuracy: a[1]}})
+		r.Add(Record{Cell: Cell{"scratch", All, seed}, Outcome: Outcome{FinalAccuracy: 0.90 + float64(seed)/100}})
+		r.Add(Record{Cell: Cell{"linear", All, seed}, Outcome: Outcome{FinalAccuracy: 0.91}})
+	}
+	r.Add(Record{Cell: Cell{"full", 5, 1}, Outcome: Outcome{FinalAccuracy: 1}}) // not in the grid
+	sums := r.Summaries()
+	if len(sums) != 4 {
+		t.Fatalf("%d summaries", len(sums))
+	}
+	s := sums[0]
+	if s.Strategy != "scratch" || s.Shots != 5 || math.Abs(s.Accuracy.Mean-0.55) > 1e-9 || math.Abs(s.Accuracy.Std-math.Sqrt(0.005)) > 1e-9 {
+		t.Errorf("scratch at 5 shots: %+v", s)
+	}
+	if best, tied := r.Best(5); best != "linear" || len(tied) != 0 {
+		t.Errorf("best at 5 shots: %s %v", best, tied)
+	}
+	if best, tied := r.Best(All); best != "scratch" || !slices.Equal(tied, []string{"linear"}) {
+		t.Errorf("best with all images: %s %v", best, tied)
+	}
+	if md := r.Markdown(); !strings.Contains(md, "| linear | 71.0 ± 1.4% |") {
+		t.Errorf("report:\n%s", md)
+	}
+}
