@@ -46,7 +46,7 @@ type Config struct {
 	LabelSmoothing float64
 	// ClipNorm caps the global L2 norm of the gradients before each update;
 	// default 0 (no clipping).
-	ClipNorm  float64
+	ClipNorm float64
 	// EvalEvery validates after every this many epochs (and after the
 	// last); default 1. Epochs without validation report NaN.
 	EvalEvery int

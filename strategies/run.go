@@ -43,11 +43,11 @@ type Outcome struct {
 	BestAccuracy  float64 `json:"best_accuracy"`
 	// EpochsTo95 and SecondsTo95 are when the run first reached 95% of its
 	// own best accuracy (at the epochs it was validated).
-	EpochsTo95    int     `json:"epochs_to_95"`
-	SecondsTo95   float64 `json:"seconds_to_95"`
-	Seconds       float64 `json:"seconds"`        // wall time of the whole run, model set-up included
-	ImagesPerSec  float64 `json:"images_per_sec"` // training images processed per second of training
-	TrainImages   int     `json:"train_images"`
+	EpochsTo95   int     `json:"epochs_to_95"`
+	SecondsTo95  float64 `json:"seconds_to_95"`
+	Seconds      float64 `json:"seconds"`        // wall time of the whole run, model set-up included
+	ImagesPerSec float64 `json:"images_per_sec"` // training images processed per second of training
+	TrainImages  int     `json:"train_images"`
 }
 
 // Run trains the job's model and measures it.
