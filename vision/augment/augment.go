@@ -87,7 +87,11 @@ func Preset(name string, size int) (Pipeline, error) {
 			HorizontalFlip{P: 0.5},
 		}, nil
 	case PresetStrong:
-		return nil, fmt.Errorf("augment: preset %q: not implemented yet", name)
+		return Pipeline{
+			RandomResizedCrop{Size: size},
+			HorizontalFlip{P: 0.5},
+			TrivialAugmentWide{},
+		}, nil
 	}
 	return nil, fmt.Errorf("augment: unknown preset %q, want %q, %q or %q", name, PresetNone, PresetLight, PresetStrong)
 }

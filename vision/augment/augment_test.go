@@ -140,7 +140,7 @@ func TestRandomResizedCropOutput(t *testing.T) {
 
 func TestPreset(t *testing.T) {
 	img := testImage(64, 48)
-	for _, name := range []string{PresetNone, PresetLight} {
+	for _, name := range []string{PresetNone, PresetLight, PresetStrong} {
 		t.Run(name, func(t *testing.T) {
 			p, err := Preset(name, 32)
 			if err != nil {
