@@ -47,7 +47,7 @@ type fixed struct {
 }
 
 func (f fixed) Apply(img transforms.RGB, _ *rand.Rand) transforms.RGB { return f.fn(img) }
-func (f fixed) String() string                                         { return f.name }
+func (f fixed) String() string                                        { return f.name }
 
 func autoOp(name string, m float64) fixed {
 	for i, n := range autoOps {

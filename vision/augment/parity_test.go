@@ -58,7 +58,6 @@ func writePNG(t *testing.T, path string, img transforms.RGB) {
 	}
 }
 
-
 // TestOpsMatchTorchvision compares the Pillow-level ops with fixed
 // parameters against torchvision 0.14's functional transforms on PIL
 // images, byte for byte.
