@@ -189,3 +189,40 @@ func TestDeterminism(t *testing.T) {
 		t.Error("five other seeds all gave the seed-42 image")
 	}
 }
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Pipeline
+		ok   bool
+	}{
+		{"light", Pipeline{RandomResizedCrop{Size: 8, Scale: [2]float64{0.35, 1}}, HorizontalFlip{P: 0.5}}, true},
+		{"all defaults", Pipeline{Eval{Size: 4}, Rotation{Degrees: 10}, ColorJitter{Hue: 0.5}, TrivialAugmentWide{}, RandAugment{}}, true},
+		{"crop size 0", Pipeline{RandomResizedCrop{}}, false},
+		{"scale reversed", Pipeline{RandomResizedCrop{Size: 8, Scale: [2]float64{0.9, 0.2}}}, false},
+		{"scale above 1", Pipeline{RandomResizedCrop{Size: 8, Scale: [2]float64{0.5, 1.5}}}, false},
+		{"flip p 2", Pipeline{HorizontalFlip{P: 2}}, false},
+		{"hue 0.7", Pipeline{ColorJitter{Hue: 0.7}}, false},
+		{"negative degrees", Pipeline{Rotation{Degrees: -5}}, false},
+		{"magnitude past bins", Pipeline{RandAugment{M: 31}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.p.Validate(); (err == nil) != tt.ok {
+				t.Errorf("Validate() = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+	for _, name := range []string{PresetNone, PresetLight, PresetStrong} {
+		p, _ := Preset(name, 224)
+		if err := p.Validate(); err != nil {
+			t.Errorf("preset %s: %v", name, err)
+		}
+	}
+	if err := (RandomErasing{P: 0.5}).Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := (RandomErasing{P: 0.5, Scale: [2]float64{0.5, 0.1}}).Validate(); err == nil {
+		t.Error("reversed erasing scale: no error")
+	}
+}
