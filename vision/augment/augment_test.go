@@ -226,3 +226,86 @@ func TestValidate(t *testing.T) {
 		t.Error("reversed erasing scale: no error")
 	}
 }
+
+func TestIdentityCases(t *testing.T) {
+	img := testImage(64, 48)
+	tests := []struct {
+		name string
+		op   Op
+	}{
+		{"rotation 0", Rotation{}},
+		{"jitter 0", ColorJitter{}},
+		{"flip p 0", HorizontalFlip{}},
+		{"empty pipeline", Pipeline{}},
+		{"crop to full size", Pipeline{RandomResizedCrop{Size: 48, Scale: [2]float64{1, 1}, Ratio: [2]float64{1, 1}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := testImage(48, 48)
+			if tt.name != "crop to full size" {
+				src = img
+			}
+			for seed := range uint64(20) {
+				if got := tt.op.Apply(src, seeded(seed)); !bytes.Equal(got.Pix, src.Pix) || got.W != src.W {
+					t.Fatalf("seed %d: image changed", seed)
+				}
+			}
+		})
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(transforms.RGB) transforms.RGB
+	}{
+		{"brightness 1", func(m transforms.RGB) transforms.RGB { return adjustBrightness(m, 1) }},
+		{"contrast 1", func(m transforms.RGB) transforms.RGB { return adjustContrast(m, 1) }},
+		{"saturation 1", func(m transforms.RGB) transforms.RGB { return adjustSaturation(m, 1) }},
+		{"sharpness 1", func(m transforms.RGB) transforms.RGB { return adjustSharpness(m, 1) }},
+		// (No hue 0: like torchvision's, it goes through Pillow's lossy
+		// 8-bit HSV and back; ColorJitter{Hue: 0} skips it.)
+		{"posterize 8", func(m transforms.RGB) transforms.RGB { return posterize(m, 8) }},
+		{"solarize 256", func(m transforms.RGB) transforms.RGB { return solarize(m, 256) }},
+		{"rotate 360", func(m transforms.RGB) transforms.RGB { return rotate(m, 360, Bilinear, [3]uint8{}) }},
+	} {
+		if got := f.fn(img); !bytes.Equal(got.Pix, img.Pix) {
+			t.Errorf("%s: image changed", f.name)
+		}
+	}
+}
+
+// TestOpDeterminism runs every random op with equal and with different
+// seeds, and checks that none writes to its input.
+func TestOpDeterminism(t *testing.T) {
+	img := testImage(64, 48)
+	orig := append([]uint8(nil), img.Pix...)
+	ops := []Op{
+		RandomResizedCrop{Size: 32},
+		HorizontalFlip{P: 0.5},
+		Rotation{Degrees: 30},
+		ColorJitter{Brightness: 0.4, Contrast: 0.4, Saturation: 0.4, Hue: 0.1},
+		TrivialAugmentWide{},
+		RandAugment{},
+		Pipeline{RandomResizedCrop{Size: 32}, HorizontalFlip{P: 0.5}, TrivialAugmentWide{}},
+	}
+	for _, op := range ops {
+		t.Run(op.String(), func(t *testing.T) {
+			outs := map[string]bool{}
+			for seed := range uint64(8) {
+				a, b := op.Apply(img, seeded(seed)), op.Apply(img, seeded(seed))
+				if !bytes.Equal(a.Pix, b.Pix) {
+					t.Fatalf("seed %d: two runs differ", seed)
+				}
+				outs[string(a.Pix)] = true
+			}
+			want := 3
+			if _, ok := op.(HorizontalFlip); ok {
+				want = 2
+			}
+			if len(outs) < want {
+				t.Errorf("8 seeds gave only %d different images", len(outs))
+			}
+			if !bytes.Equal(img.Pix, orig) {
+				t.Fatal("op wrote to its input")
+			}
+		})
+	}
+}
