@@ -54,7 +54,23 @@ func blend(deg []uint8, img transforms.RGB, alpha float64) transforms.RGB {
 }
 
 // adjustBrightness is ImageEnhance.Brightness(img).enhance(f).
-func adjustBrightness(img transforms.RGB, f float64) transforms.RGB { return blend(nil, img, f) }
+func adjustBrightness(img transforms.RGB, f float64) transforms.RGB {
+	return blendConst(img, 0, f)
+}
+
+// blendConst is Image.blend(constant image, img, alpha), through a table.
+func blendConst(img transforms.RGB, c uint8, alpha float64) transforms.RGB {
+	if alpha == 1 {
+		return copyRGB(img)
+	}
+	var lut [3][256]uint8
+	a := float32(alpha)
+	for v := range 256 {
+		lut[0][v] = blendSample(c, uint8(v), a)
+	}
+	lut[1], lut[2] = lut[0], lut[0]
+	return applyLUT(img, &lut)
+}
 
 // adjustContrast is ImageEnhance.Contrast(img).enhance(f): blend with the
 // grey of the image's mean luma.
@@ -67,16 +83,7 @@ func adjustContrast(img transforms.RGB, f float64) transforms.RGB {
 	if n := len(img.Pix) / 3; n > 0 {
 		mean = uint8(int(float64(sum)/float64(n) + 0.5))
 	}
-	out := newLike(img)
-	if f == 1 {
-		copy(out.Pix, img.Pix)
-		return out
-	}
-	a := float32(f)
-	for i, v := range img.Pix {
-		out.Pix[i] = blendSample(mean, v, a)
-	}
-	return out
+	return blendConst(img, mean, f)
 }
 
 // adjustSaturation is ImageEnhance.Color(img).enhance(f): blend with the
@@ -167,20 +174,32 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	default:
 		h = float32(4 + float64(gc) - float64(rc))
 	}
-	hh := math.Mod(float64(h)/6+1, 1)
+	// fmod(h/6 + 1, 1) in C; exact as a subtraction since h/6+1 < 2.
+	hh := float64(h)/6 + 1
+	if hh >= 1 {
+		hh--
+	}
 	h = float32(hh)
 	return clip8i(int(float64(h) * 255)), clip8i(int(float64(s) * 255)), maxc
 }
+
+// Pillow's hsv2rgb per-byte terms, tabulated.
+var hueSector, hueFrac, satFrac = func() (sec [256]int, frac, sat [256]float32) {
+	for b := range 256 {
+		sec[b] = int(math.Floor(float64(float32(b)) * 6 / 255))
+		frac[b] = float32(float64(float32(b))*6/255 - float64(sec[b]))
+		sat[b] = float32(float64(float32(b)) / 255)
+	}
+	return sec, frac, sat
+}()
 
 // hsvToRGB is Pillow's hsv2rgb.
 func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
 	if s == 0 {
 		return v, v, v
 	}
-	i := int(math.Floor(float64(float32(h)) * 6 / 255))
-	f := float32(float64(float32(h))*6/255 - float64(i))
-	fs := float32(float64(float32(s)) / 255)
-	fv := float64(float32(v))
+	i, f, fs := hueSector[h], hueFrac[h], satFrac[s]
+	fv := float64(v)
 	p := clip8i(int(math.Round(fv * float64(1-fs))))
 	q := clip8i(int(math.Round(fv * float64(1-fs*f))))
 	t := clip8i(int(math.Round(fv * float64(1-fs*(1-f)))))
