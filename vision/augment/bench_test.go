@@ -38,8 +38,10 @@ func BenchmarkRotation224(b *testing.B) { benchOp(b, Rotation{Degrees: 30}, test
 func BenchmarkColorJitter224(b *testing.B) {
 	benchOp(b, ColorJitter{Brightness: 0.4, Contrast: 0.4, Saturation: 0.4, Hue: 0.1}, testImage(224, 224))
 }
-func BenchmarkTrivialAugmentWide224(b *testing.B) { benchOp(b, TrivialAugmentWide{}, testImage(224, 224)) }
-func BenchmarkRandAugment224(b *testing.B)        { benchOp(b, RandAugment{}, testImage(224, 224)) }
+func BenchmarkTrivialAugmentWide224(b *testing.B) {
+	benchOp(b, TrivialAugmentWide{}, testImage(224, 224))
+}
+func BenchmarkRandAugment224(b *testing.B) { benchOp(b, RandAugment{}, testImage(224, 224)) }
 
 // BenchmarkMixCutMix64 mixes a batch of 64 normalised 224×224 images.
 func BenchmarkMixCutMix64(b *testing.B) {
