@@ -49,46 +49,43 @@ func (f Filter) weight(x float64) float64 {
 // PIL computes with 8-bit samples and fixed-point weights of this precision.
 const precisionBits = 32 - 8 - 2
 
-// coefficients returns, for each output position xx, the first input
-// index bounds[xx] and the fixed-point weights
-// weights[offsets[xx]:offsets[xx+1]], as PIL's precompute_coeffs does.
-func coefficients(in, out int, f Filter) (bounds, offsets []int, weights []int32) {
+// coefficients returns, for each output position, the first input index
+// and the fixed-point weights, as PIL's precompute_coeffs does.
+func coefficients(in, out int, f Filter) (bounds []int, weights [][]int32) {
 	scale := float64(in) / float64(out)
 	filterScale := math.Max(scale, 1)
 	support := f.support() * filterScale
 	bounds = make([]int, out)
-	offsets = make([]int, out+1)
-	weights = make([]int32, 0, out*(int(math.Ceil(support))*2+1))
-	var k []float64
+	weights = make([][]int32, out)
 	for xx := 0; xx < out; xx++ {
 		center := (float64(xx) + 0.5) * scale
 		xmin := int(math.Max(math.Trunc(center-support+0.5), 0))
 		xmax := int(math.Min(math.Trunc(center+support+0.5), float64(in))) - xmin
-		k = k[:0]
+		k := make([]float64, xmax)
 		var ww float64
 		for x := 0; x < xmax; x++ {
 			w := f.weight((float64(x+xmin) - center + 0.5) / filterScale)
-			k = append(k, w)
+			k[x] = w
 			ww += w
 		}
+		fixed := make([]int32, xmax)
 		for x := range k {
 			if ww != 0 {
 				k[x] /= ww
 			}
 			// PIL rounds half away from zero.
 			if k[x] < 0 {
-				weights = append(weights, int32(-0.5+k[x]*(1<<precisionBits)))
+				fixed[x] = int32(-0.5 + k[x]*(1<<precisionBits))
 			} else {
-				weights = append(weights, int32(0.5+k[x]*(1<<precisionBits)))
+				fixed[x] = int32(0.5 + k[x]*(1<<precisionBits))
 			}
 		}
-		bounds[xx] = xmin
-		offsets[xx+1] = len(weights)
+		bounds[xx], weights[xx] = xmin, fixed
 	}
-	return bounds, offsets, weights
+	return bounds, weights
 }
 
-func clip8(v int) uint8 {
+func clip8(v int64) uint8 {
 	v >>= precisionBits
 	if v < 0 {
 		return 0
@@ -102,49 +99,36 @@ func clip8(v int) uint8 {
 // Resize scales img to w×h with filter f, computing exactly as PIL's
 // Image.resize (antialiased, horizontal pass first, 8-bit intermediate).
 func Resize(img RGB, w, h int, f Filter) RGB {
-	const half = 1 << (precisionBits - 1)
 	out := img
 	if w != img.W {
-		bounds, offsets, weights := coefficients(img.W, w, f)
+		bounds, weights := coefficients(img.W, w, f)
 		tmp := RGB{W: w, H: img.H, Pix: make([]uint8, 3*w*img.H)}
 		for y := 0; y < img.H; y++ {
-			row := img.Pix[3*y*img.W : 3*(y+1)*img.W]
-			dst := tmp.Pix[3*y*w : 3*(y+1)*w]
+			row := img.Pix[3*y*img.W:]
 			for xx := 0; xx < w; xx++ {
-				ks := weights[offsets[xx]:offsets[xx+1]]
-				src := row[3*bounds[xx] : 3*(bounds[xx]+len(ks))]
-				s0, s1, s2 := half, half, half
-				for i, k := range ks {
-					p := src[3*i : 3*i+3]
-					s0 += int(p[0]) * int(k)
-					s1 += int(p[1]) * int(k)
-					s2 += int(p[2]) * int(k)
+				for c := 0; c < 3; c++ {
+					ss := int64(1) << (precisionBits - 1)
+					for i, k := range weights[xx] {
+						ss += int64(row[3*(bounds[xx]+i)+c]) * int64(k)
+					}
+					tmp.Pix[3*(y*w+xx)+c] = clip8(ss)
 				}
-				d := dst[3*xx : 3*xx+3]
-				d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
 			}
 		}
 		out = tmp
 	}
 	if h != out.H {
-		bounds, offsets, weights := coefficients(out.H, h, f)
-		n := 3 * out.W
-		tmp := RGB{W: out.W, H: h, Pix: make([]uint8, n*h)}
-		acc := make([]int, n)
+		bounds, weights := coefficients(out.H, h, f)
+		tmp := RGB{W: out.W, H: h, Pix: make([]uint8, 3*out.W*h)}
 		for yy := 0; yy < h; yy++ {
-			for i := range acc {
-				acc[i] = half
-			}
-			for i, k := range weights[offsets[yy]:offsets[yy+1]] {
-				src := out.Pix[(bounds[yy]+i)*n : (bounds[yy]+i+1)*n]
-				kk := int(k)
-				for x, v := range src {
-					acc[x] += int(v) * kk
+			for x := 0; x < out.W; x++ {
+				for c := 0; c < 3; c++ {
+					ss := int64(1) << (precisionBits - 1)
+					for i, k := range weights[yy] {
+						ss += int64(out.Pix[3*((bounds[yy]+i)*out.W+x)+c]) * int64(k)
+					}
+					tmp.Pix[3*(yy*out.W+x)+c] = clip8(ss)
 				}
-			}
-			dst := tmp.Pix[yy*n : (yy+1)*n]
-			for x, v := range acc {
-				dst[x] = clip8(v)
 			}
 		}
 		out = tmp
