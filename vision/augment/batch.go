@@ -252,15 +252,21 @@ type MixCutMix struct {
 	Smoothing   float64 // label smoothing inside the targets; default 0
 }
 
-// Apply mixes the batch in place and returns its [B, K] soft targets and
-// lam (1 when the batch was left unmixed).
-func (m MixCutMix) Apply(b Batch, r *rand.Rand) (targets []float32, lam float64, err error) {
-	if err := b.check("mixcutmix"); err != nil {
-		return nil, 0, err
-	}
+// Validate checks the parameters.
+func (m MixCutMix) Validate() error {
 	if m.MixupAlpha < 0 || m.CutMixAlpha < 0 || m.MixupAlpha == 0 && m.CutMixAlpha == 0 {
-		return nil, 0, fmt.Errorf("augment: mixcutmix: alphas mixup %g, cutmix %g: want ≥ 0, one > 0", m.MixupAlpha, m.CutMixAlpha)
+		return fmt.Errorf("augment: mixcutmix: alphas mixup %g, cutmix %g: want ≥ 0, one > 0", m.MixupAlpha, m.CutMixAlpha)
 	}
+	for _, p := range []float64{m.SwitchProb, m.Prob, m.Smoothing} {
+		if err := checkProb(p); err != nil {
+			return fmt.Errorf("augment: mixcutmix: %w", err)
+		}
+	}
+	return nil
+}
+
+// mix draws the method and lam, and mixes the images of b in place.
+func (m MixCutMix) mix(b Batch, r *rand.Rand) (lam float64) {
 	switchP, prob := m.SwitchProb, m.Prob
 	if switchP == 0 {
 		switchP = 0.5
@@ -269,14 +275,61 @@ func (m MixCutMix) Apply(b Batch, r *rand.Rand) (targets []float32, lam float64,
 		prob = 1
 	}
 	if r.Float64() >= prob {
-		return SoftTargets(b.Labels, b.Classes, 1, m.Smoothing), 1, nil
+		return 1
 	}
-	useCut := m.MixupAlpha == 0 || m.CutMixAlpha > 0 && r.Float64() < switchP
-	if useCut {
-		lam = cutmixBoxSwap(b, cutmixBox(b.H, b.W, Beta(r, m.CutMixAlpha, m.CutMixAlpha), r))
-	} else {
-		lam = Beta(r, m.MixupAlpha, m.MixupAlpha)
-		mixupLambda(b, lam)
+	if m.MixupAlpha == 0 || m.CutMixAlpha > 0 && r.Float64() < switchP {
+		return cutmixBoxSwap(b, cutmixBox(b.H, b.W, Beta(r, m.CutMixAlpha, m.CutMixAlpha), r))
 	}
+	lam = Beta(r, m.MixupAlpha, m.MixupAlpha)
+	mixupLambda(b, lam)
+	return lam
+}
+
+// Apply mixes the batch in place and returns its [B, K] soft targets and
+// lam (1 when the batch was left unmixed).
+func (m MixCutMix) Apply(b Batch, r *rand.Rand) (targets []float32, lam float64, err error) {
+	if err := b.check("mixcutmix"); err != nil {
+		return nil, 0, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, 0, err
+	}
+	lam = m.mix(b, r)
 	return SoftTargets(b.Labels, b.Classes, lam, m.Smoothing), lam, nil
+}
+
+// MixSoft is Apply for a batch whose targets are already rows of class
+// weights: x holds n images of 3×size×size, soft n rows of classes
+// weights (one-hot for plain labels), both changed in place. Each row is
+// smoothed, then mixed with its mirror as the images are, which for one-hot
+// rows gives exactly Apply's targets. It has the shape of the data
+// loader's BatchMix hook; call Validate first, since it panics on bad
+// parameters or sizes.
+func (m MixCutMix) MixSoft(x, soft []float32, n, size, classes int, r *rand.Rand) {
+	if err := m.Validate(); err != nil {
+		panic(err)
+	}
+	if len(x) != n*3*size*size || len(soft) != n*classes {
+		panic(fmt.Sprintf("augment: mixcutmix: x has %d values, soft %d; want %d·3·%d·%d and %d·%d", len(x), len(soft), n, size, size, n, classes))
+	}
+	b := Batch{X: x, C: 3, H: size, W: size, Labels: make([]int, n), Classes: classes}
+	lam := m.mix(b, r)
+	s := float32(m.Smoothing)
+	off := s / float32(classes)
+	for i := range soft {
+		soft[i] = soft[i]*(1-s) + off
+	}
+	l, o := float32(lam), float32(1-lam)
+	for i := 0; i < n/2; i++ {
+		a, c := soft[i*classes:(i+1)*classes], soft[(n-1-i)*classes:(n-i)*classes]
+		for k := range a {
+			a[k], c[k] = l*a[k]+o*c[k], l*c[k]+o*a[k]
+		}
+	}
+}
+
+// EraseSquare is EraseCHW for a 3×size×size image, the shape of the data
+// loader's Erase hook.
+func (e RandomErasing) EraseSquare(chw []float32, size int, r *rand.Rand) {
+	e.EraseCHW(chw, 3, size, size, r)
 }

@@ -216,3 +216,32 @@ func TestMixCutMixSwitch(t *testing.T) {
 		t.Error("label outside classes: no error")
 	}
 }
+
+// TestMixSoft checks that mixing one-hot rows in place gives Apply's
+// targets and images for the same seed.
+func TestMixSoft(t *testing.T) {
+	const n, size, classes = 5, 6, 4
+	m := MixCutMix{MixupAlpha: 0.8, CutMixAlpha: 1, Smoothing: 0.1}
+	for seed := range uint64(20) {
+		x := ramp(n * 3 * size * size)
+		labels := []int{0, 3, 1, 1, 2}
+		b := Batch{X: slices.Clone(x), C: 3, H: size, W: size, Labels: labels, Classes: classes}
+		want, _, err := m.Apply(b, seeded(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		soft := make([]float32, n*classes)
+		for i, l := range labels {
+			soft[i*classes+l] = 1
+		}
+		m.MixSoft(x, soft, n, size, classes, seeded(seed))
+		if !slices.Equal(x, b.X) {
+			t.Fatalf("seed %d: images differ from Apply's", seed)
+		}
+		for i := range soft {
+			if math.Abs(float64(soft[i]-want[i])) > 1e-6 {
+				t.Fatalf("seed %d: target %d is %g, Apply's %g", seed, i, soft[i], want[i])
+			}
+		}
+	}
+}
