@@ -309,3 +309,22 @@ func TestOpDeterminism(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineOwnership checks that ops after the first work in place
+// only on images the pipeline made, never on the caller's.
+func TestPipelineOwnership(t *testing.T) {
+	img := testImage(64, 48)
+	orig := append([]uint8(nil), img.Pix...)
+	twice := Pipeline{HorizontalFlip{P: 1}, HorizontalFlip{P: 1}}
+	if got := twice.Apply(img, seeded(1)); !bytes.Equal(got.Pix, orig) {
+		t.Error("two flips did not give the input back")
+	}
+	if !bytes.Equal(img.Pix, orig) {
+		t.Error("pipeline wrote to its input")
+	}
+	crop := RandomResizedCrop{Size: 32}
+	want := HorizontalFlip{P: 1}.Apply(crop.Apply(img, seeded(5)), seeded(5))
+	if got := (Pipeline{crop, HorizontalFlip{P: 1}}).Apply(img, seeded(5)); !bytes.Equal(got.Pix, want.Pix) {
+		t.Error("in-place flip after a crop differs from a copying flip")
+	}
+}
