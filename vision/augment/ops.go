@@ -160,7 +160,7 @@ func randSpace(bins, w, h int) [len(autoOps)]magnitudes {
 // applyAutoOp is torchvision's autoaugment._apply_op with nearest
 // interpolation.
 func applyAutoOp(img transforms.RGB, op int, m float64, fill [3]uint8) transforms.RGB {
-	deg := func(v float64) float64 { return math.Atan(v) * 180 / math.Pi }
+	deg := func(v float64) float64 { return math.Atan(v) * degrees }
 	origin := &[2]float64{}
 	switch autoOps[op] {
 	case "ShearX":

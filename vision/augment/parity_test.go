@@ -69,7 +69,7 @@ func TestOpsMatchTorchvision(t *testing.T) {
 	if _, err := os.Stat(py); err != nil {
 		t.Fatal("needs Debian's python3-torchvision: run scripts/parity/setup.sh")
 	}
-	shear := func(m float64) float64 { return math.Atan(m) * 180 / math.Pi }
+	shear := func(m float64) float64 { return math.Atan(m) * degrees }
 	var black [3]uint8
 	tests := []struct {
 		name string
@@ -97,6 +97,10 @@ func TestOpsMatchTorchvision(t *testing.T) {
 		{"rotate_bilinear_23.7", "F.rotate(img, 23.7, I.BILINEAR, fill=0)", func(m transforms.RGB) transforms.RGB { return rotate(m, 23.7, Bilinear, black) }},
 		{"rotate_bilinear_-131", "F.rotate(img, -131.0, I.BILINEAR, fill=0)", func(m transforms.RGB) transforms.RGB { return rotate(m, -131, Bilinear, black) }},
 		{"rotate_nearest_-17.3", "F.rotate(img, -17.3, I.NEAREST, fill=None)", func(m transforms.RGB) transforms.RGB { return rotate(m, -17.3, Nearest, black) }},
+		// Pillow transposes for 90 and 270 on square images (TrivialAugmentWide's bin 20 is 90).
+		{"rotate_90", "F.rotate(img, 90.0, I.NEAREST)", func(m transforms.RGB) transforms.RGB { return rotate(m, 90, Nearest, black) }},
+		{"rotate_-90", "F.rotate(img, -90.0, I.NEAREST)", func(m transforms.RGB) transforms.RGB { return rotate(m, -90, Nearest, black) }},
+		{"rotate_bilinear_90", "F.rotate(img, 90.0, I.BILINEAR)", func(m transforms.RGB) transforms.RGB { return rotate(m, 90, Bilinear, black) }},
 		{"rotate_180", "F.rotate(img, 180.0, I.NEAREST)", func(m transforms.RGB) transforms.RGB { return rotate(m, 180, Nearest, black) }},
 		{"shear_x_0.3", "F.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=[math.degrees(math.atan(0.3)), 0.0], interpolation=I.NEAREST, fill=None, center=[0, 0])", func(m transforms.RGB) transforms.RGB {
 			return torchAffine(m, 0, 0, 0, shear(0.3), 0, &[2]float64{}, Nearest, black)
@@ -110,6 +114,17 @@ func TestOpsMatchTorchvision(t *testing.T) {
 		{"translate_y_-5", "F.affine(img, angle=0.0, translate=[0, -5], scale=1.0, shear=[0.0, 0.0], interpolation=I.NEAREST, fill=None)", func(m transforms.RGB) transforms.RGB {
 			return torchAffine(m, 0, 0, -5, 0, 0, nil, Nearest, black)
 		}},
+	}
+	for _, a := range []float64{7.3, 45, 135, -163.2, 271.9} {
+		for _, in := range []Interpolation{Bilinear, Nearest} {
+			tests = append(tests, struct {
+				name string
+				py   string
+				fn   func(transforms.RGB) transforms.RGB
+			}{fmt.Sprintf("rotate_%s_%g", in, a), fmt.Sprintf("F.rotate(img, %v, I.%s, fill=[0, 0, 0])", a, strings.ToUpper(in.String())), func(img transforms.RGB) transforms.RGB {
+				return rotate(img, a, in, black)
+			}})
+		}
 	}
 	for i, m := range []float64{0, 0.6, -0.33, -0.99, 13.4, -31, 97, -135, 0.9, 5, 255, 121.1} {
 		for op := 1; op < len(autoOps); op++ {
@@ -129,7 +144,7 @@ func TestOpsMatchTorchvision(t *testing.T) {
 	images := []struct {
 		name string
 		img  transforms.RGB
-	}{{"test64x48", testImage(64, 48)}, {"noise37x29", noiseImage(37, 29)}}
+	}{{"test64x48", testImage(64, 48)}, {"noise37x29", noiseImage(37, 29)}, {"noise32x32", noiseImage(32, 32)}, {"noise33x33", noiseImage(33, 33)}}
 	for _, im := range images {
 		dir := t.TempDir()
 		src := filepath.Join(dir, "in.png")

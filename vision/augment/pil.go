@@ -6,6 +6,7 @@ package augment
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
@@ -441,8 +442,12 @@ func rotate(img transforms.RGB, angle float64, interp Interpolation, fill [3]uin
 		return rotate180(img)
 	}
 	cx, cy := float64(img.W)/2, float64(img.H)/2
-	rad := -angle * math.Pi / 180
-	r15 := func(v float64) float64 { return math.Round(v*1e15) / 1e15 }
+	rad := -(angle * radians)
+	// Python's round(v, 15): correctly rounded in decimal, then parsed.
+	r15 := func(v float64) float64 {
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 15, 64), 64)
+		return f
+	}
 	m := [6]float64{r15(math.Cos(rad)), r15(math.Sin(rad)), 0, r15(-math.Sin(rad)), r15(math.Cos(rad)), 0}
 	m[2] = m[0]*-cx + m[1]*-cy + m[2]
 	m[5] = m[3]*-cx + m[4]*-cy + m[5]
@@ -471,8 +476,8 @@ func torchAffine(img transforms.RGB, angle float64, tx, ty float64, shearX, shea
 	if center != nil {
 		cx, cy = center[0], center[1]
 	}
-	rot := angle * math.Pi / 180
-	sx, sy := shearX*math.Pi/180, shearY*math.Pi/180
+	rot := angle * radians
+	sx, sy := shearX*radians, shearY*radians
 	a := math.Cos(rot-sy) / math.Cos(sy)
 	b := -math.Cos(rot-sy)*math.Tan(sx)/math.Cos(sy) - math.Sin(rot)
 	c := math.Sin(rot-sy) / math.Cos(sy)
@@ -484,3 +489,10 @@ func torchAffine(img transforms.RGB, angle float64, tx, ty float64, shearX, shea
 	m[5] += cy
 	return affine(img, m, interp, fill)
 }
+
+// Python's math.radians and math.degrees multiply by these constants;
+// multiplying in another order can round differently.
+const (
+	radians = math.Pi / 180
+	degrees = 180 / math.Pi
+)
