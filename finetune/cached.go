@@ -55,7 +55,7 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 		nVal, valBatch = val.Len(), rows(valX, valY)
 	}
 	head := Func(m.Head.Forward)
-	return t.run(head, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
+	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
 		train.Len(), rows(trainX, trainY), nVal, valBatch)
 }
 
@@ -82,7 +82,7 @@ func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tens
 				idx = append(idx, i)
 				labels = append(labels, int64(data.Labels[i]))
 			}
-			bx, by, err := vision.Batch(data, idx, cfg.Normalize)
+			bx, by, err := imageBatches(data, cfg)(idx)
 			if err != nil {
 				return err
 			}
@@ -105,6 +105,12 @@ func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tens
 	if y, err = ts.NewTensorFromData(labels, []int64{int64(len(labels))}); err != nil {
 		x.MustDrop()
 		return nil, nil, err
+	}
+	if cfg.Device.IsCuda() {
+		if y, err = y.To(cfg.Device, true); err != nil {
+			x.MustDrop()
+			return nil, nil, fmt.Errorf("finetune: labels to %v: %w", cfg.Device, err)
+		}
 	}
 	return x, y, nil
 }

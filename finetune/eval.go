@@ -35,7 +35,7 @@ func (t *Trainer) Report(m Model, data *datasets.Images) (*Report, error) {
 	var top5, n int
 	var loss float64
 	err = t.worker().NoGrad(func() error {
-		batch := imageBatches(data, cfg.Normalize)
+		batch := imageBatches(data, cfg)
 		for start := 0; start < data.Len(); start += cfg.BatchSize {
 			idx := make([]int, 0, cfg.BatchSize)
 			for i := start; i < min(start+cfg.BatchSize, data.Len()); i++ {

@@ -13,11 +13,22 @@ import (
 
 // TestResumeEqualsUninterrupted: 4 epochs in one go give the same weights
 // as 2 epochs, a restart from the saved weights and state, and 2 more.
+// With EMA, the checkpoints hold the averaged weights and the state the
+// live ones.
 func TestResumeEqualsUninterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ema  float64
+	}{{"plain", 0}, {"ema", 0.9}} {
+		t.Run(tc.name, func(t *testing.T) { testResume(t, tc.ema) })
+	}
+}
+
+func testResume(t *testing.T, emaDecay float64) {
 	w := torch.NewWorker()
 	defer w.Close()
 	data := randomImages(24, 32, 8)
-	cfg := Config{Epochs: 4, BatchSize: 8, LR: 0.02, Seed: 4, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.1}
+	cfg := Config{Epochs: 4, BatchSize: 8, LR: 0.02, Seed: 4, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.1, EMA: emaDecay}
 	build := func(seed int64) *vision.Model {
 		var m *vision.Model
 		if err := w.Do(func() error {

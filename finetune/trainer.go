@@ -47,10 +47,16 @@ type Config struct {
 	// ClipNorm caps the global L2 norm of the gradients before each update;
 	// default 0 (no clipping).
 	ClipNorm float64
+	// EMA, when above 0, keeps an exponential moving average of the
+	// weights with this decay (e.g. 0.999; warmed up, see ema): validation
+	// and the hooks of each epoch see the averaged weights. Default 0 (off).
+	EMA float64
 	// EvalEvery validates after every this many epochs (and after the
 	// last); default 1. Epochs without validation report NaN.
 	EvalEvery int
 	Seed      uint64           // seeds the shuffling and libtorch's generator; default 0
+	// Device holds the model; batches are moved there. Default CPU.
+	Device gotch.Device
 	Normalize vision.Normalize // applied to every batch; default none
 }
 
@@ -73,6 +79,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LRDecay == 0 {
 		c.LRDecay = 1
 	}
+	if c.Device.Name == "" {
+		c.Device = gotch.CPU
+	}
 	if c.EvalEvery == 0 {
 		c.EvalEvery = 1
 	}
@@ -92,7 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
 		return c, fmt.Errorf("finetune: label smoothing %g: want [0, 1)", c.LabelSmoothing)
 	}
-	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 || c.EvalEvery < 0 {
+	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 || c.EvalEvery < 0 || c.EMA < 0 || c.EMA >= 1 {
 		return c, fmt.Errorf("finetune: config: epochs %d, batch size %d, lr %g: want positive values", c.Epochs, c.BatchSize, c.LR)
 	}
 	return c, nil
@@ -175,23 +184,48 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	valN := 0
 	var valBatch batcher
 	if val != nil && val.Len() > 0 {
-		valN, valBatch = val.Len(), imageBatches(val, cfg.Normalize)
+		valN, valBatch = val.Len(), imageBatches(val, cfg)
 	}
-	return t.run(m, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, vs, cfg) },
-		train.Len(), imageBatches(train, cfg.Normalize), valN, valBatch)
+	return t.run(m, vs, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, vs, cfg) },
+		train.Len(), imageBatches(train, cfg), valN, valBatch)
 }
 
 // batcher returns the inputs and labels of the items at idx; the caller
 // owns both tensors.
 type batcher func(idx []int) (x, y *ts.Tensor, err error)
 
-func imageBatches(data *datasets.Images, norm vision.Normalize) batcher {
-	return func(idx []int) (*ts.Tensor, *ts.Tensor, error) { return vision.Batch(data, idx, norm) }
+func imageBatches(data *datasets.Images, cfg Config) batcher {
+	return func(idx []int) (*ts.Tensor, *ts.Tensor, error) {
+		x, y, err := vision.Batch(data, idx, cfg.Normalize)
+		if err != nil {
+			return nil, nil, err
+		}
+		return toDevice(x, y, cfg.Device)
+	}
+}
+
+// toDevice moves a batch to dev (a no-op on the CPU), freeing the CPU
+// copies.
+func toDevice(x, y *ts.Tensor, dev gotch.Device) (*ts.Tensor, *ts.Tensor, error) {
+	if !dev.IsCuda() {
+		return x, y, nil
+	}
+	dx, err := x.To(dev, true)
+	if err != nil {
+		y.MustDrop()
+		return nil, nil, fmt.Errorf("finetune: batch to %v: %w", dev, err)
+	}
+	dy, err := y.To(dev, true)
+	if err != nil {
+		dx.MustDrop()
+		return nil, nil, fmt.Errorf("finetune: labels to %v: %w", dev, err)
+	}
+	return dx, dy, nil
 }
 
 // run is the training loop shared by Fit and FitCached: seed, optimiser,
 // epochs of shuffled batches, evaluation, hooks.
-func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train batcher, nVal int, val batcher) (*Result, error) {
+func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train batcher, nVal int, val batcher) (*Result, error) {
 	res := &Result{}
 	start := time.Now()
 	err := t.worker().Do(func() error {
@@ -212,11 +246,23 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 		if err != nil {
 			return err
 		}
+		var avg *ema
+		if cfg.EMA > 0 {
+			if avg, err = newEMA(vs, cfg.EMA); err != nil {
+				return err
+			}
+			defer avg.close()
+		}
 		first := 1
 		if t.Resume {
 			done, err := t.restore(opt, cfg)
 			if err != nil {
 				return err
+			}
+			if avg != nil {
+				if err := avg.resume(t.StateDir, done*steps); err != nil {
+					return err
+				}
 			}
 			for e := 1; e <= done; e++ {
 				rng.Perm(nTrain) // the batches of the epochs already done
@@ -224,9 +270,14 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 			first = done + 1
 		}
 		for e := first; e <= cfg.Epochs; e++ {
-			ep, err := t.epoch(m, opt, lr, nTrain, train, cfg, rng, e, steps)
+			ep, err := t.epoch(m, opt, avg, lr, nTrain, train, cfg, rng, e, steps)
 			if err != nil {
 				return err
+			}
+			if avg != nil { // validation, hooks and checkpoints see the average
+				if err := avg.swap(); err != nil {
+					return err
+				}
 			}
 			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
 			if nVal > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
@@ -246,9 +297,19 @@ func (t *Trainer) run(m Model, cfg Config, newOpt func() (*torch.Optimizer, []Gr
 				if err := t.saveState(opt, cfg, e); err != nil {
 					return err
 				}
+				if avg != nil {
+					if err := avg.saveSwapped(t.StateDir); err != nil {
+						return err
+					}
+				}
 			}
-			if hookErr != nil {
+			if hookErr != nil { // the model keeps the average
 				return hookErr
+			}
+			if avg != nil && e < cfg.Epochs { // train on; after the last epoch the model keeps the average
+				if err := avg.swap(); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -331,7 +392,7 @@ func (l *lrSchedule) apply(i int) (float64, error) {
 	return l.opt.LR(len(l.base) - 1)
 }
 
-func (t *Trainer) epoch(m Model, opt *torch.Optimizer, lr *lrSchedule, n int, train batcher, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule, n int, train batcher, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
 	perm := rng.Perm(n)
 	var sum float64
@@ -347,6 +408,11 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, lr *lrSchedule, n int, tr
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: loss is %v; lower the learning rate (now %g)", e, s+1, loss, cfg.LR)
+		}
+		if avg != nil {
+			if err := avg.update(); err != nil {
+				return Epoch{}, err
+			}
 		}
 		sum += loss
 		if t.Hooks.OnStep != nil {
@@ -409,7 +475,7 @@ func (t *Trainer) Evaluate(m Model, data *datasets.Images) (loss, accuracy float
 		return 0, 0, fmt.Errorf("finetune: evaluate: empty data set")
 	}
 	err = t.worker().Do(func() error {
-		loss, accuracy, err = t.evaluate(m, data.Len(), imageBatches(data, cfg.Normalize), cfg.BatchSize)
+		loss, accuracy, err = t.evaluate(m, data.Len(), imageBatches(data, cfg), cfg.BatchSize)
 		return err
 	})
 	return loss, accuracy, err

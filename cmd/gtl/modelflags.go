@@ -39,8 +39,15 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 		return nil, cli.Exit("--model is required (or --weights with a gtl checkpoint)", 2)
 	}
 	quiet := c.Bool("quiet")
+	dev := gotch.CPU
+	if d := c.String("device"); d != "" { // commands with --device
+		var err error
+		if dev, err = torch.ParseDevice(d); err != nil {
+			return nil, cli.Exit("--device: "+err.Error(), 2)
+		}
+	}
 	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), Pretrained: c.Bool("pretrained"),
-		NumClasses: c.Int("num-classes"), Classes: classes, Device: gotch.CPU}
+		NumClasses: c.Int("num-classes"), Classes: classes, Device: dev}
 	if !quiet {
 		var bar *progressbar.ProgressBar
 		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }

@@ -37,6 +37,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
 			&cli.IntFlag{Name: "shots", Usage: "training images per class, sampled with --seed (0: all)"},
 			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
+			&cli.StringFlag{Name: "strategy", Usage: "scratch, linear, freeze-N, full, gradual, or auto (gtl recommend's choice): sets freeze, rates, epochs and schedule unless given"},
 			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
 			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
 			&cli.StringFlag{Name: "unfreeze-at", Usage: "epochs after which one more frozen stage (top-down) starts training, e.g. 1,2 (gradual unfreezing)"},
@@ -51,6 +52,8 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 3 when fine-tuning, 5 from scratch)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
 			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: a gtl checkpoint's; 224 for torchvision weights; from scratch 32 for fashion-mnist, 64 for folders)"},
+			&cli.Float64Flag{Name: "ema", Usage: "keep an exponential moving average of the weights with this decay, e.g. 0.999 (validation and checkpoints use it; 0: off)"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags): its last checkpoint and state"},
 		),
@@ -71,7 +74,12 @@ func runTrain(c *cli.Context) error {
 	fineTune := c.String("weights") != "" || c.Bool("pretrained")
 	cfg := finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), LRDecay: c.Float64("lr-decay"),
 		WeightDecay: c.Float64("weight-decay"), Seed: uint64(c.Int64("seed")), Optimizer: c.String("optimizer"),
-		Schedule: c.String("schedule"), Warmup: c.Float64("warmup"), LabelSmoothing: c.Float64("label-smoothing"), ClipNorm: c.Float64("clip-grad")}
+		Schedule: c.String("schedule"), Warmup: c.Float64("warmup"), LabelSmoothing: c.Float64("label-smoothing"), ClipNorm: c.Float64("clip-grad"), EMA: c.Float64("ema")}
+	dev, err := torch.ParseDevice(c.String("device"))
+	if err != nil {
+		return cli.Exit("--device: "+err.Error(), 2)
+	}
+	cfg.Device = dev
 	if cfg.LR == 0 {
 		cfg.LR = map[bool]float64{true: 0.01, false: 0.05}[fineTune]
 	}
@@ -84,6 +92,8 @@ func runTrain(c *cli.Context) error {
 	switch o := c.String("optimizer"); {
 	case o != "sgd" && o != "adamw":
 		return cli.Exit(fmt.Sprintf("--optimizer %s: want sgd or adamw", o), 2)
+	case c.Float64("ema") < 0 || c.Float64("ema") >= 1:
+		return cli.Exit(fmt.Sprintf("--ema %g: want a decay in [0, 1), e.g. 0.999", c.Float64("ema")), 2)
 	case c.Float64("clip-grad") < 0:
 		return cli.Exit(fmt.Sprintf("--clip-grad %g: want 0 (off) or more", c.Float64("clip-grad")), 2)
 	case c.Float64("label-smoothing") < 0 || c.Float64("label-smoothing") >= 1:
@@ -136,6 +146,11 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	m := o.Model
+	w := c.App.Writer
+	strategy, err := applyStrategy(c, &cfg, m.Arch, len(m.Stages), train, w)
+	if err != nil {
+		return err
+	}
 	nFrozen, all, err := parseFreeze(c.String("freeze"), len(m.Stages))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -161,16 +176,15 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": data, "classes": train.Classes,
-		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "freeze": c.String("freeze"),
+		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "strategy": strategy, "freeze": c.String("freeze"),
 		"bn_policy": bnPolicy, "unfreeze_at": c.String("unfreeze-at"), "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
-		"label_smoothing": cfg.LabelSmoothing, "clip_grad": cfg.ClipNorm, "seed": cfg.Seed, "cached_features": all}
+		"label_smoothing": cfg.LabelSmoothing, "clip_grad": cfg.ClipNorm, "ema": cfg.EMA, "device": torch.DeviceName(dev), "seed": cfg.Seed, "cached_features": all}
 	if !resume {
 		if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
 			return err
 		}
 	}
-	w := c.App.Writer
 	metrics, best, err := newMetricsWriter(out, resume)
 	if err != nil {
 		return err

@@ -9,8 +9,11 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"unsafe"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -123,4 +126,45 @@ func CuDNN() (available bool, version int) {
 	ok := C.gtl_cudnn_is_available() != 0
 	_ = lastError()
 	return ok, int(C.gtl_cudnn_version())
+}
+
+// ParseDevice reads a device flag: "cpu", "cuda" or "cuda:N", or "auto"
+// (the first CUDA device when there is one, else the CPU). A CUDA device
+// that is not there is an error naming what is missing.
+func ParseDevice(s string) (gotch.Device, error) {
+	devs := CUDADevices()
+	switch {
+	case s == "cpu":
+		return gotch.CPU, nil
+	case s == "auto":
+		if len(devs) > 0 {
+			return gotch.CudaBuilder(0), nil
+		}
+		return gotch.CPU, nil
+	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
+		i := 0
+		if n, ok := strings.CutPrefix(s, "cuda:"); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 0 {
+				return gotch.CPU, fmt.Errorf("torch: device %q: want cuda:N", s)
+			}
+			i = v
+		}
+		if !Build().CUDA {
+			return gotch.CPU, fmt.Errorf("torch: device %s: the wrapper was built against a CPU-only libtorch (%s)", s, Build().LibtorchDir)
+		}
+		if i >= len(devs) {
+			return gotch.CPU, fmt.Errorf("torch: device %s: %d CUDA devices found", s, len(devs))
+		}
+		return gotch.CudaBuilder(uint(i)), nil
+	}
+	return gotch.CPU, fmt.Errorf("torch: device %q: want auto, cpu, cuda or cuda:N", s)
+}
+
+// DeviceName returns "cpu" or "cuda:N".
+func DeviceName(d gotch.Device) string {
+	if d.IsCuda() {
+		return fmt.Sprintf("cuda:%d", d.Value)
+	}
+	return "cpu"
 }

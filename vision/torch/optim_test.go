@@ -54,3 +54,28 @@ func TestClipGradNorm(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestParseDevice(t *testing.T) {
+	cuda := len(CUDADevices()) > 0
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"cpu", "cpu", true},
+		{"auto", map[bool]string{true: "cuda:0", false: "cpu"}[cuda], true},
+		{"cuda", "cuda:0", cuda},
+		{"cuda:x", "", false},
+		{"gpu", "", false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			d, err := ParseDevice(tc.in)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParseDevice(%q): %v", tc.in, err)
+			}
+			if err == nil && DeviceName(d) != tc.want {
+				t.Errorf("ParseDevice(%q) = %s, want %s", tc.in, DeviceName(d), tc.want)
+			}
+		})
+	}
+}

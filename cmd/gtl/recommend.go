@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/strategies"
+	"github.com/gtl-dev/gtl/vision/datasets"
+)
+
+func recommendCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "recommend",
+		Usage: "measure your data's size and similarity to the source, and recommend a strategy",
+		Description: "Counts the labelled images per class and measures similarity to the source domain: the same\n" +
+			"linear probe is fitted on frozen source features and on frozen random-initialisation features, and\n" +
+			"the gain is the share of the random probe's errors the source features remove. The data is placed\n" +
+			"in the transfer-learning table (small/large × similar/different) and the strategy of its cell is\n" +
+			"printed with the gtl train command that runs it.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
+			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Required: true, Usage: "source weights"},
+			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder"},
+			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
+			&cli.IntFlag{Name: "shots", Usage: "labelled images per class you have (fashion-mnist: sampled with --seed; 0: all)"},
+			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (folders without val/)"},
+			&cli.IntFlag{Name: "probe-images", Value: 100, Usage: "images per class the probes use"},
+			&cli.IntFlag{Name: "image-size", Usage: "resolution (default: the source checkpoint's; 224 for torchvision weights)"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed for sampling and the probes"},
+			&cli.BoolFlag{Name: "json", Usage: "print the measurement and the recommendation as JSON"},
+		},
+		Action: runRecommend,
+	}
+}
+
+// recommendation is what gtl recommend prints with --json.
+type recommendation struct {
+	strategies.Measurement
+	Large    bool   `json:"large"`
+	Similar  bool   `json:"similar"`
+	Strategy string `json:"strategy"`
+	Reason   string `json:"reason"`
+	Command  string `json:"command"`
+}
+
+func runRecommend(c *cli.Context) error {
+	linear, _ := strategies.Parse("linear")
+	arch, size, err := sourceModel(c, []strategies.Strategy{linear})
+	if err != nil {
+		return err
+	}
+	tgt, err := loadTarget(c, size)
+	if err != nil {
+		return err
+	}
+	train, err := tgt.shots(c.Int("shots"), uint64(c.Int64("seed")))
+	if err != nil {
+		return cli.Exit("--shots: "+err.Error(), 2)
+	}
+	rec, err := recommend(arch, c.String("weights"), train, c.Int("probe-images"), uint64(c.Int64("seed")))
+	if err != nil {
+		return err
+	}
+	args := []string{"gtl train", "--model " + arch, "--weights " + c.String("weights"), "--data " + c.String("data")}
+	if c.String("classes") != "" {
+		args = append(args, "--classes "+c.String("classes"))
+	}
+	if c.Int("shots") > 0 {
+		args = append(args, fmt.Sprintf("--shots %d --seed %d", c.Int("shots"), c.Int64("seed")))
+	}
+	rec.Command = strings.Join(append(args, "--strategy "+rec.Strategy, "--out runs/"+rec.Strategy), " ")
+	if c.Bool("json") {
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		fmt.Fprintln(c.App.Writer, string(b))
+		return nil
+	}
+	printRecommendation(c.App.Writer, rec)
+	return nil
+}
+
+// recommend measures the target and places it in the table.
+func recommend(arch, weights string, train *datasets.Images, perClass int, seed uint64) (*recommendation, error) {
+	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, Normalize: imagenetNorm, PerClass: perClass, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	stages, err := stageCount(arch)
+	if err != nil {
+		return nil, err
+	}
+	p := strategies.Place(m, stages)
+	return &recommendation{Measurement: *m, Large: p.Large, Similar: p.Similar, Strategy: p.Strategy, Reason: p.Reason}, nil
+}
+
+func printRecommendation(w io.Writer, r *recommendation) {
+	fmt.Fprintf(w, "target: %d classes, %d labelled images per class (smallest class)\n", r.Classes, r.PerClass)
+	fmt.Fprintf(w, "linear probe on %d images, scored on held-out target images:\n", r.ProbeImages)
+	fmt.Fprintf(w, "  source features  %5.1f%%\n  random features  %5.1f%%\n", 100*r.SourceProbe, 100*r.RandomProbe)
+	fmt.Fprintf(w, "  gain: source features remove %.0f%% of the random probe's errors (similar from %.0f%%)\n\n", 100*r.Gain, 100*strategies.SimilarGain)
+	mark := func(large, similar bool) string {
+		if large == r.Large && similar == r.Similar {
+			return "→ "
+		}
+		return "  "
+	}
+	fmt.Fprintf(w, "%-26s %-30s %s\n", "", "similar data", "different data")
+	fmt.Fprintf(w, "%-26s %-30s %s\n", fmt.Sprintf("small (< %d per class)", strategies.LargePerClass), mark(false, true)+"linear (train the classifier)", mark(false, false)+"freeze-2 (fine-tune most)")
+	fmt.Fprintf(w, "%-26s %-30s %s\n\n", "large", mark(true, true)+"freeze the lower stages", mark(true, false)+"full (fine-tune everything)")
+	fmt.Fprintf(w, "recommended: %s\n  %s\nrun:\n  %s\n", r.Strategy, r.Reason, r.Command)
+}

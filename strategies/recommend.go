@@ -1,0 +1,190 @@
+package strategies
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// Thresholds of the advisor's table. A target with at least LargePerClass
+// labelled images per class is "large"; one whose source-feature probe
+// removes at least SimilarGain of the random-feature probe's errors is
+// "similar". See Place for their meaning and the README for how they were
+// set against gtl compare.
+const (
+	LargePerClass = 1000
+	SimilarGain   = 0.5
+)
+
+// ProbeOptions set up the similarity measurement of Measure.
+type ProbeOptions struct {
+	Arch, Weights string
+	Normalize     vision.Normalize
+	// PerClass is the number of images per class the probes use (70% to
+	// fit, 30% to score); default 100, fewer when a class is smaller.
+	PerClass int
+	Seed     uint64
+}
+
+// Measurement is what the advisor knows about a target data set.
+type Measurement struct {
+	Classes       int     `json:"classes"`
+	PerClass      int     `json:"images_per_class"` // labelled training images of the smallest class
+	ProbeImages   int     `json:"probe_images"`     // images the probes were fitted on
+	SourceProbe   float64 `json:"source_probe_accuracy"`
+	RandomProbe   float64 `json:"random_probe_accuracy"`
+	Gain          float64 `json:"gain"` // share of the random probe's errors that source features remove
+	Seconds       float64 `json:"seconds"`
+	SourceWeights string  `json:"source_weights"`
+}
+
+// Measure estimates how similar the target is to the source domain: it
+// fits the same linear probe on frozen source features and on frozen
+// random-initialisation features (same architecture) and compares their
+// accuracy on held-out target images. Source features that separate the
+// target's classes much better than random ones carry over: the domains
+// are similar in the sense that matters for transfer. The gain is the
+// share of the random probe's errors that the source features remove,
+// (err_random - err_source) / err_random, which does not depend on how hard
+// the task is as much as the raw accuracy difference does.
+func Measure(train *datasets.Images, o ProbeOptions) (*Measurement, error) {
+	if o.PerClass == 0 {
+		o.PerClass = 100
+	}
+	count := make([]int, len(train.Classes))
+	for _, l := range train.Labels {
+		count[l]++
+	}
+	smallest := train.Len()
+	for _, k := range count {
+		smallest = min(smallest, k)
+	}
+	if smallest < 4 {
+		return nil, fmt.Errorf("strategies: measure: a class has %d images; the probes need at least 4 per class", smallest)
+	}
+	per := min(o.PerClass, smallest)
+	idx, err := train.FirstPerClass(per, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	fit, score := splitPerClass(train, idx, 0.7, o.Seed)
+	fitSet, err := train.Subset(fit)
+	if err != nil {
+		return nil, err
+	}
+	scoreSet, err := train.Subset(score)
+	if err != nil {
+		return nil, err
+	}
+	m := &Measurement{Classes: len(train.Classes), PerClass: smallest, ProbeImages: fitSet.Len(), SourceWeights: o.Weights}
+	if m.SourceProbe, err = probe(o, o.Weights, fitSet, scoreSet); err != nil {
+		return nil, err
+	}
+	if m.RandomProbe, err = probe(o, "", fitSet, scoreSet); err != nil {
+		return nil, err
+	}
+	if e := 1 - m.RandomProbe; e > 0 {
+		m.Gain = ((1 - m.RandomProbe) - (1 - m.SourceProbe)) / e
+	}
+	return m, nil
+}
+
+// splitPerClass splits idx into a share of each class and the rest.
+func splitPerClass(im *datasets.Images, idx []int, share float64, seed uint64) (a, b []int) {
+	byClass := map[int][]int{}
+	for _, i := range idx {
+		byClass[im.Labels[i]] = append(byClass[im.Labels[i]], i)
+	}
+	r := rand.New(rand.NewPCG(seed, 0x70726f6265))
+	for c := range len(im.Classes) {
+		its := byClass[c]
+		r.Shuffle(len(its), func(i, j int) { its[i], its[j] = its[j], its[i] })
+		k := max(1, min(len(its)-1, int(share*float64(len(its))+0.5)))
+		a, b = append(a, its[:k]...), append(b, its[k:]...)
+	}
+	return a, b
+}
+
+// probe fits a linear classifier on frozen features of the model with the
+// given weights ("" for torchvision's random initialisation) and returns
+// its accuracy on score.
+func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64, error) {
+	var m *vision.Model
+	err := torch.Do(func() error {
+		if err := torch.ManualSeed(int64(o.Seed)); err != nil {
+			return err
+		}
+		op, err := vision.Open(vision.OpenOptions{Arch: o.Arch, Weights: weights, Classes: fit.Classes, NumClasses: len(fit.Classes), Device: gotch.CPU})
+		if err != nil {
+			return err
+		}
+		m = op.Model
+		for i := 0; i < len(m.Stages)-1; i++ {
+			if err := m.SetStageFrozen(i, true, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if m != nil {
+		defer func() { _ = torch.Do(func() error { m.Close(); return nil }) }()
+	}
+	if err != nil {
+		return 0, err
+	}
+	s, _ := Parse("linear")
+	p, err := s.Resolve(Size{Images: fit.Len(), Stages: len(m.Stages)}, 0)
+	if err != nil {
+		return 0, err
+	}
+	tr := finetune.Trainer{Config: finetune.Config{Epochs: p.Epochs, BatchSize: p.Batch, LR: p.LR, Schedule: p.Schedule,
+		EvalEvery: p.Epochs, Seed: o.Seed, Normalize: o.Normalize}}
+	res, err := tr.FitCached(m, fit, score)
+	if err != nil {
+		return 0, fmt.Errorf("strategies: probe on %s features: %w", map[bool]string{true: "random", false: "source"}[weights == ""], err)
+	}
+	return res.Epochs[len(res.Epochs)-1].ValAccuracy, nil
+}
+
+// Placement is the target's cell in the transfer-learning table and the
+// strategy it calls for.
+type Placement struct {
+	Large, Similar bool
+	Strategy       string // a name Parse accepts
+	Reason         string
+}
+
+// Place puts a measured target in the table (size × similarity) and picks
+// the strategy of its cell, for a model with the given number of stages:
+//
+//	small, similar:   linear (frozen backbone, train the classifier)
+//	small, different: freeze-2 (stem and first stage frozen, the rest trains)
+//	large, similar:   freeze-(stages-3) (the top two stages and the head train)
+//	large, different: full (every stage, discriminative rates)
+func Place(m *Measurement, stages int) Placement {
+	p := Placement{Large: m.PerClass >= LargePerClass, Similar: m.Gain >= SimilarGain}
+	size := fmt.Sprintf("%d images per class (large from %d)", m.PerClass, LargePerClass)
+	sim := fmt.Sprintf("source features remove %.0f%% of random features' probe errors (similar from %.0f%%)", 100*m.Gain, 100*SimilarGain)
+	switch {
+	case !p.Large && p.Similar:
+		p.Strategy = "linear"
+		p.Reason = "small and similar: the source features already separate the classes; train only the classifier"
+	case !p.Large && !p.Similar:
+		p.Strategy = fmt.Sprintf("freeze-%d", min(2, stages-1))
+		p.Reason = "small and different: keep the generic low-level stages, fine-tune the rest (augment, or collect more data)"
+	case p.Large && p.Similar:
+		p.Strategy = fmt.Sprintf("freeze-%d", max(1, stages-3))
+		p.Reason = "large and similar: fine-tune the top stages, keep the rest"
+	default:
+		p.Strategy = "full"
+		p.Reason = "large and different: fine-tune the whole model, lower rates for lower stages"
+	}
+	p.Reason += "; " + size + "; " + sim
+	return p
+}
