@@ -2,7 +2,7 @@ package finetune
 
 import (
 	"fmt"
-		"path/filepath"
+	"path/filepath"
 	"reflect"
 	"sort"
 

@@ -54,9 +54,9 @@ type Config struct {
 	// EvalEvery validates after every this many epochs (and after the
 	// last); default 1. Epochs without validation report NaN.
 	EvalEvery int
-	Seed      uint64           // seeds the shuffling and libtorch's generator; default 0
+	Seed      uint64 // seeds the shuffling and libtorch's generator; default 0
 	// Device holds the model; batches are moved there. Default CPU.
-	Device gotch.Device
+	Device    gotch.Device
 	Normalize vision.Normalize // applied to every batch; default none
 }
 
