@@ -165,6 +165,18 @@ func (r *renderer) render(o outline, rng *rand.Rand) *image.Gray {
 		}
 	}
 
+	// Stretch the brightest pixel to white, as MNIST's digits are: thin,
+	// eroded or blurred strokes stay thin but not faint.
+	peak := 0.0
+	for _, v := range r.px {
+		peak = max(peak, v)
+	}
+	if peak > 0 {
+		for i := range r.px {
+			r.px[i] /= peak
+		}
+	}
+
 	sigma := uniform(rng, 0, d.NoiseMax)
 	img := image.NewGray(image.Rect(0, 0, n, n))
 	for i, v := range r.px {
