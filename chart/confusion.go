@@ -91,12 +91,12 @@ func confusion(path string, m [][]int, classes []string, title string) error {
 		fontSize = vg.Points(8)
 	}
 	var labels plotter.XYLabels
-	var styles []text
+	var dark []bool // cells dark enough for white text
 	for i, row := range m {
 		for j, v := range row {
 			labels.XYs = append(labels.XYs, plotter.XY{X: float64(j), Y: float64(n - 1 - i)})
 			labels.Labels = append(labels.Labels, strconv.Itoa(v))
-			styles = append(styles, text{dark: norm[i][j] > 0.5})
+			dark = append(dark, norm[i][j] > 0.5)
 		}
 	}
 	l, err := plotter.NewLabels(labels)
@@ -108,7 +108,7 @@ func confusion(path string, m [][]int, classes []string, title string) error {
 		st.Font.Size = fontSize
 		st.XAlign, st.YAlign = draw.XCenter, draw.YCenter
 		st.Color = color.Black
-		if styles[k].dark {
+		if dark[k] {
 			st.Color = color.White
 		}
 		l.TextStyle[k] = st
@@ -126,6 +126,3 @@ func confusion(path string, m [][]int, classes []string, title string) error {
 	p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5
 	return save(p, path, side, side-80)
 }
-
-// text records how one cell's count is drawn.
-type text struct{ dark bool }

@@ -154,12 +154,8 @@ func loadFaces(path string, chars []rune) []face {
 		if !ok {
 			continue
 		}
-		idx := i
-		if coll.NumFonts() == 1 {
-			idx = 0
-		}
 		faces = append(faces, face{
-			info:     FontInfo{Path: path, Index: idx, Name: name, SHA256: hex.EncodeToString(sum[:])},
+			info:     FontInfo{Path: path, Index: i, Name: name, SHA256: hex.EncodeToString(sum[:])},
 			outlines: outs,
 		})
 	}

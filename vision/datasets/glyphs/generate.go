@@ -28,9 +28,6 @@ const (
 	Letters Set = "letters"
 )
 
-// Sets lists the known sets.
-var Sets = []Set{Digits, Letters}
-
 // Classes returns the set's class names, which are also its characters.
 func (s Set) Classes() ([]string, error) {
 	var first, last rune
@@ -160,8 +157,8 @@ func Generate(dir string, o Options) (Manifest, error) {
 		return Manifest{}, err
 	}
 	if len(faces) == 0 {
-		return Manifest{}, fmt.Errorf("glyphs: no usable fonts with all of %s%s in %s (install fonts-dejavu-core or name a font folder)",
-			classes[0], "…"+classes[len(classes)-1], strings.Join(dirs, ", "))
+		return Manifest{}, fmt.Errorf("glyphs: no usable fonts with all of %s…%s in %s (install fonts-dejavu-core or name a font folder)",
+			classes[0], classes[len(classes)-1], strings.Join(dirs, ", "))
 	}
 	m := Manifest{
 		Format: Format, Set: o.Set, Classes: classes,

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"io/fs"
@@ -351,4 +352,10 @@ func writeFont(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return p
+}
+
+func ExampleSet_Classes() {
+	classes, _ := Letters.Classes()
+	fmt.Println(len(classes), classes[0], classes[25])
+	// Output: 26 A Z
 }

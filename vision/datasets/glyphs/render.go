@@ -65,6 +65,7 @@ type renderer struct {
 	tmp   []uint8
 	px    []float64
 	blur  []float64
+	blurT []float64 // the blur's scratch
 }
 
 func newRenderer(d Distortion, size int) *renderer {
@@ -76,6 +77,7 @@ func newRenderer(d Distortion, size int) *renderer {
 		tmp:   make([]uint8, hs*hs),
 		px:    make([]float64, size*size),
 		blur:  make([]float64, size*size),
+		blurT: make([]float64, size*size),
 	}
 }
 
@@ -159,7 +161,7 @@ func (r *renderer) render(o outline, rng *rand.Rand) *image.Gray {
 
 	if rng.Float64() < d.BlurProb {
 		b := uniform(rng, 0, d.BlurMax)
-		binomial(r.px, r.blur, n)
+		binomial(r.px, r.blur, r.blurT, n)
 		for i, v := range r.blur {
 			r.px[i] = (1-b)*r.px[i] + b*v
 		}
@@ -223,12 +225,11 @@ func morph(pix, tmp []uint8, n int, grow bool) {
 }
 
 // binomial writes the 3×3 [1 2 1]/4 ⊗ [1 2 1]/4 blur of the n×n src to dst,
-// repeating edge pixels.
-func binomial(src, dst []float64, n int) {
+// repeating edge pixels; tmp (same length) is scratch.
+func binomial(src, dst, tmp []float64, n int) {
 	at := func(p []float64, i, j int) float64 {
 		return p[min(n-1, max(0, i))*n+min(n-1, max(0, j))]
 	}
-	tmp := make([]float64, len(src))
 	for i := range n {
 		for j := range n {
 			tmp[i*n+j] = (at(src, i, j-1) + 2*src[i*n+j] + at(src, i, j+1)) / 4
