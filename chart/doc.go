@@ -17,6 +17,6 @@
 //		},
 //	})
 //
-// It is pure Go (gonum.org/v1/plot) and imports no libtorch; cmd/gtl calls
-// it when it writes a report.
+// It is pure Go (gonum.org/v1/plot) and imports no libtorch; it is meant for
+// the reports of gtl train and gtl compare (not wired into them yet).
 package chart
