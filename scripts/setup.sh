@@ -2,7 +2,8 @@
 # scripts/setup.sh: prepare everything gtl needs to build on this machine.
 #
 #   1. installs missing Debian packages (libtorch-dev unless LIBTORCH is set,
-#      dataset-fashion-mnist, the C++ toolchain);
+#      dataset-fashion-mnist, the C++ toolchain; fonts for gtl glyphs, best
+#      effort);
 #   2. copies gotch from the Go module proxy into .build/gotch (git-ignored;
 #      go.mod points there with a replace directive) and patches it so that its
 #      Go package links a prebuilt wrapper library instead of compiling C++;
@@ -57,6 +58,26 @@ if ((${#missing[@]})); then
 			die "apt-get could not install ${missing[*]} (log: $root/.apt.log); try: sudo apt-get update && sudo $fix"
 	fi
 	rm -f "$root/.apt.log"
+fi
+
+# Fonts for `gtl glyphs`: DejaVu alone is enough, the others add faces (and
+# variety to the set). Best effort: a font package apt cannot install is a
+# warning, never a failed setup.
+fonts=()
+if command -v dpkg-query >/dev/null; then
+	for p in fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-urw-base35; do installed "$p" || fonts+=("$p"); done
+fi
+if ((${#fonts[@]})); then
+	fix="apt-get install -y --no-install-recommends ${fonts[*]}"
+	if [ "${GTL_SKIP_APT:-}" = 1 ] || { [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; }; then
+		say "warning: fonts for gtl glyphs missing: ${fonts[*]}; to install: sudo $fix"
+	else
+		sudo=""
+		[ "$(id -u)" = 0 ] || sudo="sudo"
+		say "installing ${fonts[*]} (apt-get, for gtl glyphs)"
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${fonts[@]}" >/dev/null 2>&1 ||
+			say "warning: apt-get could not install ${fonts[*]}; gtl glyphs uses the fonts there are; try: sudo $fix"
+	fi
 fi
 command -v "$CXX" >/dev/null || die "no C++ compiler ($CXX); install g++: sudo apt-get install g++"
 command -v go >/dev/null || die "no Go toolchain on PATH; install Go 1.26 from go.dev/dl"
