@@ -47,7 +47,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "threads", Usage: "threads libtorch uses inside one op (0: " + env.NumThreads.Name + ", else one per physical core)"},
 		},
-		Before:      setup,
+		Before: setup,
 		Commands: []*cli.Command{
 			versionCommand(),
 			doctorCommand(),
