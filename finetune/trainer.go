@@ -237,7 +237,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			return err
 		}
 		defer opt.Close()
-		steps := (nTrain + cfg.BatchSize - 1) / cfg.BatchSize
+		steps := StepsPerEpoch(nTrain, cfg.BatchSize)
 		if t.Hooks.OnStart != nil {
 			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: nVal, Groups: groups})
 		}
@@ -322,6 +322,16 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 		return nil, err
 	}
 	return res, nil
+}
+
+// StepsPerEpoch returns the optimisation steps of an epoch over n images in
+// batches of b: the last, incomplete batch is dropped (as fastai's training
+// loader does), since a batch of one image gives batch norm a zero
+// variance — libtorch then makes the running variance NaN where PyTorch
+// would refuse — and a tiny one gives noisy statistics. A set smaller than
+// one batch is one step.
+func StepsPerEpoch(n, b int) int {
+	return max(1, n/b)
 }
 
 // optimizerOptions maps the configuration to libtorch's optimiser.

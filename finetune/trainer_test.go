@@ -206,3 +206,34 @@ func TestReportAgreesWithEvaluate(t *testing.T) {
 		t.Errorf("confusion matrix counts %d images of %d", total, test.Len())
 	}
 }
+
+// TestLastBatchOfOneIsDropped: 9 images in batches of 8 would leave a batch
+// of one, whose zero variance turns libtorch's batch-norm running variance
+// into NaN (PyTorch refuses such a batch); the incomplete batch is dropped
+// and evaluation stays finite.
+func TestLastBatchOfOneIsDropped(t *testing.T) {
+	w := torch.NewWorker()
+	defer w.Close()
+	for _, tc := range []struct{ n, batch, steps int }{{9, 8, 1}, {16, 8, 2}, {5, 8, 1}, {25, 6, 4}} {
+		if got := StepsPerEpoch(tc.n, tc.batch); got != tc.steps {
+			t.Errorf("StepsPerEpoch(%d, %d) = %d, want %d", tc.n, tc.batch, got, tc.steps)
+		}
+	}
+	data := randomImages(9, 32, 3)
+	var m *vision.Model
+	if err := w.Do(func() error {
+		var err error
+		m, err = vision.New("resnet18", 3, gotch.CPU)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Do(func() error { m.Close(); return nil })
+	res, err := (&Trainer{Config: Config{Epochs: 2, BatchSize: 8, Seed: 1}, Worker: w}).Fit(m, m.VS, data, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := res.Epochs[1].ValLoss; math.IsNaN(l) || math.IsInf(l, 0) {
+		t.Errorf("validation loss %v after training on 9 images in batches of 8", l)
+	}
+}

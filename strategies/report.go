@@ -1,21 +1,161 @@
 package strategies
 
 import (
+	"encoding/base64"
 	"fmt"
 	"html"
+	"math"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+
+	"github.com/gtl-dev/gtl/chart"
 
 	"github.com/gtl-dev/gtl/vision/npy"
 )
 
-// WriteReport writes report.md and report.html for the results into dir.
+// Plot files WriteReport makes beside the report.
+const (
+	PlotAccuracy     = "accuracy-vs-labels.png"
+	PlotTimeTo95     = "time-to-95.png"
+	plotCurvesPrefix = "curves-"
+)
+
+// WriteReport writes the plots, report.md and report.html (the plots
+// embedded) for the results into dir.
 func WriteReport(dir string, r *Results) error {
-	md := r.Markdown()
+	plots, err := r.plots(dir)
+	if err != nil {
+		return err
+	}
+	md := r.Markdown() + plots
 	if err := npy.WriteFileAtomic(filepath.Join(dir, "report.md"), []byte(md)); err != nil {
 		return err
 	}
-	return npy.WriteFileAtomic(filepath.Join(dir, "report.html"), []byte(markdownToHTML(md)))
+	return npy.WriteFileAtomic(filepath.Join(dir, "report.html"), []byte(markdownToHTML(md, dir)))
+}
+
+// plots draws the report's charts into dir and returns the Markdown that
+// shows them.
+func (r *Results) plots(dir string) (string, error) {
+	g := r.Grid
+	sums := r.Summaries()
+	if len(sums) == 0 {
+		return "", nil
+	}
+	var md strings.Builder
+	md.WriteString("## Plots\n\n")
+	// Accuracy against labels per class, one line per strategy.
+	perClass := func(shots int) float64 {
+		if shots != All {
+			return float64(shots)
+		}
+		for _, rec := range r.inGrid() {
+			if rec.Shots == All {
+				return float64(rec.TrainImages) / float64(len(g.Classes))
+			}
+		}
+		return math.NaN()
+	}
+	acc := chart.LineChart{Title: "Final accuracy against labelled images per class", XLabel: "labelled images per class (log scale)",
+		YLabel: "accuracy (mean ± std over seeds)", LogX: true, LegendTop: false}
+	bars := chart.BarChart{Title: "Training time to 95% of each run's best accuracy", XLabel: "labelled images per class", YLabel: "seconds (mean over seeds)"}
+	for _, sh := range g.Shots {
+		bars.Groups = append(bars.Groups, ShotsLabel(sh))
+	}
+	for _, st := range g.Strategies {
+		line := chart.Series{Name: st}
+		bar := chart.BarSeries{Name: st}
+		for _, sh := range g.Shots {
+			v := math.NaN()
+			for _, s := range sums {
+				if x := perClass(sh); s.Strategy == st && s.Shots == sh && x > 0 {
+					line.X = append(line.X, x)
+					line.Y = append(line.Y, 100*s.Accuracy.Mean)
+					line.Err = append(line.Err, 100*s.Accuracy.Std)
+					v = s.SecondsTo95.Mean
+				}
+			}
+			bar.Values = append(bar.Values, v)
+		}
+		if len(line.X) > 0 {
+			acc.Series = append(acc.Series, line)
+		}
+		bars.Series = append(bars.Series, bar)
+	}
+	if err := chart.Lines(filepath.Join(dir, PlotAccuracy), acc); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&md, "![accuracy against labels per class](%s)\n\n", PlotAccuracy)
+	if err := chart.Bars(filepath.Join(dir, PlotTimeTo95), bars); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&md, "![time to 95%% of the best accuracy](%s)\n\n", PlotTimeTo95)
+	// Learning curves per size: validation accuracy against training time,
+	// mean over seeds at each validated epoch.
+	for _, sh := range g.Shots {
+		lc := chart.LineChart{Title: fmt.Sprintf("Learning curves, %s labelled images per class", ShotsLabel(sh)),
+			XLabel: "seconds of training (mean over seeds)", YLabel: "validation accuracy (%)"}
+		for _, st := range g.Strategies {
+			if s := r.meanCurve(st, sh); len(s.X) > 0 {
+				lc.Series = append(lc.Series, s)
+			}
+		}
+		if len(lc.Series) == 0 {
+			continue
+		}
+		name := plotCurvesPrefix + ShotsLabel(sh) + ".png"
+		if err := chart.Lines(filepath.Join(dir, name), lc); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&md, "![learning curves, %s per class](%s)\n\n", ShotsLabel(sh), name)
+	}
+	return md.String(), nil
+}
+
+// meanCurve averages the validated points of a strategy's runs at one size
+// over seeds (epochs where every seed was validated).
+func (r *Results) meanCurve(strategy string, shots int) chart.Series {
+	type acc struct {
+		secs, acc float64
+		n         int
+	}
+	byEpoch := map[int]*acc{}
+	runs := 0
+	for _, rec := range r.inGrid() {
+		if rec.Strategy != strategy || rec.Shots != shots {
+			continue
+		}
+		runs++
+		for _, pt := range rec.Curve {
+			if pt.ValAccuracy == nil {
+				continue
+			}
+			a := byEpoch[pt.Epoch]
+			if a == nil {
+				a = &acc{}
+				byEpoch[pt.Epoch] = a
+			}
+			a.secs += pt.Seconds
+			a.acc += *pt.ValAccuracy
+			a.n++
+		}
+	}
+	var epochs []int
+	for e, a := range byEpoch {
+		if a.n == runs {
+			epochs = append(epochs, e)
+		}
+	}
+	sort.Ints(epochs)
+	s := chart.Series{Name: strategy}
+	for _, e := range epochs {
+		a := byEpoch[e]
+		s.X = append(s.X, a.secs/float64(a.n))
+		s.Y = append(s.Y, 100*a.acc/float64(a.n))
+	}
+	return s
 }
 
 // Markdown returns the report: what was compared, mean ± std accuracy per
@@ -77,7 +217,7 @@ func (r *Results) Markdown() string {
 
 // markdownToHTML renders the report's subset of Markdown (headings, tables,
 // bullet lists, images, paragraphs) as a standalone page.
-func markdownToHTML(md string) string {
+func markdownToHTML(md, dir string) string {
 	var b strings.Builder
 	b.WriteString("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>gtl compare</title>\n" +
 		"<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}</style>\n</head><body>\n")
@@ -101,7 +241,11 @@ func markdownToHTML(md string) string {
 			fmt.Fprintf(&b, "<h1>%s</h1>\n", inline(l[2:]))
 		case strings.HasPrefix(l, "!["):
 			alt, src, _ := strings.Cut(strings.TrimPrefix(l, "!["), "](")
-			fmt.Fprintf(&b, "<p><img alt=\"%s\" src=\"%s\"></p>\n", html.EscapeString(alt), html.EscapeString(strings.TrimSuffix(src, ")")))
+			src = strings.TrimSuffix(src, ")")
+			if png, err := os.ReadFile(filepath.Join(dir, src)); err == nil { // embedded: the page stands alone
+				src = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+			}
+			fmt.Fprintf(&b, "<p><img alt=\"%s\" src=\"%s\"></p>\n", html.EscapeString(alt), src)
 		case strings.HasPrefix(l, "|"):
 			b.WriteString("<table>\n")
 			for j := i; j < len(lines) && strings.HasPrefix(lines[j], "|"); j++ {

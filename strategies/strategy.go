@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/gtl-dev/gtl/finetune"
 )
 
 // Strategy is a named way to train on the target data. Parse turns a name
@@ -137,7 +139,7 @@ func (s Strategy) Resolve(sz Size, equalSteps int) (Plan, error) {
 	d := DefaultsFor(s)
 	p := Plan{Strategy: s.Name, Transfer: s.Transfer, Freeze: s.Freeze, LR: d.LR, LRDecay: d.LRDecay,
 		Batch: BatchFor(sz.Images), Schedule: "cosine", Warmup: 0, Budget: "own", BNPolicy: "eval", Augment: "none"}
-	perEpoch := (sz.Images + p.Batch - 1) / p.Batch
+	perEpoch := finetune.StepsPerEpoch(sz.Images, p.Batch)
 	p.Epochs = max(d.Epochs, (d.MinSteps+perEpoch-1)/perEpoch)
 	if equalSteps > 0 {
 		p.Epochs = max(1, (equalSteps+perEpoch-1)/perEpoch)

@@ -71,7 +71,7 @@ func TestResolve(t *testing.T) {
 			if p.Freeze != tc.wantFreeze || p.Cached != tc.cached || p.LR != tc.lr {
 				t.Errorf("plan %+v", p)
 			}
-			perEpoch := (tc.images + p.Batch - 1) / p.Batch
+			perEpoch := max(1, tc.images/p.Batch)
 			if p.Steps != p.Epochs*perEpoch || p.Steps < tc.minSteps {
 				t.Errorf("steps %d (epochs %d × %d), want ≥ %d", p.Steps, p.Epochs, perEpoch, tc.minSteps)
 			}
@@ -90,7 +90,7 @@ func TestResolve(t *testing.T) {
 	for _, name := range []string{"scratch", "linear", "full"} {
 		s, _ := Parse(name)
 		p, _ := s.Resolve(Size{Images: 500, Stages: stages}, 160)
-		if p.Steps < 160 || p.Steps >= 160+(500+p.Batch-1)/p.Batch {
+		if p.Steps < 160 || p.Steps >= 160+500/p.Batch {
 			t.Errorf("%s with an equal budget of 160 steps: %d", name, p.Steps)
 		}
 	}
@@ -159,9 +159,10 @@ func TestResultsResumeAndRefusals(t *testing.T) {
 func TestSummariesAndBest(t *testing.T) {
 	r := &Results{Grid: testGrid()}
 	for seed, a := range map[uint64][2]float64{1: {0.50, 0.70}, 2: {0.60, 0.72}} {
-		r.Add(Record{Cell: Cell{"scratch", 5, seed}, Outcome: Outcome{FinalAccuracy: a[0]}})
-		r.Add(Record{Cell: Cell{"linear", 5, seed}, Outcome: Outcome{FinalAccuracy: a[1]}})
-		r.Add(Record{Cell: Cell{"scratch", All, seed}, Outcome: Outcome{FinalAccuracy: 0.90 + float64(seed)/100}})
+		curve := []Point{{Epoch: 1, Seconds: 1, ValAccuracy: acc(a[0] / 2)}, {Epoch: 2, Seconds: 2, ValAccuracy: acc(a[0])}}
+		r.Add(Record{Cell: Cell{"scratch", 5, seed}, Outcome: Outcome{FinalAccuracy: a[0], Curve: curve}})
+		r.Add(Record{Cell: Cell{"linear", 5, seed}, Outcome: Outcome{FinalAccuracy: a[1], Curve: curve}})
+		r.Add(Record{Cell: Cell{"scratch", All, seed}, Outcome: Outcome{FinalAccuracy: 0.90 + float64(seed)/100, TrainImages: 1000}})
 		r.Add(Record{Cell: Cell{"linear", All, seed}, Outcome: Outcome{FinalAccuracy: 0.91}})
 	}
 	r.Add(Record{Cell: Cell{"full", 5, 1}, Outcome: Outcome{FinalAccuracy: 1}}) // not in the grid
@@ -181,5 +182,18 @@ func TestSummariesAndBest(t *testing.T) {
 	}
 	if md := r.Markdown(); !strings.Contains(md, "| linear | 71.0 ± 1.4% |") {
 		t.Errorf("report:\n%s", md)
+	}
+	dir := t.TempDir()
+	if err := WriteReport(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{PlotAccuracy, PlotTimeTo95, "curves-5.png", "report.md"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if n := strings.Count(string(page), "src=\"data:image/png;base64,"); n != 3 {
+		t.Errorf("report.html embeds %d plots, want 3 (accuracy, time, curves at 5 shots)", n)
 	}
 }

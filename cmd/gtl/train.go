@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/chart"
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
@@ -253,6 +254,12 @@ func runTrain(c *cli.Context) error {
 	if err := writeConfusionCSV(filepath.Join(out, "confusion.csv"), r); err != nil {
 		return err
 	}
+	if err := chart.Confusion(filepath.Join(out, "confusion.png"), r.Confusion, r.Classes, fmt.Sprintf("%s on %d validation images", m.Arch, val.Len())); err != nil {
+		return err
+	}
+	if err := plotCurves(filepath.Join(out, "curves.png"), res); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics, confusion matrix and config in %s\n", 100*best, res.Duration.Round(10*time.Millisecond), out)
 	return nil
 }
@@ -433,4 +440,23 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return npy.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// plotCurves draws the run's training loss and validation accuracy per
+// epoch (this process's epochs; a resumed run's earlier ones are in
+// metrics.csv).
+func plotCurves(path string, res *finetune.Result) error {
+	loss := chart.Series{Name: "train loss"}
+	acc := chart.Series{Name: "val accuracy"}
+	for _, e := range res.Epochs {
+		loss.X, loss.Y = append(loss.X, float64(e.Epoch)), append(loss.Y, e.TrainLoss)
+		if !math.IsNaN(e.ValAccuracy) {
+			acc.X, acc.Y = append(acc.X, float64(e.Epoch)), append(acc.Y, e.ValAccuracy)
+		}
+	}
+	series := []chart.Series{loss}
+	if len(acc.X) > 0 {
+		series = append(series, acc)
+	}
+	return chart.Lines(path, chart.LineChart{Title: "Training", XLabel: "epoch", YLabel: "loss / accuracy (0-1)", Series: series})
 }
