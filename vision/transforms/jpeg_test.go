@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
 	"testing"
 
 	"github.com/gtl-dev/gtl/vision/npy"
@@ -204,6 +207,8 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.Run("libjpeg-turbo", func(b *testing.B) {
 		var buf []uint8
+		cpu := threadCPU(b)
+		defer cpu.report(b)
 		for i := 0; b.Loop(); i++ {
 			img, err := DecodeInto(files[i%len(files)], buf)
 			if err != nil {
@@ -214,6 +219,8 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportMetric(float64(px)/float64(len(files))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpx/s")
 	})
 	b.Run("image-jpeg", func(b *testing.B) {
+		cpu := threadCPU(b)
+		defer cpu.report(b)
 		for i := 0; b.Loop(); i++ {
 			if _, err := jpeg.Decode(bytes.NewReader(files[i%len(files)])); err != nil {
 				b.Fatal(err)
@@ -228,4 +235,35 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkResize times a typical RandomResizedCrop resize: a 350×260
+// window of a photo to 224×224, bilinear.
+func BenchmarkResize(b *testing.B) {
+	img := FromImage(testImage(350, 260, 8))
+	cpu := threadCPU(b)
+	for b.Loop() {
+		Resize(img, 224, 224, Bilinear)
+	}
+	cpu.report(b)
+}
+
+// threadCPU measures the CPU time of the benchmark's own thread, which a
+// busy shared machine disturbs much less than wall time.
+type cpuClock struct{ start time.Duration }
+
+func threadCPU(b *testing.B) cpuClock {
+	runtime.LockOSThread()
+	b.Cleanup(runtime.UnlockOSThread)
+	return cpuClock{threadTime()}
+}
+
+func (c cpuClock) report(b *testing.B) {
+	b.ReportMetric(float64(threadTime()-c.start)/float64(b.N), "cpu-ns/op")
+}
+
+func threadTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(1, &ru) // RUSAGE_THREAD
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

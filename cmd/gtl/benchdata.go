@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/loader"
+	"github.com/gtl-dev/gtl/vision/transforms"
+)
+
+func benchDataCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench-data",
+		Usage: "measure the data pipeline alone: decode, random resized crop, flip, normalise into batches",
+		Description: "Runs vision/loader over an ImageFolder with torchvision's training transform " +
+			"(RandomResizedCrop + RandomHorizontalFlip + normalise) and reports images per second and per " +
+			"CPU-second; scripts/bench/data.sh compares it with torchvision's DataLoader.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", Required: true, Usage: "ImageFolder: `DIR`/<class>/<image>"},
+			&cli.IntFlag{Name: "workers", Value: 0, Usage: "loader goroutines (0: one per CPU)"},
+			&cli.IntFlag{Name: "batch", Value: 64, Usage: "batch size"},
+			&cli.IntFlag{Name: "size", Value: 224, Usage: "crop size"},
+			&cli.IntFlag{Name: "epochs", Value: 2, Usage: "timed epochs (after one untimed warm-up epoch)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of text"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the timed epochs to `FILE`"},
+		},
+		Action: benchData,
+	}
+}
+
+// benchResult is what bench-data reports.
+type benchResult struct {
+	Workers     int     `json:"workers"`
+	Batch       int     `json:"batch"`
+	Images      int     `json:"images"`
+	Seconds     float64 `json:"seconds"`
+	ImgPerS     float64 `json:"img_per_s"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	ImgPerCPUS  float64 `json:"img_per_cpu_s"`
+	JPEGDecoder string  `json:"jpeg_decoder"`
+}
+
+func benchData(c *cli.Context) error {
+	items, _, err := datasets.ListImageFolder(c.String("data"))
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("--data: %v", err), 2)
+	}
+	if c.Int("batch") < 1 || c.Int("size") < 1 || c.Int("epochs") < 1 || c.Int("workers") < 0 {
+		return cli.Exit("--batch, --size, --epochs: want at least 1; --workers: want 0 or more", 2)
+	}
+	size := c.Int("size")
+	l, err := loader.New(loader.FromFiles(items), loader.Config{
+		BatchSize: c.Int("batch"), Workers: c.Int("workers"), Size: size,
+		Transform: randomResizedCropFlip(size), Seed: 1})
+	if err != nil {
+		return err
+	}
+	order := make([]int, len(items))
+	epoch := func(e int) error {
+		copy(order, rand.New(rand.NewPCG(1, uint64(e))).Perm(len(items)))
+		it := l.Epoch(order, e)
+		defer it.Close()
+		for {
+			b, err := it.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			l.Release(b)
+		}
+	}
+	if err := epoch(0); err != nil {
+		return err
+	}
+	if p := c.String("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--cpuprofile: %v", err), 2)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu0, start := cpuSeconds(), time.Now()
+	for e := 1; e <= c.Int("epochs"); e++ {
+		if err := epoch(e); err != nil {
+			return err
+		}
+	}
+	secs, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+	n := len(items) * c.Int("epochs")
+	r := benchResult{Workers: l.Config().Workers, Batch: c.Int("batch"), Images: n, Seconds: secs,
+		ImgPerS: float64(n) / secs, CPUSeconds: cpu, ImgPerCPUS: float64(n) / cpu, JPEGDecoder: transforms.JPEGDecoder}
+	if c.Bool("json") {
+		return json.NewEncoder(c.App.Writer).Encode(r)
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "%d images in %.2f s with %d workers: %.1f img/s, %.1f img per CPU-second (%s)\n",
+		n, secs, r.Workers, r.ImgPerS, r.ImgPerCPUS, r.JPEGDecoder)
+	return err
+}
+
+// cpuSeconds returns the user and system CPU time of this process.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// randomResizedCropFlip is torchvision's RandomResizedCrop(size) (scale
+// 0.08–1, ratio 3/4–4/3, bilinear with antialias) followed by
+// RandomHorizontalFlip(0.5), drawing the same distributions from r.
+func randomResizedCropFlip(size int) func(transforms.RGB, *rand.Rand) transforms.RGB {
+	return func(img transforms.RGB, r *rand.Rand) transforms.RGB {
+		x, y, w, h := rrcParams(img.W, img.H, r)
+		crop := transforms.RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)}
+		for row := range h {
+			copy(crop.Pix[3*row*w:3*(row+1)*w], img.Pix[3*((y+row)*img.W+x):])
+		}
+		out := transforms.Resize(crop, size, size, transforms.Bilinear)
+		if r.Float64() < 0.5 {
+			for row := range size {
+				p := out.Pix[3*row*size : 3*(row+1)*size]
+				for a, b := 0, size-1; a < b; a, b = a+1, b-1 {
+					p[3*a], p[3*b] = p[3*b], p[3*a]
+					p[3*a+1], p[3*b+1] = p[3*b+1], p[3*a+1]
+					p[3*a+2], p[3*b+2] = p[3*b+2], p[3*a+2]
+				}
+			}
+		}
+		return out
+	}
+}
+
+// rrcParams is torchvision's RandomResizedCrop.get_params: the crop's left,
+// top, width and height.
+func rrcParams(width, height int, r *rand.Rand) (x, y, w, h int) {
+	area := float64(width * height)
+	lo, hi := math.Log(3.0/4), math.Log(4.0/3)
+	for range 10 {
+		target := area * (0.08 + r.Float64()*(1-0.08))
+		ratio := math.Exp(lo + r.Float64()*(hi-lo))
+		w = int(math.Round(math.Sqrt(target * ratio)))
+		h = int(math.Round(math.Sqrt(target / ratio)))
+		if 0 < w && w <= width && 0 < h && h <= height {
+			return r.IntN(width - w + 1), r.IntN(height - h + 1), w, h
+		}
+	}
+	in := float64(width) / float64(height)
+	switch {
+	case in < 3.0/4:
+		w, h = width, int(math.Round(float64(width)/(3.0/4)))
+	case in > 4.0/3:
+		h, w = height, int(math.Round(float64(height)*(4.0/3)))
+	default:
+		w, h = width, height
+	}
+	return (width - w) / 2, (height - h) / 2, w, h
+}
