@@ -277,6 +277,9 @@ func (it *Iter) Next() (*Batch, error) {
 	if it.err != nil {
 		return nil, it.err
 	}
+	if it.ctx.Err() != nil { // a batch may be ready too: cancelling wins
+		return nil, it.fail(nil)
+	}
 	var out chan result
 	var ok bool
 	select {

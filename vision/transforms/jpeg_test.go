@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/gtl-dev/gtl/vision/npy"
 )
@@ -52,9 +52,9 @@ func TestDecodeMatchesPIL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	tests := []struct {
-		name  string
-		img   image.Image
-		q     int
+		name   string
+		img    image.Image
+		q      int
 		goMean float64 // the most Go's decoder may differ by on average
 	}{
 		{"photo-like 500x375 q90", testImage(500, 375, 1), 90, 6},
