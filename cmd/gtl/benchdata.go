@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -32,6 +33,7 @@ func benchDataCommand() *cli.Command {
 			&cli.IntFlag{Name: "size", Value: 224, Usage: "crop size"},
 			&cli.IntFlag{Name: "epochs", Value: 2, Usage: "timed epochs (after one untimed warm-up epoch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of text"},
+			&cli.BoolFlag{Name: "full-decode", Usage: "decode whole images, then crop (default: decode only the crop window; same pixels)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the timed epochs to `FILE`"},
 		},
 		Action: benchData,
@@ -59,9 +61,14 @@ func benchData(c *cli.Context) error {
 		return cli.Exit("--batch, --size, --epochs: want at least 1; --workers: want 0 or more", 2)
 	}
 	size := c.Int("size")
-	l, err := loader.New(loader.FromFiles(items), loader.Config{
-		BatchSize: c.Int("batch"), Workers: c.Int("workers"), Size: size,
-		Transform: randomResizedCropFlip(size), Seed: 1})
+	cfg := loader.Config{BatchSize: c.Int("batch"), Workers: c.Int("workers"), Size: size,
+		Crop: rrcWindow, Transform: resizeFlip(size), Seed: 1}
+	if c.Bool("full-decode") {
+		cfg.Crop, cfg.Transform = nil, func(img transforms.RGB, r *rand.Rand) transforms.RGB {
+			return resizeFlip(size)(transforms.Crop(img, rrcWindow(img.W, img.H, r)), r)
+		}
+	}
+	l, err := loader.New(loader.FromFiles(items), cfg)
 	if err != nil {
 		return err
 	}
@@ -122,16 +129,17 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-// randomResizedCropFlip is torchvision's RandomResizedCrop(size) (scale
-// 0.08–1, ratio 3/4–4/3, bilinear with antialias) followed by
-// RandomHorizontalFlip(0.5), drawing the same distributions from r.
-func randomResizedCropFlip(size int) func(transforms.RGB, *rand.Rand) transforms.RGB {
-	return func(img transforms.RGB, r *rand.Rand) transforms.RGB {
-		x, y, w, h := rrcParams(img.W, img.H, r)
-		crop := transforms.RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)}
-		for row := range h {
-			copy(crop.Pix[3*row*w:3*(row+1)*w], img.Pix[3*((y+row)*img.W+x):])
-		}
+// rrcWindow and resizeFlip are torchvision's RandomResizedCrop(size)
+// (scale 0.08–1, ratio 3/4–4/3, bilinear with antialias) followed by
+// RandomHorizontalFlip(0.5), drawing the same distributions from r: the
+// window to crop, then the resize and flip.
+func rrcWindow(w, h int, r *rand.Rand) image.Rectangle {
+	x, y, cw, ch := rrcParams(w, h, r)
+	return image.Rect(x, y, x+cw, y+ch)
+}
+
+func resizeFlip(size int) func(transforms.RGB, *rand.Rand) transforms.RGB {
+	return func(crop transforms.RGB, r *rand.Rand) transforms.RGB {
 		out := transforms.Resize(crop, size, size, transforms.Bilinear)
 		if r.Float64() < 0.5 {
 			for row := range size {

@@ -436,3 +436,51 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 }
+
+// TestCrop checks that Config.Crop (decoding only the window, for files)
+// gives the batches a transform cropping the whole decoded image gives.
+func TestCrop(t *testing.T) {
+	dir := t.TempDir()
+	var items []datasets.Item
+	for i := range 9 {
+		m := image.NewRGBA(image.Rect(0, 0, 120+7*i, 90))
+		r := rand.New(rand.NewPCG(uint64(i), 1))
+		for j := range m.Pix {
+			m.Pix[j] = uint8(j/3%200 + r.IntN(50))
+		}
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, m, &jpeg.Options{Quality: 90})
+		p := filepath.Join(dir, fmt.Sprintf("%d.jpg", i))
+		os.WriteFile(p, buf.Bytes(), 0o644)
+		items = append(items, datasets.Item{Path: p, Label: i % 3})
+	}
+	window := func(w, h int, r *rand.Rand) image.Rectangle {
+		x0, y0 := r.IntN(w-20), r.IntN(h-20)
+		return image.Rect(x0, y0, x0+20+r.IntN(w-x0-20), y0+20+r.IntN(h-y0-20))
+	}
+	resize := func(img transforms.RGB, _ *rand.Rand) transforms.RGB { return transforms.Resize(img, 16, 16, transforms.Bilinear) }
+	withCrop := Config{BatchSize: 4, Size: 16, Workers: 3, Crop: window, Transform: resize, Seed: 2}
+	inTransform := Config{BatchSize: 4, Size: 16, Workers: 1, Seed: 2,
+		Transform: func(img transforms.RGB, r *rand.Rand) transforms.RGB {
+			return resize(transforms.Crop(img, window(img.W, img.H, r)), r)
+		}}
+	order := perm(9, 3)
+	var got [][]Batch
+	for _, c := range []Config{withCrop, inTransform} {
+		for _, src := range []Source{FromFiles(items), plainSource{FromFiles(items)}} {
+			l, err := New(src, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, collect(t, l, order, 1))
+		}
+	}
+	for k := 1; k < len(got); k++ {
+		if err := sameBatches(got[0], got[k]); err != nil {
+			t.Errorf("run %d: %v", k, err)
+		}
+	}
+}
+
+// plainSource hides a source's LoadCrop.
+type plainSource struct{ Source }

@@ -2,6 +2,8 @@ package loader
 
 import (
 	"fmt"
+	"image"
+	"os"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/transforms"
@@ -17,6 +19,31 @@ type Source interface {
 	Load(i int) (transforms.RGB, error)
 	// Name names image i in errors and skip reports (a file path).
 	Name(i int) string
+}
+
+// CropLoader is a [Source] that can load just a window of an image,
+// faster than loading it whole (FromFiles decodes only the JPEG blocks
+// under the window). choose gets the full image's size and returns the
+// window, which must lie inside it.
+type CropLoader interface {
+	LoadCrop(i int, choose func(w, h int) image.Rectangle) (transforms.RGB, error)
+}
+
+// loadCrop loads the window of image i that choose picks, through
+// LoadCrop where src has it.
+func loadCrop(src Source, i int, choose func(w, h int) image.Rectangle) (transforms.RGB, error) {
+	if cl, ok := src.(CropLoader); ok {
+		return cl.LoadCrop(i, choose)
+	}
+	img, err := src.Load(i)
+	if err != nil {
+		return img, err
+	}
+	r := choose(img.W, img.H)
+	if r.Empty() || !r.In(image.Rect(0, 0, img.W, img.H)) {
+		return transforms.RGB{}, fmt.Errorf("loader: crop %v outside the %dx%d image", r, img.W, img.H)
+	}
+	return transforms.Crop(img, r), nil
 }
 
 // FromImages serves an in-memory set; grayscale images are repeated into
@@ -60,4 +87,16 @@ func (s filesSource) Name(i int) string { return s[i].Path }
 
 func (s filesSource) Load(i int) (transforms.RGB, error) {
 	return transforms.Load(s[i].Path)
+}
+
+func (s filesSource) LoadCrop(i int, choose func(w, h int) image.Rectangle) (transforms.RGB, error) {
+	data, err := os.ReadFile(s[i].Path)
+	if err != nil {
+		return transforms.RGB{}, fmt.Errorf("loader: %w", err)
+	}
+	img, err := transforms.DecodeCrop(data, choose, nil)
+	if err != nil {
+		return transforms.RGB{}, fmt.Errorf("loader: %s: %w", s[i].Path, err)
+	}
+	return img, nil
 }

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -266,4 +267,90 @@ func threadTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(1, &ru) // RUSAGE_THREAD
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestDecodeCrop checks that decoding a window gives exactly the pixels of
+// a full decode cropped, for windows anywhere: at the edges, on and off
+// block boundaries, one pixel, the whole image.
+func TestDecodeCrop(t *testing.T) {
+	gray := image.NewGray(image.Rect(0, 0, 97, 61))
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 7 % 251)
+	}
+	images := []struct {
+		name string
+		data []byte
+	}{
+		{"4:2:0 500x375", encodeJPEG(t, testImage(500, 375, 11), 90)},
+		{"4:2:0 odd 333x201", encodeJPEG(t, testImage(333, 201, 12), 75)},
+		{"grayscale", encodeJPEG(t, gray, 90)},
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, im := range images {
+		t.Run(im.name, func(t *testing.T) {
+			full, err := Decode(im.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			W, H := full.W, full.H
+			windows := []image.Rectangle{image.Rect(0, 0, W, H), image.Rect(0, 0, 1, 1), image.Rect(W-1, H-1, W, H),
+				image.Rect(16, 16, 32, 32), image.Rect(15, 17, 49, 33), image.Rect(0, H/2, W, H/2+1), image.Rect(W/2, 0, W/2+1, H)}
+			for range 60 {
+				x0, y0 := r.IntN(W), r.IntN(H)
+				windows = append(windows, image.Rect(x0, y0, x0+1+r.IntN(W-x0), y0+1+r.IntN(H-y0)))
+			}
+			for _, win := range windows {
+				got, err := DecodeCrop(im.data, func(w, h int) image.Rectangle {
+					if w != W || h != H {
+						t.Fatalf("choose got %dx%d, want %dx%d", w, h, W, H)
+					}
+					return win
+				}, nil)
+				if err != nil {
+					t.Fatalf("%v: %v", win, err)
+				}
+				want := Crop(full, win)
+				if got.W != want.W || got.H != want.H || maxDiff(got.Pix, want.Pix) != 0 {
+					t.Fatalf("window %v: %dx%d differs from the full decode's crop by up to %d", win, got.W, got.H, maxDiff(got.Pix, want.Pix))
+				}
+			}
+		})
+	}
+	for _, win := range []image.Rectangle{image.Rect(0, 0, 501, 10), image.Rect(-1, 0, 10, 10), image.Rect(5, 5, 5, 9)} {
+		if _, err := DecodeCrop(images[0].data, func(int, int) image.Rectangle { return win }, nil); err == nil {
+			t.Errorf("window %v: no error", win)
+		}
+	}
+	if _, err := DecodeCrop(images[0].data[:3000], func(w, h int) image.Rectangle { return image.Rect(0, 300, w, h) }, nil); err == nil {
+		t.Error("truncated JPEG: no error")
+	}
+}
+
+// TestDecodeCropFiles runs TestDecodeCrop's check on the JPEGs of
+// -jpegdir (real photos, PIL's encoder), 20 random windows each.
+func TestDecodeCropFiles(t *testing.T) {
+	if *jpegDir == "" {
+		t.Skip("no -jpegdir")
+	}
+	files, _ := filepath.Glob(filepath.Join(*jpegDir, "*", "*.jpg"))
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		full, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			x0, y0 := r.IntN(full.W), r.IntN(full.H)
+			win := image.Rect(x0, y0, x0+1+r.IntN(full.W-x0), y0+1+r.IntN(full.H-y0))
+			got, err := DecodeCrop(data, func(int, int) image.Rectangle { return win }, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(got.Pix, Crop(full, win).Pix); d != 0 {
+				t.Fatalf("%s window %v: differs by up to %d", f, win, d)
+			}
+		}
+	}
+	t.Logf("%d files, 20 windows each: identical", len(files))
 }

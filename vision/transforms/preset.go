@@ -146,6 +146,39 @@ func DecodeScaled(data []byte, denom int, dst []uint8) (RGB, error) {
 	return img, nil
 }
 
+// DecodeCrop decodes the window of an image that choose picks once it
+// knows the image's size: the same pixels as [Decode] followed by [Crop],
+// but a JPEG only has the rows and block columns under the window decoded
+// (libjpeg-turbo's skip and crop), which saves much of a random crop's
+// decoding time. dst is reused when large enough.
+func DecodeCrop(data []byte, choose func(w, h int) image.Rectangle, dst []uint8) (RGB, error) {
+	if IsJPEG(data) {
+		img, err := decodeJPEGCrop(data, choose, dst)
+		if err != nil {
+			return RGB{}, fmt.Errorf("not a readable JPEG image: %w", err)
+		}
+		return img, nil
+	}
+	img, err := DecodeGo(data)
+	if err != nil {
+		return RGB{}, err
+	}
+	r := choose(img.W, img.H)
+	if r.Empty() || !r.In(image.Rect(0, 0, img.W, img.H)) {
+		return RGB{}, fmt.Errorf("crop %v outside the %dx%d image", r, img.W, img.H)
+	}
+	return Crop(img, r), nil
+}
+
+// Crop returns a copy of the window r of img, which must lie inside it.
+func Crop(img RGB, r image.Rectangle) RGB {
+	out := RGB{W: r.Dx(), H: r.Dy(), Pix: make([]uint8, 3*r.Dx()*r.Dy())}
+	for y := 0; y < out.H; y++ {
+		copy(out.Pix[3*y*out.W:3*(y+1)*out.W], img.Pix[3*((r.Min.Y+y)*img.W+r.Min.X):])
+	}
+	return out
+}
+
 // IsJPEG reports whether data starts with a JPEG start-of-image marker.
 func IsJPEG(data []byte) bool {
 	return len(data) >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff
