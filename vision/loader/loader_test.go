@@ -458,7 +458,9 @@ func TestCrop(t *testing.T) {
 		x0, y0 := r.IntN(w-20), r.IntN(h-20)
 		return image.Rect(x0, y0, x0+20+r.IntN(w-x0-20), y0+20+r.IntN(h-y0-20))
 	}
-	resize := func(img transforms.RGB, _ *rand.Rand) transforms.RGB { return transforms.Resize(img, 16, 16, transforms.Bilinear) }
+	resize := func(img transforms.RGB, _ *rand.Rand) transforms.RGB {
+		return transforms.Resize(img, 16, 16, transforms.Bilinear)
+	}
 	withCrop := Config{BatchSize: 4, Size: 16, Workers: 3, Crop: window, Transform: resize, Seed: 2}
 	inTransform := Config{BatchSize: 4, Size: 16, Workers: 1, Seed: 2,
 		Transform: func(img transforms.RGB, r *rand.Rand) transforms.RGB {
