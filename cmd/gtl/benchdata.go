@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/vision/augment"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/loader"
 	"github.com/gtl-dev/gtl/vision/transforms"
@@ -61,11 +62,21 @@ func benchData(c *cli.Context) error {
 		return cli.Exit("--batch, --size, --epochs: want at least 1; --workers: want 0 or more", 2)
 	}
 	size := c.Int("size")
-	cfg := loader.Config{BatchSize: c.Int("batch"), Workers: c.Int("workers"), Size: size,
-		Crop: rrcWindow, Transform: resizeFlip(size), Seed: 1}
+	// torchvision's RandomResizedCrop(size) + RandomHorizontalFlip(): the
+	// window is drawn before decoding, so that only it is decoded; the
+	// generator's draws are those of augment's pipeline, in the same order.
+	rrc, flip := augment.RandomResizedCrop{Size: size}, augment.HorizontalFlip{P: 0.5}
+	cfg := loader.Config{BatchSize: c.Int("batch"), Workers: c.Int("workers"), Size: size, Seed: 1,
+		Crop: func(w, h int, r *rand.Rand) image.Rectangle {
+			win, _ := rrc.Params(w, h, r)
+			return image.Rect(win.X, win.Y, win.X+win.W, win.Y+win.H)
+		},
+		Transform: func(crop transforms.RGB, r *rand.Rand) transforms.RGB {
+			return flip.Apply(transforms.Resize(crop, size, size, transforms.Bilinear), r)
+		}}
 	if c.Bool("full-decode") {
 		cfg.Crop, cfg.Transform = nil, func(img transforms.RGB, r *rand.Rand) transforms.RGB {
-			return resizeFlip(size)(transforms.Crop(img, rrcWindow(img.W, img.H, r)), r)
+			return flip.Apply(rrc.Apply(img, r), r)
 		}
 	}
 	l, err := loader.New(loader.FromFiles(items), cfg)
@@ -127,56 +138,4 @@ func cpuSeconds() float64 {
 		return math.NaN()
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// rrcWindow and resizeFlip are torchvision's RandomResizedCrop(size)
-// (scale 0.08–1, ratio 3/4–4/3, bilinear with antialias) followed by
-// RandomHorizontalFlip(0.5), drawing the same distributions from r: the
-// window to crop, then the resize and flip.
-func rrcWindow(w, h int, r *rand.Rand) image.Rectangle {
-	x, y, cw, ch := rrcParams(w, h, r)
-	return image.Rect(x, y, x+cw, y+ch)
-}
-
-func resizeFlip(size int) func(transforms.RGB, *rand.Rand) transforms.RGB {
-	return func(crop transforms.RGB, r *rand.Rand) transforms.RGB {
-		out := transforms.Resize(crop, size, size, transforms.Bilinear)
-		if r.Float64() < 0.5 {
-			for row := range size {
-				p := out.Pix[3*row*size : 3*(row+1)*size]
-				for a, b := 0, size-1; a < b; a, b = a+1, b-1 {
-					p[3*a], p[3*b] = p[3*b], p[3*a]
-					p[3*a+1], p[3*b+1] = p[3*b+1], p[3*a+1]
-					p[3*a+2], p[3*b+2] = p[3*b+2], p[3*a+2]
-				}
-			}
-		}
-		return out
-	}
-}
-
-// rrcParams is torchvision's RandomResizedCrop.get_params: the crop's left,
-// top, width and height.
-func rrcParams(width, height int, r *rand.Rand) (x, y, w, h int) {
-	area := float64(width * height)
-	lo, hi := math.Log(3.0/4), math.Log(4.0/3)
-	for range 10 {
-		target := area * (0.08 + r.Float64()*(1-0.08))
-		ratio := math.Exp(lo + r.Float64()*(hi-lo))
-		w = int(math.Round(math.Sqrt(target * ratio)))
-		h = int(math.Round(math.Sqrt(target / ratio)))
-		if 0 < w && w <= width && 0 < h && h <= height {
-			return r.IntN(width - w + 1), r.IntN(height - h + 1), w, h
-		}
-	}
-	in := float64(width) / float64(height)
-	switch {
-	case in < 3.0/4:
-		w, h = width, int(math.Round(float64(width)/(3.0/4)))
-	case in > 4.0/3:
-		h, w = height, int(math.Round(float64(height)*(4.0/3)))
-	default:
-		w, h = width, height
-	}
-	return (width - w) / 2, (height - h) / 2, w, h
 }

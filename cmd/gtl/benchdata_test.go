@@ -42,20 +42,3 @@ func TestBenchData(t *testing.T) {
 		t.Errorf("broken file: code %d, stderr %q; want an error naming it", code, errOut)
 	}
 }
-
-// TestRRCParams checks the crop window's bounds and that its area and
-// aspect ratio stay within RandomResizedCrop's ranges.
-func TestRRCParams(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for _, sz := range [][2]int{{500, 375}, {375, 500}, {64, 64}, {1000, 100}} {
-		for range 500 {
-			x, y, w, h := rrcParams(sz[0], sz[1], r)
-			if x < 0 || y < 0 || w < 1 || h < 1 || x+w > sz[0] || y+h > sz[1] {
-				t.Fatalf("%v: window %d,%d %dx%d outside", sz, x, y, w, h)
-			}
-			if a := float64(w*h) / float64(sz[0]*sz[1]); sz[0] == 500 && (a < 0.07 || a > 1.01) {
-				t.Fatalf("%v: area fraction %.3f", sz, a)
-			}
-		}
-	}
-}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gtl-dev/gtl/vision/augment"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
@@ -486,3 +487,49 @@ func TestCrop(t *testing.T) {
 
 // plainSource hides a source's LoadCrop.
 type plainSource struct{ Source }
+
+// TestWithAugment runs package augment's ops through the hooks: a strong
+// preset, random erasing and MixUp/CutMix, identical for any worker count,
+// with soft targets that stay distributions.
+func TestWithAugment(t *testing.T) {
+	src := FromImages(memSet(30, 40, 30, 3, 5, 11))
+	pipe, err := augment.Preset(augment.PresetStrong, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mix := augment.MixCutMix{MixupAlpha: 0.2, CutMixAlpha: 1}
+	if err := mix.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	order := perm(30, 12)
+	var runs [][]Batch
+	for _, w := range []int{1, 3} {
+		l, err := New(src, Config{BatchSize: 8, Size: 16, Workers: w, Seed: 5, Transform: pipe.Apply,
+			Erase: augment.RandomErasing{P: 0.5}.EraseSquare, BatchMix: mix.MixSoft})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, collect(t, l, order, 2))
+	}
+	if err := sameBatches(runs[0], runs[1]); err != nil {
+		t.Fatalf("workers 1 vs 3: %v", err)
+	}
+	mixed := false
+	for _, b := range runs[0] {
+		for j := range b.N {
+			var sum float32
+			for c, v := range b.Soft[j*5 : (j+1)*5] {
+				sum += v
+				if v > 0 && v < 1 && c >= 0 {
+					mixed = true
+				}
+			}
+			if math.Abs(float64(sum-1)) > 1e-5 {
+				t.Fatalf("batch %d row %d: soft targets sum to %v", b.Index, j, sum)
+			}
+		}
+	}
+	if !mixed {
+		t.Error("no soft target between 0 and 1: nothing was mixed")
+	}
+}
