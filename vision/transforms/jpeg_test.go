@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -218,6 +219,26 @@ func BenchmarkDecode(b *testing.B) {
 			buf = img.Pix
 		}
 		b.ReportMetric(float64(px)/float64(len(files))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpx/s")
+	})
+	b.Run("libjpeg-turbo-window", func(b *testing.B) {
+		// A window of RandomResizedCrop's mean area (54%), aspect 1, at a
+		// random place: what Config.Crop decodes for a training image.
+		r := rand.New(rand.NewPCG(1, 2))
+		var buf []uint8
+		cpu := threadCPU(b)
+		defer cpu.report(b)
+		for i := 0; b.Loop(); i++ {
+			img, err := DecodeCrop(files[i%len(files)], func(w, h int) image.Rectangle {
+				s := int(math.Sqrt(0.54 * float64(w*h)))
+				s = min(s, w, h)
+				x, y := r.IntN(w-s+1), r.IntN(h-s+1)
+				return image.Rect(x, y, x+s, y+s)
+			}, buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = img.Pix
+		}
 	})
 	b.Run("image-jpeg", func(b *testing.B) {
 		cpu := threadCPU(b)
