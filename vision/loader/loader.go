@@ -25,7 +25,9 @@ type Config struct {
 	Workers int
 	// Prefetch is how many batches may be prepared (or being prepared)
 	// ahead of the one the caller holds. Default 2×Workers; fewer than
-	// Workers leaves workers idle.
+	// Workers leaves workers idle. Each costs a batch buffer
+	// (BatchSize·3·Size²·4 bytes: 38.5 MB for 64 at 224). Workers wait
+	// when it is reached, so a slow consumer is not slowed further.
 	Prefetch int
 	// Crop, if set, picks the window of each image to keep before
 	// Transform (a random resized crop's window, say), drawing from the
@@ -199,7 +201,8 @@ func mix64(x uint64) uint64 {
 func imageSeed(seed uint64, epoch int) uint64 { return seed ^ mix64(uint64(epoch)<<1) }
 func batchSeed(seed uint64, epoch int) uint64 { return seed ^ mix64(uint64(epoch)<<1|1) }
 
-// Iter delivers the batches of one epoch in order.
+// Iter delivers the batches of one epoch in order. One goroutine at a
+// time may call Next; Close may not run at the same time as Next.
 type Iter struct {
 	l       *Loader
 	ctx     context.Context

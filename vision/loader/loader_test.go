@@ -348,6 +348,7 @@ func TestNoLeaks(t *testing.T) {
 			return nil
 		}},
 		{"close before any", func(it *Iter, _ context.CancelFunc) error { it.Close(); return nil }},
+		{"empty order", nil},
 		{"context cancelled", func(it *Iter, cancel context.CancelFunc) error {
 			it.Next()
 			cancel()
@@ -374,8 +375,12 @@ func TestNoLeaks(t *testing.T) {
 			l, _ := New(src, Config{BatchSize: 4, Size: 16, Workers: 4, Prefetch: 3})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			it := l.EpochContext(ctx, order, 0)
-			if err := tt.stop(it, cancel); err != nil {
+			if tt.stop == nil {
+				it := l.EpochContext(ctx, nil, 0)
+				if b, err := it.Next(); err != io.EOF {
+					t.Fatalf("empty order: %v, %v; want io.EOF", b, err)
+				}
+			} else if err := tt.stop(l.EpochContext(ctx, order, 0), cancel); err != nil {
 				t.Fatal(err)
 			}
 			if g := settle(before); g > before {
