@@ -19,7 +19,8 @@
 //
 // Batches come in order, and their contents depend only on Config.Seed,
 // the epoch, the order and the source: every image's augmentation draws
-// from a generator seeded by (Seed, epoch, image index), every batch's mix
+// from a generator seeded by (Seed, epoch, image index; and for an image
+// listed more than once, which listing it is), every batch's mix
 // from one seeded by (Seed, epoch, batch index). The worker count changes
 // speed, never pixels, and a resumed run sees the same batches.
 //

@@ -246,6 +246,19 @@ func (l *Loader) EpochContext(ctx context.Context, order []int, epoch int) *Iter
 		}
 	}
 	order = append([]int(nil), order...) // the caller may reuse its slice
+	// An image listed again (oversampling) gets fresh draws: its n-th
+	// listing's generator also mixes in n.
+	var repeat []int
+	seen := make([]int32, l.src.Len())
+	for k, i := range order {
+		if seen[i] > 0 && repeat == nil {
+			repeat = make([]int, len(order))
+		}
+		if repeat != nil {
+			repeat[k] = int(seen[i])
+		}
+		seen[i]++
+	}
 	nb := l.NumBatches(len(order))
 	jobs := make(chan job)
 	it.wg.Add(1 + l.cfg.Workers)
@@ -274,7 +287,11 @@ func (l *Loader) EpochContext(ctx context.Context, order []int, epoch int) *Iter
 			w := newWorker()
 			for j := range jobs {
 				lo, hi := j.k*l.cfg.BatchSize, min((j.k+1)*l.cfg.BatchSize, len(order))
-				b, err := l.fill(ctx, w, epoch, j.k, order[lo:hi])
+				var rep []int
+				if repeat != nil {
+					rep = repeat[lo:hi]
+				}
+				b, err := l.fill(ctx, w, epoch, j.k, order[lo:hi], rep)
 				j.out <- result{b, err}
 			}
 		}()
@@ -359,8 +376,9 @@ func newWorker() *worker {
 	return &worker{pcg: pcg, r: rand.New(pcg)}
 }
 
-// fill prepares batch k of the given images.
-func (l *Loader) fill(ctx context.Context, w *worker, epoch, k int, idx []int) (b *Batch, err error) {
+// fill prepares batch k of the given images; repeat (nil: all 0) says
+// how many times each was listed before in the epoch.
+func (l *Loader) fill(ctx context.Context, w *worker, epoch, k int, idx, repeat []int) (b *Batch, err error) {
 	c := l.cfg
 	b = l.get()
 	b.Index = k
@@ -380,7 +398,11 @@ func (l *Loader) fill(ctx context.Context, w *worker, epoch, k int, idx []int) (
 			return b, err
 		}
 		i := idx[cur]
-		w.pcg.Seed(imageSeed(c.Seed, epoch), uint64(i))
+		s1 := imageSeed(c.Seed, epoch)
+		if repeat != nil && repeat[cur] > 0 {
+			s1 ^= mix64(uint64(repeat[cur]) + 0x5eed)
+		}
+		w.pcg.Seed(s1, uint64(i))
 		var img transforms.RGB
 		if c.Crop != nil {
 			img, err = loadCrop(l.src, i, func(wd, ht int) image.Rectangle { return c.Crop(wd, ht, w.r) })

@@ -538,3 +538,19 @@ func TestWithAugment(t *testing.T) {
 		t.Error("no soft target between 0 and 1: nothing was mixed")
 	}
 }
+
+// TestRepeatedImages checks that an image listed twice in an epoch
+// (oversampling) is augmented afresh the second time, and that its first
+// listing is augmented as when listed once.
+func TestRepeatedImages(t *testing.T) {
+	src := FromImages(memSet(6, 20, 20, 3, 2, 13))
+	l, _ := New(src, Config{BatchSize: 1, Size: 12, Transform: randomCropFlip(12), Workers: 2, Seed: 3})
+	twice := collect(t, l, []int{4, 1, 4}, 0)
+	once := collect(t, l, []int{4}, 0)
+	if sameBatches(twice[:1], twice[2:]) == nil {
+		t.Error("the second listing of image 4 got the same augmentation as the first")
+	}
+	if err := sameBatches(twice[:1], once); err != nil {
+		t.Errorf("first listing differs from a single one: %v", err)
+	}
+}
