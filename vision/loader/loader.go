@@ -47,12 +47,12 @@ type Config struct {
 	Mean, Std [3]float32
 	// Erase, if set, changes one normalised image in place (chw holds
 	// 3×size×size values), drawing from the image's generator after
-	// Transform: random erasing, e.g. augment.EraseCHW.
+	// Transform: random erasing, e.g. augment.RandomErasing.EraseSquare.
 	Erase func(chw []float32, size int, r *rand.Rand)
 	// BatchMix, if set, mixes a batch in place: x holds n images of
 	// 3×size×size, soft n rows of classes label weights (one-hot when
 	// called), r is the batch's generator: MixUp / CutMix, e.g.
-	// augment.MixCutMix. Batches then carry Soft.
+	// augment.MixCutMix.MixSoft. Batches then carry Soft.
 	BatchMix func(x, soft []float32, n, size, classes int, r *rand.Rand)
 	// Classes is the length of a row of Batch.Soft. Default: the largest
 	// label in the source plus one. Used only with BatchMix.
