@@ -36,7 +36,7 @@ say() { echo "setup: $*" >&2; }
 # ---------------------------------------------------------------- packages --
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-pkgs=(dataset-fashion-mnist g++ make)
+pkgs=(dataset-fashion-mnist g++ make libjpeg62-turbo-dev)
 [ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev)
 missing=()
 if command -v dpkg-query >/dev/null; then

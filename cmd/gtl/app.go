@@ -61,6 +61,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			recommendCommand(),
 			glyphsCommand(),
 			demoCommand(),
+			benchDataCommand(),
 		},
 		HideVersion: true,
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -149,7 +149,7 @@ func TestSetupScriptMissingPackage(t *testing.T) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	msg := strings.TrimSpace(stderr.String())
-	want := "setup: error: missing Debian packages: dataset-fashion-mnist g++ make libtorch-dev; install them with: sudo apt-get install -y --no-install-recommends dataset-fashion-mnist g++ make libtorch-dev"
+	want := "setup: error: missing Debian packages: dataset-fashion-mnist g++ make libjpeg62-turbo-dev libtorch-dev; install them with: sudo apt-get install -y --no-install-recommends dataset-fashion-mnist g++ make libjpeg62-turbo-dev libtorch-dev"
 	if err == nil || msg != want {
 		t.Fatalf("err %v, stderr %q\nwant %q", err, msg, want)
 	}

@@ -1,8 +1,11 @@
 package transforms
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	_ "image/jpeg" // register decoders
 	_ "image/png"
@@ -61,6 +64,15 @@ func FromImage(m image.Image) RGB {
 			}
 		}
 		return out
+	case *image.YCbCr: // Go's JPEGs
+		for y := 0; y < out.H; y++ {
+			row := out.Pix[3*y*out.W:]
+			for x := 0; x < out.W; x++ {
+				yi, ci := src.YOffset(b.Min.X+x, b.Min.Y+y), src.COffset(b.Min.X+x, b.Min.Y+y)
+				row[3*x], row[3*x+1], row[3*x+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+			}
+		}
+		return out
 	case *image.RGBA:
 		for y := 0; y < out.H; y++ {
 			for x := 0; x < out.W; x++ {
@@ -82,16 +94,106 @@ func FromImage(m image.Image) RGB {
 	return out
 }
 
-// Load decodes a JPEG or PNG file into RGB.
+// Load decodes a JPEG or PNG file into RGB, as [Decode] does.
 func Load(path string) (RGB, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return RGB{}, fmt.Errorf("transforms: %w", err)
 	}
-	defer f.Close()
-	m, _, err := image.Decode(f)
+	img, err := Decode(data)
 	if err != nil {
-		return RGB{}, fmt.Errorf("transforms: %s: not a readable JPEG or PNG image: %w", path, err)
+		return RGB{}, fmt.Errorf("transforms: %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// Decode decodes JPEG or PNG data into RGB. JPEGs go through
+// [JPEGDecoder] (libjpeg-turbo when built with cgo, pixel for pixel what
+// PIL gives); PNGs through Go's image/png. A truncated or empty file is an
+// error.
+func Decode(data []byte) (RGB, error) { return DecodeInto(data, nil) }
+
+// DecodeInto is [Decode] that reuses dst for the pixels of a JPEG when it
+// is large enough, so a loop decoding many images need not allocate.
+func DecodeInto(data []byte, dst []uint8) (RGB, error) {
+	if IsJPEG(data) {
+		img, err := decodeJPEG(data, 1, dst)
+		if err != nil {
+			return RGB{}, fmt.Errorf("not a readable JPEG image: %w", err)
+		}
+		return img, nil
+	}
+	return DecodeGo(data)
+}
+
+// DecodeScaled decodes a JPEG at 1/denom of its size (denom 1, 2, 4 or 8)
+// with libjpeg's DCT scaling, as PIL's Image.draft does: several times
+// faster than decoding in full and resizing, but the pixels are not those
+// of a full decode followed by a resize.
+func DecodeScaled(data []byte, denom int, dst []uint8) (RGB, error) {
+	switch denom {
+	case 1, 2, 4, 8:
+	default:
+		return RGB{}, fmt.Errorf("transforms: scaled decode: denominator %d, want 1, 2, 4 or 8", denom)
+	}
+	if !IsJPEG(data) {
+		return RGB{}, errors.New("transforms: scaled decode: not a JPEG image")
+	}
+	img, err := decodeJPEG(data, denom, dst)
+	if err != nil {
+		return RGB{}, fmt.Errorf("transforms: not a readable JPEG image: %w", err)
+	}
+	return img, nil
+}
+
+// DecodeCrop decodes the window of an image that choose picks once it
+// knows the image's size: the same pixels as [Decode] followed by [Crop],
+// but a JPEG only has the rows and block columns under the window decoded
+// (libjpeg-turbo's skip and crop), which saves much of a random crop's
+// decoding time. dst is reused when large enough.
+func DecodeCrop(data []byte, choose func(w, h int) image.Rectangle, dst []uint8) (RGB, error) {
+	if IsJPEG(data) {
+		img, err := decodeJPEGCrop(data, choose, dst)
+		if err != nil {
+			return RGB{}, fmt.Errorf("not a readable JPEG image: %w", err)
+		}
+		return img, nil
+	}
+	img, err := DecodeGo(data)
+	if err != nil {
+		return RGB{}, err
+	}
+	r := choose(img.W, img.H)
+	if r.Empty() || !r.In(image.Rect(0, 0, img.W, img.H)) {
+		return RGB{}, fmt.Errorf("crop %v outside the %dx%d image", r, img.W, img.H)
+	}
+	return Crop(img, r), nil
+}
+
+// Crop returns a copy of the window r of img, which must lie inside it.
+func Crop(img RGB, r image.Rectangle) RGB {
+	out := RGB{W: r.Dx(), H: r.Dy(), Pix: make([]uint8, 3*r.Dx()*r.Dy())}
+	for y := 0; y < out.H; y++ {
+		copy(out.Pix[3*y*out.W:3*(y+1)*out.W], img.Pix[3*((r.Min.Y+y)*img.W+r.Min.X):])
+	}
+	return out
+}
+
+// IsJPEG reports whether data starts with a JPEG start-of-image marker.
+func IsJPEG(data []byte) bool {
+	return len(data) >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff
+}
+
+// DecodeGo decodes JPEG or PNG data with Go's image package only
+// (image/jpeg, whose IDCT and chroma upsampling differ from libjpeg's by a
+// few levels per pixel). It is what [Decode] falls back to without cgo.
+func DecodeGo(data []byte) (RGB, error) {
+	if len(data) == 0 {
+		return RGB{}, errors.New("not a readable JPEG or PNG image: empty file")
+	}
+	m, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return RGB{}, fmt.Errorf("not a readable JPEG or PNG image: %w", err)
 	}
 	return FromImage(m), nil
 }

@@ -85,7 +85,9 @@ func coefficients(in, out int, f Filter) (bounds []int, weights [][]int32) {
 	return bounds, weights
 }
 
-func clip8(v int64) uint8 {
+// clip8 turns a fixed-point sum into a sample, as PIL's clip8 (PIL sums
+// in 32-bit ints too).
+func clip8(v int32) uint8 {
 	v >>= precisionBits
 	if v < 0 {
 		return 0
@@ -101,40 +103,88 @@ func clip8(v int64) uint8 {
 func Resize(img RGB, w, h int, f Filter) RGB {
 	out := img
 	if w != img.W {
-		bounds, weights := coefficients(img.W, w, f)
-		tmp := RGB{W: w, H: img.H, Pix: make([]uint8, 3*w*img.H)}
-		for y := 0; y < img.H; y++ {
-			row := img.Pix[3*y*img.W:]
-			for xx := 0; xx < w; xx++ {
-				for c := 0; c < 3; c++ {
-					ss := int64(1) << (precisionBits - 1)
-					for i, k := range weights[xx] {
-						ss += int64(row[3*(bounds[xx]+i)+c]) * int64(k)
-					}
-					tmp.Pix[3*(y*w+xx)+c] = clip8(ss)
-				}
-			}
-		}
-		out = tmp
+		out = resizeHorizontal(img, w, f)
 	}
 	if h != out.H {
-		bounds, weights := coefficients(out.H, h, f)
-		tmp := RGB{W: out.W, H: h, Pix: make([]uint8, 3*out.W*h)}
-		for yy := 0; yy < h; yy++ {
-			for x := 0; x < out.W; x++ {
-				for c := 0; c < 3; c++ {
-					ss := int64(1) << (precisionBits - 1)
-					for i, k := range weights[yy] {
-						ss += int64(out.Pix[3*((bounds[yy]+i)*out.W+x)+c]) * int64(k)
-					}
-					tmp.Pix[3*(yy*out.W+x)+c] = clip8(ss)
-				}
-			}
-		}
-		out = tmp
+		out = resizeVertical(out, h, f)
 	}
 	if out.W == img.W && out.H == img.H { // no pass ran: still return a copy
 		out = RGB{W: img.W, H: img.H, Pix: append([]uint8(nil), img.Pix...)}
+	}
+	return out
+}
+
+// resizeHorizontal scales the width to w, all three channels of a pixel
+// at once.
+func resizeHorizontal(img RGB, w int, f Filter) RGB {
+	bounds, weights := coefficients(img.W, w, f)
+	out := RGB{W: w, H: img.H, Pix: make([]uint8, 3*w*img.H)}
+	const half = int32(1) << (precisionBits - 1)
+	for y := 0; y < img.H; y++ {
+		row := img.Pix[3*y*img.W : 3*(y+1)*img.W]
+		dst := out.Pix[3*y*w : 3*(y+1)*w]
+		for xx := 0; xx < w; xx++ {
+			k := weights[xx]
+			src := row[3*bounds[xx] : 3*(bounds[xx]+len(k))]
+			ss0, ss1, ss2 := half, half, half
+			for len(k) >= 2 {
+				p := src[:6:6]
+				k0, k1 := k[0], k[1]
+				ss0 += int32(p[0])*k0 + int32(p[3])*k1
+				ss1 += int32(p[1])*k0 + int32(p[4])*k1
+				ss2 += int32(p[2])*k0 + int32(p[5])*k1
+				src, k = src[6:], k[2:]
+			}
+			if len(k) == 1 {
+				p := src[:3:3]
+				ss0 += int32(p[0]) * k[0]
+				ss1 += int32(p[1]) * k[0]
+				ss2 += int32(p[2]) * k[0]
+			}
+			d := dst[3*xx : 3*xx+3]
+			d[0], d[1], d[2] = clip8(ss0), clip8(ss1), clip8(ss2)
+		}
+	}
+	return out
+}
+
+// resizeVertical scales the height to h, a whole row at a time (integer
+// sums do not depend on the order of their terms, so this equals PIL's
+// column-by-column loop).
+func resizeVertical(img RGB, h int, f Filter) RGB {
+	bounds, weights := coefficients(img.H, h, f)
+	n := 3 * img.W
+	out := RGB{W: img.W, H: h, Pix: make([]uint8, n*h)}
+	acc := make([]int32, n)
+	const half = int32(1) << (precisionBits - 1)
+	for yy := 0; yy < h; yy++ {
+		for j := range acc {
+			acc[j] = half
+		}
+		k, row := weights[yy], bounds[yy]
+		for len(k) >= 2 { // two taps a pass: half the accumulator traffic
+			s0 := img.Pix[row*n : (row+1)*n]
+			s1 := img.Pix[(row+1)*n : (row+2)*n]
+			s1 = s1[:len(s0)]
+			a := acc[:len(s0)]
+			k0, k1 := k[0], k[1]
+			for j, v := range s0 {
+				a[j] += int32(v)*k0 + int32(s1[j])*k1
+			}
+			k, row = k[2:], row+2
+		}
+		if len(k) == 1 {
+			s0 := img.Pix[row*n : (row+1)*n]
+			a := acc[:len(s0)]
+			for j, v := range s0 {
+				a[j] += int32(v) * k[0]
+			}
+		}
+		dst := out.Pix[yy*n : (yy+1)*n]
+		dst = dst[:len(acc)]
+		for j, v := range acc {
+			dst[j] = clip8(v)
+		}
 	}
 	return out
 }
