@@ -25,6 +25,9 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
+	if cfg.Augment.active() {
+		return nil, fmt.Errorf("finetune: cached features are computed once: no augmentation (train with Fit and the backbone frozen instead)")
+	}
 	var trainX, trainY, valX, valY *ts.Tensor
 	err = t.worker().Do(func() error {
 		var err error
@@ -56,7 +59,7 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	}
 	head := Func(m.Head.Forward)
 	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
-		train.Len(), rows(trainX, trainY), nVal, valBatch)
+		train.Len(), fromBatcher(rows(trainX, trainY), cfg.BatchSize), nVal, valBatch)
 }
 
 // Func adapts a forward function to Model.

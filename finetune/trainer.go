@@ -13,6 +13,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/loader"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// last); default 1. Epochs without validation report NaN.
 	EvalEvery int
 	Seed      uint64 // seeds the shuffling and libtorch's generator; default 0
+	// Augment varies the training images (Fit and FitSource); the zero
+	// value trains on them as they are.
+	Augment Augmentation
 	// Device holds the model; batches are moved there. Default CPU.
 	Device    gotch.Device
 	Normalize vision.Normalize // applied to every batch; default none
@@ -118,6 +122,8 @@ type Step struct {
 	Epoch, Step int     // 1-based epoch, 1-based step within it
 	Loss        float64 // this batch's mean loss
 	Images      int     // images in this batch
+	Correct     int     // of them, classified right before the update
+	Skipped     []string // images of this batch that did not load (OnBadImage "skip")
 	LR          float64 // the head's learning rate for this step
 }
 
@@ -127,6 +133,7 @@ type Epoch struct {
 	TrainLoss            float64 // mean over the epoch's batches
 	ValLoss, ValAccuracy float64 // NaN when there is no validation set
 	Duration             time.Duration
+	Skipped              []string // images that did not load this epoch (OnBadImage "skip")
 }
 
 // Hooks are called on the torch worker thread at the named points of the
@@ -171,8 +178,8 @@ func (t *Trainer) worker() *torch.Worker {
 }
 
 // Fit trains m, whose trainable parameters live in vs, on train with
-// cross-entropy and SGD, and evaluates on val (which may be nil) after every
-// epoch.
+// cross-entropy, and evaluates on val (which may be nil) after every
+// epoch. With augmentation the loader's workers prepare the batches.
 func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*Result, error) {
 	cfg, err := t.Config.withDefaults()
 	if err != nil {
@@ -181,13 +188,38 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
+	if cfg.Augment.active() {
+		return t.FitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
+	}
+	return t.fit(m, vs, cfg, train.Len(), fromBatcher(imageBatches(train, cfg), cfg.BatchSize), val)
+}
+
+// FitSource is Fit on images that the loader's Go workers read (decoding
+// files, for loader.FromFiles), augment and normalise ahead of the torch
+// thread, at size×size.
+func (t *Trainer) FitSource(m Model, vs *nn.VarStore, train loader.Source, classes, size int, val *datasets.Images) (*Result, error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if train == nil || train.Len() == 0 {
+		return nil, fmt.Errorf("finetune: empty training set")
+	}
+	l, err := newLoader(train, classes, size, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return t.fit(m, vs, cfg, train.Len(), fromLoader(l, cfg.Device), val)
+}
+
+func (t *Trainer) fit(m Model, vs *nn.VarStore, cfg Config, n int, train trainSource, val *datasets.Images) (*Result, error) {
 	valN := 0
 	var valBatch batcher
 	if val != nil && val.Len() > 0 {
 		valN, valBatch = val.Len(), imageBatches(val, cfg)
 	}
 	return t.run(m, vs, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, vs, cfg) },
-		train.Len(), imageBatches(train, cfg), valN, valBatch)
+		n, train, valN, valBatch)
 }
 
 // batcher returns the inputs and labels of the items at idx; the caller
@@ -225,7 +257,7 @@ func toDevice(x, y *ts.Tensor, dev gotch.Device) (*ts.Tensor, *ts.Tensor, error)
 
 // run is the training loop shared by Fit and FitCached: seed, optimiser,
 // epochs of shuffled batches, evaluation, hooks.
-func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train batcher, nVal int, val batcher) (*Result, error) {
+func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource, nVal int, val batcher) (*Result, error) {
 	res := &Result{}
 	start := time.Now()
 	err := t.worker().Do(func() error {
@@ -402,17 +434,31 @@ func (l *lrSchedule) apply(i int) (float64, error) {
 	return l.opt.LR(len(l.base) - 1)
 }
 
-func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule, n int, train batcher, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule, n int, train trainSource, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
 	perm := rng.Perm(n)
+	it := train(perm[:min(n, steps*cfg.BatchSize)], e)
+	defer it.close()
 	var sum float64
+	var skipped []string
 	for s := 0; s < steps; s++ {
-		idx := perm[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, len(perm))]
+		b, err := it.next()
+		if err != nil {
+			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
+		}
+		if b == nil {
+			return Epoch{}, fmt.Errorf("finetune: epoch %d: %d batches, want %d", e, s, steps)
+		}
+		skipped = append(skipped, b.skipped...)
 		rate, err := lr.apply((e-1)*steps + s)
 		if err != nil {
+			b.free()
 			return Epoch{}, err
 		}
-		loss, err := step(m, opt, train, idx, cfg.LabelSmoothing, cfg.ClipNorm)
+		if b.n == 0 { // every image of the batch was skipped
+			continue
+		}
+		loss, correct, err := step(m, opt, b, cfg.LabelSmoothing, cfg.ClipNorm)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
@@ -426,51 +472,103 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule,
 		}
 		sum += loss
 		if t.Hooks.OnStep != nil {
-			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: len(idx), LR: rate})
+			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: b.n, Correct: correct, LR: rate, Skipped: b.skipped})
 		}
 	}
-	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began)}, nil
+	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began), Skipped: skipped}, nil
 }
 
-// step runs one forward/backward/update and frees everything it allocated.
-func step(m Model, opt *torch.Optimizer, batch batcher, idx []int, labelSmoothing, clipNorm float64) (float64, error) {
-	x, y, err := batch(idx)
+// step runs one forward/backward/update on b, frees b and everything it
+// allocated, and returns the batch's mean loss and how many of its images
+// the model (before the update) classified right.
+func step(m Model, opt *torch.Optimizer, b *trainBatch, labelSmoothing, clipNorm float64) (float64, int, error) {
+	defer b.free()
+	logits, err := m.Forward(b.x, true)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	defer x.MustDrop()
-	defer y.MustDrop()
-	logits, err := m.Forward(x, true)
-	if err != nil {
-		return 0, err
+	defer logits.MustDrop()
+	var loss *ts.Tensor
+	if b.soft != nil {
+		loss, err = softCrossEntropy(logits, b.soft)
+	} else {
+		loss, err = logits.CrossEntropyLoss(b.y, ts.NewTensor(), 1, -100, labelSmoothing, false)
 	}
-	loss, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, labelSmoothing, true)
 	if err != nil {
-		return 0, fmt.Errorf("loss: %w", err)
+		return 0, 0, fmt.Errorf("loss: %w", err)
 	}
 	defer loss.MustDrop()
 	v, err := loss.Float64Value([]int64{})
 	if err != nil {
-		return 0, fmt.Errorf("read loss: %w", err)
+		return 0, 0, fmt.Errorf("read loss: %w", err)
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return v, nil // the caller stops before the weights are touched
+		return v, 0, nil // the caller stops before the weights are touched
+	}
+	correct, err := countCorrect(logits, b.y)
+	if err != nil {
+		return 0, 0, err
 	}
 	if err := opt.ZeroGrad(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := loss.Backward(); err != nil {
-		return 0, fmt.Errorf("backward: %w", err)
+		return 0, 0, fmt.Errorf("backward: %w", err)
 	}
 	if clipNorm > 0 {
 		if _, err := opt.ClipGradNorm(clipNorm); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if err := opt.Step(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return v, nil
+	return v, correct, nil
+}
+
+// softCrossEntropy is the mean over the batch of -Σ soft·log_softmax(logits)
+// (Mixup/CutMix targets, label smoothing included in them).
+func softCrossEntropy(logits, soft *ts.Tensor) (*ts.Tensor, error) {
+	logp, err := logits.LogSoftmax(1, gotch.Float, false)
+	if err != nil {
+		return nil, err
+	}
+	prod, err := logp.Mul(soft, true)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := prod.SumDimIntlist([]int64{1}, false, gotch.Float, true)
+	if err != nil {
+		return nil, err
+	}
+	mean, err := sum.Mean(gotch.Float, true)
+	if err != nil {
+		return nil, err
+	}
+	return mean.MulScalar(ts.FloatScalar(-1), true)
+}
+
+// countCorrect returns how many rows of logits have their largest value at
+// the label of y (no gradients recorded).
+func countCorrect(logits, y *ts.Tensor) (int, error) {
+	var n int
+	err := torch.WithoutGrad(func() error {
+		pred, err := logits.Argmax([]int64{1}, false, false)
+		if err != nil {
+			return err
+		}
+		eq, err := pred.EqTensor(y, true)
+		if err != nil {
+			return err
+		}
+		s, err := eq.Sum(gotch.Int64, true)
+		if err != nil {
+			return err
+		}
+		n = int(s.Int64Values(true)[0])
+		return nil
+	})
+	return n, err
 }
 
 // Evaluate returns the mean cross-entropy and the top-1 accuracy of m on

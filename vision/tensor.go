@@ -73,3 +73,8 @@ func Batch(im *datasets.Images, idx []int, norm Normalize) (x, y *ts.Tensor, err
 	}
 	return x, y, nil
 }
+
+// Channel returns the mean and standard deviation applied to channel c.
+func (n Normalize) Channel(c int) (mean, std float64) {
+	return n.at(n.Mean, c, 0), n.at(n.Std, c, 1)
+}
