@@ -25,7 +25,7 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
-	if cfg.Augment.active() {
+	if cfg.Augment.Active() {
 		return nil, fmt.Errorf("finetune: cached features are computed once: no augmentation (train with Fit and the backbone frozen instead)")
 	}
 	var trainX, trainY, valX, valY *ts.Tensor

@@ -145,7 +145,8 @@ type Augmentation struct {
 	OnBadImage string
 }
 
-func (a Augmentation) active() bool { return len(a.Transform) > 0 || a.Erase != nil || a.Mix != nil }
+// Active reports whether a changes the training images at all.
+func (a Augmentation) Active() bool { return len(a.Transform) > 0 || a.Erase != nil || a.Mix != nil }
 
 // newLoader builds the loader of a training source with cfg's augmentation
 // and normalisation at the given image size.

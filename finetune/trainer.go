@@ -188,7 +188,7 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
-	if cfg.Augment.active() {
+	if cfg.Augment.Active() {
 		return t.FitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
 	}
 	return t.fit(m, vs, cfg, train.Len(), fromBatcher(imageBatches(train, cfg), cfg.BatchSize), val)

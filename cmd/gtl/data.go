@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,10 +37,11 @@ func loadTarget(c *cli.Context, size int) (*target, error) {
 	if c.String("classes") != "" {
 		return nil, cli.Exit("--classes applies to fashion-mnist; an image folder is used as it is", 2)
 	}
-	train, val, err := vision.LoadFolder(data, size, c.Float64("val-split"), uint64(c.Int64("seed")))
+	train, val, skipped, err := vision.LoadFolder(data, size, c.Float64("val-split"), uint64(c.Int64("seed")), c.String("on-bad-image") == "skip")
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(badImageHint(err), 2)
 	}
+	reportSkipped(c, skipped)
 	return &target{train: train, val: val, size: size}, nil
 }
 
@@ -108,4 +110,28 @@ func readFashion(spec string, n int) (train, test *datasets.Images, err error) {
 		}
 	}
 	return train, test, nil
+}
+
+// badImageHint adds the way out to an error about an image that does not
+// decode.
+func badImageHint(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "decode") || strings.Contains(msg, "truncated") || strings.Contains(msg, "jpeg") || strings.Contains(msg, "png") {
+		msg += " (--on-bad-image skip leaves such images out)"
+	}
+	return msg
+}
+
+// reportSkipped says on stderr how many images were left out, naming the
+// first few.
+func reportSkipped(c *cli.Context, skipped []string) {
+	if len(skipped) == 0 {
+		return
+	}
+	names := skipped[:min(3, len(skipped))]
+	more := ""
+	if len(skipped) > 3 {
+		more = fmt.Sprintf(" and %d more", len(skipped)-3)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "skipped %d images that do not load: %s%s\n", len(skipped), strings.Join(names, ", "), more)
 }

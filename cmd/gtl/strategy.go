@@ -10,7 +10,6 @@ import (
 
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/strategies"
-	"github.com/gtl-dev/gtl/vision/datasets"
 )
 
 // applyStrategy resolves gtl train's --strategy (a name, or auto: gtl
@@ -18,7 +17,7 @@ import (
 // flags it decides (freeze, unfreezing, learning rates, epochs, batch,
 // schedule) where the user did not set them; cfg follows the flags. It
 // returns the strategy's name ("" without --strategy).
-func applyStrategy(c *cli.Context, cfg *finetune.Config, arch string, stages int, train *datasets.Images, w io.Writer) (string, error) {
+func applyStrategy(c *cli.Context, cfg *finetune.Config, arch string, stages int, data *trainData, w io.Writer) (string, error) {
 	name := c.String("strategy")
 	if name == "" {
 		return "", nil
@@ -27,6 +26,10 @@ func applyStrategy(c *cli.Context, cfg *finetune.Config, arch string, stages int
 	if name == "auto" {
 		if !transfer {
 			return "", cli.Exit("--strategy auto: needs source weights (--weights or --pretrained) to measure the target against", 2)
+		}
+		train, err := data.images(c.String("on-bad-image") == "skip")
+		if err != nil {
+			return "", err
 		}
 		rec, err := recommend(arch, c.String("weights"), train, 100, uint64(c.Int64("seed")))
 		if err != nil {
@@ -45,7 +48,7 @@ func applyStrategy(c *cli.Context, cfg *finetune.Config, arch string, stages int
 	case !s.Transfer && transfer:
 		return "", cli.Exit("--strategy scratch trains from a random initialisation: drop --weights/--pretrained", 2)
 	}
-	p, err := s.Resolve(strategies.Size{Images: train.Len(), Stages: stages}, 0)
+	p, err := s.Resolve(strategies.Size{Images: data.n, Stages: stages}, 0)
 	if err != nil {
 		return "", cli.Exit("--strategy: "+err.Error(), 2)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/loader"
 	"github.com/gtl-dev/gtl/vision/npy"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
@@ -32,7 +33,7 @@ func trainCommand() *cli.Command {
 			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
 			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
 			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
-		Flags: append(modelFlags(),
+		Flags: append(append(modelFlags(), augmentFlags()...),
 			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder: root/<class>/<image>, or root/train/<class>/… and root/val/<class>/…"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
@@ -111,15 +112,16 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var train, val *datasets.Images
-	if data == "fashion-mnist" {
-		if train, val, err = loadFashion(c); err != nil {
-			return err
-		}
-		train, val = vision.PrepareRGB(train, size), vision.PrepareRGB(val, size)
-	} else if train, val, err = vision.LoadFolder(data, size, c.Float64("val-split"), uint64(c.Int64("seed"))); err != nil {
-		return cli.Exit(err.Error(), 2)
+	augName, aug, err := parseAugment(c, size, fineTune)
+	if err != nil {
+		return err
 	}
+	cfg.Augment = aug
+	ts, err := loadTrainData(c, data, size, aug)
+	if err != nil {
+		return err
+	}
+	train, val := ts.train, ts.val
 	cfg.Normalize = imagenetNorm
 
 	out := c.String("out")
@@ -136,19 +138,19 @@ func runTrain(c *cli.Context) error {
 			return err
 		}
 	}
-	if c.Int("num-classes") != 0 && c.Int("num-classes") != len(train.Classes) {
-		return cli.Exit(fmt.Sprintf("--num-classes %d: the data has %d classes", c.Int("num-classes"), len(train.Classes)), 2)
+	if c.Int("num-classes") != 0 && c.Int("num-classes") != len(ts.classes) {
+		return cli.Exit(fmt.Sprintf("--num-classes %d: the data has %d classes", c.Int("num-classes"), len(ts.classes)), 2)
 	}
-	if err := c.Set("num-classes", strconv.Itoa(len(train.Classes))); err != nil {
+	if err := c.Set("num-classes", strconv.Itoa(len(ts.classes))); err != nil {
 		return err
 	}
-	o, err := openModelFor(c, train.Classes)
+	o, err := openModelFor(c, ts.classes)
 	if err != nil {
 		return err
 	}
 	m := o.Model
 	w := c.App.Writer
-	strategy, err := applyStrategy(c, &cfg, m.Arch, len(m.Stages), train, w)
+	strategy, err := applyStrategy(c, &cfg, m.Arch, len(m.Stages), ts, w)
 	if err != nil {
 		return err
 	}
@@ -163,6 +165,7 @@ func runTrain(c *cli.Context) error {
 	if len(unfreezeAt) > 0 && all {
 		return cli.Exit("--unfreeze-at needs the backbone in the loop: use --freeze N, not all (cached features)", 2)
 	}
+	cached := all && !cfg.Augment.Active()
 	if err := torch.Do(func() error {
 		for i := 0; i < nFrozen; i++ {
 			if err := m.SetStageFrozen(i, true, bnPolicy == "eval"); err != nil {
@@ -176,11 +179,11 @@ func runTrain(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": data, "classes": train.Classes,
-		"shots": c.Int("shots"), "train_images": train.Len(), "val_images": val.Len(), "image_size": size, "strategy": strategy, "freeze": c.String("freeze"),
+	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": data, "classes": ts.classes,
+		"shots": c.Int("shots"), "train_images": ts.n, "augment": augName, "workers": aug.Workers, "on_bad_image": aug.OnBadImage, "val_images": val.Len(), "image_size": size, "strategy": strategy, "freeze": c.String("freeze"),
 		"bn_policy": bnPolicy, "unfreeze_at": c.String("unfreeze-at"), "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
-		"label_smoothing": cfg.LabelSmoothing, "clip_grad": cfg.ClipNorm, "ema": cfg.EMA, "device": torch.DeviceName(dev), "seed": cfg.Seed, "cached_features": all}
+		"label_smoothing": cfg.LabelSmoothing, "clip_grad": cfg.ClipNorm, "ema": cfg.EMA, "device": torch.DeviceName(dev), "seed": cfg.Seed, "cached_features": cached}
 	if !resume {
 		if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
 			return err
@@ -191,7 +194,7 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	defer metrics.close()
-	meta := vision.CheckpointMeta{Classes: train.Classes, Train: resolved,
+	meta := vision.CheckpointMeta{Classes: ts.classes, Train: resolved,
 		Preprocess: vision.Preprocess{CropSize: size, ResizeSize: size, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
 	bar := newTrainingBar(c)
 	stop := stopOnInterrupt(c.App.ErrWriter)
@@ -200,7 +203,7 @@ func runTrain(c *cli.Context) error {
 		OnStart: func(p finetune.Plan) {
 			printStageTable(w, m, p.Groups, nFrozen)
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
-				m.Arch, p.TrainImages, len(train.Classes), size, p.ValImages, p.Epochs, p.StepsPerEpoch)
+				m.Arch, p.TrainImages, len(ts.classes), size, p.ValImages, p.Epochs, p.StepsPerEpoch)
 			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %s\n", "epoch", "train loss", "val loss", "val acc", "time")
 			bar.start(p)
 		},
@@ -232,9 +235,12 @@ func runTrain(c *cli.Context) error {
 		},
 	}}
 	var res *finetune.Result
-	if all {
+	switch {
+	case cached:
 		res, err = tr.FitCached(m, train, val)
-	} else {
+	case ts.files != nil:
+		res, err = tr.FitSource(m, m.VS, loader.FromFiles(ts.files), len(ts.classes), size, val)
+	default:
 		res, err = tr.Fit(m, m.VS, train, val)
 	}
 	bar.finish()
