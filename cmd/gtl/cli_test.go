@@ -355,6 +355,12 @@ func TestTrainTransfer(t *testing.T) {
 		{[]string{"--unfreeze-at", "9", "--epochs", "3"}, `--unfreeze-at 9: "9" is not an epoch between 1 and 2`},
 		{[]string{"--schedule", "linear"}, `unknown schedule "linear"`},
 		{[]string{"--label-smoothing", "1"}, "--label-smoothing 1"},
+		{[]string{"--augment", "heavy"}, "--augment heavy: want none, light or strong"},
+		{[]string{"--on-bad-image", "ignore"}, "--on-bad-image ignore: want fail or skip"},
+		{[]string{"--ema", "1"}, "--ema 1: want a decay in [0, 1)"},
+		{[]string{"--device", "tpu"}, `--device: torch: device "tpu"`},
+		{[]string{"--strategy", "linear"}, "--strategy linear starts from source weights"},
+		{[]string{"--strategy", "best"}, `unknown strategy "best"`},
 	}
 	for _, b := range bad {
 		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--out", filepath.Join(dir, "bad")}, b.args...)...)
@@ -461,6 +467,21 @@ func TestTrainImageFolder(t *testing.T) {
 	}
 	if !strings.Contains(out, "training resnet18 on 18 images (2 classes, 64 px), validating on 6") {
 		t.Errorf("output:\n%s", out)
+	}
+	// A truncated image: named, and left out with --on-bad-image skip, also
+	// when the loader streams the files for augmentation.
+	whole, _ := os.ReadFile(filepath.Join(root, "dark", "00.png"))
+	os.WriteFile(filepath.Join(root, "dark", "zz-broken.png"), whole[:len(whole)/2], 0o644)
+	if _, errOut, code := gtl("train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--epochs", "1", "--batch", "6",
+		"--out", filepath.Join(t.TempDir(), "fail")); code == 0 || !strings.Contains(errOut, "zz-broken.png") {
+		t.Errorf("broken image: exit %d, stderr %q", code, errOut)
+	}
+	for _, aug := range []string{"none", "strong"} {
+		out, errOut, code := gtl("train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--epochs", "2", "--batch", "6",
+			"--augment", aug, "--mixup", "0.2", "--erase", "0.25", "--workers", "2", "--on-bad-image", "skip", "--out", filepath.Join(t.TempDir(), "skip"))
+		if code != 0 || !strings.Contains(out+errOut, "zz-broken.png") {
+			t.Errorf("--augment %s --on-bad-image skip: exit %d, stdout %q, stderr %q", aug, code, out, errOut)
+		}
 	}
 	// A val/ class missing from train/.
 	bad := t.TempDir()

@@ -16,6 +16,9 @@ import (
 type trainingBar struct {
 	show bool
 	bar  *progressbar.ProgressBar
+	// this epoch so far: images, correct predictions, start
+	epoch, images, correct int
+	began                  time.Time
 }
 
 func newTrainingBar(c *cli.Context) *trainingBar {
@@ -29,10 +32,17 @@ func (b *trainingBar) start(p finetune.Plan) {
 }
 
 func (b *trainingBar) step(s finetune.Step) {
-	if b.bar != nil {
-		b.bar.Describe(fmt.Sprintf("epoch %d loss %.3f", s.Epoch, s.Loss))
-		_ = b.bar.Add(1)
+	if b.bar == nil {
+		return
 	}
+	if s.Epoch != b.epoch {
+		b.epoch, b.images, b.correct, b.began = s.Epoch, 0, 0, time.Now()
+	}
+	b.images += s.Images
+	b.correct += s.Correct
+	ips := float64(b.images) / max(time.Since(b.began).Seconds(), 1e-3)
+	b.bar.Describe(fmt.Sprintf("epoch %d step %d loss %.3f acc %.1f%% %.0f img/s", s.Epoch, s.Step, s.Loss, 100*float64(b.correct)/float64(max(1, b.images)), ips))
+	_ = b.bar.Add(1)
 }
 
 // clear removes the bar before a line of results is printed.

@@ -197,6 +197,8 @@ func runTrain(c *cli.Context) error {
 	meta := vision.CheckpointMeta{Classes: ts.classes, Train: resolved,
 		Preprocess: vision.Preprocess{CropSize: size, ResizeSize: size, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
 	bar := newTrainingBar(c)
+	skippedSeen := map[string]bool{}
+	var skipped []string
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
 	tr := finetune.Trainer{Config: cfg, StateDir: out, Resume: resume, Hooks: finetune.Hooks{
@@ -210,6 +212,12 @@ func runTrain(c *cli.Context) error {
 		OnStep: bar.step,
 		OnEpochEnd: func(e finetune.Epoch) error {
 			bar.clear()
+			for _, name := range e.Skipped {
+				if !skippedSeen[name] {
+					skippedSeen[name] = true
+					skipped = append(skipped, name)
+				}
+			}
 			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
 			if err := metrics.write(e); err != nil {
 				return err
@@ -244,6 +252,7 @@ func runTrain(c *cli.Context) error {
 		res, err = tr.Fit(m, m.VS, train, val)
 	}
 	bar.finish()
+	reportSkipped(c, skipped)
 	if err != nil {
 		return err
 	}
