@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestCompareAndRecommend runs a small grid end to end from a small source
+// model, resumes it, refuses the bad inputs, and asks the advisor.
+func TestCompareAndRecommend(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source")
+	if _, errOut, code := gtl("--threads", "1", "train", "-q", "--model", "resnet18", "--classes", "0-4", "--shots", "40", "--epochs", "1", "--val", "100", "--out", src); code != 0 {
+		t.Fatalf("source: %s", errOut)
+	}
+	weights := filepath.Join(src, "best.safetensors")
+	out := filepath.Join(dir, "cmp")
+	args := []string{"--threads", "1", "compare", "-q", "--weights", weights, "--classes", "5-9", "--val", "100",
+		"--strategies", "scratch,linear,freeze-2", "--shots", "5", "--seeds", "1", "--out", out}
+	stdout, errOut, code := gtl(args...)
+	if code != 0 {
+		t.Fatalf("compare: %d %s", code, errOut)
+	}
+	for _, re := range []string{`3 strategies × 1 sizes × 1 seeds = 3 runs \(3 to do\), evaluated on 100 images`,
+		`(?m)^linear +\d+\.\d ± 0\.0%$`, `best per size — 5: `, `report: .*report\.md`} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("compare output does not match %q:\n%s", re, stdout)
+		}
+	}
+	var res struct {
+		Runs []struct {
+			Strategy string `json:"strategy"`
+			Config   struct {
+				Epochs int `json:"epochs"`
+			} `json:"config"`
+			Curve         []json.RawMessage `json:"curve"`
+			FinalAccuracy float64           `json:"final_accuracy"`
+		} `json:"runs"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil || json.Unmarshal(b, &res) != nil || len(res.Runs) != 3 {
+		t.Fatalf("results.json: %v %s", err, b)
+	}
+	for _, r := range res.Runs {
+		if len(r.Curve) != r.Config.Epochs || r.FinalAccuracy <= 0 {
+			t.Errorf("%s: %d curve points for %d epochs, accuracy %g", r.Strategy, len(r.Curve), r.Config.Epochs, r.FinalAccuracy)
+		}
+	}
+	for _, f := range []string{"results.csv", "report.md", "report.html", "accuracy-vs-labels.png", "time-to-95.png", "curves-5.png"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// Again: refused without --resume; with it, nothing is rerun.
+	if _, errOut, code := gtl(args...); code != 2 || !strings.Contains(errOut, "already holds 3 finished runs") {
+		t.Errorf("rerun without --resume: %d %q", code, errOut)
+	}
+	if stdout, errOut, code := gtl(append(args, "--resume")...); code != 0 || !strings.Contains(stdout, "(0 to do)") {
+		t.Errorf("--resume: %d %s %s", code, stdout, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--strategies", "linear,magic"}, `unknown strategy "magic"`},
+		{[]string{"--shots", "7000"}, "--shots 7000: class Sandal has only 6000 training images"},
+		{[]string{"--model", "resnet34"}, "a resnet18 checkpoint, not resnet34"},
+		{[]string{"--classes", "0-4"}, "holds results of a different comparison"},
+		{[]string{"--strategies", "freeze-6"}, "resnet18 has 6 stages"},
+	} {
+		a := append(append([]string{}, args...), tc.args...)
+		if _, errOut, code := gtl(a...); code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	stdout, errOut, code = gtl("--threads", "1", "recommend", "--weights", weights, "--classes", "5-9", "--shots", "20", "--probe-images", "20", "--json")
+	var rec recommendation
+	if code != 0 || json.Unmarshal([]byte(stdout), &rec) != nil {
+		t.Fatalf("recommend: %d %s %s", code, stdout, errOut)
+	}
+	if rec.PerClass != 20 || rec.Large || rec.Strategy == "" || !strings.Contains(rec.Command, "--strategy "+rec.Strategy) {
+		t.Errorf("recommendation %+v", rec)
+	}
+	if stdout, errOut, code = gtl("--threads", "1", "train", "--weights", weights, "--classes", "5-9", "--shots", "10", "--val", "100",
+		"--strategy", "auto", "--out", filepath.Join(dir, "auto")); code != 0 || !strings.Contains(stdout, "strategy auto: ") {
+		t.Errorf("train --strategy auto: %d %s %s", code, stdout, errOut)
+	}
+}
+
+// TestDemoQuick runs make demo's quick version (DEMO=quick) end to end with
+// a freshly built binary.
+func TestDemoQuick(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gtl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command("bash", "../../scripts/demo.sh")
+	cmd.Env = append(os.Environ(), "DEMO=quick", "GTL="+bin, "OUT="+filepath.Join(dir, "demo"), "GTL_NUM_THREADS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, re := range []string{`(?m)^scratch +\d+\.\d ± `, `recommended: `, `demo finished in \d+s`} {
+		if !regexp.MustCompile(re).Match(out) {
+			t.Errorf("demo output does not match %q:\n%s", re, out)
+		}
+	}
+	for _, f := range []string{"compare-fashion/report.html", "compare-glyphs/report.html", "source/best.safetensors"} {
+		if _, err := os.Stat(filepath.Join(dir, "demo", f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
