@@ -33,12 +33,15 @@ test: test-setup vet
 # pure-Go packages, and the full-size demo.
 test-all: test-setup vet build
 	$(GO) test -count=1 -timeout 60m ./...
-	$(GO) test -count=1 -race ./env/... ./vision/datasets/... ./scripts/...
-	./bin/gtl demo --quiet
+	$(GO) test -count=1 -race ./env/... ./vision/datasets/... ./vision/loader/... ./vision/augment/... ./chart/... ./scripts/...
+	./bin/gtl smoke --quiet
+	bash scripts/demo.sh
 
-# The main job end to end.
+# The transfer-learning demo (DEMO=quick for a ~2-minute version): a source
+# model on Fashion-MNIST 0-4, gtl compare on 5-9 and on rendered glyphs,
+# gtl recommend.
 demo: build
-	./bin/gtl demo
+	bash scripts/demo.sh
 
 clean:
 	rm -rf bin .build

@@ -60,7 +60,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			compareCommand(),
 			recommendCommand(),
 			glyphsCommand(),
-			demoCommand(),
+			smokeCommand(),
 			benchDataCommand(),
 		},
 		HideVersion: true,

@@ -39,14 +39,14 @@ func TestCommands(t *testing.T) {
 			stderrRE: `^gtl: doctor: gtl cannot work here`},
 		{name: "doctor missing data", args: []string{"doctor"}, env: map[string]string{"GTL_FASHION_MNIST_DIR": "/nonexistent"},
 			stdout: []string{`(?m)^WARN  data .*not found`, `apt-get install dataset-fashion-mnist`}},
-		{name: "demo", args: []string{"--threads", "1", "demo", "--per-class", "5", "--test", "200", "--epochs", "2", "--quiet"},
+		{name: "smoke", args: []string{"--threads", "1", "smoke", "--per-class", "5", "--test", "200", "--epochs", "2", "--quiet"},
 			stdout: []string{`50 training images \(5 per class\), 200 test images, 2 epochs, 1 libtorch threads`,
 				`(?m)^1 +\d\.\d{4} +\d\.\d{4} +\d+\.\d%`, `(?m)^2 +`, `final test accuracy \d+\.\d% \(chance 10%\)`}},
-		{name: "demo bad flag value", args: []string{"demo", "--per-class", "0"}, code: 2, stderrRE: `^gtl: --per-class 0: want 1\.\.6000`},
+		{name: "smoke bad flag value", args: []string{"smoke", "--per-class", "0"}, code: 2, stderrRE: `^gtl: --per-class 0: want 1\.\.6000`},
 		{name: "bad threads", args: []string{"--threads", "-2", "version"}, code: 2, stderrRE: `^gtl: --threads -2: want at least 1`},
 		{name: "bad env threads", args: []string{"version"}, env: map[string]string{"GTL_NUM_THREADS": "0"}, code: 2, stderrRE: `^gtl: env: GTL_NUM_THREADS="0"`},
-		{name: "unknown flag", args: []string{"demo", "--nope"}, code: 1, stderrRE: `(?m)^gtl: flag provided but not defined: -nope$`},
-		{name: "help lists env", args: []string{"--help"}, stdout: []string{`GTL_HOME`, `GTL_NUM_THREADS`, `GTL_FASHION_MNIST_DIR`, `doctor`, `demo`}},
+		{name: "unknown flag", args: []string{"smoke", "--nope"}, code: 1, stderrRE: `(?m)^gtl: flag provided but not defined: -nope$`},
+		{name: "help lists env", args: []string{"--help"}, stdout: []string{`GTL_HOME`, `GTL_NUM_THREADS`, `GTL_FASHION_MNIST_DIR`, `doctor`, `compare`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,10 +17,10 @@ import (
 // Fashion-MNIST's training-set pixel statistics, for normalisation.
 var fashionNorm = vision.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
 
-func demoCommand() *cli.Command {
+func smokeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "demo",
-		Usage: "train a small convnet from scratch on Fashion-MNIST, end to end",
+		Name:  "smoke",
+		Usage: "check the install end to end in seconds: train a small convnet from scratch on Fashion-MNIST",
 		Description: "Trains gtl's SmallCNN on --per-class training images of each of the 10 classes and\n" +
 			"reports loss and accuracy on the first --test images of the test split after every epoch.",
 		Flags: []cli.Flag{
@@ -32,11 +32,11 @@ func demoCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed for sampling, initialisation and shuffling"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 		},
-		Action: runDemo,
+		Action: runSmoke,
 	}
 }
 
-func runDemo(c *cli.Context) error {
+func runSmoke(c *cli.Context) error {
 	perClass, nTest := c.Int("per-class"), c.Int("test")
 	if perClass < 1 || perClass > 6000 {
 		return cli.Exit(fmt.Sprintf("--per-class %d: want 1..6000 (Fashion-MNIST has 6000 training images per class)", perClass), 2)
