@@ -14,12 +14,12 @@ case "$MODE" in
 full)
 	OUT=${OUT:-runs/demo}
 	SOURCE_ARGS=(--epochs 3)
-	SHOTS=5,20,100,1000
+	SHOTS=5,20,100,500
 	SEEDS=3
 	VAL=1000
 	STRATS=scratch,linear,freeze-2,full
-	GLYPH_ARGS=(--train-per-class 1000 --val-per-class 100)
-	GLYPH_SHOTS=5,20,100,1000
+	GLYPH_ARGS=(--train-per-class 500 --val-per-class 100)
+	GLYPH_SHOTS=5,20,100,500
 	GLYPH_SEEDS=2
 	;;
 quick)

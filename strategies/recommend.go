@@ -18,7 +18,7 @@ import (
 // "similar". See Place for their meaning and the README for how they were
 // set against gtl compare.
 const (
-	LargePerClass = 1000
+	LargePerClass = 500
 	SimilarGain   = 0.5
 )
 
