@@ -197,3 +197,24 @@ func TestSummariesAndBest(t *testing.T) {
 		t.Errorf("report.html embeds %d plots, want 3 (accuracy, time, curves at 5 shots)", n)
 	}
 }
+
+func TestPlace(t *testing.T) {
+	for _, tc := range []struct {
+		perClass int
+		gain     float64
+		want     string
+	}{
+		{20, 0.8, "linear"},
+		{20, 0.1, "freeze-2"},
+		{LargePerClass, 0.8, "freeze-3"},
+		{LargePerClass * 10, SimilarGain - 0.01, "full"},
+	} {
+		p := Place(&Measurement{PerClass: tc.perClass, Gain: tc.gain}, 6)
+		if p.Strategy != tc.want || p.Reason == "" {
+			t.Errorf("%d per class, gain %.2f: %s (%s), want %s", tc.perClass, tc.gain, p.Strategy, p.Reason, tc.want)
+		}
+		if _, err := Parse(p.Strategy); err != nil {
+			t.Error(err)
+		}
+	}
+}
