@@ -4,7 +4,6 @@ package transforms
 
 import (
 	"errors"
-	"fmt"
 	"image"
 )
 
@@ -26,9 +25,5 @@ func decodeJPEGCrop(data []byte, choose func(w, h int) image.Rectangle, dst []ui
 	if err != nil {
 		return RGB{}, err
 	}
-	r := choose(img.W, img.H)
-	if r.Empty() || !r.In(image.Rect(0, 0, img.W, img.H)) {
-		return RGB{}, fmt.Errorf("crop %v outside the %dx%d image", r, img.W, img.H)
-	}
-	return Crop(img, r), nil
+	return cropChosen(img, choose)
 }

@@ -163,11 +163,7 @@ func DecodeCrop(data []byte, choose func(w, h int) image.Rectangle, dst []uint8)
 	if err != nil {
 		return RGB{}, err
 	}
-	r := choose(img.W, img.H)
-	if r.Empty() || !r.In(image.Rect(0, 0, img.W, img.H)) {
-		return RGB{}, fmt.Errorf("crop %v outside the %dx%d image", r, img.W, img.H)
-	}
-	return Crop(img, r), nil
+	return cropChosen(img, choose)
 }
 
 // Crop returns a copy of the window r of img, which must lie inside it.
@@ -196,4 +192,13 @@ func DecodeGo(data []byte) (RGB, error) {
 		return RGB{}, fmt.Errorf("not a readable JPEG or PNG image: %w", err)
 	}
 	return FromImage(m), nil
+}
+
+// cropChosen crops img to the window choose picks for its size.
+func cropChosen(img RGB, choose func(w, h int) image.Rectangle) (RGB, error) {
+	r := choose(img.W, img.H)
+	if r.Empty() || !r.In(image.Rect(0, 0, img.W, img.H)) {
+		return RGB{}, fmt.Errorf("crop %v outside the %dx%d image", r, img.W, img.H)
+	}
+	return Crop(img, r), nil
 }
