@@ -113,6 +113,20 @@ defs=("-DGTL_DISABLED_OPS=$disabled" "-DGTL_GOTCH_VERSION=\"$GOTCH_VERSION\"" "-
 if [ "$cuda" = 1 ]; then
 	torch_libs+=(-ltorch_cuda -lc10_cuda)
 	defs+=(-DGTL_WITH_CUDA=1)
+	# CUDA's runtime headers (for the caching allocator's memory statistics):
+	# from a CUDA toolkit, or from the nvidia-* wheels PyTorch installs beside
+	# itself. Without them the wrapper still builds; peak GPU memory is then
+	# unknown.
+	cuda_inc=""
+	for d in "${CUDA_HOME:-/usr/local/cuda}/include" "$LIBTORCH"/../nvidia/cuda_runtime/include "$LIBTORCH"/../nvidia/cu*/include; do
+		if [ -f "$d/cuda_runtime_api.h" ]; then cuda_inc=$d; break; fi
+	done
+	if [ -n "$cuda_inc" ]; then
+		defs+=(-DGTL_CUDA_HEADERS=1 -I"$cuda_inc")
+		say "CUDA headers: $cuda_inc"
+	else
+		say "no CUDA runtime headers found (set CUDA_HOME); GPU peak memory will be unknown"
+	fi
 fi
 say "compiling the wrapper library (about a minute)"
 log="$build/build.log"
