@@ -48,7 +48,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.IntFlag{Name: "threads", Usage: "threads libtorch uses inside one op (0: " + env.NumThreads.Name + ", else one per physical core)"},
 		},
 		Before:      setup,
-		Commands:    []*cli.Command{versionCommand(), doctorCommand(), modelsCommand(), predictCommand(), embedCommand(), exportCommand(), trainCommand(), evalCommand(), demoCommand()},
+		Commands:    []*cli.Command{versionCommand(), doctorCommand(), modelsCommand(), predictCommand(), embedCommand(), exportCommand(), trainCommand(), evalCommand(), demoCommand(), benchCommand()},
 		HideVersion: true,
 		CommandNotFound: func(c *cli.Context, name string) {
 			cli.HandleExitCoder(cli.Exit(fmt.Sprintf("gtl: unknown command %q; run gtl --help for the list", name), 2))
