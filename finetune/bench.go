@@ -26,7 +26,7 @@ type BenchConfig struct {
 	Batch     int    // images per step; default 32
 	ImageSize int    // square input side in pixels; default the model's input size (224, 299 for inception_v3)
 	Classes   int    // output classes; default 1000
-	Device    gotch.Device
+	Device    gotch.Device // default (zero value) the CPU
 	Steps     int // timed steps; default 10
 	Warmup    int // untimed steps before them; default 0
 	AMP       torch.AMP
@@ -78,6 +78,9 @@ func (c BenchConfig) withDefaults() (BenchConfig, error) {
 	}
 	if c.LR == 0 {
 		c.LR = 0.01
+	}
+	if c.Device == (gotch.Device{}) {
+		c.Device = gotch.CPU
 	}
 	switch {
 	case c.Arch == "":
