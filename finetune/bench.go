@@ -21,14 +21,14 @@ import (
 // BenchConfig describes one throughput measurement of a model on synthetic
 // data. The zero value of each field means its default.
 type BenchConfig struct {
-	Arch      string // torchvision architecture name; required
-	Mode      string // "train" (forward, cross-entropy, backward, SGD step) or "infer" (no-grad eval forward); default "train"
-	Batch     int    // images per step; default 32
-	ImageSize int    // square input side in pixels; default the model's input size (224, 299 for inception_v3)
-	Classes   int    // output classes; default 1000
+	Arch      string       // torchvision architecture name; required
+	Mode      string       // "train" (forward, cross-entropy, backward, SGD step) or "infer" (no-grad eval forward); default "train"
+	Batch     int          // images per step; default 32
+	ImageSize int          // square input side in pixels; default the model's input size (224, 299 for inception_v3)
+	Classes   int          // output classes; default 1000
 	Device    gotch.Device // default (zero value) the CPU
-	Steps     int // timed steps; default 10
-	Warmup    int // untimed steps before them; default 0
+	Steps     int          // timed steps; default 10
+	Warmup    int          // untimed steps before them; default 0
 	AMP       torch.AMP
 	// ChannelsLast converts the input and the model's 4-D parameters to
 	// channels-last memory format.
