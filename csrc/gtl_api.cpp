@@ -334,6 +334,18 @@ int gtl_is_channels_last(void *t) {
   return 0;
 }
 
+void gtl_activation_(void *t, int kind) {
+  PROTECT(
+    auto &x = *static_cast<torch::Tensor *>(t);
+    if (kind == 0)
+      at::relu_(x);
+    else if (kind == 1)
+      at::hardtanh_(x, 0, 6);
+    else
+      throw std::runtime_error("gtl: in-place activation: unknown kind " + std::to_string(kind));
+  )
+}
+
 void gtl_set_cudnn_benchmark(int on) { PROTECT(at::globalContext().setBenchmarkCuDNN(on != 0);) }
 
 void gtl_set_allow_tf32(int on) {

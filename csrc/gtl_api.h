@@ -85,6 +85,12 @@ void *gtl_channels_last(void *t);
 void gtl_set_channels_last(void *t);
 int gtl_is_channels_last(void *t);
 
+/* In-place activations on the tensor behind handle t (the handle stays
+ * valid, unlike gotch's generated in-place ops, which leak the old one):
+ * kind 0 relu_, 1 relu6 (hardtanh_ to [0, 6]), as torchvision's
+ * ReLU(inplace=True) and ReLU6(inplace=True). */
+void gtl_activation_(void *t, int kind);
+
 /* cuDNN and TF32 switches (process-wide, as torch.backends). */
 void gtl_set_cudnn_benchmark(int on);
 void gtl_set_allow_tf32(int on); /* cuBLAS matmuls and cuDNN convolutions */

@@ -191,3 +191,20 @@ func cbool(on bool) C.int {
 	}
 	return 0
 }
+
+// ReLUInPlace applies relu to t's data in place (t's handle stays valid;
+// gotch's generated Relu_ leaks the old handle). Like torchvision's
+// ReLU(inplace=True), it is safe on an activation that autograd has not
+// saved for backward, e.g. a batch norm's or an addition's output.
+func ReLUInPlace(t *ts.Tensor) error { return activationInPlace(t, 0, "relu") }
+
+// ReLU6InPlace clamps t's data to [0, 6] in place, as ReLU6(inplace=True).
+func ReLU6InPlace(t *ts.Tensor) error { return activationInPlace(t, 1, "relu6") }
+
+func activationInPlace(t *ts.Tensor, kind C.int, name string) error {
+	C.gtl_activation_(t.Ctensor(), kind)
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: in-place %s: %w", name, err)
+	}
+	return nil
+}
