@@ -350,7 +350,9 @@ void gtl_set_cudnn_benchmark(int on) { PROTECT(at::globalContext().setBenchmarkC
 
 void gtl_set_allow_tf32(int on) {
   PROTECT(
-    at::globalContext().setAllowTF32CuBLAS(on != 0);
+    // "high" is what allow_tf32 = True sets for matmuls; the string form
+    // exists from 1.12 on, where setAllowTF32CuBLAS is deprecated in 2.9+.
+    at::globalContext().setFloat32MatmulPrecision(std::string(on ? "high" : "highest"));
     at::globalContext().setAllowTF32CuDNN(on != 0);
   )
 }
