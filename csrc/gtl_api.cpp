@@ -4,12 +4,22 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <mutex>
 #include <dlfcn.h>
 #include <torch/csrc/api/include/torch/version.h>
 #include <torch/torch.h>
+#if defined(GTL_WITH_CUDA) && defined(GTL_CUDA_HEADERS)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+// torch 2.4 replaced the per-device autocast functions (set_enabled,
+// set_cpu_enabled, set_autocast_gpu_dtype, ...) with ones taking a device type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define GTL_AUTOCAST_BY_DEVICE 1
+#endif
 
 #ifndef GTL_DISABLED_OPS
 #define GTL_DISABLED_OPS -1
@@ -209,5 +219,157 @@ int64_t gtl_cudnn_version(void) {
     return -1;
   }
 }
+
+} // extern "C"
+
+// Helpers for the C functions below; they throw, the C functions catch.
+// (Kept outside PROTECT: preprocessor lines inside a macro argument are
+// undefined behaviour.)
+static at::DeviceType autocast_device(int device) {
+  if (device == 0)
+    return at::kCPU;
+  if (device == 1)
+    return at::kCUDA;
+  throw std::runtime_error("gtl: autocast: unknown device " + std::to_string(device));
+}
+
+static bool autocast_is_enabled(at::DeviceType d) {
+#ifdef GTL_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(d);
+#else
+  return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
+
+static void autocast_enable(at::DeviceType d, bool on, at::ScalarType st) {
+#ifdef GTL_AUTOCAST_BY_DEVICE
+  if (on)
+    at::autocast::set_autocast_dtype(d, st);
+  at::autocast::set_autocast_enabled(d, on);
+#else
+  if (d == at::kCPU) {
+    if (on)
+      at::autocast::set_autocast_cpu_dtype(st);
+    at::autocast::set_cpu_enabled(on);
+  } else {
+    if (on)
+      at::autocast::set_autocast_gpu_dtype(st);
+    at::autocast::set_enabled(on);
+  }
+#endif
+}
+
+static int autocast_set(int device, int enabled, int dtype) {
+  auto d = autocast_device(device);
+  at::ScalarType st;
+  if (dtype == 0)
+    st = at::kHalf;
+  else if (dtype == 1)
+    st = at::kBFloat16;
+  else
+    throw std::runtime_error("gtl: autocast: unknown dtype " + std::to_string(dtype));
+  bool prev = autocast_is_enabled(d);
+  if (enabled) {
+    autocast_enable(d, true, st);
+    if (!prev)
+      at::autocast::increment_nesting();
+  } else if (prev) {
+    autocast_enable(d, false, st);
+    if (at::autocast::decrement_nesting() == 0)
+      at::autocast::clear_cache(); // as torch.autocast.__exit__
+  }
+  return prev ? 1 : 0;
+}
+
+static int64_t cuda_peak_allocated(int device, bool reset) {
+#if defined(GTL_WITH_CUDA) && defined(GTL_CUDA_HEADERS)
+  if (reset) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device);
+    return 0;
+  }
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  return (int64_t)stats.allocated_bytes[0].peak; // [0]: all pools together
+#else
+  throw std::runtime_error("gtl: cuda peak memory: the wrapper was built without CUDA (headers)");
+#endif
+}
+
+extern "C" {
+
+int gtl_autocast_enabled(int device) {
+  PROTECT(return autocast_is_enabled(autocast_device(device)) ? 1 : 0;)
+  return 0;
+}
+
+int gtl_autocast_set(int device, int enabled, int dtype) {
+  PROTECT(return autocast_set(device, enabled, dtype);)
+  return 0;
+}
+
+void gtl_autocast_clear_cache(void) { PROTECT(at::autocast::clear_cache();) }
+
+void *gtl_channels_last(void *t) {
+  PROTECT(
+    auto &x = *static_cast<torch::Tensor *>(t);
+    return new torch::Tensor(x.contiguous(at::MemoryFormat::ChannelsLast));
+  )
+  return nullptr;
+}
+
+void gtl_set_channels_last(void *t) {
+  PROTECT(
+    auto &x = *static_cast<torch::Tensor *>(t);
+    if (x.dim() != 4)
+      throw std::runtime_error("gtl: channels-last: tensor has " + std::to_string(x.dim()) + " dimensions, want 4");
+    at::NoGradGuard no_grad;
+    x.set_data(x.contiguous(at::MemoryFormat::ChannelsLast));
+  )
+}
+
+int gtl_is_channels_last(void *t) {
+  PROTECT(
+    auto &x = *static_cast<torch::Tensor *>(t);
+    return x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0;
+  )
+  return 0;
+}
+
+void gtl_activation_(void *t, int kind) {
+  PROTECT(
+    auto &x = *static_cast<torch::Tensor *>(t);
+    if (kind == 0)
+      at::relu_(x);
+    else if (kind == 1)
+      at::hardtanh_(x, 0, 6);
+    else
+      throw std::runtime_error("gtl: in-place activation: unknown kind " + std::to_string(kind));
+  )
+}
+
+void gtl_set_cudnn_benchmark(int on) { PROTECT(at::globalContext().setBenchmarkCuDNN(on != 0);) }
+
+void gtl_set_allow_tf32(int on) {
+  PROTECT(
+    // "high" is what allow_tf32 = True sets for matmuls; the string form
+    // exists from 1.12 on, where setAllowTF32CuBLAS is deprecated in 2.9+.
+    at::globalContext().setFloat32MatmulPrecision(std::string(on ? "high" : "highest"));
+    at::globalContext().setAllowTF32CuDNN(on != 0);
+  )
+}
+
+void gtl_cuda_synchronize(int device) {
+  PROTECT(
+    if (torch::cuda::device_count() == 0)
+      throw std::runtime_error("gtl: cuda synchronize: no CUDA device");
+    torch::cuda::synchronize(device);
+  )
+}
+
+int64_t gtl_cuda_peak_allocated(int device) {
+  PROTECT(return cuda_peak_allocated(device, false);)
+  return -1;
+}
+
+void gtl_cuda_reset_peak(int device) { PROTECT(cuda_peak_allocated(device, true);) }
 
 } // extern "C"

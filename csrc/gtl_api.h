@@ -67,6 +67,40 @@ int gtl_cuda_device_info(int i, char *buf, int len, int64_t *total_mem);
 int gtl_cudnn_is_available(void);
 int64_t gtl_cudnn_version(void); /* -1 when unknown */
 
+/* Mixed precision (autocast) of the calling OS thread, as torch.autocast.
+ * device: 0 CPU, 1 CUDA; dtype: 0 float16, 1 bfloat16. Returns the previous
+ * enabled state (0/1). Turning it off for the outermost level clears the
+ * cast-weight cache, as torch.autocast's exit does. CPU autocast takes
+ * bfloat16 only on libtorch 1.13. */
+int gtl_autocast_set(int device, int enabled, int dtype);
+int gtl_autocast_enabled(int device);
+void gtl_autocast_clear_cache(void);
+
+/* A new handle to t in channels-last memory format (a copy unless t is
+ * already channels-last); the caller owns it. NULL on error. */
+void *gtl_channels_last(void *t);
+/* Makes the tensor behind handle t channels-last in place of its data:
+ * t's handle then refers to the converted tensor (set_data, no autograd
+ * history), so parameters keep their identity in optimisers. */
+void gtl_set_channels_last(void *t);
+int gtl_is_channels_last(void *t);
+
+/* In-place activations on the tensor behind handle t (the handle stays
+ * valid, unlike gotch's generated in-place ops, which leak the old one):
+ * kind 0 relu_, 1 relu6 (hardtanh_ to [0, 6]), as torchvision's
+ * ReLU(inplace=True) and ReLU6(inplace=True). */
+void gtl_activation_(void *t, int kind);
+
+/* cuDNN and TF32 switches (process-wide, as torch.backends). */
+void gtl_set_cudnn_benchmark(int on);
+void gtl_set_allow_tf32(int on); /* cuBLAS matmuls and cuDNN convolutions */
+
+/* CUDA timing and memory. Without CUDA (or on a wrapper built without the
+ * CUDA headers) they set the error slot. */
+void gtl_cuda_synchronize(int device);
+int64_t gtl_cuda_peak_allocated(int device);
+void gtl_cuda_reset_peak(int device);
+
 char *get_and_reset_last_err(void); /* from gotch's wrapper; caller frees */
 
 #ifdef __cplusplus

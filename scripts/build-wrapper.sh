@@ -113,13 +113,37 @@ defs=("-DGTL_DISABLED_OPS=$disabled" "-DGTL_GOTCH_VERSION=\"$GOTCH_VERSION\"" "-
 if [ "$cuda" = 1 ]; then
 	torch_libs+=(-ltorch_cuda -lc10_cuda)
 	defs+=(-DGTL_WITH_CUDA=1)
+	# CUDA's runtime headers (for the caching allocator's memory statistics):
+	# from a CUDA toolkit, or from the nvidia-* wheels PyTorch installs beside
+	# itself. Without them the wrapper still builds; peak GPU memory is then
+	# unknown.
+	cuda_inc=""
+	for d in "${CUDA_HOME:-/usr/local/cuda}/include" "$LIBTORCH"/../nvidia/cuda_runtime/include "$LIBTORCH"/../nvidia/cu*/include; do
+		if [ -f "$d/cuda_runtime_api.h" ]; then cuda_inc=$d; break; fi
+	done
+	if [ -n "$cuda_inc" ]; then
+		defs+=(-DGTL_CUDA_HEADERS=1 -I"$cuda_inc")
+		say "CUDA headers: $cuda_inc"
+	else
+		say "no CUDA runtime headers found (set CUDA_HOME); GPU peak memory will be unknown"
+	fi
 fi
 say "compiling the wrapper library (about a minute)"
 log="$build/build.log"
 "$CXX" "${cxxflags[@]}" -O2 -c "$csrc/torch_api.cpp" -o "$build/torch_api.o" >"$log" 2>&1 ||
 	die "compiling gotch's wrapper against libtorch $version at $LIBTORCH failed (log: $log)"
-"$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o" >>"$log" 2>&1 ||
-	die "compiling csrc/gtl_api.cpp against libtorch $version failed (log: $log)"
+if ! "$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o" >>"$log" 2>&1; then
+	# The CUDA allocator's headers can disagree with a CUDA runtime found
+	# elsewhere: build without them (GPU peak memory then unknown).
+	if [[ " ${defs[*]} " == *" -DGTL_CUDA_HEADERS=1 "* ]]; then
+		say "csrc/gtl_api.cpp did not compile with the CUDA headers; retrying without (GPU peak memory will be unknown)"
+		nocuda=()
+		for d in "${defs[@]}"; do [[ "$d" == -DGTL_CUDA_HEADERS=1 || ( "$d" == -I* && "$d" == *include ) ]] || nocuda+=("$d"); done
+		defs=("${nocuda[@]}")
+	fi
+	"$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o" >>"$log" 2>&1 ||
+		die "compiling csrc/gtl_api.cpp against libtorch $version failed (log: $log)"
+fi
 # --no-as-needed: libtorch_cuda must stay linked although no symbol of it is
 # referenced directly, or CUDA kernels are never registered.
 # -z defs: an unresolved symbol (a C++ ABI mismatch, a missing library) fails

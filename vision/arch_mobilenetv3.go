@@ -114,7 +114,7 @@ func buildMobileNetV3(m *Model, p *nn.Path, blocks []bneck, lastChannel int64, s
 	features := Seq{stem}
 	for i, b := range blocks {
 		bp := fp.Sub(fmt.Sprint(i + 1)).Sub("block")
-		act := ReLU
+		var act Module = ReLU
 		if b.hs {
 			act = Hardswish
 		}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // ResNet family, as torchvision.models.resnet defines it (v1.5: stride on
@@ -127,7 +129,12 @@ func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	} else if sum, err = y.Add(x, true); err != nil {
 		return nil, err
 	}
-	return sum.Relu(true)
+	// sum is this block's own tensor: relu in place, as torchvision.
+	if err := torch.ReLUInPlace(sum); err != nil {
+		sum.MustDrop()
+		return nil, err
+	}
+	return sum, nil
 }
 
 func downsample(p *nn.Path, in, out, stride int64) (Module, error) {

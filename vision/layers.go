@@ -9,6 +9,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Module is one part of a network. Forward keeps x and returns a new tensor
@@ -31,6 +33,15 @@ type Seq []Module
 func (s Seq) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	h := x
 	for i, m := range s {
+		if ip, ok := m.(inPlacer); ok && h != x {
+			// h is Seq's own intermediate: overwrite it instead of
+			// allocating another activation-sized tensor.
+			if err := ip.forwardInPlace(h); err != nil {
+				h.MustDrop()
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			continue
+		}
 		out, err := m.Forward(h, train)
 		if h != x {
 			h.MustDrop()
@@ -49,10 +60,37 @@ func (s Seq) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 // Identity returns x unchanged (a new handle to the same data).
 var Identity = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.ShallowClone() })
 
-// Activation functions as modules.
+// inPlacer is a module that can also overwrite a tensor its caller owns
+// and no one else uses (Seq's intermediates), as torchvision's
+// inplace=True activations do, saving an allocation per layer.
+type inPlacer interface {
+	Module
+	forwardInPlace(x *ts.Tensor) error
+}
+
+// inPlaceAct is an elementwise activation with an in-place form.
+type inPlaceAct struct {
+	f       Func
+	inPlace func(*ts.Tensor) error
+}
+
+// Forward keeps x and returns the activation in a new tensor.
+func (a inPlaceAct) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return a.f(x, train) }
+
+func (a inPlaceAct) forwardInPlace(x *ts.Tensor) error { return a.inPlace(x) }
+
+// Activation functions as modules. ReLU and ReLU6 work in place on Seq's
+// intermediates (as torchvision's ReLU(inplace=True)); given a tensor that
+// the caller owns, they never change it.
 var (
-	ReLU      = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu(false) })
-	ReLU6     = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu6(false) })
+	ReLU = inPlaceAct{
+		f:       func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu(false) },
+		inPlace: torch.ReLUInPlace,
+	}
+	ReLU6 = inPlaceAct{
+		f:       func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu6(false) },
+		inPlace: torch.ReLU6InPlace,
+	}
 	SiLU      = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Silu(false) })
 	Hardswish = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardswish(false) })
 	Sigmoid   = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Sigmoid(false) })

@@ -61,6 +61,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			recommendCommand(),
 			glyphsCommand(),
 			smokeCommand(),
+			benchCommand(),
 			benchDataCommand(),
 		},
 		HideVersion: true,

@@ -47,6 +47,21 @@ func TestCommands(t *testing.T) {
 		{name: "bad env threads", args: []string{"version"}, env: map[string]string{"GTL_NUM_THREADS": "0"}, code: 2, stderrRE: `^gtl: env: GTL_NUM_THREADS="0"`},
 		{name: "unknown flag", args: []string{"smoke", "--nope"}, code: 1, stderrRE: `(?m)^gtl: flag provided but not defined: -nope$`},
 		{name: "help lists env", args: []string{"--help"}, stdout: []string{`GTL_HOME`, `GTL_NUM_THREADS`, `GTL_FASHION_MNIST_DIR`, `doctor`, `compare`}},
+		{name: "bench json", args: []string{"bench", "--model", "resnet18", "--mode", "infer", "--batch", "2", "--image-size", "32",
+			"--steps", "2", "--warmup", "0", "--device", "cpu", "--threads", "1", "--json"},
+			stdout: []string{`^\{"tool":"gtl","model":"resnet18","mode":"infer","batch":2,"image_size":32,"device":"cpu",`,
+				`"threads":1,`, `"images_per_s":[0-9.e+]+,`, `"peak_mem_kind":"rss"`}},
+		// (mobilenet_v2 cannot train under CPU bf16 autocast on libtorch 1.13: hardtanh has no
+		// bfloat16 backward there, in PyTorch alike.)
+		{name: "bench text", args: []string{"bench", "--model", "resnet18", "--batch", "2", "--image-size", "32",
+			"--steps", "1", "--warmup", "0", "--device", "cpu", "--amp", "bf16", "--channels-last"},
+			stdout: []string{`(?m)^resnet18 train: batch 2, 32 px, amp bf16, channels-last on cpu`, `images/s; step p50 `, `peak memory \d+ MiB \(rss\)`}},
+		{name: "bench bad mode", args: []string{"bench", "--mode", "eval"}, code: 2, stderrRE: `^gtl: finetune: bench: mode "eval": want train or infer\n$`},
+		{name: "bench bad amp", args: []string{"bench", "--amp", "fp8"}, code: 2, stderrRE: `^gtl: --amp: torch: amp "fp8"`},
+		{name: "bench fp16 on cpu", args: []string{"bench", "--device", "cpu", "--amp", "fp16"}, code: 2, stderrRE: `fp16 needs a CUDA device`},
+		{name: "bench bad device", args: []string{"bench", "--device", "tpu"}, code: 2, stderrRE: `^gtl: --device: torch: device "tpu"`},
+		{name: "bench bad batch", args: []string{"bench", "--batch", "0"}, code: 2, stderrRE: `^gtl: --batch 0: want at least 1`},
+		{name: "bench unknown model", args: []string{"bench", "--model", "resnet19", "--device", "cpu"}, code: 2, stderrRE: `resnet19`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,6 +66,8 @@ func TestParseDevice(t *testing.T) {
 		{"auto", map[bool]string{true: "cuda:0", false: "cpu"}[cuda], true},
 		{"cuda", "cuda:0", cuda},
 		{"cuda:x", "", false},
+		{"cuda:-1", "", false},
+		{"cuda:99", "", false}, // never a silent fall back to the CPU
 		{"gpu", "", false},
 	} {
 		t.Run(tc.in, func(t *testing.T) {

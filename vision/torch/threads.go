@@ -64,3 +64,7 @@ func DefaultThreads() int {
 	}
 	return n
 }
+
+// NumThreadsHere returns the intra-op thread count of the calling OS thread;
+// inside Do, that of the worker running the function.
+func NumThreadsHere() int { return numThreads() }

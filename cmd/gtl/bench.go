@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure training or inference throughput of a model on synthetic data",
+		Description: "Builds the model with seeded random weights, runs --warmup untimed and --steps timed steps on one\n" +
+			"random batch and prints images/s, step-time percentiles and peak memory. scripts/bench/pytorch_ref.py\n" +
+			"measures the same in PyTorch and prints the same --json keys.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Value: "resnet50", Usage: "architecture (gtl models lists them)"},
+			&cli.StringFlag{Name: "mode", Value: "train", Usage: "train (forward, cross-entropy, backward, SGD step) or infer (no-grad eval forward)"},
+			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
+			&cli.IntFlag{Name: "image-size", Usage: "input side in pixels (0: the model's, 224 for most)"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "cpu, cuda, cuda:N or auto"},
+			&cli.IntFlag{Name: "steps", Value: 10, Usage: "timed steps"},
+			&cli.IntFlag{Name: "warmup", Value: 3, Usage: "untimed steps first"},
+			&cli.StringFlag{Name: "amp", Usage: "mixed precision: bf16 or fp16 (fp16 on CUDA only)"},
+			&cli.BoolFlag{Name: "channels-last", Usage: "channels-last memory format for the input and the weights"},
+			&cli.IntFlag{Name: "threads", Usage: "libtorch intra-op threads (0: the global --threads / default)"},
+			&cli.Int64Flag{Name: "seed", Usage: "seed of the weights and the batch"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of text"},
+		},
+		Action: runBench,
+	}
+}
+
+func runBench(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("bench: unexpected argument %q (all settings are flags)", c.Args().First()), 2)
+	}
+	amp, err := torch.ParseAMP(c.String("amp"))
+	if err != nil {
+		return cli.Exit("--amp: "+err.Error(), 2)
+	}
+	dev, err := torch.ParseDevice(c.String("device"))
+	if err != nil {
+		return cli.Exit("--device: "+err.Error(), 2)
+	}
+	if n := c.Int("threads"); n != 0 {
+		if n < 0 {
+			return cli.Exit(fmt.Sprintf("--threads %d: want at least 1", n), 2)
+		}
+		if err := torch.SetNumThreads(n); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"batch", "steps"} {
+		if c.Int(f) < 1 {
+			return cli.Exit(fmt.Sprintf("--%s %d: want at least 1", f, c.Int(f)), 2)
+		}
+	}
+	if c.Int("warmup") < 0 || c.Int("image-size") < 0 {
+		return cli.Exit(fmt.Sprintf("--warmup %d, --image-size %d: want 0 or more", c.Int("warmup"), c.Int("image-size")), 2)
+	}
+	cfg := finetune.BenchConfig{
+		Arch: c.String("model"), Mode: c.String("mode"), Batch: c.Int("batch"), ImageSize: c.Int("image-size"),
+		Device: dev, Steps: c.Int("steps"), Warmup: c.Int("warmup"), AMP: amp,
+		ChannelsLast: c.Bool("channels-last"), Seed: c.Int64("seed"),
+	}
+	if err := finetune.CheckBench(cfg); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	res, err := finetune.Bench(torch.Default(), cfg)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	if c.Bool("json") {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	}
+	cl := ""
+	if res.ChannelsLast {
+		cl = ", channels-last"
+	}
+	amps := "fp32"
+	if res.AMP != "" {
+		amps = "amp " + res.AMP
+	}
+	fmt.Fprintf(w, "%s %s: batch %d, %d px, %s%s on %s (%s), %d threads, libtorch %s\n",
+		res.Model, res.Mode, res.Batch, res.ImageSize, amps, cl, res.Device, res.DeviceName, res.Threads, res.Libtorch)
+	fmt.Fprintf(w, "  %.1f images/s; step p50 %.1f ms, p90 %.1f ms (%d steps after %d warm-up)\n",
+		res.ImagesPerSec, res.StepP50Ms, res.StepP90Ms, res.Steps, res.Warmup)
+	if res.PeakMemBytes >= 0 {
+		fmt.Fprintf(w, "  peak memory %.0f MiB (%s)\n", float64(res.PeakMemBytes)/(1<<20), res.PeakMemKind)
+	} else {
+		fmt.Fprintf(w, "  peak memory unknown\n")
+	}
+	return nil
+}

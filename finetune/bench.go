@@ -1,0 +1,352 @@
+package finetune
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// BenchConfig describes one throughput measurement of a model on synthetic
+// data. The zero value of each field means its default.
+type BenchConfig struct {
+	Arch      string       // torchvision architecture name; required
+	Mode      string       // "train" (forward, cross-entropy, backward, SGD step) or "infer" (no-grad eval forward); default "train"
+	Batch     int          // images per step; default 32
+	ImageSize int          // square input side in pixels; default the model's input size (224, 299 for inception_v3)
+	Classes   int          // output classes; default 1000
+	Device    gotch.Device // default (zero value) the CPU
+	Steps     int          // timed steps; default 10
+	Warmup    int          // untimed steps before them; default 0
+	AMP       torch.AMP
+	// ChannelsLast converts the input and the model's 4-D parameters to
+	// channels-last memory format.
+	ChannelsLast bool
+	Seed         int64   // seeds the weights and the synthetic batch; default 0
+	LR           float64 // SGD learning rate (momentum 0.9); default 0.01
+}
+
+// BenchResult is one measurement. The JSON keys are stable: scripts
+// (scripts/bench) compare them with scripts/bench/pytorch_ref.py's.
+type BenchResult struct {
+	Tool         string  `json:"tool"` // "gtl"
+	Model        string  `json:"model"`
+	Mode         string  `json:"mode"`
+	Batch        int     `json:"batch"`
+	ImageSize    int     `json:"image_size"`
+	Device       string  `json:"device"`      // "cpu" or "cuda:N"
+	DeviceName   string  `json:"device_name"` // CPU model or GPU name
+	AMP          string  `json:"amp"`         // "", "fp16" or "bf16"
+	ChannelsLast bool    `json:"channels_last"`
+	Threads      int     `json:"threads"` // libtorch intra-op threads on the thread that ran the model
+	Steps        int     `json:"steps"`
+	Warmup       int     `json:"warmup"`
+	ImagesPerSec float64 `json:"images_per_s"` // Batch × Steps / timed wall time
+	StepP50Ms    float64 `json:"step_p50_ms"`
+	StepP90Ms    float64 `json:"step_p90_ms"`
+	// PeakMemBytes is the process's peak resident set size on the CPU
+	// (VmHWM), the CUDA caching allocator's peak allocated bytes on a GPU;
+	// -1 when unknown. PeakMemKind says which: "rss" or "cuda_allocated".
+	PeakMemBytes int64  `json:"peak_mem_bytes"`
+	PeakMemKind  string `json:"peak_mem_kind"`
+	Libtorch     string `json:"libtorch"`
+}
+
+func (c BenchConfig) withDefaults() (BenchConfig, error) {
+	if c.Mode == "" {
+		c.Mode = "train"
+	}
+	if c.Batch == 0 {
+		c.Batch = 32
+	}
+	if c.Classes == 0 {
+		c.Classes = 1000
+	}
+	if c.Steps == 0 {
+		c.Steps = 10
+	}
+	if c.LR == 0 {
+		c.LR = 0.01
+	}
+	if c.Device == (gotch.Device{}) {
+		c.Device = gotch.CPU
+	}
+	switch {
+	case c.Arch == "":
+		return c, fmt.Errorf("finetune: bench: no architecture given")
+	case c.Mode != "train" && c.Mode != "infer":
+		return c, fmt.Errorf("finetune: bench: mode %q: want train or infer", c.Mode)
+	case c.Batch < 1:
+		return c, fmt.Errorf("finetune: bench: batch %d: want at least 1", c.Batch)
+	case c.ImageSize < 0:
+		return c, fmt.Errorf("finetune: bench: image size %d: want at least 1", c.ImageSize)
+	case c.Steps < 1:
+		return c, fmt.Errorf("finetune: bench: steps %d: want at least 1", c.Steps)
+	case c.Warmup < 0:
+		return c, fmt.Errorf("finetune: bench: warmup %d: want 0 or more", c.Warmup)
+	case c.Classes < 1:
+		return c, fmt.Errorf("finetune: bench: classes %d: want at least 1", c.Classes)
+	case c.AMP == torch.AMPFloat16 && !c.Device.IsCuda():
+		return c, fmt.Errorf("finetune: bench: amp fp16 needs a CUDA device; use bf16 on the CPU")
+	}
+	if _, err := vision.Lookup(c.Arch); err != nil {
+		return c, fmt.Errorf("finetune: bench: %w", err)
+	}
+	return c, nil
+}
+
+
+// Bench builds cfg.Arch with seeded random weights on w's thread, runs
+// cfg.Warmup untimed and cfg.Steps timed steps on one synthetic batch, and
+// returns the throughput, step-time percentiles and peak memory. On a GPU
+// each step ends with a device synchronisation, so step times are real.
+func Bench(w *torch.Worker, cfg BenchConfig) (BenchResult, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return BenchResult{}, err
+	}
+	var res BenchResult
+	err = w.Do(func() error {
+		r, err := bench(cfg)
+		res = r
+		return err
+	})
+	if err != nil {
+		return BenchResult{}, fmt.Errorf("finetune: bench %s %s: %w", cfg.Arch, cfg.Mode, err)
+	}
+	return res, nil
+}
+
+// bench runs on the worker's thread.
+func bench(cfg BenchConfig) (BenchResult, error) {
+	dev := cfg.Device
+	cuda := dev.IsCuda()
+	if cuda {
+		if err := torch.SetCuDNNBenchmark(true); err != nil {
+			return BenchResult{}, err
+		}
+		// TF32 for float32 convolutions and matmuls, as PyTorch's default for
+		// cuDNN (and the reference script sets for matmuls too).
+		if err := torch.SetAllowTF32(true); err != nil {
+			return BenchResult{}, err
+		}
+	}
+	if err := torch.ManualSeed(cfg.Seed); err != nil {
+		return BenchResult{}, err
+	}
+	m, err := vision.New(cfg.Arch, cfg.Classes, dev)
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer m.Close()
+	size := cfg.ImageSize
+	if size == 0 {
+		size = m.InputSize
+	}
+	params := m.VS.TrainableVariables()
+	if cfg.ChannelsLast {
+		if err := torch.SetChannelsLast(params...); err != nil {
+			return BenchResult{}, err
+		}
+	}
+	x, err := ts.Randn([]int64{int64(cfg.Batch), 3, int64(size), int64(size)}, gotch.Float, dev)
+	if err != nil {
+		return BenchResult{}, fmt.Errorf("synthetic batch: %w", err)
+	}
+	defer x.MustDrop()
+	if cfg.ChannelsLast {
+		y, err := torch.ChannelsLast(x)
+		if err != nil {
+			return BenchResult{}, err
+		}
+		x.MustDrop()
+		x = y
+	}
+	y, err := ts.Randint(int64(cfg.Classes), []int64{int64(cfg.Batch)}, gotch.Int64, dev)
+	if err != nil {
+		return BenchResult{}, fmt.Errorf("synthetic labels: %w", err)
+	}
+	defer y.MustDrop()
+
+	var step func() error
+	if cfg.Mode == "train" {
+		opt, err := torch.NewOptimizer(torch.OptimizerOptions{Kind: torch.SGD, Momentum: 0.9})
+		if err != nil {
+			return BenchResult{}, err
+		}
+		defer opt.Close()
+		if err := opt.Add(0, cfg.LR, 0, params...); err != nil {
+			return BenchResult{}, err
+		}
+		step = func() error { return trainStep(m, opt, x, y, dev, cfg.AMP) }
+	} else {
+		step = func() error {
+			return torch.WithoutGrad(func() error {
+				return torch.Autocast(dev, cfg.AMP, func() error {
+					out, err := m.Forward(x, false)
+					if err != nil {
+						return err
+					}
+					out.MustDrop()
+					return nil
+				})
+			})
+		}
+	}
+	sync := func() error {
+		if cuda {
+			return torch.CUDASynchronize(int(dev.Value))
+		}
+		return nil
+	}
+	for i := 0; i < cfg.Warmup; i++ {
+		if err := step(); err != nil {
+			return BenchResult{}, fmt.Errorf("warm-up step %d: %w", i+1, err)
+		}
+	}
+	if err := sync(); err != nil {
+		return BenchResult{}, err
+	}
+	if cuda {
+		// Fails only where the peak cannot be read either; it is then -1.
+		_ = torch.CUDAResetPeak(int(dev.Value))
+	}
+	times := make([]time.Duration, cfg.Steps)
+	began := time.Now()
+	for i := range times {
+		t0 := time.Now()
+		if err := step(); err != nil {
+			return BenchResult{}, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		if err := sync(); err != nil {
+			return BenchResult{}, err
+		}
+		times[i] = time.Since(t0)
+	}
+	total := time.Since(began)
+
+	res := BenchResult{
+		Tool: "gtl", Model: cfg.Arch, Mode: cfg.Mode, Batch: cfg.Batch, ImageSize: size,
+		Device: "cpu", AMP: cfg.AMP.String(), ChannelsLast: cfg.ChannelsLast,
+		Threads: torch.NumThreadsHere(), Steps: cfg.Steps, Warmup: cfg.Warmup,
+		ImagesPerSec: float64(cfg.Batch*cfg.Steps) / total.Seconds(),
+		StepP50Ms:    percentileMs(times, 0.5),
+		StepP90Ms:    percentileMs(times, 0.9),
+		PeakMemBytes: -1,
+		Libtorch:     torch.Build().LibtorchVersion,
+	}
+	if dev.IsCuda() {
+		res.Device = fmt.Sprintf("cuda:%d", dev.Value)
+		res.PeakMemKind = "cuda_allocated"
+		if devs := torch.CUDADevices(); int(dev.Value) < len(devs) {
+			res.DeviceName = devs[dev.Value].Name
+		}
+		if n, err := torch.CUDAPeakAllocated(int(dev.Value)); err == nil {
+			res.PeakMemBytes = n
+		}
+	} else {
+		res.DeviceName = cpuName()
+		res.PeakMemKind = "rss"
+		res.PeakMemBytes = peakRSS()
+	}
+	return res, nil
+}
+
+// trainStep runs one SGD step on (x, y) and frees what it allocated.
+func trainStep(m *vision.Model, opt *torch.Optimizer, x, y *ts.Tensor, dev gotch.Device, amp torch.AMP) error {
+	if err := opt.ZeroGrad(); err != nil {
+		return err
+	}
+	var loss *ts.Tensor
+	err := torch.Autocast(dev, amp, func() error {
+		logits, err := m.Forward(x, true)
+		if err != nil {
+			return err
+		}
+		defer logits.MustDrop()
+		loss, err = logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, false)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer loss.MustDrop()
+	if err := loss.Backward(); err != nil {
+		return fmt.Errorf("backward: %w", err)
+	}
+	return opt.Step()
+}
+
+// percentileMs returns the q-quantile of d in milliseconds (nearest rank on
+// the sorted times, linear between neighbours, as numpy's default).
+func percentileMs(d []time.Duration, q float64) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	lo := int(pos)
+	hi := min(lo+1, len(s)-1)
+	f := pos - float64(lo)
+	v := float64(s[lo])*(1-f) + float64(s[hi])*f
+	return v / float64(time.Millisecond)
+}
+
+// peakRSS returns the process's peak resident set size in bytes (VmHWM in
+// /proc/self/status), -1 when unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	return parseVmHWM(b)
+}
+
+func parseVmHWM(status []byte) int64 {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return -1
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return -1
+		}
+		return kb * 1024
+	}
+	return -1
+}
+
+// cpuName returns the CPU model from /proc/cpuinfo, or GOARCH.
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+// CheckBench validates cfg as Bench would, without running anything.
+func CheckBench(cfg BenchConfig) error {
+	_, err := cfg.withDefaults()
+	return err
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# scripts/bench/cpu.sh: gtl bench against PyTorch (scripts/bench/pytorch_ref.py)
+# on the CPU, same libtorch, same threads, same synthetic data; repetitions
+# interleaved (gtl, torch, gtl, torch, ...) so that machine load hits both
+# alike; prints the median images/s of each and their ratio per config.
+#
+# Environment (defaults in brackets):
+#   MODELS        architectures [resnet18 resnet50 mobilenet_v2]
+#   MODES         [train infer]
+#   REPS          repetitions per tool and config [3]
+#   TRAIN_BATCH   [8]     INFER_BATCH [16]     SIZE [224]
+#   STEPS         timed steps per run [3]      WARMUP [1]
+#   THREADS       libtorch intra-op threads for both [one per physical core]
+#   AMP           bf16 to run both under CPU autocast [off]
+#   GTL           gtl binary [built into .build/bin/gtl]
+#   PYTHON        Python with torch + torchvision [/usr/bin/python3]
+#   OUT           folder for the raw JSON lines [a temporary folder]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MODELS=${MODELS:-"resnet18 resnet50 mobilenet_v2"}
+MODES=${MODES:-"train infer"}
+REPS=${REPS:-3}
+TRAIN_BATCH=${TRAIN_BATCH:-8}
+INFER_BATCH=${INFER_BATCH:-16}
+SIZE=${SIZE:-224}
+STEPS=${STEPS:-3}
+WARMUP=${WARMUP:-1}
+PYTHON=${PYTHON:-/usr/bin/python3}
+AMP=${AMP:-}
+if [ -z "${GTL:-}" ]; then
+	GTL="$root/.build/bin/gtl"
+	(cd "$root" && go build -o "$GTL" ./cmd/gtl) || { echo "cpu.sh: error: go build ./cmd/gtl failed" >&2; exit 1; }
+fi
+[ -x "$GTL" ] || { echo "cpu.sh: error: GTL=$GTL is not an executable" >&2; exit 1; }
+if [ -z "${THREADS:-}" ]; then
+	THREADS=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import pytorch_ref; print(pytorch_ref.physical_cores())' "$root/scripts/bench")
+fi
+out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+results="$out/cpu-bench.jsonl"
+: >"$results"
+amp=()
+[ -z "$AMP" ] || amp=(--amp "$AMP")
+start=$(date +%s)
+echo "cpu.sh: $MODELS × $MODES, $REPS reps, $THREADS threads, steps $STEPS (+$WARMUP warm-up); raw results: $results" >&2
+for model in $MODELS; do
+	for mode in $MODES; do
+		batch=$TRAIN_BATCH
+		[ "$mode" = infer ] && batch=$INFER_BATCH
+		args=(--model "$model" --mode "$mode" --batch "$batch" --image-size "$SIZE" --device cpu
+			--steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --json "${amp[@]}")
+		for ((r = 1; r <= REPS; r++)); do
+			"$GTL" bench "${args[@]}" >>"$results"
+			"$PYTHON" "$root/scripts/bench/pytorch_ref.py" "${args[@]}" >>"$results"
+		done
+		echo "cpu.sh: $model $mode done ($(($(date +%s) - start)) s)" >&2
+	done
+done
+"$PYTHON" "$root/scripts/bench/table.py" "$results"
