@@ -105,7 +105,7 @@ func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tens
 	if x, err = ts.Cat(parts, 0); err != nil {
 		return nil, nil, err
 	}
-	if y, err = ts.NewTensorFromData(labels, []int64{int64(len(labels))}); err != nil {
+	if y, err = torch.FromSlice(labels, []int64{int64(len(labels))}); err != nil {
 		x.MustDrop()
 		return nil, nil, err
 	}
@@ -125,7 +125,7 @@ func rows(x, y *ts.Tensor) batcher {
 		for i, v := range idx {
 			ids[i] = int64(v)
 		}
-		index, err := ts.NewTensorFromData(ids, []int64{int64(len(ids))})
+		index, err := torch.FromSlice(ids, []int64{int64(len(ids))})
 		if err != nil {
 			return nil, nil, err
 		}

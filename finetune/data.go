@@ -11,6 +11,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision/augment"
 	"github.com/gtl-dev/gtl/vision/loader"
+	"github.com/gtl-dev/gtl/vision/torch"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 
@@ -98,10 +99,10 @@ func (lb *loaderBatches) next() (*trainBatch, error) {
 		return out, nil
 	}
 	s := int64(lb.l.Config().Size)
-	if out.x, err = ts.NewTensorFromData(b.X[:b.N*3*int(s*s)], []int64{int64(b.N), 3, s, s}); err != nil {
+	if out.x, err = torch.FromSlice(b.X[:b.N*3*int(s*s)], []int64{int64(b.N), 3, s, s}); err != nil {
 		return nil, fmt.Errorf("finetune: batch tensor: %w", err)
 	}
-	if out.y, err = ts.NewTensorFromData(b.Labels[:b.N], []int64{int64(b.N)}); err != nil {
+	if out.y, err = torch.FromSlice(b.Labels[:b.N], []int64{int64(b.N)}); err != nil {
 		out.free()
 		return nil, fmt.Errorf("finetune: label tensor: %w", err)
 	}
@@ -110,7 +111,7 @@ func (lb *loaderBatches) next() (*trainBatch, error) {
 		if k*len(b.Labels) != len(b.Soft) {
 			k = lb.l.Config().Classes
 		}
-		if out.soft, err = ts.NewTensorFromData(b.Soft[:b.N*k], []int64{int64(b.N), int64(k)}); err != nil {
+		if out.soft, err = torch.FromSlice(b.Soft[:b.N*k], []int64{int64(b.N), int64(k)}); err != nil {
 			out.free()
 			return nil, fmt.Errorf("finetune: soft label tensor: %w", err)
 		}

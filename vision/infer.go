@@ -30,7 +30,7 @@ func ImagesTensor(imgs []transforms.RGB, prep Preprocess, dev gotch.Device) (*ts
 
 // FloatTensor makes a float32 tensor of the given shape from data, on dev.
 func FloatTensor(data []float32, shape []int64, dev gotch.Device) (*ts.Tensor, error) {
-	t, err := ts.NewTensorFromData(data, shape)
+	t, err := torch.FromSlice(data, shape)
 	if err != nil {
 		return nil, fmt.Errorf("vision: tensor %v: %w", shape, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Normalize is a per-channel normalisation applied after scaling pixels to
@@ -62,11 +63,11 @@ func Batch(im *datasets.Images, idx []int, norm Normalize) (x, y *ts.Tensor, err
 		}
 		labels[b] = int64(im.Labels[i])
 	}
-	x, err = ts.NewTensorFromData(data, []int64{int64(len(idx)), int64(c), int64(h), int64(w)})
+	x, err = torch.FromSlice(data, []int64{int64(len(idx)), int64(c), int64(h), int64(w)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("vision: batch of %d images: %w", len(idx), err)
 	}
-	y, err = ts.NewTensorFromData(labels, []int64{int64(len(idx))})
+	y, err = torch.FromSlice(labels, []int64{int64(len(idx))})
 	if err != nil {
 		x.MustDrop()
 		return nil, nil, fmt.Errorf("vision: batch labels: %w", err)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -483,6 +485,45 @@ func TestTrainImageFolder(t *testing.T) {
 	if !strings.Contains(out, "training resnet18 on 18 images (2 classes, 64 px), validating on 6") {
 		t.Errorf("output:\n%s", out)
 	}
+	// The feature extractor's naive path (--no-cache: the frozen backbone
+	// every step) trains to the same losses as the cached features.
+	losses := map[bool][]float64{}
+	for _, noCache := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "fe")
+		args := []string{"train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--epochs", "2", "--batch", "6",
+			"--freeze", "all", "--out", dir}
+		if noCache {
+			args = append(args, "--no-cache")
+		}
+		if _, errOut, code := gtl(args...); code != 0 {
+			t.Fatalf("--freeze all, no-cache %v: %d %s", noCache, code, errOut)
+		}
+		var conf struct {
+			Cached bool `json:"cached_features"`
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err := json.Unmarshal(b, &conf); err != nil || conf.Cached == noCache {
+			t.Errorf("no-cache %v: config.json cached_features %v (%v), want %v", noCache, conf.Cached, err, !noCache)
+		}
+		lines, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+			var m struct {
+				Loss float64 `json:"train_loss"`
+			}
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("metrics.jsonl line %q: %v", l, err)
+			}
+			losses[noCache] = append(losses[noCache], m.Loss)
+		}
+	}
+	if len(losses[false]) != 2 || len(losses[true]) != 2 {
+		t.Fatalf("losses per epoch: %v", losses)
+	}
+	for i := range losses[false] {
+		if d := math.Abs(losses[false][i] - losses[true][i]); d > 1e-4 {
+			t.Errorf("epoch %d: train loss cached %.6f, naive %.6f", i+1, losses[false][i], losses[true][i])
+		}
+	}
 	// A truncated image: named, and left out with --on-bad-image skip, also
 	// when the loader streams the files for augmentation.
 	whole, _ := os.ReadFile(filepath.Join(root, "dark", "00.png"))
@@ -513,6 +554,7 @@ func TestTrainImageFolder(t *testing.T) {
 		{[]string{"--data", bad}, `class folder "b" is in val but not in train`},
 		{[]string{"--data", root, "--val-split", "0"}, "a validation split in (0, 1) is needed"},
 		{[]string{"--data", "/nonexistent"}, "not fashion-mnist and not an image folder"},
+		{[]string{"--data", root, "--on-bad-image", "skip", "--freeze", "2", "--no-cache"}, "--no-cache applies to --freeze all"},
 		{[]string{"--data", root, "--shots", "3"}, "--classes and --shots apply to fashion-mnist"},
 	} {
 		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "x")}, tt.args...)...)

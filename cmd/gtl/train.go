@@ -41,6 +41,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
 			&cli.StringFlag{Name: "strategy", Usage: "scratch, linear, freeze-N, full, gradual, or auto (gtl recommend's choice): sets freeze, rates, epochs and schedule unless given"},
 			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "with --freeze all: run the frozen backbone every step instead of caching its features (the naive path, for comparisons)"},
 			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
 			&cli.StringFlag{Name: "unfreeze-at", Usage: "epochs after which one more frozen stage (top-down) starts training, e.g. 1,2 (gradual unfreezing)"},
 			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
@@ -165,7 +166,10 @@ func runTrain(c *cli.Context) error {
 	if len(unfreezeAt) > 0 && all {
 		return cli.Exit("--unfreeze-at needs the backbone in the loop: use --freeze N, not all (cached features)", 2)
 	}
-	cached := all && !cfg.Augment.Active()
+	if c.Bool("no-cache") && !all {
+		return cli.Exit("--no-cache applies to --freeze all (the cached-feature fast path)", 2)
+	}
+	cached := all && !cfg.Augment.Active() && !c.Bool("no-cache")
 	if err := torch.Do(func() error {
 		for i := 0; i < nFrozen; i++ {
 			if err := m.SetStageFrozen(i, true, bnPolicy == "eval"); err != nil {
