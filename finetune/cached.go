@@ -52,14 +52,13 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	nVal := 0
-	var valBatch batcher
+	var vset evalSet
 	if valX != nil {
-		nVal, valBatch = val.Len(), rows(valX, valY)
+		vset = evalSet{n: val.Len(), batches: rows(valX, valY), classes: val.Classes}
 	}
 	head := Func(m.Head.Forward)
 	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
-		train.Len(), fromBatcher(rows(trainX, trainY), cfg.BatchSize), nVal, valBatch)
+		train.Len(), fromBatcher(rows(trainX, trainY), cfg.BatchSize), vset)
 }
 
 // Func adapts a forward function to Model.

@@ -117,7 +117,7 @@ func BenchmarkFeatureExtractorEpoch(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			c, _ := cfg.withDefaults()
 			if _, err := tr.run(Func(m.Head.Forward), m.VS, c, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, c) },
-				data.Len(), fromBatcher(rows(fx, fy), c.BatchSize), 0, nil); err != nil {
+				data.Len(), fromBatcher(rows(fx, fy), c.BatchSize), evalSet{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -27,39 +27,53 @@ func (t *Trainer) Report(m Model, data *datasets.Images) (*Report, error) {
 	if data == nil || data.Len() == 0 {
 		return nil, fmt.Errorf("finetune: evaluate: empty data set")
 	}
-	k := len(data.Classes)
-	r := &Report{Classes: data.Classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
+	return t.report(m, evalSet{n: data.Len(), batches: imageBatches(data, cfg), classes: data.Classes}, cfg.BatchSize)
+}
+
+// evalSet is a validation set: n items served by batches, labelled with
+// classes.
+type evalSet struct {
+	n       int
+	batches batcher
+	classes []string
+}
+
+// report evaluates m on every item of data, in batches, in eval mode
+// without gradients.
+func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) {
+	k := len(data.classes)
+	r := &Report{Classes: data.classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
 	for i := range r.Confusion {
 		r.Confusion[i] = make([]int, k)
 	}
 	var top5, n int
 	var loss float64
-	err = t.worker().NoGrad(func() error {
-		batch := imageBatches(data, cfg)
-		for start := 0; start < data.Len(); start += cfg.BatchSize {
-			idx := make([]int, 0, cfg.BatchSize)
-			for i := start; i < min(start+cfg.BatchSize, data.Len()); i++ {
+	order := make([]int, k)
+	idx := make([]int, 0, batchSize)
+	err := t.worker().NoGrad(func() error {
+		for start := 0; start < data.n; start += batchSize {
+			idx = idx[:0]
+			for i := start; i < min(start+batchSize, data.n); i++ {
 				idx = append(idx, i)
 			}
-			x, y, err := batch(idx)
+			x, y, err := data.batches(idx)
 			if err != nil {
-				return err
+				return fmt.Errorf("finetune: evaluate images %d-%d: %w", start, start+len(idx)-1, err)
 			}
-			y.MustDrop()
+			labels := y.Int64Values(true)
 			logits, err := m.Forward(x, false)
 			x.MustDrop()
 			if err != nil {
-				return err
+				return fmt.Errorf("finetune: evaluate images %d-%d: %w", start, start+len(idx)-1, err)
 			}
 			vals := logits.Float64Values(true)
-			for b, i := range idx {
+			for b := range idx {
 				row := vals[b*k : (b+1)*k]
-				order := make([]int, k)
 				for j := range order {
 					order[j] = j
 				}
 				sort.SliceStable(order, func(a, c int) bool { return row[order[a]] > row[order[c]] })
-				truth := data.Labels[i]
+				truth := int(labels[b])
 				r.Confusion[truth][order[0]]++
 				for _, j := range order[:min(5, k)] {
 					if j == truth {

@@ -152,6 +152,9 @@ var ErrStop = errors.New("finetune: stop")
 type Result struct {
 	Epochs   []Epoch
 	Duration time.Duration
+	// Report is the last validation's (with a validation set): after the
+	// last epoch, of the model as the run leaves it.
+	Report *Report
 }
 
 // Trainer trains one model. Worker defaults to the process-wide torch worker.
@@ -213,13 +216,12 @@ func (t *Trainer) FitSource(m Model, vs *nn.VarStore, train loader.Source, class
 }
 
 func (t *Trainer) fit(m Model, vs *nn.VarStore, cfg Config, n int, train trainSource, val *datasets.Images) (*Result, error) {
-	valN := 0
-	var valBatch batcher
+	var vset evalSet
 	if val != nil && val.Len() > 0 {
-		valN, valBatch = val.Len(), imageBatches(val, cfg)
+		vset = evalSet{n: val.Len(), batches: imageBatches(val, cfg), classes: val.Classes}
 	}
 	return t.run(m, vs, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, vs, cfg) },
-		n, train, valN, valBatch)
+		n, train, vset)
 }
 
 // batcher returns the inputs and labels of the items at idx; the caller
@@ -257,7 +259,7 @@ func toDevice(x, y *ts.Tensor, dev gotch.Device) (*ts.Tensor, *ts.Tensor, error)
 
 // run is the training loop shared by Fit and FitCached: seed, optimiser,
 // epochs of shuffled batches, evaluation, hooks.
-func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource, nVal int, val batcher) (*Result, error) {
+func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource, val evalSet) (*Result, error) {
 	res := &Result{}
 	start := time.Now()
 	err := t.worker().Do(func() error {
@@ -271,7 +273,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 		defer opt.Close()
 		steps := StepsPerEpoch(nTrain, cfg.BatchSize)
 		if t.Hooks.OnStart != nil {
-			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: nVal, Groups: groups})
+			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups})
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
 		lr, err := newLRSchedule(opt, cfg, cfg.Epochs*steps)
@@ -312,10 +314,12 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 				}
 			}
 			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
-			if nVal > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
-				if ep.ValLoss, ep.ValAccuracy, err = t.evaluate(m, nVal, val, cfg.BatchSize); err != nil {
+			if val.n > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
+				r, err := t.report(m, val, cfg.BatchSize)
+				if err != nil {
 					return err
 				}
+				ep.ValLoss, ep.ValAccuracy, res.Report = r.Loss, r.Top1, r
 			}
 			res.Epochs = append(res.Epochs, ep)
 			var hookErr error
@@ -575,73 +579,9 @@ func countCorrect(logits, y *ts.Tensor) (int, error) {
 // data, in eval mode without gradients, with the trainer's batch size and
 // normalisation.
 func (t *Trainer) Evaluate(m Model, data *datasets.Images) (loss, accuracy float64, err error) {
-	cfg, err := t.Config.withDefaults()
+	r, err := t.Report(m, data)
 	if err != nil {
 		return 0, 0, err
 	}
-	if data == nil || data.Len() == 0 {
-		return 0, 0, fmt.Errorf("finetune: evaluate: empty data set")
-	}
-	err = t.worker().Do(func() error {
-		loss, accuracy, err = t.evaluate(m, data.Len(), imageBatches(data, cfg), cfg.BatchSize)
-		return err
-	})
-	return loss, accuracy, err
-}
-
-func (t *Trainer) evaluate(m Model, n int, data batcher, batchSize int) (loss, accuracy float64, err error) {
-	var sumLoss float64
-	var correct int
-	err = t.worker().NoGrad(func() error {
-		idx := make([]int, 0, batchSize)
-		for start := 0; start < n; start += batchSize {
-			idx = idx[:0]
-			for i := start; i < min(start+batchSize, n); i++ {
-				idx = append(idx, i)
-			}
-			l, c, err := evalBatch(m, data, idx)
-			if err != nil {
-				return fmt.Errorf("finetune: evaluate images %d-%d: %w", start, start+len(idx)-1, err)
-			}
-			sumLoss += l * float64(len(idx))
-			correct += c
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	return sumLoss / float64(n), float64(correct) / float64(n), nil
-}
-
-func evalBatch(m Model, data batcher, idx []int) (loss float64, correct int, err error) {
-	x, y, err := data(idx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer x.MustDrop()
-	defer y.MustDrop()
-	logits, err := m.Forward(x, false)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer logits.MustDrop()
-	l, err := logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, false)
-	if err != nil {
-		return 0, 0, err
-	}
-	loss = l.Float64Values(true)[0]
-	pred, err := logits.Argmax([]int64{1}, false, false)
-	if err != nil {
-		return 0, 0, err
-	}
-	eq, err := pred.EqTensor(y, true)
-	if err != nil {
-		return 0, 0, err
-	}
-	s, err := eq.Sum(gotch.Int64, true)
-	if err != nil {
-		return 0, 0, err
-	}
-	return loss, int(s.Int64Values(true)[0]), nil
+	return r.Loss, r.Top1, nil
 }

@@ -264,9 +264,11 @@ func runTrain(c *cli.Context) error {
 		fmt.Fprintf(w, "interrupted: the run stopped after a complete epoch; continue it with the same flags and --resume\n")
 		return cli.Exit("", 130)
 	}
-	r, err := tr.Report(m, val)
-	if err != nil {
-		return err
+	r := res.Report // the last epoch's validation: the final model (nil when no epoch ran)
+	if r == nil || math.IsNaN(res.Epochs[len(res.Epochs)-1].ValAccuracy) {
+		if r, err = tr.Report(m, val); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, r, val.Len())
