@@ -106,7 +106,6 @@ func (c BenchConfig) withDefaults() (BenchConfig, error) {
 	return c, nil
 }
 
-
 // Bench builds cfg.Arch with seeded random weights on w's thread, runs
 // cfg.Warmup untimed and cfg.Steps timed steps on one synthetic batch, and
 // returns the throughput, step-time percentiles and peak memory. On a GPU

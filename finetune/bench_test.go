@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 

@@ -119,12 +119,12 @@ type Plan struct {
 
 // Step reports one optimisation step.
 type Step struct {
-	Epoch, Step int     // 1-based epoch, 1-based step within it
-	Loss        float64 // this batch's mean loss
-	Images      int     // images in this batch
-	Correct     int     // of them, classified right before the update
+	Epoch, Step int      // 1-based epoch, 1-based step within it
+	Loss        float64  // this batch's mean loss
+	Images      int      // images in this batch
+	Correct     int      // of them, classified right before the update
 	Skipped     []string // images of this batch that did not load (OnBadImage "skip")
-	LR          float64 // the head's learning rate for this step
+	LR          float64  // the head's learning rate for this step
 }
 
 // Epoch reports one finished epoch.
