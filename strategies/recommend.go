@@ -17,9 +17,14 @@ import (
 // removes at least SimilarGain of the random-feature probe's errors is
 // "similar". See Place for their meaning and the README for how they were
 // set against gtl compare.
+//
+// Below UnrelatedGain the source features hardly beat (or lose to) features
+// that know nothing: there is nothing to transfer, and the advisor says to
+// train from scratch.
 const (
 	LargePerClass = 500
 	SimilarGain   = 0.5
+	UnrelatedGain = 0.1
 )
 
 // ProbeOptions set up the similarity measurement of Measure.
@@ -156,6 +161,7 @@ func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64
 // strategy it calls for.
 type Placement struct {
 	Large, Similar bool
+	Unrelated      bool   // the source features are no better than random ones
 	Strategy       string // a name Parse accepts
 	Reason         string
 }
@@ -167,11 +173,15 @@ type Placement struct {
 //	small, different: freeze-2 (stem and first stage frozen, the rest trains)
 //	large, similar:   freeze-(stages-3) (the top two stages and the head train)
 //	large, different: full (every stage, discriminative rates)
+//	unrelated (gain below UnrelatedGain), any size: scratch
 func Place(m *Measurement, stages int) Placement {
-	p := Placement{Large: m.PerClass >= LargePerClass, Similar: m.Gain >= SimilarGain}
+	p := Placement{Large: m.PerClass >= LargePerClass, Similar: m.Gain >= SimilarGain, Unrelated: m.Gain < UnrelatedGain}
 	size := fmt.Sprintf("%d images per class (large from %d)", m.PerClass, LargePerClass)
 	sim := fmt.Sprintf("source features remove %.0f%% of random features' probe errors (similar from %.0f%%)", 100*m.Gain, 100*SimilarGain)
 	switch {
+	case p.Unrelated:
+		p.Strategy = "scratch"
+		p.Reason = fmt.Sprintf("unrelated: the source features separate the target's classes no better than random ones (gain under %.0f%%); nothing to transfer, train from scratch", 100*UnrelatedGain)
 	case !p.Large && p.Similar:
 		p.Strategy = "linear"
 		p.Reason = "small and similar: the source features already separate the classes; train only the classifier"

@@ -208,6 +208,8 @@ func TestPlace(t *testing.T) {
 		{20, 0.1, "freeze-2"},
 		{LargePerClass, 0.8, "freeze-3"},
 		{LargePerClass * 10, SimilarGain - 0.01, "full"},
+		{20, -0.5, "scratch"},
+		{LargePerClass, UnrelatedGain - 0.01, "scratch"},
 	} {
 		p := Place(&Measurement{PerClass: tc.perClass, Gain: tc.gain}, 6)
 		if p.Strategy != tc.want || p.Reason == "" {

@@ -40,11 +40,12 @@ func recommendCommand() *cli.Command {
 // recommendation is what gtl recommend prints with --json.
 type recommendation struct {
 	strategies.Measurement
-	Large    bool   `json:"large"`
-	Similar  bool   `json:"similar"`
-	Strategy string `json:"strategy"`
-	Reason   string `json:"reason"`
-	Command  string `json:"command"`
+	Large     bool   `json:"large"`
+	Similar   bool   `json:"similar"`
+	Unrelated bool   `json:"unrelated"`
+	Strategy  string `json:"strategy"`
+	Reason    string `json:"reason"`
+	Command   string `json:"command"`
 }
 
 func runRecommend(c *cli.Context) error {
@@ -65,7 +66,10 @@ func runRecommend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"gtl train", "--model " + arch, "--weights " + c.String("weights"), "--data " + c.String("data")}
+	args := []string{"gtl train", "--model " + arch, "--data " + c.String("data")}
+	if rec.Strategy != "scratch" {
+		args = append(args, "--weights "+c.String("weights"))
+	}
 	if c.String("classes") != "" {
 		args = append(args, "--classes "+c.String("classes"))
 	}
@@ -93,7 +97,7 @@ func recommend(arch, weights string, train *datasets.Images, perClass int, seed 
 		return nil, err
 	}
 	p := strategies.Place(m, stages)
-	return &recommendation{Measurement: *m, Large: p.Large, Similar: p.Similar, Strategy: p.Strategy, Reason: p.Reason}, nil
+	return &recommendation{Measurement: *m, Large: p.Large, Similar: p.Similar, Unrelated: p.Unrelated, Strategy: p.Strategy, Reason: p.Reason}, nil
 }
 
 func printRecommendation(w io.Writer, r *recommendation) {
@@ -102,13 +106,18 @@ func printRecommendation(w io.Writer, r *recommendation) {
 	fmt.Fprintf(w, "  source features  %5.1f%%\n  random features  %5.1f%%\n", 100*r.SourceProbe, 100*r.RandomProbe)
 	fmt.Fprintf(w, "  gain: source features remove %.0f%% of the random probe's errors (similar from %.0f%%)\n\n", 100*r.Gain, 100*strategies.SimilarGain)
 	mark := func(large, similar bool) string {
-		if large == r.Large && similar == r.Similar {
+		if !r.Unrelated && large == r.Large && similar == r.Similar {
 			return "→ "
 		}
 		return "  "
 	}
 	fmt.Fprintf(w, "%-26s %-30s %s\n", "", "similar data", "different data")
 	fmt.Fprintf(w, "%-26s %-30s %s\n", fmt.Sprintf("small (< %d per class)", strategies.LargePerClass), mark(false, true)+"linear (train the classifier)", mark(false, false)+"freeze-2 (fine-tune most)")
-	fmt.Fprintf(w, "%-26s %-30s %s\n\n", "large", mark(true, true)+"freeze the lower stages", mark(true, false)+"full (fine-tune everything)")
+	fmt.Fprintf(w, "%-26s %-30s %s\n", "large", mark(true, true)+"freeze the lower stages", mark(true, false)+"full (fine-tune everything)")
+	unrelated := "  "
+	if r.Unrelated {
+		unrelated = "→ "
+	}
+	fmt.Fprintf(w, "%-26s %s\n\n", fmt.Sprintf("unrelated (gain < %.0f%%)", 100*strategies.UnrelatedGain), unrelated+"scratch (nothing to transfer)")
 	fmt.Fprintf(w, "recommended: %s\n  %s\nrun:\n  %s\n", r.Strategy, r.Reason, r.Command)
 }

@@ -37,6 +37,14 @@ func applyStrategy(c *cli.Context, cfg *finetune.Config, arch string, stages int
 		}
 		fmt.Fprintf(w, "strategy auto: %s (%s)\n", rec.Strategy, rec.Reason)
 		name = rec.Strategy
+		if name == "scratch" { // the caller re-opens the model without the source weights
+			transfer = false
+			for flag, v := range map[string]string{"weights": "", "pretrained": "false"} {
+				if err := c.Set(flag, v); err != nil {
+					return "", err
+				}
+			}
+		}
 	}
 	s, err := strategies.Parse(name)
 	if err != nil {

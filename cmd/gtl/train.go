@@ -155,6 +155,16 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if strategy == "scratch" && o.Source != "" { // --strategy auto chose to drop the source weights
+		if err := c.Set("model", m.Arch); err != nil {
+			return err
+		}
+		_ = torch.Do(func() error { m.Close(); return nil })
+		if o, err = openModelFor(c, ts.classes); err != nil {
+			return err
+		}
+		m = o.Model
+	}
 	nFrozen, all, err := parseFreeze(c.String("freeze"), len(m.Stages))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
