@@ -73,7 +73,7 @@ func runRecommend(c *cli.Context) error {
 	if c.String("classes") != "" {
 		args = append(args, "--classes "+c.String("classes"))
 	}
-	if c.Int("shots") > 0 {
+	if c.Int("shots") > 0 && c.String("data") == "fashion-mnist" { // a folder is used as it is
 		args = append(args, fmt.Sprintf("--shots %d --seed %d", c.Int("shots"), c.Int64("seed")))
 	}
 	rec.Command = strings.Join(append(args, "--strategy "+rec.Strategy, "--out runs/"+rec.Strategy), " ")
