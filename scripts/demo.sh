@@ -6,6 +6,7 @@
 #
 #   DEMO=quick  a ~2-minute version at a tiny size (used by the tests)
 #   OUT=dir     where the runs go (default runs/demo, runs/demo-quick)
+#   SEEDS=n GLYPH_SEEDS=n VAL=n GLYPH_VAL=n  override the grid (the README's tables: SEEDS=3 VAL=1000 GLYPH_VAL=100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GTL=${GTL:-./bin/gtl}
@@ -15,12 +16,12 @@ full)
 	OUT=${OUT:-runs/demo}
 	SOURCE_ARGS=(--epochs 3)
 	SHOTS=5,20,100,500
-	SEEDS=3
-	VAL=1000
+	SEEDS=${SEEDS:-2}
+	VAL=${VAL:-500}
 	STRATS=scratch,linear,freeze-2,full
-	GLYPH_ARGS=(--train-per-class 500 --val-per-class 100)
+	GLYPH_ARGS=(--train-per-class 500 --val-per-class "${GLYPH_VAL:-50}")
 	GLYPH_SHOTS=5,20,100,500
-	GLYPH_SEEDS=2
+	GLYPH_SEEDS=${GLYPH_SEEDS:-2}
 	;;
 quick)
 	OUT=${OUT:-runs/demo-quick}
