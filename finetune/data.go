@@ -107,10 +107,7 @@ func (lb *loaderBatches) next() (*trainBatch, error) {
 		return nil, fmt.Errorf("finetune: label tensor: %w", err)
 	}
 	if b.Soft != nil {
-		k := len(b.Soft) / max(1, len(b.Labels))
-		if k*len(b.Labels) != len(b.Soft) {
-			k = lb.l.Config().Classes
-		}
+		k := lb.l.Config().Classes // the width of a row of Soft
 		if out.soft, err = torch.FromSlice(b.Soft[:b.N*k], []int64{int64(b.N), int64(k)}); err != nil {
 			out.free()
 			return nil, fmt.Errorf("finetune: soft label tensor: %w", err)

@@ -74,8 +74,8 @@ func (e *ema) update() error {
 			if err != nil {
 				return fmt.Errorf("finetune: ema of %s: %w", e.names[i], err)
 			}
-			s.Copy_(n)
-			n.MustDrop()
+			s.MustDrop() // the new average replaces the old: no second full copy per step
+			e.shadow[i] = n
 		}
 		return nil
 	})
