@@ -84,26 +84,42 @@ if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$key" ] && [ -f "$lib" ]; t
 	exit 0
 fi
 rm -f "$out/stamp"
-work="$out/src"
-rm -rf "$work"
-cp -r "$src" "$work"
-csrc="$work"
+csrc="$out/src"
 build="$out"
 STUBOPS=${STUBOPS:-"go run $root/scripts/stubops"}
+cxxflags=(-std=c++17 -fPIC -w "-D_GLIBCXX_USE_CXX11_ABI=$abi" -I"$csrc" -I"$inc" -I"$api_inc")
+
+# gotch's generated wrapper is by far the slowest part to compile: it is
+# rebuilt only when its own inputs change (not when gtl's csrc/ does).
+gkey=$({
+	echo "$GOTCH_VERSION $LIBTORCH $libdir $version cuda=$cuda abi=$abi"
+	"$CXX" --version | head -1
+	stat -L -c '%n %s %Y' "$libdir"/libtorch_cpu.so "$libdir"/libc10.so
+	cat "$root/scripts/build-wrapper.sh" "$root"/scripts/stubops/*.go "$src"/* 2>/dev/null || true
+} | sha256sum | cut -d' ' -f1)
+if [ -f "$build/torch_api.stamp" ] && [ "$(cat "$build/torch_api.stamp")" = "$gkey" ] && [ -f "$build/torch_api.o" ] && [ -f "$build/disabled-ops.txt" ]; then
+	gotch_ready=1
+else
+	gotch_ready=0
+	rm -f "$build/torch_api.stamp"
+	rm -rf "$csrc"
+	cp -r "$src" "$csrc"
+fi
 
 # ----------------------------------------------------------- stub the ops --
-cxxflags=(-std=c++17 -fPIC -w "-D_GLIBCXX_USE_CXX11_ABI=$abi" -I"$csrc" -I"$inc" -I"$api_inc")
-: >"$build/disabled-ops.txt"
-for round in 1 2 3 4 5; do
-	if "$CXX" "${cxxflags[@]}" -fsyntax-only -fmax-errors=0 "$csrc/torch_api.cpp" 2>"$build/compile-errors.txt"; then
-		break
-	fi
-	[ "$round" -lt 5 ] || die "the wrapper still does not compile after 4 rounds of disabling ops (errors: $build/compile-errors.txt)"
-	if ! (cd "$root" && $STUBOPS -gen "$csrc/torch_api_generated.cpp.h" -errors "$build/compile-errors.txt" \
-		-version "$version" -list "$build/disabled-ops.txt" >/dev/null 2>"$build/stubops.log"); then
-		die "gotch $GOTCH_VERSION's wrapper cannot be built against libtorch $version at $LIBTORCH: $(cat "$build/stubops.log") (full errors: $build/compile-errors.txt); use a libtorch between 1.13 and 2.x"
-	fi
-done
+if [ "$gotch_ready" = 0 ]; then
+	: >"$build/disabled-ops.txt"
+	for round in 1 2 3 4 5; do
+		if "$CXX" "${cxxflags[@]}" -fsyntax-only -fmax-errors=0 "$csrc/torch_api.cpp" 2>"$build/compile-errors.txt"; then
+			break
+		fi
+		[ "$round" -lt 5 ] || die "the wrapper still does not compile after 4 rounds of disabling ops (errors: $build/compile-errors.txt)"
+		if ! (cd "$root" && $STUBOPS -gen "$csrc/torch_api_generated.cpp.h" -errors "$build/compile-errors.txt" \
+			-version "$version" -list "$build/disabled-ops.txt" >/dev/null 2>"$build/stubops.log"); then
+			die "gotch $GOTCH_VERSION's wrapper cannot be built against libtorch $version at $LIBTORCH: $(cat "$build/stubops.log") (full errors: $build/compile-errors.txt); use a libtorch between 1.13 and 2.x"
+		fi
+	done
+fi
 disabled=$(wc -l <"$build/disabled-ops.txt")
 say "libtorch $version: disabled $disabled generated ops it cannot compile (list: $build/disabled-ops.txt)"
 
@@ -128,27 +144,37 @@ if [ "$cuda" = 1 ]; then
 		say "no CUDA runtime headers found (set CUDA_HOME); GPU peak memory will be unknown"
 	fi
 fi
-say "compiling the wrapper library (about a minute)"
 log="$build/build.log"
-"$CXX" "${cxxflags[@]}" -O2 -c "$csrc/torch_api.cpp" -o "$build/torch_api.o" >"$log" 2>&1 ||
-	die "compiling gotch's wrapper against libtorch $version at $LIBTORCH failed (log: $log)"
-if ! "$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o" >>"$log" 2>&1; then
-	# The CUDA allocator's headers can disagree with a CUDA runtime found
-	# elsewhere: build without them (GPU peak memory then unknown).
-	if [[ " ${defs[*]} " == *" -DGTL_CUDA_HEADERS=1 "* ]]; then
-		say "csrc/gtl_api.cpp did not compile with the CUDA headers; retrying without (GPU peak memory will be unknown)"
-		nocuda=()
-		for d in "${defs[@]}"; do [[ "$d" == -DGTL_CUDA_HEADERS=1 || ( "$d" == -I* && "$d" == *include ) ]] || nocuda+=("$d"); done
-		defs=("${nocuda[@]}")
-	fi
-	"$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$root/csrc/gtl_api.cpp" -o "$build/gtl_api.o" >>"$log" 2>&1 ||
-		die "compiling csrc/gtl_api.cpp against libtorch $version failed (log: $log)"
+: >"$log"
+if [ "$gotch_ready" = 0 ]; then
+	say "compiling the wrapper library (about a minute)"
+	"$CXX" "${cxxflags[@]}" -O2 -c "$csrc/torch_api.cpp" -o "$build/torch_api.o" >"$log" 2>&1 ||
+		die "compiling gotch's wrapper against libtorch $version at $LIBTORCH failed (log: $log)"
+	echo "$gkey" >"$build/torch_api.stamp"
 fi
+# gtl's own C++: every csrc/*.cpp, one object each.
+objs=("$build/torch_api.o")
+for cpp in "$root"/csrc/*.cpp; do
+	obj="$build/gtl_$(basename "$cpp" .cpp).o"
+	if ! "$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$cpp" -o "$obj" >>"$log" 2>&1; then
+		# The CUDA allocator's headers can disagree with a CUDA runtime found
+		# elsewhere: build without them (GPU peak memory then unknown).
+		if [[ " ${defs[*]} " == *" -DGTL_CUDA_HEADERS=1 "* ]]; then
+			say "csrc/$(basename "$cpp") did not compile with the CUDA headers; retrying without (GPU peak memory will be unknown)"
+			nocuda=()
+			for d in "${defs[@]}"; do [[ "$d" == -DGTL_CUDA_HEADERS=1 || ( "$d" == -I* && "$d" == *include ) ]] || nocuda+=("$d"); done
+			defs=("${nocuda[@]}")
+		fi
+		"$CXX" "${cxxflags[@]}" -O2 "${defs[@]}" -I"$root/csrc" -c "$cpp" -o "$obj" >>"$log" 2>&1 ||
+			die "compiling csrc/$(basename "$cpp") against libtorch $version failed (log: $log)"
+	fi
+	objs+=("$obj")
+done
 # --no-as-needed: libtorch_cuda must stay linked although no symbol of it is
 # referenced directly, or CUDA kernels are never registered.
 # -z defs: an unresolved symbol (a C++ ABI mismatch, a missing library) fails
 # here, not later when Go links the binary.
-"$CXX" -shared -Wl,-z,defs -o "$lib.tmp" "$build/torch_api.o" "$build/gtl_api.o" \
+"$CXX" -shared -Wl,-z,defs -o "$lib.tmp" "${objs[@]}" \
 	-L"$libdir" -Wl,-rpath,"$libdir" -Wl,--no-as-needed "${torch_libs[@]}" -Wl,--as-needed -ldl -lpthread >>"$log" 2>&1 ||
 	die "linking the wrapper library against $libdir failed: unresolved symbols usually mean a C++ ABI mismatch (detected _GLIBCXX_USE_CXX11_ABI=$abi; log: $log)"
 mv "$lib.tmp" "$lib"
