@@ -123,31 +123,29 @@ func idleStep(opt *torch.Optimizer, d *ddp) error {
 	return opt.Step()
 }
 
-// shareStop makes every rank follow rank 0's OnEpochEnd: it returns
-// ErrStop when rank 0's hook asked to stop, an error when the hook failed
-// there (rank 0 returns its own), or nil; err is a failed collective.
+// shareStop makes every rank stop when any rank's OnEpochEnd asked to
+// (ErrStop) or failed: it returns this rank's own hook error, else ErrStop
+// or an error saying another rank failed, else nil; err is a failed
+// collective.
 func (t *Trainer) shareStop(hookErr error, e int) (stop, err error) {
 	flag := []float64{0}
-	if t.rank0() {
-		switch {
-		case hookErr == nil:
-		case errors.Is(hookErr, ErrStop):
-			flag[0] = 1
-		default:
-			flag[0] = 2
-		}
+	switch {
+	case hookErr == nil:
+	case errors.Is(hookErr, ErrStop):
+		flag[0] = 1
+	default:
+		flag[0] = 2
 	}
 	if err := t.Dist.AllReduceFloat64(flag, torch.ReduceMax); err != nil {
-		return nil, fmt.Errorf("finetune: epoch %d: share rank 0's decision to go on: %w", e, err)
+		return nil, fmt.Errorf("finetune: epoch %d: share the decision to go on: %w", e, err)
 	}
-	if t.rank0() {
+	switch {
+	case hookErr != nil:
 		return hookErr, nil
-	}
-	switch flag[0] {
-	case 1:
+	case flag[0] == 1:
 		return ErrStop, nil
-	case 2:
-		return fmt.Errorf("finetune: epoch %d: rank 0 stopped the run with an error (see its log)", e), nil
+	case flag[0] == 2:
+		return fmt.Errorf("finetune: epoch %d: another rank stopped the run with an error (see its log)", e), nil
 	}
 	return nil, nil
 }

@@ -176,9 +176,12 @@ type Trainer struct {
 	// (the global batch is BatchSize × world size; the learning rate is
 	// not rescaled), each rank trains on its shard of every epoch, and
 	// validation is sharded and reduced, so every rank returns the same
-	// Result. Hooks run and StateDir is written on rank 0 only (its stop
-	// decision is shared); a resumed run needs StateDir on every rank. The
-	// caller owns the group.
+	// Result. OnStart and OnStep (reporting) run on rank 0 only;
+	// OnEpochEnd runs on every rank with the same Epoch, since it may change
+	// the model (unfreezing): it should write files on rank 0 only. A stop
+	// or an error from it on any rank stops every rank. StateDir is written
+	// by rank 0; a resumed run needs it on every rank. The caller owns the
+	// group.
 	Dist *torch.Group
 }
 
@@ -360,10 +363,10 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			}
 			res.Epochs = append(res.Epochs, ep)
 			var hookErr error
-			if t.Hooks.OnEpochEnd != nil && t.rank0() {
+			if t.Hooks.OnEpochEnd != nil {
 				hookErr = t.Hooks.OnEpochEnd(ep)
 			}
-			if d != nil { // every rank follows rank 0's decision
+			if d != nil { // a stop on any rank stops them all
 				if hookErr, err = t.shareStop(hookErr, e); err != nil {
 					return err
 				}

@@ -15,6 +15,7 @@ import (
 // run builds the app, runs it and turns its error into one line on stderr
 // and an exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	invocation = args
 	app := newApp(stdout, stderr)
 	err := app.Run(args)
 	if err == nil {
