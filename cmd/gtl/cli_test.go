@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func gtl(args ...string) (stdout, stderr string, code int) {
@@ -561,5 +562,57 @@ func TestTrainImageFolder(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: %d %q, want %q", tt.args, code, errOut, tt.want)
 		}
+	}
+}
+
+// TestTrainNprocPerNode launches two local ranks (this test binary as gtl)
+// and checks that they train data-parallel with rank 0 writing; then a
+// rank that fails at once stops the other with its error.
+func TestTrainNprocPerNode(t *testing.T) {
+	if os.Getenv("GTL_TEST_MAIN") == "1" {
+		os.Exit(run(append([]string{"gtl"}, strings.Fields(os.Getenv("GTL_TEST_ARGS"))...), os.Stdout, os.Stderr))
+	}
+	failRank := -1
+	orig := workerCommand
+	defer func() { workerCommand = orig }()
+	workerCommand = func(rank int, args []string) (*exec.Cmd, error) {
+		if rank == failRank {
+			return exec.Command("sh", "-c", "echo cannot read the data >&2; exit 3"), nil
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTrainNprocPerNode$")
+		cmd.Env = append(os.Environ(), "GTL_TEST_MAIN=1", "GTL_TEST_ARGS="+strings.Join(args, " "))
+		return cmd, nil
+	}
+	out := filepath.Join(t.TempDir(), "ddp")
+	args := []string{"--threads", "1", "train", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "16", "--val", "30",
+		"--epochs", "1", "--batch", "8", "--image-size", "32", "--out", out, "--nproc-per-node", "2", "--dist-timeout", "60s"}
+	stdout, errOut, code := gtl(args...)
+	if code != 0 {
+		t.Fatalf("2 ranks: %d\n%s\n%s", code, stdout, errOut)
+	}
+	for _, want := range []string{"data-parallel: 2 ranks (c10d gloo, rendezvous 127.0.0.1:", "8 images per rank and step, global batch 16",
+		"epochs of 3 steps", "final model on the validation images"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Count(stdout, "final model on the validation images") != 1 {
+		t.Errorf("more than one rank reported:\n%s", stdout)
+	}
+	var cfg map[string]any
+	if b, err := os.ReadFile(filepath.Join(out, "config.json")); err != nil || json.Unmarshal(b, &cfg) != nil || cfg["world_size"] != 2.0 || cfg["global_batch"] != 16.0 {
+		t.Errorf("config.json: %v %v", cfg, err)
+	}
+	if m, err := os.ReadFile(filepath.Join(out, "metrics.jsonl")); err != nil || strings.Count(string(m), "\n") != 1 {
+		t.Errorf("metrics.jsonl: %q %v", m, err)
+	}
+	failRank = 1
+	start := time.Now()
+	_, errOut, code = gtl(append(args[:len(args)-6:len(args)-6], "--out", filepath.Join(t.TempDir(), "x"), "--nproc-per-node", "2", "--dist-timeout", "60s")...)
+	if code != 3 || !strings.Contains(errOut, "[rank 1] cannot read the data") || !strings.Contains(errOut, "rank 1 of 2 failed") {
+		t.Errorf("a failing rank: %d %s", code, errOut)
+	}
+	if d := time.Since(start); d > 50*time.Second {
+		t.Errorf("rank 0 was not stopped: the launcher took %s", d)
 	}
 }

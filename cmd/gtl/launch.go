@@ -35,8 +35,8 @@ func distFlags() []cli.Flag {
 // its workers with it (less the launching flags).
 var invocation []string
 
-// workerCommand makes the command of one local worker; tests replace it.
-var workerCommand = func(args []string) (*exec.Cmd, error) {
+// workerCommand makes the command of local worker rank; tests replace it.
+var workerCommand = func(rank int, args []string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("--nproc-per-node: cannot find the gtl binary to start: %w", err)
@@ -102,6 +102,13 @@ func launch(c *cli.Context, n int) error {
 	var procs []*exec.Cmd
 	var outputs sync.WaitGroup
 	var pipes []io.Closer
+	// Every worker writes to the launcher's stderr: a terminal (the file
+	// itself, so rank 0's progress bar shows), or a writer made safe for
+	// the copying goroutines.
+	errw := c.App.ErrWriter
+	if _, ok := errw.(*os.File); !ok {
+		errw = &lockedWriter{w: errw}
+	}
 	defer func() { // every worker's last lines are out before the launcher's
 		for _, p := range pipes {
 			p.Close()
@@ -121,21 +128,24 @@ func launch(c *cli.Context, n int) error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	for r := 0; r < n; r++ {
-		cmd, err := workerCommand(args)
+		cmd, err := workerCommand(r, args)
 		if err != nil {
 			stopAll(os.Kill)
 			return err
 		}
-		cmd.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port),
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port),
 			"WORLD_SIZE="+strconv.Itoa(n), "RANK="+strconv.Itoa(r), "LOCAL_RANK="+strconv.Itoa(r),
 			"LOCAL_WORLD_SIZE="+strconv.Itoa(n), "GROUP_RANK=0")
 		if threads != "" {
 			cmd.Env = append(cmd.Env, threads)
 		}
 		if r == 0 {
-			cmd.Stdout, cmd.Stderr = c.App.Writer, c.App.ErrWriter
+			cmd.Stdout, cmd.Stderr = c.App.Writer, errw
 		} else {
-			pw := prefixWriter(c.App.ErrWriter, fmt.Sprintf("[rank %d] ", r), &outputs)
+			pw := prefixWriter(errw, fmt.Sprintf("[rank %d] ", r), &outputs)
 			pipes = append(pipes, pw)
 			cmd.Stdout, cmd.Stderr = pw, pw
 		}
@@ -217,4 +227,16 @@ func joinGroup(c *cli.Context, dev *gotch.Device) (*torch.Group, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
