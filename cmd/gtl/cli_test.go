@@ -36,7 +36,7 @@ func TestCommands(t *testing.T) {
 		{name: "version", args: []string{"version"}, stdout: []string{`^gtl 0\.1\.0-dev`, `libtorch \d+\.\d+\.\d+ \((CPU|CUDA) build\), gotch v0\.9\.1`}},
 		{name: "doctor", args: []string{"doctor"}, stdout: []string{
 			`(?m)^OK    libtorch  `, `(?m)^OK    wrapper .* \d+ generated ops disabled`, `(?m)^OK    compute `,
-			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    threads   `}},
+			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    threads   `, `(?m)^OK    c10d      gloo: data-parallel`}},
 		{name: "doctor bad env", args: []string{"doctor"}, env: map[string]string{"GTL_NUM_THREADS": "lots"}, code: 1,
 			stdout:   []string{`(?m)^FAIL  threads   env: GTL_NUM_THREADS="lots"`, `fix: set GTL_NUM_THREADS`},
 			stderrRE: `^gtl: doctor: gtl cannot work here`},
@@ -605,6 +605,23 @@ func TestTrainNprocPerNode(t *testing.T) {
 	}
 	if m, err := os.ReadFile(filepath.Join(out, "metrics.jsonl")); err != nil || strings.Count(string(m), "\n") != 1 {
 		t.Errorf("metrics.jsonl: %q %v", m, err)
+	}
+	// --resume: one epoch, then continued to two, equals two in one go.
+	two, resumed := filepath.Join(t.TempDir(), "two"), filepath.Join(t.TempDir(), "resumed")
+	base := args[: len(args)-6 : len(args)-6]
+	for _, run := range [][]string{
+		append(base, "--out", two, "--epochs", "2", "--nproc-per-node", "2"),
+		append(base, "--out", resumed, "--nproc-per-node", "2"),
+		append(base, "--out", resumed, "--epochs", "2", "--resume", "--nproc-per-node", "2"),
+	} {
+		if stdout, errOut, code := gtl(run...); code != 0 {
+			t.Fatalf("%v: %d\n%s\n%s", run, code, stdout, errOut)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(two, "last.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(resumed, "last.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("2 ranks: weights after 1 epoch + resume to 2 differ from 2 epochs in one go")
 	}
 	failRank = 1
 	start := time.Now()
