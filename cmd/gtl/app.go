@@ -154,6 +154,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// Errors are printed once, by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	addImageFlags(app.Commands)
 	app.CustomAppHelpTemplate = cli.AppHelpTemplate + envHelp()
 	return app
 }
