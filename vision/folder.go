@@ -101,6 +101,9 @@ func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := twoClasses(tr, trL.Classes); err != nil {
+			return nil, err
+		}
 		classes, vaItems, vaClasses := trL.Classes, vaL.Items, vaL.Classes
 		for _, c := range vaClasses {
 			if i := sort.SearchStrings(classes, c); i == len(classes) || classes[i] != c {
@@ -124,6 +127,9 @@ func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := twoClasses(base, l.Classes); err != nil {
+		return nil, err
+	}
 	items, classes := l.Items, l.Classes
 	byClass := make([][]datasets.Item, len(classes))
 	for _, it := range items {
@@ -141,6 +147,14 @@ func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
 		f.Train = append(f.Train, its[nv:]...)
 	}
 	return f, nil
+}
+
+// twoClasses refuses a training set of one class: a classifier needs two.
+func twoClasses(dir string, classes []string) error {
+	if len(classes) < 2 {
+		return fmt.Errorf("vision: %s: one class folder (%s); a classifier needs at least two (want %s/<class>/<image>.jpg)", dir, classes[0], dir)
+	}
+	return nil
 }
 
 func isDir(p string) bool {

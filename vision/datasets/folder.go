@@ -62,8 +62,8 @@ func ListImageFolder(root string) (items []Item, classes []string, err error) {
 // sorted by name (as torchvision's ImageFolder), images sorted by path.
 // Hidden files and folders (see [IsHidden]) and the folders named in
 // exclude are never classes or images; other files without an image
-// extension are listed as Unsupported. Fewer than two classes is an error,
-// and so are empty class folders, all named in one message.
+// extension are listed as Unsupported. No class folder is an error, and so
+// are empty class folders, all named in one message.
 func ScanImageFolder(root string, exclude ...string) (*Listing, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -81,11 +81,8 @@ func ScanImageFolder(root string, exclude ...string) (*Listing, error) {
 		}
 	}
 	sort.Strings(l.Classes)
-	switch len(l.Classes) {
-	case 0:
+	if len(l.Classes) == 0 {
 		return nil, fmt.Errorf("datasets: %s: no class folders (want %s/<class>/<image>.jpg)", root, root)
-	case 1:
-		return nil, fmt.Errorf("datasets: %s: one class folder (%s); a classifier needs at least two (want %s/<class>/<image>.jpg)", root, l.Classes[0], root)
 	}
 	var empty []string
 	for label, c := range l.Classes {
