@@ -277,7 +277,7 @@ func TestPredictEmbedModels(t *testing.T) {
 		{"missing weights", []string{"predict", "--model", "resnet18", "--weights", "/nonexistent.pth", in}, `/nonexistent\.pth`},
 		{"unknown arch", []string{"predict", "--model", "resnet19", in}, `unknown architecture "resnet19"`},
 		{"npy of logits", []string{"predict", "--model", "resnet18", "--weights", pth, filepath.Join(dir, "resnet18.eval.npy")}, `eval\.npy: <f4 array of shape \[2 10\]; want float32 \[N, 3, H, W\]`},
-		{"unreadable image", []string{"predict", "--model", "resnet18", "--weights", pth, trunc}, `t\.pth: not a readable JPEG or PNG image`},
+		{"unreadable image", []string{"predict", "--model", "resnet18", "--weights", pth, trunc}, `t\.pth: not a readable image`},
 		{"unknown model for models", []string{"models", "nonet"}, `unknown architecture "nonet"`},
 		{"both weights and pretrained", []string{"predict", "--model", "resnet18", "--weights", pth, "--pretrained", in}, `either --weights or --pretrained`},
 	}
