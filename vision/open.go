@@ -77,13 +77,13 @@ func ReadMeta(weights string) (*CheckpointMeta, error) {
 
 // OpenOptions says which model to build and how to initialise it.
 type OpenOptions struct {
-	Arch       string // required unless the weights' checkpoint JSON names it
-	Weights    string // weights file; empty: none
+	Arch    string // required unless the weights' checkpoint JSON names it
+	Weights string // weights file; empty: none
 	// WeightsKey names the entry of a wrapping checkpoint to take the
 	// weights from (see WeightsOptions.Key); empty: chosen as it says.
 	WeightsKey string
-	Pretrained bool   // fetch torchvision's ImageNet weights (see FetchPretrained)
-	NumClasses int    // 0: as in the weights (1000 without weights)
+	Pretrained bool // fetch torchvision's ImageNet weights (see FetchPretrained)
+	NumClasses int  // 0: as in the weights (1000 without weights)
 	// Classes, when set, are the class names of the data to fine-tune on;
 	// a head trained on other classes is re-initialised even if their count
 	// matches.
