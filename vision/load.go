@@ -76,13 +76,13 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 			continue
 		}
 		if !ok {
-			if strings.HasSuffix(name, "num_batches_tracked") && (name == "num_batches_tracked" || strings.HasSuffix(name, ".num_batches_tracked")) {
-				rep.Filled = append(rep.Filled, name)
-				fills = append(fills, dst)
-				continue
-			}
 			if isOptional(name) {
 				rep.Initialized = append(rep.Initialized, name)
+				continue
+			}
+			if name == "num_batches_tracked" || strings.HasSuffix(name, ".num_batches_tracked") {
+				rep.Filled = append(rep.Filled, name)
+				fills = append(fills, dst)
 				continue
 			}
 			if o.NewHead && isHead(name) {

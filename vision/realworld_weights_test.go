@@ -185,8 +185,9 @@ func TestOptionalHead(t *testing.T) {
 		if len(op.Report.Loaded) != len(file) {
 			t.Errorf("%d tensors loaded, want the file's %d", len(op.Report.Loaded), len(file))
 		}
-		if len(op.Report.Initialized) == 0 {
-			t.Error("no tensors reported initialised")
+		// AuxLogits: two conv+bn blocks (1+5 tensors each) and a linear layer.
+		if len(op.Report.Initialized) != 14 || len(op.Report.Filled) != 0 {
+			t.Errorf("%d tensors reported initialised, %d filled; want AuxLogits' 14, none", len(op.Report.Initialized), len(op.Report.Filled))
 		}
 		for _, n := range op.Report.Initialized {
 			if !strings.HasPrefix(n, "AuxLogits.") {
