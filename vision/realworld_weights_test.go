@@ -166,9 +166,6 @@ func TestRealWorldWeightsRefused(t *testing.T) {
 // loads; the AuxLogits tensors are reported as initialised and the rest
 // equal the file's.
 func TestOptionalHead(t *testing.T) {
-	if testing.Short() && runtime.NumCPU() < 2 {
-		t.Skip("inception_v3 is slow on one core")
-	}
 	dir := realWeights(t)
 	path := filepath.Join(dir, "inception-noaux.pth")
 	do(t, func() error {
