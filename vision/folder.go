@@ -101,14 +101,14 @@ func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := twoClasses(tr, trL.Classes); err != nil {
-			return nil, err
-		}
 		classes, vaItems, vaClasses := trL.Classes, vaL.Items, vaL.Classes
 		for _, c := range vaClasses {
 			if i := sort.SearchStrings(classes, c); i == len(classes) || classes[i] != c {
 				return nil, fmt.Errorf("vision: %s: class folder %q is in %s but not in train", root, c, filepath.Base(va))
 			}
+		}
+		if err := twoClasses(tr, trL.Classes); err != nil {
+			return nil, err
 		}
 		// Validation labels follow the training classes' numbering.
 		for i := range vaItems {
