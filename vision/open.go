@@ -80,6 +80,9 @@ type OpenOptions struct {
 	Arch       string // required unless the weights' checkpoint JSON names it
 	Weights    string // weights file; empty: none
 	Pretrained bool   // fetch torchvision's ImageNet weights (see FetchPretrained)
+	// PretrainedName picks which of torchvision's weights Pretrained fetches
+	// (see PretrainedNamed); empty: DEFAULT.
+	PretrainedName string
 	NumClasses int    // 0: as in the weights (1000 without weights)
 	// Classes, when set, are the class names of the data to fine-tune on;
 	// a head trained on other classes is re-initialised even if their count
@@ -109,7 +112,20 @@ func Open(o OpenOptions) (*Opened, error) {
 		if o.Weights != "" {
 			return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
 		}
-		p, err := FetchPretrained(o.Arch, o.Fetch)
+		if o.Arch == "" {
+			return nil, fmt.Errorf("vision: --pretrained needs --model")
+		}
+		pw, err := PretrainedNamed(o.Arch, o.PretrainedName)
+		if err != nil {
+			return nil, err
+		}
+		if spec, err := Lookup(o.Arch); err == nil && spec.Family == "vit" && pw.CropSize != spec.InputSize {
+			return nil, fmt.Errorf("vision: %s %s needs %d×%d images; gtl's %s is built for %d×%d only (use another of its weights)",
+				o.Arch, pw.Name, pw.CropSize, pw.CropSize, o.Arch, spec.InputSize, spec.InputSize)
+		}
+		f := o.Fetch
+		f.Name = pw.Name
+		p, err := FetchPretrained(o.Arch, f)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +198,8 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	// torchvision builds inception_v3 with transform_input=True exactly when
 	// it loads its own ImageNet weights; a gtl checkpoint records the choice.
-	if p, err := PretrainedFor(o.Arch); err == nil && o.Arch == "inception_v3" && filepath.Base(o.Weights) == p.FileName() {
+	known, isKnown := knownWeights(o.Arch, o.Weights)
+	if isKnown && o.Arch == "inception_v3" {
 		m.TransformInput = true
 	}
 	if out.Meta != nil {
@@ -190,8 +207,14 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	out.Model = m
 	out.Prep = Preprocess{CropSize: m.InputSize, ResizeSize: m.ResizeSize, Filter: "bilinear", Mean: transforms.ImageNetMean, Std: transforms.ImageNetStd}
-	if p, err := PretrainedFor(o.Arch); err == nil {
-		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = p.CropSize, p.ResizeSize, p.Filter.String()
+	if !isKnown {
+		var err error // other files: the default weights' transform
+		known, err = PretrainedFor(o.Arch)
+		isKnown = err == nil
+	}
+	if isKnown {
+		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = known.CropSize, known.ResizeSize, known.Filter.String()
+		out.Prep.Mean, out.Prep.Std = known.Normalization()
 	}
 	switch {
 	case o.Classes != nil && len(o.Classes) == n:
@@ -210,6 +233,21 @@ func Open(o OpenOptions) (*Opened, error) {
 		}
 	}
 	return out, nil
+}
+
+// knownWeights returns the torchvision weights of arch whose file name is
+// weights' (torchvision's cache names), if any.
+func knownWeights(arch, weights string) (Pretrained, bool) {
+	if weights == "" {
+		return Pretrained{}, false
+	}
+	ws, _ := PretrainedWeights(arch)
+	for _, w := range ws {
+		if filepath.Base(weights) == w.FileName() {
+			return w, true
+		}
+	}
+	return Pretrained{}, false
 }
 
 // readWeights reads a weights file in any supported format, turning a

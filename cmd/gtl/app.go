@@ -16,7 +16,7 @@ import (
 // and an exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(joinPretrainedArg(args))
 	if err == nil {
 		return 0
 	}
