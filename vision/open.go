@@ -83,7 +83,7 @@ type OpenOptions struct {
 	// PretrainedName picks which of torchvision's weights Pretrained fetches
 	// (see PretrainedNamed); empty: DEFAULT.
 	PretrainedName string
-	NumClasses int    // 0: as in the weights (1000 without weights)
+	NumClasses     int // 0: as in the weights (1000 without weights)
 	// Classes, when set, are the class names of the data to fine-tune on;
 	// a head trained on other classes is re-initialised even if their count
 	// matches.
