@@ -81,7 +81,8 @@ type OpenOptions struct {
 	Weights    string // weights file; empty: none
 	Pretrained bool   // fetch torchvision's ImageNet weights (see FetchPretrained)
 	// PretrainedName picks which of torchvision's weights Pretrained fetches
-	// (see PretrainedNamed); empty: DEFAULT.
+	// (see PretrainedNamed; empty: DEFAULT), or, as hf-hub:ORG/NAME, a timm
+	// model from the Hugging Face Hub (see FetchHub; Arch may then be empty).
 	PretrainedName string
 	NumClasses     int // 0: as in the weights (1000 without weights)
 	// Classes, when set, are the class names of the data to fine-tune on;
@@ -108,10 +109,24 @@ type Opened struct {
 // mis-shaped tensor is an error. It must run on a torch worker thread.
 func Open(o OpenOptions) (*Opened, error) {
 	out := &Opened{}
-	if o.Pretrained {
-		if o.Weights != "" {
-			return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
+	if o.Device.Name == "" {
+		o.Device = gotch.CPU // the zero Device is not one libtorch knows
+	}
+	var hub *HubModel
+	if o.Pretrained && o.Weights != "" {
+		return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
+	}
+	if o.Pretrained && IsHubRef(o.PretrainedName) {
+		var err error
+		if hub, err = FetchHub(o.PretrainedName, o.Fetch); err != nil {
+			return nil, err
 		}
+		if o.Arch != "" && o.Arch != hub.Arch {
+			return nil, fmt.Errorf("vision: %s is a %s, not %s (--model)", o.PretrainedName, hub.Arch, o.Arch)
+		}
+		o.Arch, o.Weights, o.Pretrained = hub.Arch, hub.Weights, false
+	}
+	if o.Pretrained {
 		if o.Arch == "" {
 			return nil, fmt.Errorf("vision: --pretrained needs --model")
 		}
@@ -149,6 +164,11 @@ func Open(o OpenOptions) (*Opened, error) {
 			return nil, err
 		}
 		defer DropAll(named)
+		if hub != nil {
+			if err := hubToTorchvision(named); err != nil { // adds to named: DropAll frees all
+				return nil, err
+			}
+		}
 	}
 	if o.Arch == "" {
 		return nil, fmt.Errorf("vision: no architecture given (--model)")
@@ -158,6 +178,7 @@ func Open(o OpenOptions) (*Opened, error) {
 		return nil, err
 	}
 	named = renameLegacyKeys(spec, named)
+	named = skipOptionalKeys(spec, named)
 	// The model is built once with the class count asked for, or, when the
 	// weights decide it, first with any count to learn the head's names.
 	n := o.NumClasses
@@ -199,7 +220,7 @@ func Open(o OpenOptions) (*Opened, error) {
 	// torchvision builds inception_v3 with transform_input=True exactly when
 	// it loads its own ImageNet weights; a gtl checkpoint records the choice.
 	known, isKnown := knownWeights(o.Arch, o.Weights)
-	if isKnown && o.Arch == "inception_v3" {
+	if isKnown && (o.Arch == "inception_v3" || o.Arch == "googlenet") {
 		m.TransformInput = true
 	}
 	if out.Meta != nil {
@@ -215,6 +236,9 @@ func Open(o OpenOptions) (*Opened, error) {
 	if isKnown {
 		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = known.CropSize, known.ResizeSize, known.Filter.String()
 		out.Prep.Mean, out.Prep.Std = known.Normalization()
+	}
+	if hub != nil {
+		out.Prep = hub.Preprocess()
 	}
 	switch {
 	case o.Classes != nil && len(o.Classes) == n:
@@ -233,6 +257,21 @@ func Open(o OpenOptions) (*Opened, error) {
 		}
 	}
 	return out, nil
+}
+
+// skipOptionalKeys returns named without the keys under the spec's
+// OptionalPrefixes (the caller still owns and frees every tensor).
+func skipOptionalKeys(spec Spec, named map[string]*ts.Tensor) map[string]*ts.Tensor {
+	if len(spec.OptionalPrefixes) == 0 || named == nil {
+		return named
+	}
+	out := make(map[string]*ts.Tensor, len(named))
+	for k, v := range named {
+		if !(Stage{Prefixes: spec.OptionalPrefixes}).Covers(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // knownWeights returns the torchvision weights of arch whose file name is

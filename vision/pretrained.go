@@ -181,6 +181,14 @@ func FetchPretrained(arch string, o FetchOptions) (string, error) {
 }
 
 func download(url, dst, hashPrefix string, o FetchOptions) error {
+	return downloadChecked(url, dst, o, func(http.Header, string) (string, error) { return hashPrefix, nil })
+}
+
+// downloadChecked downloads url to dst (through a temporary file, renamed
+// once complete and verified). expect returns the SHA-256 (or a prefix of
+// it) the file must have, from the response's headers and the SHA-256
+// linked by a redirect (Hugging Face's X-Linked-Etag), or an error.
+func downloadChecked(url, dst string, o FetchOptions, expect func(h http.Header, linked string) (string, error)) error {
 	client := o.Client
 	if client == nil {
 		client = &http.Client{Transport: &http.Transport{
@@ -190,7 +198,22 @@ func download(url, dst, hashPrefix string, o FetchOptions) error {
 			ResponseHeaderTimeout: 30 * time.Second,
 		}}
 	}
-	resp, err := client.Get(url)
+	var linked string
+	c := *client
+	inner := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Response != nil && linked == "" {
+			linked = req.Response.Header.Get("X-Linked-Etag")
+		}
+		if inner != nil {
+			return inner(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	resp, err := c.Get(url)
 	if err != nil {
 		var uerr interface{ Unwrap() error }
 		if errors.As(err, &uerr) {
@@ -201,6 +224,10 @@ func download(url, dst, hashPrefix string, o FetchOptions) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("download %s: %s", url, resp.Status)
+	}
+	hashPrefix, err := expect(resp.Header, linked)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".part*")
 	if err != nil {
@@ -238,7 +265,15 @@ func download(url, dst, hashPrefix string, o FetchOptions) error {
 		return fmt.Errorf("download %s: got %d of %d bytes", url, done, resp.ContentLength)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); !strings.HasPrefix(sum, hashPrefix) {
-		return fmt.Errorf("download %s: SHA-256 %s… does not match the published %s", url, sum[:12], hashPrefix)
+		return fmt.Errorf("download %s: SHA-256 %s… does not match the published %s", url, sum[:12], shortHash(hashPrefix))
 	}
 	return os.Rename(tmp.Name(), dst)
+}
+
+// shortHash shortens a full SHA-256 for messages.
+func shortHash(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
 }
