@@ -19,7 +19,7 @@ import (
 )
 
 // lightArchs run in `go test -short` (make test); the rest in make test-all.
-var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true}
+var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true, "shufflenet_v2_x0_5": true}
 
 var fixtureMu sync.Mutex
 

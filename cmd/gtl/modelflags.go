@@ -110,8 +110,8 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 	if c.Int("num-classes") < 0 {
 		return nil, cli.Exit(fmt.Sprintf("--num-classes %d: want at least 1 (or 0 for the weights' own)", c.Int("num-classes")), 2)
 	}
-	if c.String("model") == "" && c.String("weights") == "" {
-		return nil, cli.Exit("--model is required (or --weights with a gtl checkpoint)", 2)
+	if c.String("model") == "" && c.String("weights") == "" && !vision.IsHubRef(pretrainedName(c)) {
+		return nil, cli.Exit("--model is required (or --weights with a gtl checkpoint, or --pretrained hf-hub:ORG/NAME)", 2)
 	}
 	quiet := c.Bool("quiet")
 	dev := gotch.CPU

@@ -1,6 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -58,5 +64,59 @@ func TestJoinPretrainedArg(t *testing.T) {
 		if got := strings.Join(joinPretrainedArg(strings.Fields(tt.in)), " "); got != tt.want {
 			t.Errorf("%q -> %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestPredictHub: gtl predict --pretrained hf-hub:timm/resnet18.a1_in1k
+// against a local Hub-shaped server (HF_ENDPOINT) serving torchvision's
+// seeded resnet18 as timm's safetensors: the logits of an .npy batch are
+// torchvision's, an image gets its top classes, and a second run uses the
+// cache without the server.
+func TestPredictHub(t *testing.T) {
+	dir := fixture(t, "resnet18")
+	st := filepath.Join(t.TempDir(), "model.safetensors")
+	if out, err := exec.Command("/usr/bin/python3", "../../scripts/zoo/pth_to_safetensors.py", filepath.Join(dir, "resnet18.pth"), st).CombinedOutput(); err != nil {
+		t.Fatalf("pth_to_safetensors.py: %v\n%s", err, out)
+	}
+	weights, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(weights)
+	config := `{"architecture": "resnet18", "num_classes": 10, "pretrained_cfg": {"input_size": [3, 224, 224],
+		"interpolation": "bicubic", "crop_pct": 0.95, "crop_mode": "center", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/timm/resnet18.a1_in1k/resolve/main/config.json":
+			w.Write([]byte(config))
+		case "/timm/resnet18.a1_in1k/resolve/main/model.safetensors":
+			w.Header().Set("X-Linked-Etag", `"`+hex.EncodeToString(sum[:])+`"`)
+			http.Redirect(w, r, "/blob", http.StatusFound)
+		case "/blob":
+			w.Write(weights)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	tmp := t.TempDir()
+	t.Setenv("GTL_HOME", filepath.Join(tmp, "home"))
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	logits := filepath.Join(tmp, "logits.npy")
+	_, errOut, code := gtl("--threads", "1", "predict", "--pretrained", "hf-hub:timm/resnet18.a1_in1k", "--logits", logits, filepath.Join(dir, "resnet18.input.npy"))
+	if code != 0 || !strings.Contains(errOut, "resnet18: loaded ") {
+		t.Fatalf("predict: exit %d\n%s", code, errOut)
+	}
+	cmp := exec.Command("/usr/bin/python3", "-c", "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if a.shape==b.shape and abs(a-b).max()<=1e-4*abs(b).max()+1e-5 else 1)",
+		logits, filepath.Join(dir, "resnet18.eval.npy"))
+	if b, err := cmp.CombinedOutput(); err != nil {
+		t.Errorf("hf-hub logits differ from torchvision's: %v %s", err, b)
+	}
+	srv.Close() // from the cache now
+	img := filepath.Join(tmp, "a.png")
+	writePNG(t, img)
+	out, errOut, code := gtl("predict", "--quiet", "--pretrained=hf-hub:timm/resnet18.a1_in1k", "--top-k", "2", img)
+	if code != 0 || !regexp.MustCompile(`class \d`).MatchString(out) {
+		t.Fatalf("predict from the cache: exit %d\n%s%s", code, out, errOut)
 	}
 }
