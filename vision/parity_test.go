@@ -211,6 +211,12 @@ func TestScratchInit(t *testing.T) {
 			}
 			ours, theirs := meanStd(losses), meanStd(ref.InitLosses)
 			tol := math.Max(0.15*theirs.mean, 2*math.Hypot(ours.std, theirs.std))
+			if strings.HasPrefix(arch, "mnasnet") {
+				// MNASNet's head is U(±√(3/classes)): initial logits are large and
+				// their loss swings by seed (torchvision, mnasnet0_75, seeds 1-8 on
+				// one batch: 5.9 to 10.4), more than three seeds' spread shows.
+				tol = math.Max(tol, 0.4*theirs.mean)
+			}
 			if len(ref.InitLosses) == 0 || math.Abs(ours.mean-theirs.mean) > tol {
 				t.Errorf("initial loss %.3f ± %.3f, torchvision %.3f ± %.3f (tolerance %.3f; ln 10 = %.3f)", ours.mean, ours.std, theirs.mean, theirs.std, tol, math.Log(10))
 			} else {

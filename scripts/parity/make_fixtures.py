@@ -37,6 +37,9 @@ def build(arch):
     kwargs = {"weights": None, "num_classes": NUM_CLASSES}
     if arch == "inception_v3":
         kwargs.update(aux_logits=True, init_weights=True)
+    if arch == "googlenet":
+        # As with its published weights (gtl skips their aux1/aux2 on load).
+        kwargs.update(aux_logits=False, init_weights=True)
     return getattr(torchvision.models, arch)(**kwargs)
 
 
