@@ -245,9 +245,10 @@ func (m *Model) StageParams() (counts []int64, uncovered []string) {
 }
 
 // IsBuffer reports whether a state-dict name is a buffer (batch-norm
-// statistics), not a parameter.
+// statistics, Swin's relative_position_index), not a parameter.
 func IsBuffer(name string) bool {
-	return strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") || strings.HasSuffix(name, "num_batches_tracked")
+	return strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") || strings.HasSuffix(name, "num_batches_tracked") ||
+		strings.HasSuffix(name, "relative_position_index")
 }
 
 // NumParams returns the number of trainable parameter elements (buffers
