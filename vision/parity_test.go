@@ -236,9 +236,18 @@ func fixtureSize(arch string) int64 {
 	return 64
 }
 
-// initBatch is make_fixtures.py's init_batch: fewer images for the slow ViT.
+// heavyArchs are make_fixtures.py's HEAVY: the largest models, checked on
+// fewer images so that fixture and test fit in minutes and a few GB.
+var heavyArchs = map[string]bool{"vit_l_16": true, "vit_l_32": true, "regnet_y_128gf": true, "regnet_y_32gf": true,
+	"regnet_x_32gf": true, "convnext_large": true, "swin_b": true, "efficientnet_v2_l": true}
+
+// initBatch is make_fixtures.py's init_batch: fewer images for the slow ViT
+// and the heavy models.
 func initBatch(arch string) int64 {
-	if strings.HasPrefix(arch, "vit_") {
+	switch {
+	case heavyArchs[arch]:
+		return 2
+	case strings.HasPrefix(arch, "vit_"):
 		return 4
 	}
 	return 16
