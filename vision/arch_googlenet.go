@@ -16,11 +16,11 @@ import (
 //
 // torchvision's weight file also holds the two auxiliary classifiers
 // (aux1., aux2.), which torchvision drops after loading: they are the
-// Spec's OptionalPrefixes, skipped on load. With its pretrained weights
+// Spec's SkipPrefixes, skipped on load. With its pretrained weights
 // torchvision turns transform_input on (Open does too, as for inception_v3).
 
 func init() {
-	register(Spec{Name: "googlenet", Family: "googlenet", Build: buildGoogLeNet, OptionalPrefixes: []string{"aux1.", "aux2."}})
+	register(Spec{Name: "googlenet", Family: "googlenet", Build: buildGoogLeNet, SkipPrefixes: []string{"aux1.", "aux2."}})
 }
 
 func buildGoogLeNet(m *Model, p *nn.Path) error {

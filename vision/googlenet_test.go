@@ -14,7 +14,7 @@ import (
 
 // TestGoogLeNetAuxSkipped opens a torchvision googlenet state dict that
 // holds the auxiliary classifiers (as the published file does): Open skips
-// aux1./aux2. (the spec's OptionalPrefixes), loads everything else strictly,
+// aux1./aux2. (the spec's SkipPrefixes), loads everything else strictly,
 // and reproduces torchvision's eval-mode logits.
 func TestGoogLeNetAuxSkipped(t *testing.T) {
 	if testing.Short() {

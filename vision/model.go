@@ -270,10 +270,11 @@ type Spec struct {
 	// Build creates the parameters under p and fills m's Backbone, Head,
 	// HeadPrefixes, Stages and FeatureDim.
 	Build func(m *Model, p *nn.Path) error
-	// OptionalPrefixes are state-dict key prefixes that published weight
-	// files may carry but the model does not build (googlenet's auxiliary
-	// classifiers "aux1.", "aux2."): Open skips them.
-	OptionalPrefixes []string
+	// SkipPrefixes are state-dict key prefixes that published weight files
+	// carry but the model does not build (googlenet's auxiliary classifiers
+	// "aux1.", "aux2.", which torchvision drops after loading): Open skips
+	// those tensors. (The opposite of parts a file may lack.)
+	SkipPrefixes []string
 }
 
 var registry = map[string]Spec{}

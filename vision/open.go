@@ -178,7 +178,7 @@ func Open(o OpenOptions) (*Opened, error) {
 		return nil, err
 	}
 	named = renameLegacyKeys(spec, named)
-	named = skipOptionalKeys(spec, named)
+	named = skipExtraKeys(spec, named)
 	// The model is built once with the class count asked for, or, when the
 	// weights decide it, first with any count to learn the head's names.
 	n := o.NumClasses
@@ -259,15 +259,15 @@ func Open(o OpenOptions) (*Opened, error) {
 	return out, nil
 }
 
-// skipOptionalKeys returns named without the keys under the spec's
-// OptionalPrefixes (the caller still owns and frees every tensor).
-func skipOptionalKeys(spec Spec, named map[string]*ts.Tensor) map[string]*ts.Tensor {
-	if len(spec.OptionalPrefixes) == 0 || named == nil {
+// skipExtraKeys returns named without the keys under the spec's
+// SkipPrefixes (the caller still owns and frees every tensor).
+func skipExtraKeys(spec Spec, named map[string]*ts.Tensor) map[string]*ts.Tensor {
+	if len(spec.SkipPrefixes) == 0 || named == nil {
 		return named
 	}
 	out := make(map[string]*ts.Tensor, len(named))
 	for k, v := range named {
-		if !(Stage{Prefixes: spec.OptionalPrefixes}).Covers(k) {
+		if !(Stage{Prefixes: spec.SkipPrefixes}).Covers(k) {
 			out[k] = v
 		}
 	}
