@@ -29,6 +29,8 @@ func TestPretrainedNames(t *testing.T) {
 	}{
 		{"bare is DEFAULT", []string{"--model", "resnet50", "--pretrained", img}, `resnet50 IMAGENET1K_V2: .*put resnet50-11ad3fa6\.pth`},
 		{"space", []string{"--model", "resnet50", "--pretrained", "IMAGENET1K_V1", img}, `put resnet50-0676ba61\.pth`},
+		{"after the image", []string{img, "--model", "resnet50", "--pretrained"}, `put resnet50-11ad3fa6\.pth`},
+		{"name after the image", []string{img, "--pretrained", "IMAGENET1K_V1", "--model", "resnet50"}, `put resnet50-0676ba61\.pth`},
 		{"equals", []string{"--model", "resnet50", "--pretrained=IMAGENET1K_V1", img}, `put resnet50-0676ba61\.pth`},
 		{"DEFAULT", []string{"--model", "resnet50", "--pretrained", "DEFAULT", img}, `put resnet50-11ad3fa6\.pth`},
 		{"qualified", []string{"--model", "resnet50", "--pretrained", "ResNet50_Weights.IMAGENET1K_V1", img}, `put resnet50-0676ba61\.pth`},
