@@ -17,7 +17,7 @@ import (
 func run(args []string, stdout, stderr io.Writer) int {
 	invocation = args
 	app := newApp(stdout, stderr)
-	err := app.Run(flagsFirst(app, args))
+	err := app.Run(flagsFirst(app, joinPretrainedArg(args)))
 	if err == nil {
 		return 0
 	}
@@ -107,6 +107,10 @@ func takesValue(flags []cli.Flag, arg string) bool {
 		for _, n := range f.Names() {
 			if n == name {
 				_, isBool := f.(*cli.BoolFlag)
+				if g, ok := f.(*cli.GenericFlag); ok { // --pretrained: bare, or =NAME
+					b, ok := g.Value.(interface{ IsBoolFlag() bool })
+					isBool = ok && b.IsBoolFlag()
+				}
 				return !isBool
 			}
 		}
