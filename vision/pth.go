@@ -30,6 +30,9 @@ func ReadPth(path string) (out map[string]*ts.Tensor, err error) {
 			out, err = nil, fmt.Errorf("vision: read %s: corrupt or unsupported PyTorch checkpoint: %v", path, r)
 		}
 	}()
+	if err := checkPthPickle(path); err != nil {
+		return nil, err
+	}
 	if err := checkPthHead(path); err != nil {
 		return nil, err
 	}
@@ -185,6 +188,9 @@ func (c *countingReader) Read(b []byte) (int, error) {
 func newPthUnpickler(r io.Reader) pickle.Unpickler {
 	u := pickle.NewUnpickler(r)
 	u.FindClass = func(module, name string) (any, error) {
+		if b := pickleBuiltin(module, name); b != nil {
+			return b, nil
+		}
 		if module == "torch" && name == "BFloat16Storage" {
 			return &pickle.BFloat16StorageClass{}, nil
 		}
