@@ -1,6 +1,10 @@
 package strategies
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gtl-dev/gtl/internal/fuzzcount"
+)
 
 // FuzzParseShots: --shots never panics and accepts only positive counts
 // or all.
@@ -9,6 +13,7 @@ func FuzzParseShots(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		fuzzcount.Hit("FuzzParseShots")
 		got, err := ParseShots(s)
 		if err != nil {
 			return
@@ -28,6 +33,7 @@ func FuzzParseList(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		fuzzcount.Hit("FuzzParseList")
 		got, err := ParseList(s)
 		if err != nil {
 			return

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/internal/fuzzcount"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -28,6 +31,7 @@ func FuzzSafetensorsHeader(f *testing.F) {
 	f.Add(st(`{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"b":{"dtype":"F64","shape":[1],"data_offsets":[4,12]}}`, 12))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzSafetensorsHeader")
 		h, err := parseSafetensorsHeader("f.safetensors", bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return
@@ -53,6 +57,7 @@ func FuzzScanPickle(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzScanPickle")
 		res, err := scanPickle(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {
 			return
@@ -89,18 +94,21 @@ func FuzzReadPth(f *testing.F) {
 	f.Add([]byte{0x80, 0x02, ']', '.'})
 	p := filepath.Join(dir, "f.pth")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzReadPth")
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := torch.Do(func() error {
-			m, err := ReadPth(p)
+		var err error
+		if terr := torch.Do(func() error {
+			var m map[string]*ts.Tensor
+			m, err = ReadPth(p)
 			DropAll(m)
-			if err != nil && (strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), p)) {
-				t.Fatalf("error %q: want one line naming the file", err)
-			}
 			return nil
-		}); err != nil {
-			t.Fatal(err)
+		}); terr != nil {
+			t.Fatal(terr)
+		}
+		if err != nil && (strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), p)) {
+			t.Fatalf("error %q: want one line naming the file", err)
 		}
 	})
 }
@@ -115,6 +123,7 @@ func FuzzReadMeta(f *testing.F) {
 	dir := f.TempDir()
 	w := filepath.Join(dir, "c.safetensors")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzReadMeta")
 		if err := os.WriteFile(MetaPath(w), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

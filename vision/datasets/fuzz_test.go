@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"sort"
 	"testing"
+
+	"github.com/gtl-dev/gtl/internal/fuzzcount"
 )
 
 // FuzzReadIDXImages: no input panics; a header's count is never trusted
@@ -15,6 +17,7 @@ func FuzzReadIDXImages(f *testing.F) {
 	f.Add(idxImages(65536, 256, 256, 8)) // 2^32 pixels claimed, 8 there
 	f.Add(idxLabels(1, 2, 3))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzReadIDXImages")
 		n, h, w, pix, err := ReadIDXImages(bytes.NewReader(data))
 		if err != nil {
 			return
@@ -31,6 +34,7 @@ func FuzzReadIDXLabels(f *testing.F) {
 	f.Add(idxLabels(1, 2, 3)[:9])
 	f.Add([]byte{0, 0, 8, 1, 0x3f, 0xff, 0xff, 0xff, 1}) // 2^30-1 labels claimed
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzReadIDXLabels")
 		labels, err := ReadIDXLabels(bytes.NewReader(data))
 		if err == nil && (len(labels) == 0 || len(labels) > len(data)) {
 			t.Fatalf("%d labels from %d bytes", len(labels), len(data))
@@ -45,6 +49,7 @@ func FuzzParseClasses(f *testing.F) {
 		f.Add(s, 10)
 	}
 	f.Fuzz(func(t *testing.T, spec string, n int) {
+		fuzzcount.Hit("FuzzParseClasses")
 		n = n & 0xffff // a data set's class count; keeps a wide range cheap
 		got, err := ParseClasses(spec, n)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gtl-dev/gtl/internal/fuzzcount"
 )
 
 // npySeeds are valid arrays and headers that lie about their size, for
@@ -39,6 +41,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzcount.Hit("FuzzDecode")
 		a, err := Decode(bytes.NewReader(data))
 		if err == nil && a.len() != Numel(a.Shape) {
 			t.Fatalf("Decode: %d values for shape %v", a.len(), a.Shape)
