@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup test-setup build test test-all demo vet clean fuzz fuzz-short
+.PHONY: all setup test-setup build test test-all demo vet clean fuzz fuzz-short soak
 
 all: build
 
@@ -43,6 +43,11 @@ FUZZ_TARGETS := $(FUZZ_PURE) ./vision/transforms:FuzzDecode \
 	./strategies:FuzzParseShots ./strategies:FuzzParseList ./cmd/gtl:FuzzFlagLists
 fuzz: setup
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
+
+# Memory over time (not part of make test): a 30-run compare grid and 50
+# epochs of training must not grow RSS by more than 1% per 10 runs/epochs.
+soak: build
+	bash scripts/soak.sh
 
 # 2000 mutated inputs per pure-Go parser (seconds; part of make test).
 fuzz-short:
