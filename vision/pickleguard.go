@@ -63,7 +63,7 @@ var storageElemSize = map[string]int64{
 // no larger than the data the file holds for it. Files that are neither
 // zip nor legacy pickles are left to checkPthHead to describe.
 func checkPthPickle(name string) error {
-	fail := func(err error) error { return fmt.Errorf("vision: read %s: %w", name, err) }
+	fail := func(err error) error { return pthCheckError(name, err) }
 	f, err := os.Open(name)
 	if err != nil {
 		return fail(err)
@@ -111,7 +111,7 @@ func checkPthPickle(name string) error {
 // checkZipPickle vets data.pkl of a torch.save zip archive and checks each
 // storage against its record.
 func checkZipPickle(name string, zr *zip.Reader, size int64) error {
-	fail := func(err error) error { return fmt.Errorf("vision: read %s: %w", name, err) }
+	fail := func(err error) error { return pthCheckError(name, err) }
 	records := map[string]*zip.File{} // by base name, as gotch looks them up
 	for _, zf := range zr.File {
 		_, base := path.Split(zf.Name)
@@ -130,7 +130,7 @@ func checkZipPickle(name string, zr *zip.Reader, size int64) error {
 	if err != nil {
 		var refused *PickleRefusedError
 		if errors.As(err, &refused) {
-			return fail(fmt.Errorf("%s: %w", data.Name, err))
+			return fail(err)
 		}
 		return fail(fmt.Errorf("not a PyTorch checkpoint: %s: %w", data.Name, err))
 	}
@@ -150,6 +150,27 @@ func checkZipPickle(name string, zr *zip.Reader, size int64) error {
 		}
 	}
 	return nil
+}
+
+// pthCheckError names the file in an error of checkPthPickle; a refused
+// model class gets pickledModuleError's advice (it is refused all the same).
+func pthCheckError(name string, err error) error {
+	var refused *PickleRefusedError
+	if errors.As(err, &refused) && isModelClass(refused.Global) {
+		return pickledModuleError(name, refused.Global)
+	}
+	return fmt.Errorf("vision: read %s: %w", name, err)
+}
+
+// isModelClass reports whether a refused global is a model class of
+// torchvision, torch.nn or a training script (torch.save(model)).
+func isModelClass(global string) bool {
+	for _, p := range []string{"torchvision.", "torch.nn.", "__main__."} {
+		if strings.HasPrefix(global, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // PickleRefusedError is the error for a pickle naming a global that is not

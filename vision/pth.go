@@ -39,7 +39,7 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 		}
 	}()
 	if err := checkPthPickle(path); err != nil {
-		return nil, err
+		return nil, src, err
 	}
 	if err := checkPthHead(path); err != nil {
 		return nil, src, err
