@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # scripts/soak.sh (make soak): memory over time. A 30-run gtl compare grid
+# (linear probes, 30 seeds)
 # and 50 epochs of gtl train, both tiny (squeezenet1_1 at 32 px on a few
 # Fashion-MNIST images); the resident set size is read from /proc after
 # every finished run or epoch, a least-squares line is fitted after the
@@ -47,7 +48,7 @@ src="$dir/src.safetensors"
 "$gtl" export -q --model squeezenet1_1 --num-classes 5 --format safetensors --out "$src" >/dev/null
 
 match='shots seed [0-9]+:'
-rss_per_line "$gtl" compare -q --weights "$src" --classes 5-9 --strategies linear,full --shots 5 --seeds 15 \
+rss_per_line "$gtl" compare -q --weights "$src" --classes 5-9 --strategies linear --shots 5 --seeds 30 \
 	--image-size 32 --val 100 --out "$dir/cmp"
 cp "$dir/samples" "$dir/compare.samples"
 slope "compare (30 runs)" run
