@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: prepare everything gtl needs to build on this machine.
 #
-#   1. installs missing Debian packages (libtorch-dev unless LIBTORCH is set,
+#   1. installs missing Debian packages (libtorch-dev and libgloo-dev unless LIBTORCH is set,
 #      dataset-fashion-mnist, the C++ toolchain; fonts for gtl glyphs, best
 #      effort);
 #   2. copies gotch from the Go module proxy into .build/gotch (git-ignored;
@@ -37,7 +37,9 @@ say() { echo "setup: $*" >&2; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 pkgs=(dataset-fashion-mnist g++ make libjpeg62-turbo-dev)
-[ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev)
+# libgloo-dev: gloo's headers, which c10d's ProcessGroupGloo.hpp includes (distributed
+# training; without them gtl builds but reports distributed as unavailable).
+[ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev libgloo-dev)
 missing=()
 if command -v dpkg-query >/dev/null; then
 	for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done

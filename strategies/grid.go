@@ -107,8 +107,9 @@ type Record struct {
 
 // Results is the content of results.json.
 type Results struct {
-	Grid Grid     `json:"grid"`
-	Runs []Record `json:"runs"`
+	Grid  Grid     `json:"grid"`
+	Shard *Shard   `json:"shard,omitempty"` // the share of the grid this folder runs; nil: all of it
+	Runs  []Record `json:"runs"`
 }
 
 // Find returns the record of a cell, if any.

@@ -16,6 +16,7 @@ import (
 // and an exit code.
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer catchPanic(stderr, &code)
+	invocation = args
 	app := newApp(stdout, stderr)
 	err := app.Run(flagsFirst(app, args))
 	if err == nil {

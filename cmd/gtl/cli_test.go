@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func gtl(args ...string) (stdout, stderr string, code int) {
@@ -35,7 +36,7 @@ func TestCommands(t *testing.T) {
 		{name: "version", args: []string{"version"}, stdout: []string{`^gtl 0\.1\.0-dev`, `libtorch \d+\.\d+\.\d+ \((CPU|CUDA) build\), gotch v0\.9\.1`}},
 		{name: "doctor", args: []string{"doctor"}, stdout: []string{
 			`(?m)^OK    libtorch  `, `(?m)^OK    wrapper .* \d+ generated ops disabled`, `(?m)^OK    compute `,
-			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    threads   `}},
+			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    threads   `, `(?m)^OK    c10d      gloo: data-parallel`}},
 		{name: "doctor bad env", args: []string{"doctor"}, env: map[string]string{"GTL_NUM_THREADS": "lots"}, code: 1,
 			stdout:   []string{`(?m)^FAIL  threads   env: GTL_NUM_THREADS="lots"`, `fix: set GTL_NUM_THREADS`},
 			stderrRE: `^gtl: doctor: gtl cannot work here`},
@@ -562,5 +563,74 @@ func TestTrainImageFolder(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: %d %q, want %q", tt.args, code, errOut, tt.want)
 		}
+	}
+}
+
+// TestTrainNprocPerNode launches two local ranks (this test binary as gtl)
+// and checks that they train data-parallel with rank 0 writing; then a
+// rank that fails at once stops the other with its error.
+func TestTrainNprocPerNode(t *testing.T) {
+	if os.Getenv("GTL_TEST_MAIN") == "1" {
+		os.Exit(run(append([]string{"gtl"}, strings.Fields(os.Getenv("GTL_TEST_ARGS"))...), os.Stdout, os.Stderr))
+	}
+	failRank := -1
+	orig := workerCommand
+	defer func() { workerCommand = orig }()
+	workerCommand = func(rank int, args []string) (*exec.Cmd, error) {
+		if rank == failRank {
+			return exec.Command("sh", "-c", "echo cannot read the data >&2; exit 3"), nil
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTrainNprocPerNode$")
+		cmd.Env = append(os.Environ(), "GTL_TEST_MAIN=1", "GTL_TEST_ARGS="+strings.Join(args, " "))
+		return cmd, nil
+	}
+	out := filepath.Join(t.TempDir(), "ddp")
+	args := []string{"--threads", "1", "train", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "16", "--val", "30",
+		"--epochs", "1", "--batch", "8", "--image-size", "32", "--out", out, "--nproc-per-node", "2", "--dist-timeout", "60s"}
+	stdout, errOut, code := gtl(args...)
+	if code != 0 {
+		t.Fatalf("2 ranks: %d\n%s\n%s", code, stdout, errOut)
+	}
+	for _, want := range []string{"data-parallel: 2 ranks (c10d gloo, rendezvous 127.0.0.1:", "8 images per rank and step, global batch 16",
+		"epochs of 3 steps", "final model on the validation images"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Count(stdout, "final model on the validation images") != 1 {
+		t.Errorf("more than one rank reported:\n%s", stdout)
+	}
+	var cfg map[string]any
+	if b, err := os.ReadFile(filepath.Join(out, "config.json")); err != nil || json.Unmarshal(b, &cfg) != nil || cfg["world_size"] != 2.0 || cfg["global_batch"] != 16.0 {
+		t.Errorf("config.json: %v %v", cfg, err)
+	}
+	if m, err := os.ReadFile(filepath.Join(out, "metrics.jsonl")); err != nil || strings.Count(string(m), "\n") != 1 {
+		t.Errorf("metrics.jsonl: %q %v", m, err)
+	}
+	// --resume: one epoch, then continued to two, equals two in one go.
+	two, resumed := filepath.Join(t.TempDir(), "two"), filepath.Join(t.TempDir(), "resumed")
+	base := args[: len(args)-6 : len(args)-6]
+	for _, run := range [][]string{
+		append(base, "--out", two, "--epochs", "2", "--nproc-per-node", "2"),
+		append(base, "--out", resumed, "--nproc-per-node", "2"),
+		append(base, "--out", resumed, "--epochs", "2", "--resume", "--nproc-per-node", "2"),
+	} {
+		if stdout, errOut, code := gtl(run...); code != 0 {
+			t.Fatalf("%v: %d\n%s\n%s", run, code, stdout, errOut)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(two, "last.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(resumed, "last.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("2 ranks: weights after 1 epoch + resume to 2 differ from 2 epochs in one go")
+	}
+	failRank = 1
+	start := time.Now()
+	_, errOut, code = gtl(append(args[:len(args)-6:len(args)-6], "--out", filepath.Join(t.TempDir(), "x"), "--nproc-per-node", "2", "--dist-timeout", "60s")...)
+	if code != 3 || !strings.Contains(errOut, "[rank 1] cannot read the data") || !strings.Contains(errOut, "rank 1 of 2 failed") {
+		t.Errorf("a failing rank: %d %s", code, errOut)
+	}
+	if d := time.Since(start); d > 50*time.Second {
+		t.Errorf("rank 0 was not stopped: the launcher took %s", d)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -43,12 +44,28 @@ func compareCommand() *cli.Command {
 			&cli.BoolFlag{Name: "resume", Usage: "keep the finished runs in --out and run the rest"},
 			&cli.BoolFlag{Name: "force", Usage: "discard results of another comparison in --out"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
+			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
 		},
 		Action: runCompare,
 	}
 }
 
 func runCompare(c *cli.Context) error {
+	if c.IsSet("merge") {
+		return mergeCompare(c)
+	}
+	if c.Args().Len() > 0 {
+		return cli.Exit(fmt.Sprintf("unexpected arguments %v (shard folders go with --merge)", c.Args().Slice()), 2)
+	}
+	var shard *strategies.Shard
+	if s := c.String("shard"); s != "" {
+		sh, err := strategies.ParseShard(s, os.Getenv)
+		if err != nil {
+			return cli.Exit("--shard: "+err.Error(), 2)
+		}
+		shard = &sh
+	}
 	sts, err := strategies.ParseList(c.String("strategies"))
 	if err != nil {
 		return cli.Exit("--strategies: "+err.Error(), 2)
@@ -95,6 +112,14 @@ func runCompare(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	if !reflect.DeepEqual(res.Shard, shard) && len(res.Runs) > 0 && !c.Bool("force") {
+		return cli.Exit(fmt.Sprintf("--shard: %s holds runs of shard %v, not %v; use another --out or --force", out, res.Shard, shard), 2)
+	}
+	res.Shard = shard
+	cells := g.Cells()
+	if shard != nil {
+		cells = shard.Cells(g)
+	}
 	if err := res.Save(out); err != nil { // claims the folder for this grid
 		return err
 	}
@@ -104,18 +129,21 @@ func runCompare(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	todo := 0
-	for _, cell := range g.Cells() {
+	for _, cell := range cells {
 		if _, done := res.Find(cell); !done {
 			todo++
 		}
 	}
 	fmt.Fprintf(w, "comparing %s on %s %v (%d px): %d strategies × %d sizes × %d seeds = %d runs (%d to do), evaluated on %d images\n",
 		arch, g.Data, g.Classes, size, len(names), len(shots), g.Seeds, len(g.Cells()), todo, g.ValImages)
+	if shard != nil {
+		fmt.Fprintf(w, "shard %s: %d of the %d runs\n", shard, len(cells), len(g.Cells()))
+	}
 	bar := newGridBar(c, total)
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
 	began := time.Now()
-	for _, cell := range g.Cells() {
+	for _, cell := range cells {
 		p := plans[cell]
 		if _, done := res.Find(cell); done {
 			bar.skip(p.Steps)
@@ -294,4 +322,31 @@ func stageCount(arch string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// mergeCompare joins shard folders into --out and writes the report.
+func mergeCompare(c *cli.Context) error {
+	dirs := append(c.StringSlice("merge"), c.Args().Slice()...)
+	res, err := strategies.MergeResults(dirs)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if _, err := strategies.OpenResults(out, res.Grid, false, c.Bool("force")); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if err := res.Save(out); err != nil {
+		return err
+	}
+	if err := strategies.WriteReport(out, res); err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "merged %d shards: %d runs of %s on %s %v\n", len(dirs), len(res.Runs), res.Grid.Model, res.Grid.Data, res.Grid.Classes)
+	printSummary(w, res)
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report.md"))
+	return nil
 }

@@ -33,7 +33,7 @@ func trainCommand() *cli.Command {
 			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
 			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
 			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
-		Flags: append(append(modelFlags(), augmentFlags()...),
+		Flags: append(append(append(modelFlags(), augmentFlags()...),
 			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder: root/<class>/<image>, or root/train/<class>/… and root/val/<class>/…"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
@@ -59,7 +59,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags): its last checkpoint and state"},
-		),
+		), distFlags()...),
 		Action: runTrain,
 	}
 }
@@ -67,6 +67,9 @@ func trainCommand() *cli.Command {
 func runTrain(c *cli.Context) error {
 	if _, _, err := parseFreeze(c.String("freeze"), math.MaxInt); err != nil { // syntax only: before any data is read
 		return cli.Exit(err.Error(), 2)
+	}
+	if c.IsSet("nproc-per-node") {
+		return launch(c, c.Int("nproc-per-node"))
 	}
 	data := c.String("data")
 	if data != "fashion-mnist" {
@@ -85,6 +88,12 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit("--device: "+err.Error(), 2)
 	}
+	group, err := joinGroup(c, &dev)
+	if err != nil {
+		return err
+	}
+	defer group.Close()
+	rank0 := group == nil || group.Rank() == 0 // the rank that prints and writes
 	cfg.Device = dev
 	if cfg.LR == 0 {
 		cfg.LR = map[bool]float64{true: 0.01, false: 0.05}[fineTune]
@@ -154,6 +163,9 @@ func runTrain(c *cli.Context) error {
 	}
 	m := o.Model
 	w := c.App.Writer
+	if !rank0 {
+		w = io.Discard
+	}
 	strategy, err := applyStrategy(c, &cfg, m.Arch, len(m.Stages), ts, w)
 	if err != nil {
 		return err
@@ -193,7 +205,7 @@ func runTrain(c *cli.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o755); err != nil && rank0 {
 		return err
 	}
 	resolved := map[string]any{"model": m.Arch, "weights": o.Source, "data": data, "classes": ts.classes,
@@ -201,16 +213,22 @@ func runTrain(c *cli.Context) error {
 		"bn_policy": bnPolicy, "unfreeze_at": c.String("unfreeze-at"), "lr": cfg.LR, "lr_decay": cfg.LRDecay, "weight_decay": cfg.WeightDecay, "epochs": cfg.Epochs,
 		"batch": cfg.BatchSize, "momentum": 0.9, "optimizer": cfg.Optimizer, "schedule": c.String("schedule"), "warmup": cfg.Warmup,
 		"label_smoothing": cfg.LabelSmoothing, "clip_grad": cfg.ClipNorm, "ema": cfg.EMA, "device": torch.DeviceName(dev), "seed": cfg.Seed, "cached_features": cached}
-	if !resume {
+	if group != nil { // --batch is per rank, as in DDP; the rate is not rescaled
+		resolved["world_size"], resolved["global_batch"] = group.World(), cfg.BatchSize*group.World()
+	}
+	if !resume && rank0 {
 		if err := writeJSON(filepath.Join(out, "config.json"), resolved); err != nil {
 			return err
 		}
 	}
-	metrics, best, err := newMetricsWriter(out, resume)
-	if err != nil {
-		return err
+	var metrics *metricsWriter
+	best := -1.0
+	if rank0 {
+		if metrics, best, err = newMetricsWriter(out, resume); err != nil {
+			return err
+		}
+		defer metrics.close()
 	}
-	defer metrics.close()
 	meta := vision.CheckpointMeta{Classes: ts.classes, Train: resolved,
 		Preprocess: vision.Preprocess{CropSize: size, ResizeSize: size, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
 	bar := newTrainingBar(c)
@@ -218,16 +236,28 @@ func runTrain(c *cli.Context) error {
 	var skipped []string
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
-	tr := finetune.Trainer{Config: cfg, StateDir: out, Resume: resume, Hooks: finetune.Hooks{
+	tr := finetune.Trainer{Config: cfg, StateDir: out, Resume: resume, Dist: group, Hooks: finetune.Hooks{
 		OnStart: func(p finetune.Plan) {
 			printStageTable(w, m, p.Groups, nFrozen)
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
 				m.Arch, p.TrainImages, len(ts.classes), size, p.ValImages, p.Epochs, p.StepsPerEpoch)
+			if group != nil {
+				fmt.Fprintf(w, "data-parallel: %d ranks (c10d %s, rendezvous %s:%d), %d images per rank and step, global batch %d\n",
+					group.World(), group.Config().Backend, group.Config().Addr, group.Config().Port, cfg.BatchSize, cfg.BatchSize*group.World())
+			}
 			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %s\n", "epoch", "train loss", "val loss", "val acc", "time")
 			bar.start(p)
 		},
 		OnStep: bar.step,
 		OnEpochEnd: func(e finetune.Epoch) error {
+			if !rank0 { // only rank 0 writes; every rank unfreezes and stops alike
+				if unfreezeAt[e.Epoch] {
+					if err := unfreezeNext(m, w); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			bar.clear()
 			for _, name := range e.Skipped {
 				if !skippedSeen[name] {
@@ -273,15 +303,18 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if stop.requested() {
+	if stop.requested() && rank0 {
 		fmt.Fprintf(w, "interrupted: the run stopped after a complete epoch; continue it with the same flags and --resume\n")
 		return cli.Exit("", 130)
 	}
 	r := res.Report // the last epoch's validation: the final model (nil when no epoch ran)
 	if r == nil || math.IsNaN(res.Epochs[len(res.Epochs)-1].ValAccuracy) {
-		if r, err = tr.Report(m, val); err != nil {
+		if r, err = tr.Report(m, val); err != nil { // with a group: every rank takes part
 			return err
 		}
+	}
+	if !rank0 {
+		return nil
 	}
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, r, val.Len())
