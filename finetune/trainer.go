@@ -522,7 +522,7 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrS
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: loss is %v; lower the learning rate (now %g)", e, s+1, loss, cfg.LR)
+			return Epoch{}, &DivergedError{Epoch: e, Step: s + 1, LR: rate, Loss: loss}
 		}
 		if avg != nil {
 			if err := avg.update(); err != nil {

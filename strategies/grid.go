@@ -99,6 +99,9 @@ type Record struct {
 	Cell
 	Plan     Plan      `json:"config"`
 	Finished time.Time `json:"finished"`
+	// Diverged, when set, says why the run stopped with a non-finite loss;
+	// its outcome is empty and reports leave it out of their numbers.
+	Diverged string `json:"diverged,omitempty"`
 	Outcome
 }
 
@@ -186,7 +189,7 @@ func (r *Results) CSV() string {
 func (r *Results) inGrid() []Record {
 	var out []Record
 	for _, c := range r.Grid.Cells() {
-		if rec, ok := r.Find(c); ok {
+		if rec, ok := r.Find(c); ok && rec.Diverged == "" {
 			out = append(out, rec)
 		}
 	}

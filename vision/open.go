@@ -72,6 +72,9 @@ func ReadMeta(weights string) (*CheckpointMeta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("vision: %s: not a gtl checkpoint description: %w", MetaPath(weights), err)
 	}
+	if err := checkMeta(&m); err != nil {
+		return nil, fmt.Errorf("vision: %s: %w", MetaPath(weights), err)
+	}
 	return &m, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -159,6 +160,16 @@ func runCompare(c *cli.Context) error {
 		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.val,
 			Normalize: imagenetNorm, Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
 		o, err := job.Run()
+		if div := (*finetune.DivergedError)(nil); errors.As(err, &div) {
+			// The grid goes on; the run is recorded (and not redone by --resume).
+			fmt.Fprintf(c.App.ErrWriter, "gtl: %s: %v\n", cell, div)
+			res.Add(strategies.Record{Cell: cell, Plan: p, Finished: time.Now().UTC(), Diverged: div.Error()})
+			if err := res.Save(out); err != nil {
+				return err
+			}
+			bar.clear()
+			continue
+		}
 		if err != nil {
 			bar.clear()
 			return fmt.Errorf("%s: %w (finished runs are kept in %s; continue with --resume)", cell, err, out)

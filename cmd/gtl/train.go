@@ -65,6 +65,9 @@ func trainCommand() *cli.Command {
 }
 
 func runTrain(c *cli.Context) error {
+	if _, _, err := parseFreeze(c.String("freeze"), math.MaxInt); err != nil { // syntax only: before any data is read
+		return cli.Exit(err.Error(), 2)
+	}
 	if c.IsSet("nproc-per-node") {
 		return launch(c, c.Int("nproc-per-node"))
 	}
