@@ -73,3 +73,23 @@ func TestOpGoSideCost(t *testing.T) {
 		t.Errorf("gotch keeps %d tensor names in ts.ExistingTensors, want 0 (the per-tensor name bookkeeping is back)", names)
 	}
 }
+
+// Without gotch's global name map, struct copies of a tensor (as
+// nn.VarStore.Variables hands out) must still free the C tensor once: the
+// patch shares a freed flag between copies.
+func TestTensorCopyFreedOnce(t *testing.T) {
+	err := Do(func() error {
+		x, err := ts.Ones([]int64{3}, gotch.Float, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		c := *x
+		if err := c.Drop(); err != nil {
+			return err
+		}
+		return x.Drop() // a second AtFree would corrupt the heap
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
