@@ -39,7 +39,7 @@ type evalSet struct {
 }
 
 // report evaluates m on every item of data, in batches, in eval mode
-// without gradients.
+// under inference mode (no autograd; batch norms folded).
 func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) {
 	k := len(data.classes)
 	r := &Report{Classes: data.classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
@@ -50,7 +50,7 @@ func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) 
 	var loss float64
 	order := make([]int, k)
 	idx := make([]int, 0, batchSize)
-	err := t.worker().NoGrad(func() error {
+	err := t.worker().Inference(func() error {
 		for start := 0; start < data.n; start += batchSize {
 			idx = idx[:0]
 			for i := start; i < min(start+batchSize, data.n); i++ {

@@ -41,6 +41,15 @@ type foldKey struct {
 	inference bool // built in inference mode: inference tensors
 }
 
+// sameFold reports whether a fold made under key k serves a forward under
+// key now: same inputs, and no inference tensors outside inference mode
+// (where they could not be saved for backward).
+func (k foldKey) sameFold(now foldKey) bool {
+	inf := k.inference
+	k.inference = now.inference
+	return k == now && (!inf || now.inference)
+}
+
 // canFold reports whether conv c followed by bn may run folded: bn must
 // use its running statistics, and no parameter of either may need a
 // gradient (the fold is computed without autograd).
@@ -88,7 +97,7 @@ func (bn *BatchNorm2d) folded(c *Conv2d) (w, b *ts.Tensor, err error) {
 			return nil, nil, fmt.Errorf("vision: fold %s: %w", bn.name, err)
 		}
 	}
-	if f.w != nil && f.conv == c && f.key == key {
+	if f.w != nil && f.conv == c && f.key.sameFold(key) {
 		return f.w, f.b, nil
 	}
 	f.drop()
