@@ -203,3 +203,102 @@ func TestFoldBatchNorm(t *testing.T) {
 		})
 	}
 }
+
+// Training with frozen stages allocates no gradient for them: after a
+// backward pass every parameter of a frozen stage has an undefined grad and
+// every trainable one a defined grad, and the frozen stages' batch norms run
+// folded into their convolutions.
+func TestFrozenStagesNoGrad(t *testing.T) {
+	tests := []struct {
+		arch   string
+		freeze int
+	}{
+		{"resnet18", 2},
+		{"mobilenet_v2", 3},
+	}
+	for i, tt := range tests {
+		t.Run(tt.arch, func(t *testing.T) {
+			rng := rand.New(rand.NewSource(int64(i + 10)))
+			err := torch.Do(func() error {
+				m, err := New(tt.arch, 5, gotch.CPU)
+				if err != nil {
+					return err
+				}
+				defer m.Close()
+				for s := 0; s < tt.freeze; s++ {
+					if err := m.SetStageFrozen(s, true, true); err != nil {
+						return err
+					}
+				}
+				x, err := randomImages(rng, 2, 64)
+				if err != nil {
+					return err
+				}
+				defer x.MustDrop()
+				y, err := m.Forward(x, true)
+				if err != nil {
+					return err
+				}
+				loss, err := y.Sum(gotch.Float, true)
+				if err != nil {
+					return err
+				}
+				defer loss.MustDrop()
+				if err := loss.Backward(); err != nil {
+					return err
+				}
+				frozenGrads, trainableMissing, frozenN := 0, 0, 0
+				for name, v := range m.VS.Variables() {
+					if IsBuffer(name) {
+						continue
+					}
+					frozen := false
+					for s := 0; s < tt.freeze; s++ {
+						frozen = frozen || m.Stages[s].Covers(name)
+					}
+					g, err := v.Grad(false)
+					if err != nil {
+						return err
+					}
+					def, err := g.Defined()
+					g.MustDrop()
+					if err != nil {
+						return err
+					}
+					switch {
+					case frozen && def:
+						frozenGrads++
+						t.Errorf("frozen parameter %s has a gradient buffer", name)
+					case !frozen && !def:
+						trainableMissing++
+					}
+					if frozen {
+						frozenN++
+					}
+				}
+				if frozenN == 0 {
+					t.Errorf("no parameter in the first %d stages", tt.freeze)
+				}
+				if trainableMissing > 0 {
+					t.Errorf("%d trainable parameters without a gradient", trainableMissing)
+				}
+				folded := 0
+				for _, bn := range m.bns {
+					if bn.fold.w != nil {
+						folded++
+						if !bn.Frozen {
+							t.Errorf("batch norm %s folded while training on batch statistics", bn.name)
+						}
+					}
+				}
+				if folded == 0 {
+					t.Errorf("no frozen batch norm folded in training")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
