@@ -27,7 +27,7 @@ def key(r):
 def cell(xs):
     if not xs:
         return ""
-    return "%.1f (%.1f-%.1f)" % (statistics.median(xs), min(xs), max(xs))
+    return "%.3g (%.3g-%.3g)" % (statistics.median(xs), min(xs), max(xs))
 
 
 def main(paths):
