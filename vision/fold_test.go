@@ -100,17 +100,22 @@ func TestFoldBatchNorm(t *testing.T) {
 	tests := []struct {
 		arch    string
 		size    int64
-		allBNs  bool // every batch norm follows a convolution
+		allBNs  bool // every batch norm that eval runs follows a convolution
 		minFold int
+		// noTrain skips the training comparison: inception_v3 in training
+		// mode at batch 2, 80 px is ill-conditioned (its batch statistics
+		// over 1×1 maps turn an input change of 1e-6 into 0.24 in the
+		// logits, folding or not), so float rounding decides the result.
+		noTrain bool
 	}{
-		{"resnet18", 64, true, 20},
-		{"resnet50", 64, true, 53},
-		{"mobilenet_v2", 64, true, 52},
-		{"mobilenet_v3_small", 64, true, 0},
-		{"efficientnet_b0", 64, true, 0},
-		{"inception_v3", 80, true, 0},
-		{"densenet121", 64, false, 1}, // norm before conv: only the stem folds
-		{"vgg11_bn", 32, true, 8},
+		{"resnet18", 64, true, 20, false},
+		{"resnet50", 64, true, 53, false},
+		{"mobilenet_v2", 64, true, 52, false},
+		{"mobilenet_v3_small", 64, true, 0, false},
+		{"efficientnet_b0", 64, true, 0, false},
+		{"inception_v3", 80, false, 94, true}, // the aux head's 2 batch norms run only in training
+		{"densenet121", 64, false, 1, false},  // norm before conv: only the stem folds
+		{"vgg11_bn", 32, true, 8, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.arch, func(t *testing.T) {
@@ -180,6 +185,9 @@ func TestFoldBatchNorm(t *testing.T) {
 				y.MustDrop()
 				if err := torch.WithoutGrad(func() error { return check("eval after a training step's statistics", eval) }); err != nil {
 					return err
+				}
+				if tt.noTrain {
+					return nil
 				}
 				// Frozen stem in training: folded with grad mode on.
 				if err := m.SetStageFrozen(0, true, true); err != nil {
