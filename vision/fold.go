@@ -12,6 +12,16 @@ import (
 // foldBN turns batch-norm folding on (tests switch it off to compare).
 var foldBN = true
 
+// foldLayout is the memory format of folded weights: "channels-last"
+// (default) or "contiguous". A channels-last weight makes libtorch run the
+// convolution, and so every later layer, channels-last (oneDNN), which
+// measured faster on the CPU for mobilenet_v2 evaluation (about 2×; on
+// par for resnet18; see scripts/bench/README.md). Evaluation only: with
+// grad mode on (frozen stages in training) folded weights keep the
+// model's layout. A string so that benchmarks can set it at link
+// time (-ldflags -X).
+var foldLayout = "channels-last"
+
 // A convolution followed by a batch norm that normalises with its running
 // statistics (evaluation, or a frozen stage in training) is one affine map
 // per output channel after the convolution, so it can run as a single
@@ -39,6 +49,9 @@ type foldKey struct {
 	updates   uint64
 	eps       float64
 	inference bool // built in inference mode: inference tensors
+	// channelsLast: weight in channels-last format, for evaluation only
+	// (grad mode off); training keeps the model's own layout.
+	channelsLast bool
 }
 
 // sameFold reports whether a fold made under key k serves a forward under
@@ -87,7 +100,8 @@ func (bn *BatchNorm2d) folded(c *Conv2d) (w, b *ts.Tensor, err error) {
 	f := &bn.fold
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := foldKey{updates: bn.updates, eps: bn.Eps, inference: torch.InInference()}
+	key := foldKey{updates: bn.updates, eps: bn.Eps, inference: torch.InInference(),
+		channelsLast: foldLayout == "channels-last" && !torch.GradEnabled()}
 	for i, t := range []*ts.Tensor{c.W, c.B, bn.W, bn.B, bn.RunningMean, bn.RunningVar} {
 		if t == nil {
 			key.versions[i] = -2
@@ -106,6 +120,16 @@ func (bn *BatchNorm2d) folded(c *Conv2d) (w, b *ts.Tensor, err error) {
 		w, b, err = foldConvBN(c, bn)
 		return err
 	})
+	if err == nil && key.channelsLast && w.Dim() == 4 {
+		var cl *ts.Tensor
+		if cl, err = torch.ChannelsLast(w); err == nil {
+			w.MustDrop()
+			w = cl
+		} else {
+			w.MustDrop()
+			b.MustDrop()
+		}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("vision: fold %s into its convolution: %w", bn.name, err)
 	}
