@@ -40,7 +40,7 @@ type evalSet struct {
 }
 
 // report evaluates m on every item of data, in batches, in eval mode
-// without gradients.
+// under inference mode (no autograd; batch norms folded).
 func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) {
 	k := len(data.classes)
 	r := &Report{Classes: data.classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
@@ -54,7 +54,7 @@ func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) 
 	// In a data-parallel run each rank evaluates every world-th item (no
 	// padding: no item counts twice) and the counts are summed.
 	rank, world := t.world()
-	err := t.worker().NoGrad(func() error {
+	err := t.worker().Inference(func() error {
 		for start := rank; start < data.n; start += batchSize * world {
 			idx = idx[:0]
 			for i := start; i < min(start+batchSize*world, data.n); i += world {

@@ -179,6 +179,9 @@ func (m *Model) FeaturesDim() int {
 // collector cannot see). The model must not be used afterwards.
 func (m *Model) Close() {
 	if m != nil && m.VS != nil {
+		for _, bn := range m.bns {
+			bn.dropFold()
+		}
 		m.VS.Destroy()
 	}
 }
