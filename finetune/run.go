@@ -6,6 +6,8 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/loader"
@@ -83,7 +85,16 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	dev, _ := torch.ParseDevice(s.Device) // checked by Resolve
+	dev, _ := torch.ParseDevice(s.Device)       // checked by Resolve
+	if s.Train.Freeze != "0" && !s.FineTune() { // refused before any data is read
+		stages, err := StageCount(s.Model.Arch)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, _, err := s.Train.checkFreeze(stages, s.FineTune()); err != nil {
+			return nil, err
+		}
+	}
 	data := s.Data.Loaded
 	if data == nil {
 		// A folder trained with augmentation is read from disk every epoch.
@@ -132,22 +143,9 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		s.Hooks.OnOpen(o)
 	}
 	t := s.Train
-	nFrozen, all, err := t.freezing(len(m.Stages))
+	nFrozen, all, unfreezeAt, err := t.checkFreeze(len(m.Stages), s.FineTune())
 	if err != nil {
 		return nil, err
-	}
-	unfreezeAt, err := t.unfreezeEpochs()
-	if err != nil {
-		return nil, err
-	}
-	if len(unfreezeAt) > 0 && all {
-		return nil, FieldErrorf("Train.UnfreezeAt", "{Train.UnfreezeAt} needs the backbone in the loop: use {Train.Freeze} N, not all (cached features)")
-	}
-	if t.NoCache && !all {
-		return nil, FieldErrorf("Train.NoCache", "{Train.NoCache} applies to {Train.Freeze} all (the cached-feature fast path)")
-	}
-	if nFrozen > 0 && !s.FineTune() {
-		return nil, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)
 	}
 	cached := all && !aug.Active() && !t.NoCache
 	if err := torch.Do(func() error {
@@ -263,4 +261,42 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		keep, out.Model = true, m
 	}
 	return out, nil
+}
+
+// checkFreeze reads Freeze, UnfreezeAt and NoCache for a model of the
+// given number of stages (head included): the stages to freeze, whether
+// it is "all", and the unfreezing epochs. Freezing needs source weights.
+func (t TrainSpec) checkFreeze(stages int, fineTune bool) (nFrozen int, all bool, unfreezeAt map[int]bool, err error) {
+	if nFrozen, all, err = t.freezing(stages); err != nil {
+		return 0, false, nil, err
+	}
+	if unfreezeAt, err = t.unfreezeEpochs(); err != nil {
+		return 0, false, nil, err
+	}
+	if len(unfreezeAt) > 0 && all {
+		return 0, false, nil, FieldErrorf("Train.UnfreezeAt", "{Train.UnfreezeAt} needs the backbone in the loop: use {Train.Freeze} N, not all (cached features)")
+	}
+	if t.NoCache && !all {
+		return 0, false, nil, FieldErrorf("Train.NoCache", "{Train.NoCache} applies to {Train.Freeze} all (the cached-feature fast path)")
+	}
+	if nFrozen > 0 && !fineTune {
+		return 0, false, nil, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)
+	}
+	return nFrozen, all, unfreezeAt, nil
+}
+
+// StageCount returns the number of stages of an architecture, head
+// included (it builds the model once, on the CPU, without weights).
+func StageCount(arch string) (int, error) {
+	n := 0
+	err := torch.Do(func() error {
+		m, err := vision.New(arch, 2, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		n = len(m.Stages)
+		m.Close()
+		return nil
+	})
+	return n, err
 }

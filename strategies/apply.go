@@ -3,11 +3,8 @@ package strategies
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Choice is what Apply put into a spec: the strategy, why (for auto: the
@@ -149,17 +146,5 @@ func archOf(m finetune.ModelSpec) (string, error) {
 }
 
 // StageCount returns the number of stages of an architecture, head
-// included (it builds the model once, on the CPU).
-func StageCount(arch string) (int, error) {
-	n := 0
-	err := torch.Do(func() error {
-		m, err := vision.New(arch, 2, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		n = len(m.Stages)
-		m.Close()
-		return nil
-	})
-	return n, err
-}
+// included (see finetune.StageCount).
+func StageCount(arch string) (int, error) { return finetune.StageCount(arch) }
