@@ -59,16 +59,6 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	w := c.App.Writer
-	if spec.Train.Strategy != "" {
-		name := spec.Train.Strategy
-		choice, err := strategies.Apply(&spec)
-		if err != nil {
-			return specError(err)
-		}
-		if name == "auto" {
-			fmt.Fprintf(w, "strategy auto: %s (%s)\n", choice.Strategy, choice.Reason)
-		}
-	}
 	bar := newTrainingBar(c)
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
@@ -97,6 +87,16 @@ func runTrain(c *cli.Context) error {
 			return nil
 		},
 		OnUnfreeze: func(i int, name string) { fmt.Fprintf(w, "unfrozen: stage %d (%s)\n", i+1, name) },
+	}
+	if spec.Train.Strategy != "" { // after the hooks: Apply reads the data
+		name := spec.Train.Strategy
+		choice, err := strategies.Apply(&spec)
+		if err != nil {
+			return specError(err)
+		}
+		if name == "auto" {
+			fmt.Fprintf(w, "strategy auto: %s (%s)\n", choice.Strategy, choice.Reason)
+		}
 	}
 	res, err := finetune.Run(c.Context, spec)
 	bar.finish()
