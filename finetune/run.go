@@ -101,6 +101,9 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		if data, err = LoadData(s.Data, s.Seed, aug.Active()); err != nil {
 			return nil, err
 		}
+		if len(data.Unsupported) > 0 && s.Hooks.OnUnsupported != nil {
+			s.Hooks.OnUnsupported(data.Unsupported)
+		}
 		if len(data.Skipped) > 0 && s.Hooks.OnSkipped != nil {
 			s.Hooks.OnSkipped(data.Skipped)
 		}

@@ -19,6 +19,9 @@ type Data struct {
 	files   []datasets.Item  // or streamed from these files
 	skipBad bool             // leave unreadable files out
 	Skipped []string         // images left out while reading
+	// Unsupported are an image folder's files left out for their type
+	// (see vision.Folder.Unsupported).
+	Unsupported []string
 }
 
 // NewData wraps images already in memory: train as read (prepared at size
@@ -48,7 +51,7 @@ func LoadData(d DataSpec, seed uint64, stream bool) (*Data, error) {
 	if err != nil {
 		return nil, FieldErrorf("Data.Source", "%w", err)
 	}
-	out := &Data{Classes: f.Classes, Size: d.ImageSize, skipBad: skip}
+	out := &Data{Classes: f.Classes, Size: d.ImageSize, skipBad: skip, Unsupported: f.Unsupported}
 	if out.Val, out.Skipped, err = vision.LoadItems(f.Val, f.Classes, d.ImageSize, skip); err != nil {
 		return nil, badImage(err)
 	}

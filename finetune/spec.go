@@ -158,6 +158,8 @@ type RunHooks struct {
 	// OnSkipped lists images left out while reading the data (OnBadImage
 	// skip); those left out during training are in RunResult.Skipped.
 	OnSkipped func(names []string)
+	// OnUnsupported lists an image folder's files left out for their type.
+	OnUnsupported func(names []string)
 	// OnOpen receives the opened model and its load report.
 	OnOpen func(*vision.Opened)
 	// OnStart is called before the first step.

@@ -55,6 +55,9 @@ func Apply(spec *finetune.RunSpec) (*Choice, error) {
 		if data, err = finetune.LoadData(r.Data, r.Seed, aug); err != nil {
 			return nil, err
 		}
+		if len(data.Unsupported) > 0 && spec.Hooks.OnUnsupported != nil {
+			spec.Hooks.OnUnsupported(data.Unsupported)
+		}
 		if len(data.Skipped) > 0 && spec.Hooks.OnSkipped != nil {
 			spec.Hooks.OnSkipped(data.Skipped)
 		}

@@ -24,6 +24,7 @@ func loadTarget(c *cli.Context, size int) (*finetune.Data, error) {
 	if err != nil {
 		return nil, specError(err)
 	}
+	reportUnsupported(c, d.Unsupported)
 	reportSkipped(c, d.Skipped)
 	return d, nil
 }

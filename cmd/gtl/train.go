@@ -63,7 +63,8 @@ func runTrain(c *cli.Context) error {
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
 	spec.Hooks = finetune.RunHooks{
-		OnSkipped: func(names []string) { reportSkipped(c, names) },
+		OnSkipped:     func(names []string) { reportSkipped(c, names) },
+		OnUnsupported: func(names []string) { reportUnsupported(c, names) },
 		OnOpen: func(o *vision.Opened) {
 			if !c.Bool("quiet") {
 				printLoadReport(c.App.ErrWriter, o)
