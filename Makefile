@@ -40,7 +40,7 @@ FUZZ_PURE := ./vision/npy:FuzzDecode ./vision/datasets:FuzzReadIDXImages \
 	./vision/datasets:FuzzReadIDXLabels ./vision/datasets:FuzzParseClasses
 FUZZ_TARGETS := $(FUZZ_PURE) ./vision/transforms:FuzzDecode \
 	./vision:FuzzSafetensorsHeader ./vision:FuzzScanPickle ./vision:FuzzReadPth ./vision:FuzzReadMeta \
-	./strategies:FuzzParseShots ./strategies:FuzzParseList ./cmd/gtl:FuzzFlagLists
+	./strategies:FuzzParseShots ./strategies:FuzzParseList ./finetune:FuzzFlagLists
 fuzz: setup
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 

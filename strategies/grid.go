@@ -30,6 +30,7 @@ type Grid struct {
 	ValImages   int      `json:"val_images"`
 	ImageSize   int      `json:"image_size"`
 	EqualBudget bool     `json:"equal_budget"`
+	Augment     bool     `json:"augment,omitempty"` // each strategy with gtl train's augmentation for it
 	Strategies  []string `json:"strategies"`
 	Shots       []int    `json:"shots"` // images per class; All (0) = every image
 	Seeds       int      `json:"seeds"`
@@ -39,7 +40,7 @@ type Grid struct {
 // one can stand in the other); strategies, shots and seeds may differ.
 func (g Grid) sameBase(o Grid) bool {
 	return g.Model == o.Model && g.Weights == o.Weights && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
-		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget
+		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget && g.Augment == o.Augment
 }
 
 // ShotsLabel names a shot count ("all" for All).

@@ -63,6 +63,10 @@ func TestCommands(t *testing.T) {
 		{name: "bench bad amp", args: []string{"bench", "--amp", "fp8"}, code: 2, stderrRE: `^gtl: --amp: torch: amp "fp8"`},
 		{name: "bench fp16 on cpu", args: []string{"bench", "--device", "cpu", "--amp", "fp16"}, code: 2, stderrRE: `fp16 needs a CUDA device`},
 		{name: "bench bad device", args: []string{"bench", "--device", "tpu"}, code: 2, stderrRE: `^gtl: --device: torch: device "tpu"`},
+		{name: "compare missing device", args: []string{"compare", "--device", "cuda:99", "--out", "/nonexistent/cmp"}, code: 2,
+			stderrRE: `^gtl: --device: torch: device cuda:99: [^\n]*\n$`},
+		{name: "train missing device", args: []string{"train", "--model", "resnet18", "--device", "cuda:99", "--out", "/nonexistent/run"}, code: 2,
+			stderrRE: `^gtl: --device: torch: device cuda:99: [^\n]*\n$`},
 		{name: "bench bad batch", args: []string{"bench", "--batch", "0"}, code: 2, stderrRE: `^gtl: --batch 0: want at least 1`},
 		{name: "bench unknown model", args: []string{"bench", "--model", "resnet19", "--device", "cpu"}, code: 2, stderrRE: `resnet19`},
 	}
@@ -388,6 +392,9 @@ func TestTrainTransfer(t *testing.T) {
 		{[]string{"--device", "tpu"}, `--device: torch: device "tpu"`},
 		{[]string{"--strategy", "linear"}, "--strategy linear starts from source weights"},
 		{[]string{"--strategy", "best"}, `unknown strategy "best"`},
+		{[]string{"--freeze", "2"}, "--freeze 2: without source weights (--weights or --pretrained) the frozen stages would keep their random initialisation"},
+		{[]string{"--batch", "0"}, "--batch"},
+		{[]string{"--strategy", "auto"}, "--strategy auto: needs source weights"},
 	}
 	for _, b := range bad {
 		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--out", filepath.Join(dir, "bad")}, b.args...)...)
@@ -487,20 +494,28 @@ func TestTrainImageFolder(t *testing.T) {
 			f.Close()
 		}
 	}
+	first := filepath.Join(t.TempDir(), "run")
 	out, errOut, code := gtl("train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--epochs", "3", "--batch", "6",
-		"--out", filepath.Join(t.TempDir(), "run"))
+		"--out", first)
 	if code != 0 {
 		t.Fatalf("%d %s", code, errOut)
 	}
 	if !strings.Contains(out, "training resnet18 on 18 images (2 classes, 64 px), validating on 6") {
 		t.Errorf("output:\n%s", out)
 	}
+	// --shots draws images per class from a folder's training split.
+	out, errOut, code = gtl("train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--shots", "3", "--epochs", "1", "--batch", "2",
+		"--out", filepath.Join(t.TempDir(), "shots"))
+	if code != 0 || !strings.Contains(out, "training resnet18 on 6 images (2 classes, 64 px), validating on 6") {
+		t.Errorf("--shots 3 on a folder: %d\n%s\n%s", code, out, errOut)
+	}
 	// The feature extractor's naive path (--no-cache: the frozen backbone
-	// every step) trains to the same losses as the cached features.
+	// every step) trains to the same losses as the cached features (from
+	// the first run's weights: frozen stages need source weights).
 	losses := map[bool][]float64{}
 	for _, noCache := range []bool{false, true} {
 		dir := filepath.Join(t.TempDir(), "fe")
-		args := []string{"train", "-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--epochs", "2", "--batch", "6",
+		args := []string{"train", "-q", "--weights", filepath.Join(first, "best.safetensors"), "--data", root, "--val-split", "0.25", "--epochs", "2", "--batch", "6",
 			"--freeze", "all", "--out", dir}
 		if noCache {
 			args = append(args, "--no-cache")
@@ -565,7 +580,9 @@ func TestTrainImageFolder(t *testing.T) {
 		{[]string{"--data", root, "--val-split", "0"}, "a validation split in (0, 1) is needed"},
 		{[]string{"--data", "/nonexistent"}, "not fashion-mnist and not an image folder"},
 		{[]string{"--data", root, "--on-bad-image", "skip", "--freeze", "2", "--no-cache"}, "--no-cache applies to --freeze all"},
-		{[]string{"--data", root, "--shots", "3"}, "--classes and --shots apply to fashion-mnist"},
+		{[]string{"--data", root, "--classes", "0-1"}, "--classes applies to fashion-mnist"},
+		{[]string{"--data", root, "--on-bad-image", "skip", "--shots", "13"}, "--shots: datasets: 13 images per class asked"},
+		{[]string{"--data", root, "--on-bad-image", "skip", "--freeze", "all"}, "--freeze all: without source weights (--weights or --pretrained)"},
 	} {
 		_, errOut, code := gtl(append([]string{"train", "-q", "--model", "resnet18", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "x")}, tt.args...)...)
 		if code != 2 || !strings.Contains(errOut, tt.want) {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
@@ -40,6 +39,8 @@ func compareCommand() *cli.Command {
 			&cli.IntFlag{Name: "seeds", Value: 3, Usage: "runs per strategy and size (seeds 1..n: shots drawn, head initialised, batches shuffled)"},
 			&cli.BoolFlag{Name: "equal-budget", Usage: "give every run the optimisation steps of full fine-tuning at its size"},
 			&cli.IntFlag{Name: "image-size", Usage: "resolution (default: the source checkpoint's; 224 for torchvision weights)"},
+			&cli.BoolFlag{Name: "augment", Usage: "train each strategy with gtl train's augmentation for it (light when fine-tuning, none from scratch or for linear's cached features); default: none, for comparability"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep the finished runs in --out and run the rest"},
 			&cli.BoolFlag{Name: "force", Usage: "discard results of another comparison in --out"},
@@ -77,6 +78,9 @@ func runCompare(c *cli.Context) error {
 	if c.Int("seeds") < 1 {
 		return cli.Exit(fmt.Sprintf("--seeds %d: want at least 1", c.Int("seeds")), 2)
 	}
+	if _, err := torch.ParseDevice(c.String("device")); err != nil {
+		return cli.Exit("--device: "+err.Error(), 2)
+	}
 	arch, size, err := sourceModel(c, sts)
 	if err != nil {
 		return err
@@ -85,13 +89,13 @@ func runCompare(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	small, name := tgt.smallestClass()
+	small, name := tgt.SmallestClass()
 	for _, n := range shots {
 		if n > small {
 			return cli.Exit(fmt.Sprintf("--shots %d: class %s has only %d training images", n, name, small), 2)
 		}
 	}
-	stages, err := stageCount(arch)
+	stages, err := strategies.StageCount(arch)
 	if err != nil {
 		return cli.Exit("--model: "+err.Error(), 2)
 	}
@@ -102,8 +106,8 @@ func runCompare(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--strategies %s: %s has %d stages (the last is the head); freeze at most %d", s.Name, arch, stages, stages-1), 2)
 		}
 	}
-	g := strategies.Grid{Model: arch, Weights: c.String("weights"), Data: c.String("data"), Classes: tgt.train.Classes,
-		ValImages: tgt.val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
+	g := strategies.Grid{Model: arch, Weights: c.String("weights"), Data: c.String("data"), Classes: tgt.Classes,
+		ValImages: tgt.Val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Augment: c.Bool("augment"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
 	out := c.String("out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -123,7 +127,7 @@ func runCompare(c *cli.Context) error {
 	if err := res.Save(out); err != nil { // claims the folder for this grid
 		return err
 	}
-	plans, total, err := planGrid(g, sts, tgt, stages)
+	plans, total, err := planGrid(g, sts, tgt.Len(), len(tgt.Classes), stages)
 	if err != nil {
 		return err
 	}
@@ -152,13 +156,17 @@ func runCompare(c *cli.Context) error {
 		if stop.requested() {
 			break
 		}
-		train, err := tgt.shots(cell.Shots, cell.Seed)
+		sub, err := tgt.Shots(cell.Shots, cell.Seed)
+		if err != nil {
+			return specError(err)
+		}
+		train, err := sub.Images()
 		if err != nil {
 			return err
 		}
 		bar.describe(cell)
-		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.val,
-			Normalize: imagenetNorm, Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
+		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
+			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
 		o, err := job.Run()
 		if div := (*finetune.DivergedError)(nil); errors.As(err, &div) {
 			// The grid goes on; the run is recorded (and not redone by --resume).
@@ -237,17 +245,14 @@ func sourceModel(c *cli.Context, sts []strategies.Strategy) (arch string, size i
 }
 
 // planGrid resolves every cell's plan and the grid's total steps.
-func planGrid(g strategies.Grid, sts []strategies.Strategy, tgt *target, stages int) (map[strategies.Cell]strategies.Plan, int, error) {
-	perClass := map[int]int{}
-	for _, l := range tgt.train.Labels {
-		perClass[l]++
-	}
+// With g.Augment, each strategy gets gtl train's augmentation for it.
+func planGrid(g strategies.Grid, sts []strategies.Strategy, images, classes, stages int) (map[strategies.Cell]strategies.Plan, int, error) {
 	plans := map[strategies.Cell]strategies.Plan{}
 	total := 0
 	for _, cell := range g.Cells() {
-		n := tgt.train.Len()
+		n := images
 		if cell.Shots != strategies.All {
-			n = cell.Shots * len(tgt.train.Classes)
+			n = cell.Shots * classes
 		}
 		equal := 0
 		if g.EqualBudget {
@@ -265,6 +270,9 @@ func planGrid(g strategies.Grid, sts []strategies.Strategy, tgt *target, stages 
 			p, err := s.Resolve(strategies.Size{Images: n, Stages: stages}, equal)
 			if err != nil {
 				return nil, 0, err
+			}
+			if g.Augment && s.Transfer && !p.Cached {
+				p.Augment = "light" // gtl train's default when fine-tuning with the backbone in the loop
 			}
 			plans[cell] = p
 			total += p.Steps
@@ -306,22 +314,6 @@ func printSummary(w io.Writer, r *strategies.Results) {
 		}
 	}
 	fmt.Fprintf(w, "best per size — %s\n", strings.Join(best, "; "))
-}
-
-// stageCount returns the number of stages of an architecture, head
-// included.
-func stageCount(arch string) (int, error) {
-	n := 0
-	err := torch.Do(func() error {
-		m, err := vision.New(arch, 2, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		n = len(m.Stages)
-		m.Close()
-		return nil
-	})
-	return n, err
 }
 
 // mergeCompare joins shard folders into --out and writes the report.

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gtl-dev/gtl/strategies"
 )
 
 // TestCompareAndRecommend runs a small grid end to end from a small source
@@ -185,6 +187,36 @@ func TestCompareShards(t *testing.T) {
 		}
 		if _, errOut, code := gtl(a...); code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("merge %v: %d %q, want 2 and %q", tc.dirs, code, errOut, tc.want)
+		}
+	}
+}
+
+// TestPlanGridAugment: with --augment each strategy gets gtl train's
+// augmentation for it (light with the backbone in the loop, none from
+// scratch and for linear's cached features); without it, none.
+func TestPlanGridAugment(t *testing.T) {
+	sts, err := strategies.ParseList("scratch,linear,freeze-2,full,gradual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, augment := range []bool{false, true} {
+		g := strategies.Grid{Strategies: []string{"scratch", "linear", "freeze-2", "full", "gradual"}, Shots: []int{5}, Seeds: 1, Augment: augment}
+		plans, total, err := planGrid(g, sts, 100, 5, 6)
+		if err != nil || len(plans) != 5 || total <= 0 {
+			t.Fatalf("augment %v: %d plans, %d steps, %v", augment, len(plans), total, err)
+		}
+		for cell, p := range plans {
+			want := "none"
+			if augment && cell.Strategy != "scratch" && cell.Strategy != "linear" {
+				want = "light"
+			}
+			if p.Augment != want {
+				t.Errorf("augment %v: %s: %q, want %q", augment, cell.Strategy, p.Augment, want)
+			}
+			job := strategies.Job{Arch: "resnet18", Weights: "w.pth", Plan: p}
+			if s := job.Spec(); s.Train.Augment != want {
+				t.Errorf("augment %v: %s: the run's augmentation %q, want %q", augment, cell.Strategy, s.Train.Augment, want)
+			}
 		}
 	}
 }

@@ -130,15 +130,7 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"), Pretrained: c.Bool("pretrained"),
 		PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"), Classes: classes, Device: dev}
 	if !quiet {
-		var bar *progressbar.ProgressBar
-		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }
-		opts.Fetch.Progress = func(done, total int64) {
-			if bar == nil {
-				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionShowBytes(true),
-					progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
-			}
-			_ = bar.Set64(done)
-		}
+		opts.Fetch = fetchProgress(c)
 	}
 	var o *vision.Opened
 	err := torch.Do(func() error {
@@ -156,6 +148,21 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 		printLoadReport(c.App.ErrWriter, o)
 	}
 	return o, nil
+}
+
+// fetchProgress shows a download of pretrained weights on stderr.
+func fetchProgress(c *cli.Context) vision.FetchOptions {
+	var f vision.FetchOptions
+	var bar *progressbar.ProgressBar
+	f.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }
+	f.Progress = func(done, total int64) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionShowBytes(true),
+				progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+		}
+		_ = bar.Set64(done)
+	}
+	return f
 }
 
 func printLoadReport(w io.Writer, o *vision.Opened) {
