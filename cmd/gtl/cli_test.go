@@ -171,7 +171,7 @@ func TestSetupScriptMissingPackage(t *testing.T) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	msg := strings.TrimSpace(stderr.String())
-	want := "setup: error: missing Debian packages: dataset-fashion-mnist g++ make libjpeg62-turbo-dev libtorch-dev; install them with: sudo apt-get install -y --no-install-recommends dataset-fashion-mnist g++ make libjpeg62-turbo-dev libtorch-dev"
+	want := "setup: error: missing Debian packages: dataset-fashion-mnist g++ make patch libjpeg62-turbo-dev libtorch-dev libgloo-dev; install them with: sudo apt-get install -y --no-install-recommends dataset-fashion-mnist g++ make patch libjpeg62-turbo-dev libtorch-dev libgloo-dev"
 	if err == nil || msg != want {
 		t.Fatalf("err %v, stderr %q\nwant %q", err, msg, want)
 	}
@@ -545,7 +545,10 @@ func TestTrainImageFolder(t *testing.T) {
 		t.Fatalf("losses per epoch: %v", losses)
 	}
 	for i := range losses[false] {
-		if d := math.Abs(losses[false][i] - losses[true][i]); d > 1e-4 {
+		// Equal up to float rounding: the naive path runs the frozen
+		// backbone folded (batch norm into convolution) under no-grad, the
+		// cached one under inference mode.
+		if d := math.Abs(losses[false][i] - losses[true][i]); d > 1e-4*max(1, math.Abs(losses[false][i])) {
 			t.Errorf("epoch %d: train loss cached %.6f, naive %.6f", i+1, losses[false][i], losses[true][i])
 		}
 	}
