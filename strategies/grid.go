@@ -25,6 +25,7 @@ const All = 0
 type Grid struct {
 	Model       string   `json:"model"`
 	Weights     string   `json:"weights"`
+	WeightsKey  string   `json:"weights_key,omitempty"` // entry of a wrapping checkpoint (see vision.OpenOptions.WeightsKey); "" the plain weights
 	Data        string   `json:"data"`
 	Classes     []string `json:"classes"`
 	ValImages   int      `json:"val_images"`
@@ -39,7 +40,7 @@ type Grid struct {
 // sameBase reports whether two grids measure the same thing (results of
 // one can stand in the other); strategies, shots and seeds may differ.
 func (g Grid) sameBase(o Grid) bool {
-	return g.Model == o.Model && g.Weights == o.Weights && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
+	return g.Model == o.Model && g.Weights == o.Weights && g.WeightsKey == o.WeightsKey && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
 		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget && g.Augment == o.Augment
 }
 

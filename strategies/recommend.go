@@ -30,7 +30,10 @@ const (
 // ProbeOptions set up the similarity measurement of Measure.
 type ProbeOptions struct {
 	Arch, Weights string
-	Normalize     vision.Normalize
+	// WeightsKey names the entry of a wrapping checkpoint in Weights to
+	// load (see vision.OpenOptions.WeightsKey); "" takes the plain weights.
+	WeightsKey string
+	Normalize  vision.Normalize
 	// PerClass is the number of images per class the probes use (70% to
 	// fit, 30% to score); default 100, fewer when a class is smaller.
 	PerClass int
@@ -47,6 +50,7 @@ type Measurement struct {
 	Gain          float64 `json:"gain"` // share of the random probe's errors that source features remove
 	Seconds       float64 `json:"seconds"`
 	SourceWeights string  `json:"source_weights"`
+	SourceKey     string  `json:"source_weights_key,omitempty"` // the entry of SourceWeights loaded, when chosen
 }
 
 // Measure estimates how similar the target is to the source domain: it
@@ -87,7 +91,7 @@ func Measure(train *datasets.Images, o ProbeOptions) (*Measurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Measurement{Classes: len(train.Classes), PerClass: smallest, ProbeImages: fitSet.Len(), SourceWeights: o.Weights}
+	m := &Measurement{Classes: len(train.Classes), PerClass: smallest, ProbeImages: fitSet.Len(), SourceWeights: o.Weights, SourceKey: o.WeightsKey}
 	if m.SourceProbe, err = probe(o, o.Weights, fitSet, scoreSet); err != nil {
 		return nil, err
 	}
@@ -125,7 +129,11 @@ func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64
 		if err := torch.ManualSeed(int64(o.Seed)); err != nil {
 			return err
 		}
-		op, err := vision.Open(vision.OpenOptions{Arch: o.Arch, Weights: weights, Classes: fit.Classes, NumClasses: len(fit.Classes), Device: gotch.CPU})
+		key := ""
+		if weights != "" { // the random-initialisation probe has no file
+			key = o.WeightsKey
+		}
+		op, err := vision.Open(vision.OpenOptions{Arch: o.Arch, Weights: weights, WeightsKey: key, Classes: fit.Classes, NumClasses: len(fit.Classes), Device: gotch.CPU})
 		if err != nil {
 			return err
 		}

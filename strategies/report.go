@@ -165,8 +165,12 @@ func (r *Results) Markdown() string {
 	g := r.Grid
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Transfer versus scratch: %s on %s\n\n", g.Model, g.Data)
-	fmt.Fprintf(&b, "Source weights `%s`; target classes %s; %d px; every run evaluated on the same %d images; %d seeds per cell; budget: %s.\n\n",
-		g.Weights, strings.Join(g.Classes, ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
+	src := "`" + g.Weights + "`"
+	if g.WeightsKey != "" {
+		src += fmt.Sprintf(" (entry `%s`)", g.WeightsKey)
+	}
+	fmt.Fprintf(&b, "Source weights %s; target classes %s; %d px; every run evaluated on the same %d images; %d seeds per cell; budget: %s.\n\n",
+		src, strings.Join(g.Classes, ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
 	sums := r.Summaries()
 	table := func(title string, cell func(Summary) string) {
 		fmt.Fprintf(&b, "## %s\n\n| strategy |", title)
