@@ -48,11 +48,11 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "lr-decay", Value: 1, Usage: "stage k below the head trains at lr·decay^k"},
 			&cli.Float64Flag{Name: "weight-decay", Usage: "weight decay (not on biases and norms)"},
 			&cli.StringFlag{Name: "optimizer", Value: "sgd", Usage: "sgd (momentum 0.9) or adamw"},
-			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, cosine, step or onecycle"},
+			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, cosine, step or onecycle (fine-tuning without --strategy: cosine with --warmup 0.1)"},
 			&cli.Float64Flag{Name: "warmup", Usage: "fraction of training spent warming the rate up (constant, cosine)"},
 			&cli.Float64Flag{Name: "label-smoothing", Usage: "label smoothing (0 to 1)"},
 			&cli.Float64Flag{Name: "clip-grad", Usage: "cap the gradients' global L2 norm (0: off)"},
-			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 3 when fine-tuning, 5 from scratch)"},
+			&cli.IntFlag{Name: "epochs", Usage: "epochs (default 5 from scratch; fine-tuning 3, or more to make at least 100 steps)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
 			&cli.IntFlag{Name: "image-size", Usage: "training resolution (default: a gtl checkpoint's; 224 for torchvision weights; from scratch 32 for fashion-mnist, 64 for folders)"},
 			&cli.Float64Flag{Name: "ema", Usage: "keep an exponential moving average of the weights with this decay, e.g. 0.999 (validation and checkpoints use it; 0: off)"},
@@ -154,6 +154,11 @@ func runTrain(c *cli.Context) error {
 	strategy, err := applyStrategy(c, &cfg, m.Arch, len(m.Stages), ts, w)
 	if err != nil {
 		return err
+	}
+	if strategy == "" && fineTune {
+		if err := applyFineTuneDefaults(c, &cfg, ts.n); err != nil {
+			return err
+		}
 	}
 	if strategy == "scratch" && o.Source != "" { // --strategy auto chose to drop the source weights
 		if err := c.Set("model", m.Arch); err != nil {
