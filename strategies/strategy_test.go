@@ -314,3 +314,49 @@ func TestStepsToNotReached(t *testing.T) {
 		t.Errorf("NaN stat: %s %v", b, err)
 	}
 }
+
+func TestFolds(t *testing.T) {
+	for _, tc := range []struct {
+		perClass, folds, fit, score int
+	}{
+		{5, 5, 8, 2},      // leave-one-out per class: 2 classes × 4 fit, 1 scored
+		{4, 4, 6, 2},      //
+		{20, 1, 28, 12},   // 70/30 from CVPerClass on
+		{100, 1, 140, 60}, //
+	} {
+		var labels, idx []int
+		for c := 0; c < 2; c++ {
+			for i := 0; i < tc.perClass; i++ {
+				idx = append(idx, len(labels))
+				labels = append(labels, c)
+			}
+		}
+		labels = append(labels, 0) // an image not in idx is never used
+		f := Folds(labels, 2, idx, 3)
+		if len(f) != tc.folds {
+			t.Fatalf("%d per class: %d folds, want %d", tc.perClass, len(f), tc.folds)
+		}
+		scored := map[int]int{}
+		for _, sp := range f {
+			if len(sp[0]) != tc.fit || len(sp[1]) != tc.score {
+				t.Errorf("%d per class: fit %d score %d, want %d %d", tc.perClass, len(sp[0]), len(sp[1]), tc.fit, tc.score)
+			}
+			perClass := map[int]int{}
+			for _, i := range sp[1] {
+				scored[i]++
+				perClass[labels[i]]++
+			}
+			if perClass[0] != perClass[1] {
+				t.Errorf("%d per class: unbalanced score set %v", tc.perClass, perClass)
+			}
+			for _, i := range sp[0] {
+				if slices.Contains(sp[1], i) || i == len(labels)-1 {
+					t.Errorf("%d per class: image %d both fitted and scored, or outside idx", tc.perClass, i)
+				}
+			}
+		}
+		if tc.folds > 1 && len(scored) != len(idx) {
+			t.Errorf("%d per class: cross-validation scored %d of %d images", tc.perClass, len(scored), len(idx))
+		}
+	}
+}
