@@ -24,8 +24,8 @@ MODE=${DEMO:-full}
 case "$MODE" in
 full)
 	OUT=${OUT:-runs/demo}
-	LETTERS_ARGS=(--train-per-class 200 --val-per-class 20)
-	LETTERS_TRAIN=(--epochs 3)
+	LETTERS_ARGS=(--train-per-class 120 --val-per-class 10)
+	LETTERS_TRAIN=(--epochs 2)
 	NARROW_TRAIN=(--shots 1000 --epochs 3)
 	DIGITS_ARGS=(--train-per-class 500 --val-per-class 30)
 	SHOTS=${SHOTS:-5,20,100,500}
