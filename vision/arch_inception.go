@@ -20,7 +20,8 @@ import (
 // AuxLogits' batch-norm statistics are not updated either).
 
 func init() {
-	register(Spec{Name: "inception_v3", Family: "inception", InputSize: 299, ResizeSize: 342, Build: buildInceptionV3})
+	register(Spec{Name: "inception_v3", Family: "inception", InputSize: 299, ResizeSize: 342, Build: buildInceptionV3,
+		Optional: []string{"AuxLogits."}})
 }
 
 // incInit is torchvision's Inception initialisation of convolution and

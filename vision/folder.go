@@ -12,20 +12,49 @@ import (
 )
 
 // LoadFolder reads an image folder into memory at size×size (shorter side
-// resized, centre crop). root/train and root/val are used when both exist;
-// otherwise root/<class>/ is split, stratified and seeded, keeping valFrac
-// of each class for validation. With skipBad, images that do not decode
-// are left out and listed in skipped; otherwise the first one is an error.
+// resized, centre crop), split as [ListFolder] says. With skipBad, images
+// that do not decode are left out and listed in skipped; otherwise the
+// first one is an error. [ReadFolder] also returns the files left out for
+// their type.
 func LoadFolder(root string, size int, valFrac float64, seed uint64, skipBad bool) (train, val *datasets.Images, skipped []string, err error) {
-	f, err := ListFolder(root, valFrac, seed)
+	d, err := ReadFolder(root, FolderOptions{Size: size, ValFrac: valFrac, Seed: seed, SkipBad: skipBad})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if train, skipped, err = LoadItems(f.Train, f.Classes, size, skipBad); err != nil {
-		return nil, nil, nil, err
+	return d.Train, d.Val, d.Skipped, nil
+}
+
+// FolderOptions says how to read an image folder.
+type FolderOptions struct {
+	Size    int     // images are resized (shorter side) and centre-cropped to Size×Size
+	ValFrac float64 // share of each class kept for validation when the folder has no validation folder
+	Seed    uint64  // seed of that split
+	SkipBad bool    // leave out images that do not decode (else the first is an error)
+}
+
+// FolderData is an image folder read into memory.
+type FolderData struct {
+	Train, Val  *datasets.Images
+	Skipped     []string // images left out because they do not decode (SkipBad)
+	Unsupported []string // files left out for their type (see Folder.Unsupported)
+}
+
+// ReadFolder reads an image folder into memory as [LoadFolder] does.
+func ReadFolder(root string, o FolderOptions) (*FolderData, error) {
+	f, err := ListFolder(root, o.ValFrac, o.Seed)
+	if err != nil {
+		return nil, err
 	}
-	val, vSkipped, err := LoadItems(f.Val, f.Classes, size, skipBad)
-	return train, val, append(skipped, vSkipped...), err
+	d := &FolderData{Unsupported: f.Unsupported}
+	if d.Train, d.Skipped, err = LoadItems(f.Train, f.Classes, o.Size, o.SkipBad); err != nil {
+		return nil, err
+	}
+	val, vSkipped, err := LoadItems(f.Val, f.Classes, o.Size, o.SkipBad)
+	if err != nil {
+		return nil, err
+	}
+	d.Val, d.Skipped = val, append(d.Skipped, vSkipped...)
+	return d, nil
 }
 
 // Folder is an image folder's listing, split into training and validation
@@ -33,46 +62,81 @@ func LoadFolder(root string, size int, valFrac float64, seed uint64, skipBad boo
 type Folder struct {
 	Train, Val []datasets.Item
 	Classes    []string
+	// Unsupported are files left out for their type (not an image
+	// extension gtl reads; hidden files are not counted).
+	Unsupported []string
 }
 
-// ListFolder lists an image folder without reading the images: root/train
-// and root/val when both exist (a class in val must be in train), else
-// root/<class>/ split per class with valFrac for validation, seeded.
+// ValDirs are the names a validation folder beside train/ may have:
+// torchvision's and Keras's val/, fastai's valid/, and validation/.
+var ValDirs = []string{"val", "valid", "validation"}
+
+// TestDir is the name of a held-out test folder, never taken as a class.
+const TestDir = "test"
+
+// ListFolder lists an image folder without reading the images:
+//   - root/train and a validation folder (root/val, root/valid or
+//     root/validation, see ValDirs) when both exist: a class in the
+//     validation folder must be in train;
+//   - else root/train, or root itself, split per class with valFrac for
+//     validation, seeded.
+//
+// root/test is never a class (see TestDir); hidden files and folders are
+// never classes or images (see datasets.IsHidden).
 func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
-	tr, va := filepath.Join(root, "train"), filepath.Join(root, "val")
-	if isDir(tr) && isDir(va) {
-		trItems, classes, err := datasets.ListImageFolder(tr)
+	tr := filepath.Join(root, "train")
+	va := ""
+	for _, d := range ValDirs {
+		if isDir(filepath.Join(root, d)) {
+			va = filepath.Join(root, d)
+			break
+		}
+	}
+	if isDir(tr) && va != "" {
+		trL, err := datasets.ScanImageFolder(tr)
 		if err != nil {
 			return nil, err
 		}
-		vaItems, vaClasses, err := datasets.ListImageFolder(va)
+		vaL, err := datasets.ScanImageFolder(va)
 		if err != nil {
 			return nil, err
 		}
+		classes, vaItems, vaClasses := trL.Classes, vaL.Items, vaL.Classes
 		for _, c := range vaClasses {
 			if i := sort.SearchStrings(classes, c); i == len(classes) || classes[i] != c {
-				return nil, fmt.Errorf("vision: %s: class folder %q is in val but not in train", root, c)
+				return nil, fmt.Errorf("vision: %s: class folder %q is in %s but not in train", root, c, filepath.Base(va))
 			}
+		}
+		if err := twoClasses(tr, trL.Classes); err != nil {
+			return nil, err
 		}
 		// Validation labels follow the training classes' numbering.
 		for i := range vaItems {
 			vaItems[i].Label = sort.SearchStrings(classes, vaClasses[vaItems[i].Label])
 		}
-		return &Folder{Train: trItems, Val: vaItems, Classes: classes}, nil
+		return &Folder{Train: trL.Items, Val: vaItems, Classes: classes, Unsupported: append(trL.Unsupported, vaL.Unsupported...)}, nil
+	}
+	base := root
+	if isDir(tr) {
+		base = tr
 	}
 	if valFrac <= 0 || valFrac >= 1 {
 		return nil, fmt.Errorf("vision: %s has no train/ and val/ folders: a validation split in (0, 1) is needed, got %g", root, valFrac)
 	}
-	items, classes, err := datasets.ListImageFolder(root)
+	l, err := datasets.ScanImageFolder(base, TestDir)
 	if err != nil {
 		return nil, err
 	}
+	if err := twoClasses(base, l.Classes); err != nil {
+		return nil, err
+	}
+	items, classes := l.Items, l.Classes
 	byClass := make([][]datasets.Item, len(classes))
 	for _, it := range items {
 		byClass[it.Label] = append(byClass[it.Label], it)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x666f6c64))
-	f := &Folder{Classes: classes}
+	f := &Folder{Classes: classes, Unsupported: l.Unsupported}
 	for c, its := range byClass {
 		r.Shuffle(len(its), func(i, j int) { its[i], its[j] = its[j], its[i] })
 		nv := int(float64(len(its))*valFrac + 0.5)
@@ -83,6 +147,14 @@ func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
 		f.Train = append(f.Train, its[nv:]...)
 	}
 	return f, nil
+}
+
+// twoClasses refuses a training set of one class: a classifier needs two.
+func twoClasses(dir string, classes []string) error {
+	if len(classes) < 2 {
+		return fmt.Errorf("vision: %s: one class folder (%s); a classifier needs at least two (want %s/<class>/<image>.jpg)", dir, classes[0], dir)
+	}
+	return nil
 }
 
 func isDir(p string) bool {

@@ -17,6 +17,13 @@ type LoadReport struct {
 	Reinitialized []string // head tensors left at their fresh random values (class count differs)
 	Unexpected    []string // in the file, not in the model (only when allowed)
 	Missing       []string // in the model, not in the file (only when allowed)
+	// Filled are batch-norm num_batches_tracked buffers absent from the
+	// file (saved before PyTorch 0.4.1), set to 0 as PyTorch's own
+	// load_state_dict does.
+	Filled []string
+	// Initialized are tensors of an optional part of the model (see
+	// Spec.Optional) absent from the file, left at their initial values.
+	Initialized []string
 }
 
 // LoadOptions relaxes a load. The zero value is strict: every tensor of the
@@ -49,8 +56,17 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 		}
 		return false
 	}
+	isOptional := func(k string) bool {
+		for _, p := range m.OptionalPrefixes {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
 	type pairT struct{ dst, src *ts.Tensor }
 	var copies []pairT
+	var fills []*ts.Tensor
 	for _, name := range sortedKeys(vars) {
 		v := vars[name]
 		dst := &v
@@ -60,6 +76,15 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 			continue
 		}
 		if !ok {
+			if isOptional(name) {
+				rep.Initialized = append(rep.Initialized, name)
+				continue
+			}
+			if name == "num_batches_tracked" || strings.HasSuffix(name, ".num_batches_tracked") {
+				rep.Filled = append(rep.Filled, name)
+				fills = append(fills, dst)
+				continue
+			}
 			if o.NewHead && isHead(name) {
 				rep.Reinitialized = append(rep.Reinitialized, name)
 				continue
@@ -104,6 +129,14 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 		return rep, fmt.Errorf("vision: load into %s: %s%s", m.Arch, strings.Join(problems, "; "), hint)
 	}
 	err := torch.WithoutGrad(func() error {
+		for _, dst := range fills {
+			z, err := dst.ZerosLike(false)
+			if err != nil {
+				return err
+			}
+			dst.Copy_(z)
+			z.MustDrop()
+		}
 		for _, c := range copies {
 			src := c.src
 			if src.DType() != c.dst.DType() {

@@ -54,6 +54,9 @@ type Model struct {
 	HeadPrefixes []string
 	// Stages partition the parameters, from the stem to the head.
 	Stages []Stage
+	// OptionalPrefixes are the state-dict prefixes of parts that a weights
+	// file may lack (see Spec.Optional).
+	OptionalPrefixes []string
 
 	// NoDropout turns dropout and stochastic depth off in training mode
 	// (for deterministic checks); the model's layers share this flag.
@@ -269,6 +272,11 @@ type Spec struct {
 	// Build creates the parameters under p and fills m's Backbone, Head,
 	// HeadPrefixes, Stages and FeatureDim.
 	Build func(m *Model, p *nn.Path) error
+	// Optional are the state-dict prefixes of parts that torchvision can
+	// build the model without (inception_v3(aux_logits=False) has no
+	// "AuxLogits."): a weights file without them loads, and those tensors
+	// keep their initial values (reported as LoadReport.Initialized).
+	Optional []string
 }
 
 var registry = map[string]Spec{}
@@ -348,7 +356,8 @@ func New(arch string, numClasses int, dev gotch.Device) (*Model, error) {
 	if numClasses < 1 {
 		return nil, fmt.Errorf("vision: %s: %d classes, want at least 1", arch, numClasses)
 	}
-	m := &Model{Arch: arch, VS: nn.NewVarStore(dev), NumClasses: numClasses, InputSize: s.InputSize, ResizeSize: s.ResizeSize}
+	m := &Model{Arch: arch, VS: nn.NewVarStore(dev), NumClasses: numClasses, InputSize: s.InputSize, ResizeSize: s.ResizeSize,
+		OptionalPrefixes: s.Optional}
 	building.mu.Lock()
 	building.bns = &m.bns
 	err = s.Build(m, m.VS.Root())

@@ -77,10 +77,13 @@ func ReadMeta(weights string) (*CheckpointMeta, error) {
 
 // OpenOptions says which model to build and how to initialise it.
 type OpenOptions struct {
-	Arch       string // required unless the weights' checkpoint JSON names it
-	Weights    string // weights file; empty: none
-	Pretrained bool   // fetch torchvision's ImageNet weights (see FetchPretrained)
-	NumClasses int    // 0: as in the weights (1000 without weights)
+	Arch    string // required unless the weights' checkpoint JSON names it
+	Weights string // weights file; empty: none
+	// WeightsKey names the entry of a wrapping checkpoint to take the
+	// weights from (see WeightsOptions.Key); empty: chosen as it says.
+	WeightsKey string
+	Pretrained bool // fetch torchvision's ImageNet weights (see FetchPretrained)
+	NumClasses int  // 0: as in the weights (1000 without weights)
 	// Classes, when set, are the class names of the data to fine-tune on;
 	// a head trained on other classes is re-initialised even if their count
 	// matches.
@@ -94,6 +97,7 @@ type Opened struct {
 	Model   *Model
 	Report  LoadReport
 	Source  string          // the weights file, if any
+	File    WeightsSource   // where in the file the weights were found
 	Meta    *CheckpointMeta // the checkpoint description, if any
 	Classes []string        // class names by index (generated when unknown)
 	Prep    Preprocess      // evaluation transform
@@ -129,7 +133,7 @@ func Open(o OpenOptions) (*Opened, error) {
 				return nil, fmt.Errorf("vision: %s is a %s checkpoint, not %s", o.Weights, meta.Arch, o.Arch)
 			}
 		}
-		if named, err = readWeights(o.Weights); err != nil {
+		if named, out.File, err = readWeights(o.Weights, WeightsOptions{Key: o.WeightsKey}); err != nil {
 			return nil, err
 		}
 		defer DropAll(named)
@@ -162,7 +166,7 @@ func Open(o OpenOptions) (*Opened, error) {
 		}
 		if fileClasses == 0 {
 			m.Close()
-			return nil, fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, m.HeadPrefixes[0], o.Arch, firstKeys(named, 3))
+			return nil, out.scriptHint(fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, m.HeadPrefixes[0], o.Arch, firstKeys(named, 3)), o.Arch)
 		}
 		if o.NumClasses == 0 && fileClasses != n {
 			m.Close()
@@ -177,7 +181,7 @@ func Open(o OpenOptions) (*Opened, error) {
 		out.Report, err = m.LoadTensors(named, LoadOptions{NewHead: n != fileClasses, ResetHead: reset})
 		if err != nil {
 			m.Close()
-			return nil, fmt.Errorf("%w (file %s)", err, o.Weights)
+			return nil, out.scriptHint(fmt.Errorf("%w (file %s)", err, o.Weights), o.Arch)
 		}
 	}
 	// torchvision builds inception_v3 with transform_input=True exactly when
@@ -212,18 +216,28 @@ func Open(o OpenOptions) (*Opened, error) {
 	return out, nil
 }
 
+// scriptHint adds to a failed load of a TorchScript archive what the file
+// is and how to get weights gtl can load from it.
+func (o *Opened) scriptHint(err error, arch string) error {
+	if o.File.Format != "TorchScript archive" {
+		return err
+	}
+	return fmt.Errorf("%w: a TorchScript archive of %s whose tensor names are not %s's; "+
+		"re-export the weights in Python with torch.save(model.state_dict(), \"weights.pth\")", err, o.File.Class, arch)
+}
+
 // readWeights reads a weights file in any supported format, turning a
 // panic in a parser into an error.
-func readWeights(path string) (named map[string]*ts.Tensor, err error) {
+func readWeights(path string, o WeightsOptions) (named map[string]*ts.Tensor, src WeightsSource, err error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("vision: weights: %w", err)
+		return nil, src, fmt.Errorf("vision: weights: %w", err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("vision: read %s: corrupt or unsupported weights file (%v)", path, r)
 		}
 	}()
-	return ReadWeights(path)
+	return ReadWeightsWith(path, o)
 }
 
 // densenetLegacyKey matches the old names of torchvision's published DenseNet

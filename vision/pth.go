@@ -17,13 +17,21 @@ import (
 )
 
 // ReadPth reads the tensors of a PyTorch checkpoint written by torch.save:
-// a state dict (zip or legacy format), also when wrapped as
-// {"state_dict": ...} or {"model": ...}, and with DataParallel's "module."
-// prefix removed. The caller owns the returned tensors (see DropAll).
+// a state dict (zip or legacy format), also when wrapped (see
+// [ReadWeightsWith] for which wrappers and how one is chosen). Names are
+// returned as stored: prefixes are removed by [ReadWeightsWith]. The caller
+// owns the returned tensors (see DropAll).
 //
 // A corrupt or truncated file is an error, never a panic: gotch's pickle
 // code panics on some inputs, and ReadPth turns those panics into errors.
-func ReadPth(path string) (out map[string]*ts.Tensor, err error) {
+func ReadPth(path string) (map[string]*ts.Tensor, error) {
+	out, _, err := readPth(path, "")
+	return out, err
+}
+
+// readPth is ReadPth taking the wrapping entry named key ("" chooses), and
+// saying which entry it took.
+func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			DropAll(out)
@@ -31,29 +39,42 @@ func ReadPth(path string) (out map[string]*ts.Tensor, err error) {
 		}
 	}()
 	if err := checkPthHead(path); err != nil {
-		return nil, err
+		return nil, src, err
 	}
-	obj, err := pickle.LoadWithUnpickler(path, newPthUnpickler)
+	var seen pickleClasses
+	obj, err := pickle.LoadWithUnpickler(path, seen.newUnpickler)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("vision: read %s: truncated PyTorch checkpoint: %w", path, err)
+		if c := seen.module(); c != "" {
+			return nil, src, pickledModuleError(path, c)
 		}
-		return nil, fmt.Errorf("vision: read %s: not a PyTorch checkpoint: %w", path, err)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, src, fmt.Errorf("vision: read %s: truncated PyTorch checkpoint: %w", path, err)
+		}
+		return nil, src, fmt.Errorf("vision: read %s: not a PyTorch checkpoint: %w", path, err)
 	}
-	entries, err := stateDictEntries(obj)
+	if o, ok := obj.(*pyObject); ok {
+		return nil, src, pickledModuleError(path, o.class)
+	}
+	entries, src, err := unwrapStateDict(obj, key)
 	if err != nil {
-		return nil, fmt.Errorf("vision: read %s: %w", path, err)
+		return nil, src, fmt.Errorf("vision: read %s: %w", path, err)
 	}
 	out = make(map[string]*ts.Tensor, len(entries))
 	for _, e := range entries {
 		t, err := storageToTensor(e.value)
 		if err != nil {
 			DropAll(out)
-			return nil, fmt.Errorf("vision: read %s: tensor %q: %v", path, e.key, oneLine(err))
+			return nil, src, fmt.Errorf("vision: read %s: tensor %q: %v", path, e.key, oneLine(err))
 		}
-		out[strings.TrimPrefix(e.key, "module.")] = t
+		out[e.key] = t
 	}
-	return out, nil
+	return out, src, nil
+}
+
+// pickledModuleError is the one line for a file saved with torch.save(model).
+func pickledModuleError(path, class string) error {
+	return fmt.Errorf("vision: read %s: a whole pickled model (%s, saved with torch.save(model)), not a state dict: "+
+		"re-export it in Python with torch.save(model.state_dict(), \"weights.pth\")", path, class)
 }
 
 // checkPthHead checks that a file starts as torch.save's zip or legacy
@@ -180,34 +201,85 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// newPthUnpickler is gotch's unpickler that also knows torch.BFloat16Storage;
-// other unknown classes stay generic objects, as gotch's default has them.
-func newPthUnpickler(r io.Reader) pickle.Unpickler {
+// pickleClasses records the classes a checkpoint's pickle names that are
+// neither torch's nor Python's own: a model's classes (torch.save(model)).
+type pickleClasses struct{ names []string }
+
+// module returns the class of the pickled model when the pickle is that of
+// a whole nn.Module (it names torch.nn's module classes), else "".
+func (p *pickleClasses) module() string {
+	nn := false
+	for _, n := range p.names {
+		nn = nn || strings.HasPrefix(n, "torch.nn.modules.")
+	}
+	if !nn {
+		return ""
+	}
+	for _, n := range p.names {
+		if !strings.HasPrefix(n, "collections.") && !strings.HasPrefix(n, "torch._utils.") && !strings.HasPrefix(n, "builtins.") {
+			return n
+		}
+	}
+	return p.names[0]
+}
+
+// newUnpickler is gotch's unpickler that also knows torch.BFloat16Storage;
+// other unknown classes become objects that keep their state (pyObject).
+func (p *pickleClasses) newUnpickler(r io.Reader) pickle.Unpickler {
 	u := pickle.NewUnpickler(r)
 	u.FindClass = func(module, name string) (any, error) {
 		if module == "torch" && name == "BFloat16Storage" {
 			return &pickle.BFloat16StorageClass{}, nil
 		}
-		return pickle.NewGenericClass(module, name), nil
+		p.names = append(p.names, module+"."+name)
+		return &pyClass{module: module, name: name}, nil
 	}
 	return u
 }
+
+// pyClass and pyObject stand for a class of a pickle that gtl does not know
+// and its instances: a model's modules in torch.save(model), a TorchScript
+// module, Lightning's hyper-parameter containers. An instance keeps the state
+// the pickle gives it, so that a TorchScript module's tensors can be found.
+type pyClass struct{ module, name string }
+
+func (c *pyClass) PyNew(...any) (any, error) { return &pyObject{class: c.module + "." + c.name}, nil }
+
+func (c *pyClass) Call(args ...any) (any, error) {
+	// torch.jit._pickle's helpers (build_intlist, restore_type_tag, ...)
+	// return their first argument.
+	if c.module == "torch.jit._pickle" && len(args) > 0 {
+		return args[0], nil
+	}
+	return &pyObject{class: c.module + "." + c.name}, nil
+}
+
+type pyObject struct {
+	class string
+	state any
+}
+
+func (o *pyObject) PySetState(state any) error { o.state = state; return nil }
 
 type entry struct {
 	key   string
 	value any
 }
 
-// stateDictEntries flattens the top-level object of a checkpoint into
-// (name, tensor) entries, descending into a "state_dict" or "model" entry.
-func stateDictEntries(obj any) ([]entry, error) {
+// wrapperKeys are the entries of a checkpoint that hold a state dict, in the
+// order one is preferred when several are present: plain weights before
+// their exponential moving average.
+var wrapperKeys = []string{"state_dict", "model", "module", "net", "network", "model_state_dict", "model_ema", "state_dict_ema", "ema", "ema_state_dict"}
+
+// dictEntries returns the (string key, value) entries of a pickled dict.
+func dictEntries(obj any) ([]entry, bool, error) {
 	var entries []entry
 	switch d := obj.(type) {
 	case *pickle.Dict:
 		for _, it := range *d {
 			k, ok := it.Key.(string)
 			if !ok {
-				return nil, fmt.Errorf("state dict key %v is not a string", it.Key)
+				return nil, true, fmt.Errorf("state dict key %v is not a string", it.Key)
 			}
 			entries = append(entries, entry{k, it.Value})
 		}
@@ -216,32 +288,113 @@ func stateDictEntries(obj any) ([]entry, error) {
 			it := el.Value.(*pickle.OrderedDictEntry)
 			k, ok := it.Key.(string)
 			if !ok {
-				return nil, fmt.Errorf("state dict key %v is not a string", it.Key)
+				return nil, true, fmt.Errorf("state dict key %v is not a string", it.Key)
 			}
 			entries = append(entries, entry{k, it.Value})
 		}
 	default:
-		return nil, fmt.Errorf("top-level object is %T, want a state dict (TorchScript archives are not supported)", obj)
+		return nil, false, nil
 	}
-	for _, wrap := range []string{"state_dict", "model"} {
-		for _, e := range entries {
-			if e.key == wrap {
-				if _, isTensor := e.value.(*pickle.StorageTensor); !isTensor {
-					return stateDictEntries(e.value)
-				}
-			}
-		}
-	}
-	var tensors []entry
+	return entries, true, nil
+}
+
+// tensorEntries keeps the entries that are tensors.
+func tensorEntries(entries []entry) []entry {
+	var out []entry
 	for _, e := range entries {
 		if _, ok := e.value.(*pickle.StorageTensor); ok {
-			tensors = append(tensors, e)
+			out = append(out, e)
 		}
 	}
-	if len(tensors) == 0 {
-		return nil, fmt.Errorf("no tensors in the state dict")
+	return out
+}
+
+// unwrapStateDict finds the state dict in the top-level object of a
+// checkpoint: the object itself when it holds tensors, else the entry key
+// (when given) or the first of [wrapperKeys] that holds tensors (a Lightning
+// checkpoint's "state_dict", timm's "state_dict" beside "state_dict_ema").
+func unwrapStateDict(obj any, key string) ([]entry, WeightsSource, error) {
+	var src WeightsSource
+	entries, isDict, err := dictEntries(obj)
+	if err != nil {
+		return nil, src, err
 	}
-	return tensors, nil
+	if !isDict {
+		return nil, src, fmt.Errorf("top-level object is %s, want a state dict", pyTypeName(obj))
+	}
+	held := map[string][]entry{} // wrapping entries that hold tensors
+	var names []string
+	for _, e := range entries {
+		if _, isTensor := e.value.(*pickle.StorageTensor); isTensor {
+			continue
+		}
+		if sub, ok, _ := dictEntries(e.value); ok && len(tensorEntries(sub)) > 0 {
+			held[e.key] = tensorEntries(sub)
+			names = append(names, e.key)
+		}
+	}
+	if key != "" {
+		sub, ok := held[key]
+		if !ok {
+			if len(names) == 0 {
+				return nil, src, fmt.Errorf("--weights-key %q: the file is a plain state dict, with no wrapping entries", key)
+			}
+			return nil, src, fmt.Errorf("--weights-key %q: no such entry holding tensors (entries with tensors: %s)", key, strings.Join(names, ", "))
+		}
+		src.Key = key
+		for _, n := range names {
+			if n != key {
+				src.Skipped = append(src.Skipped, n)
+			}
+		}
+		return sub, src, nil
+	}
+	if ts := tensorEntries(entries); len(ts) > 0 {
+		return ts, src, nil
+	}
+	for _, w := range wrapperKeys {
+		if sub, ok := held[w]; ok {
+			src.Key = w
+			for _, n := range names {
+				if n != w {
+					src.Skipped = append(src.Skipped, n)
+				}
+			}
+			return sub, src, nil
+		}
+	}
+	if len(names) == 1 {
+		src.Key = names[0]
+		return held[names[0]], src, nil
+	}
+	if len(names) > 1 {
+		return nil, src, fmt.Errorf("no state dict at the top level, and several entries hold tensors (%s): choose one with --weights-key", strings.Join(names, ", "))
+	}
+	keys := make([]string, 0, len(entries))
+	for _, e := range entries {
+		keys = append(keys, e.key)
+	}
+	if len(keys) > 8 {
+		keys = append(keys[:8], "...")
+	}
+	return nil, src, fmt.Errorf("no tensors in the state dict (top-level entries: %s)", strings.Join(keys, ", "))
+}
+
+// pyTypeName names the Python type of a pickled object.
+func pyTypeName(obj any) string {
+	switch o := obj.(type) {
+	case *pyObject:
+		return o.class
+	case *pickle.List:
+		return "a list"
+	case *pickle.Tuple:
+		return "a tuple"
+	case *pickle.StorageTensor:
+		return "a single tensor"
+	case nil:
+		return "None"
+	}
+	return fmt.Sprintf("%T", obj)
 }
 
 // storageToTensor rebuilds a tensor from its storage, offset, size and

@@ -25,30 +25,130 @@ import (
 //
 //   - a zip archive holding data.pkl: torch.save's format (.pth, .pt), read by
 //     [ReadPth];
-//   - a zip archive holding constants.pkl or code/: a libtorch archive as
-//     gotch and tch write them (.ot), read by [ReadOt];
+//   - a zip archive holding constants.pkl or code/: a TorchScript archive
+//     (torch.jit.save) or a libtorch archive as gotch and tch write them
+//     (.ot), read by [ReadOt] or, for a scripted module, by its attributes;
 //   - a pickle (0x80, protocol 2 or later): torch.save's legacy format, read by
 //     [ReadPth];
 //   - an 8-byte length followed by '{': safetensors, read by [ReadSafetensors]
 //     (its metadata is dropped).
 //
-// Anything else is an error naming the file and saying what it looks like.
+// The names are then normalised as [ReadWeightsWith] says. Anything else is
+// an error naming the file and saying what it looks like.
 // The caller owns the returned tensors (see DropAll).
 // It must run on a torch worker thread (see torch.Do).
 func ReadWeights(path string) (map[string]*ts.Tensor, error) {
+	m, _, err := ReadWeightsWith(path, WeightsOptions{})
+	return m, err
+}
+
+// WeightsOptions chooses what to read from a weights file.
+type WeightsOptions struct {
+	// Key names the entry of a wrapping checkpoint dict to take the
+	// tensors from ("state_dict", "model_ema", ...). Empty: the dict itself
+	// when it holds tensors, else the first entry holding tensors among
+	// state_dict, model, module, net, network, model_state_dict, model_ema,
+	// state_dict_ema, ema, ema_state_dict (plain weights before their EMA).
+	Key string
+}
+
+// WeightsSource says where in a weights file its tensors were found and how
+// their names were normalised.
+type WeightsSource struct {
+	Format   string   // "pth", "pth (legacy)", "safetensors", "libtorch archive" or "TorchScript archive"
+	Class    string   // a TorchScript archive's module class
+	Key      string   // the wrapping entry taken ("state_dict", ...); "" for a plain state dict
+	Skipped  []string // other wrapping entries that hold tensors, not taken (e.g. "state_dict_ema")
+	Stripped string   // the prefix removed from every name ("module.", "_orig_mod.module.", ...)
+}
+
+// wrapperPrefixes are the name prefixes that wrappers add to every name of
+// a model's state dict: DataParallel and DistributedDataParallel
+// ("module."), Lightning modules holding the model as self.model ("model."),
+// and torch.compile ("_orig_mod.").
+var wrapperPrefixes = []string{"module.", "model.", "_orig_mod."}
+
+// ReadWeightsWith reads a weights file as [ReadWeights] does, after which,
+// whatever the format, one normalisation step removes a wrapper's prefix
+// (see wrapperPrefixes) when every name carries it, repeatedly
+// ("_orig_mod.module.conv1.weight" → "conv1.weight"). The returned source
+// says what was done. The caller owns the returned tensors (see DropAll).
+// It must run on a torch worker thread (see torch.Do).
+func ReadWeightsWith(path string, o WeightsOptions) (map[string]*ts.Tensor, WeightsSource, error) {
+	var src WeightsSource
 	kind, err := sniffWeights(path)
 	if err != nil {
-		return nil, err
+		return nil, src, err
 	}
+	var m map[string]*ts.Tensor
 	switch kind {
 	case kindPthZip, kindPthLegacy:
-		return ReadPth(path)
+		m, src, err = readPth(path, o.Key)
+		src.Format = "pth"
+		if kind == kindPthLegacy {
+			src.Format = "pth (legacy)"
+		}
 	case kindOt:
-		return ReadOt(path)
+		// A TorchScript module's tensors are its attributes, found by
+		// walking its pickle; libtorch's reader of tensor archives is the
+		// fallback for files that walk cannot read.
+		src.Format = "TorchScript archive"
+		if m, src.Class, err = readTorchScript(path); err != nil || isTensorArchive(src.Class) {
+			DropAll(m)
+			src.Format, src.Class = "libtorch archive", ""
+			m, err = ReadOt(path)
+		}
 	default: // kindSafetensors
-		m, _, err := ReadSafetensors(path)
-		return m, err
+		src.Format = "safetensors"
+		m, _, err = ReadSafetensors(path)
 	}
+	if err != nil {
+		return nil, src, err
+	}
+	if o.Key != "" && src.Key == "" {
+		DropAll(m)
+		return nil, src, fmt.Errorf("vision: read %s: --weights-key %q: a %s file holds a plain set of tensors, with no wrapping entries", path, o.Key, src.Format)
+	}
+	m, src.Stripped = stripWrapperPrefix(m)
+	return m, src, nil
+}
+
+// isTensorArchive tells the module class of the archives that gotch's and
+// tch's VarStore.Save write (a bag of named tensors, .ot) from a scripted
+// model's.
+func isTensorArchive(class string) bool {
+	return class == "" || !strings.Contains(strings.TrimPrefix(class, "__torch__."), ".")
+}
+
+// stripWrapperPrefix removes from every name a prefix of wrapperPrefixes
+// that every name carries, as long as one does, and returns what it removed.
+func stripWrapperPrefix(m map[string]*ts.Tensor) (map[string]*ts.Tensor, string) {
+	stripped := ""
+	for len(m) > 0 {
+		found := ""
+		for _, p := range wrapperPrefixes {
+			all := true
+			for k := range m {
+				if !strings.HasPrefix(k, p) || len(k) == len(p) {
+					all = false
+					break
+				}
+			}
+			if all {
+				found = p
+				break
+			}
+		}
+		if found == "" {
+			break
+		}
+		out := make(map[string]*ts.Tensor, len(m))
+		for k, t := range m {
+			out[strings.TrimPrefix(k, found)] = t
+		}
+		m, stripped = out, stripped+found
+	}
+	return m, stripped
 }
 
 type weightsKind int

@@ -16,7 +16,7 @@ import (
 // and an exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(flagsFirst(app, args))
 	if err == nil {
 		return 0
 	}
@@ -29,6 +29,88 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gtl:", msg)
 	}
 	return code
+}
+
+// flagsFirst moves a command's flags (with their values) before its
+// positional arguments, so that "gtl predict photo.jpg --top-k 3" means what
+// it says: urfave/cli stops reading flags at the first positional argument.
+// "--" ends the flags: what follows it stays positional, after a "--" that
+// tells urfave/cli the same. args[0] is the program name.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	out := []string{args[0]}
+	i := 1
+	// Global flags, then the command's name.
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if takesValue(app.Flags, args[i]) {
+			out = append(out, args[i])
+			i++
+		}
+		if i < len(args) {
+			out = append(out, args[i])
+			i++
+		}
+	}
+	if i >= len(args) || args[i] == "--" {
+		return args
+	}
+	cmd := app.Command(args[i])
+	out = append(out, args[i])
+	i++
+	if cmd == nil {
+		return append(out, args[i:]...)
+	}
+	var flags, positional []string
+	for ; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			i = len(args)
+			if len(positional) == 0 {
+				return append(append(out, flags...), "--")
+			}
+			return append(append(append(out, flags...), "--"), positional...)
+		case strings.HasPrefix(a, "-") && a != "-":
+			flags = append(flags, a)
+			if takesValue(cmd.Flags, a) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			positional = append(positional, a)
+		}
+	}
+	out = append(out, flags...)
+	// A positional argument that starts with "-" after the flags would be
+	// read as one: "--" keeps them apart.
+	for _, p := range positional {
+		if strings.HasPrefix(p, "-") && p != "-" {
+			return append(append(out, "--"), positional...)
+		}
+	}
+	return append(out, positional...)
+}
+
+// takesValue reports whether arg ("--name", "-n", without "=value") is a
+// flag among flags that takes a value: every flag but a boolean one.
+// Unknown flags are left to urfave/cli to refuse.
+func takesValue(flags []cli.Flag, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return false
 }
 
 // firstLine keeps an error to one line: libtorch errors carry C++ and Go
@@ -72,6 +154,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// Errors are printed once, by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	addImageFlags(app.Commands)
 	app.CustomAppHelpTemplate = cli.AppHelpTemplate + envHelp()
 	return app
 }

@@ -37,12 +37,14 @@ func loadTarget(c *cli.Context, size int) (*target, error) {
 	if c.String("classes") != "" {
 		return nil, cli.Exit("--classes applies to fashion-mnist; an image folder is used as it is", 2)
 	}
-	train, val, skipped, err := vision.LoadFolder(data, size, c.Float64("val-split"), uint64(c.Int64("seed")), c.String("on-bad-image") == "skip")
+	d, err := vision.ReadFolder(data, vision.FolderOptions{Size: size, ValFrac: c.Float64("val-split"), Seed: uint64(c.Int64("seed")),
+		SkipBad: c.String("on-bad-image") == "skip"})
 	if err != nil {
 		return nil, cli.Exit(badImageHint(err), 2)
 	}
-	reportSkipped(c, skipped)
-	return &target{train: train, val: val, size: size}, nil
+	reportUnsupported(c, d.Unsupported)
+	reportSkipped(c, d.Skipped)
+	return &target{train: d.Train, val: d.Val, size: size}, nil
 }
 
 // shots returns n training images per class drawn with seed (all of them

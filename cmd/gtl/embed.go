@@ -36,6 +36,8 @@ type source struct {
 	classes []string
 	label   func(i int) int
 	image   func(i int) (transforms.RGB, error)
+	// unsupported are the folder's files left out for their type.
+	unsupported []string
 }
 
 func openSource(data, split string) (*source, error) {
@@ -54,11 +56,12 @@ func openSource(data, split string) (*source, error) {
 				return rgb, nil
 			}}, nil
 	}
-	items, classes, err := datasets.ListImageFolder(data)
+	l, err := datasets.ScanImageFolder(data)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
-	return &source{n: len(items), classes: classes, label: func(i int) int { return items[i].Label },
+	items, classes := l.Items, l.Classes
+	return &source{n: len(items), classes: classes, unsupported: l.Unsupported, label: func(i int) int { return items[i].Label },
 		image: func(i int) (transforms.RGB, error) { return transforms.Load(items[i].Path) }}, nil
 }
 
@@ -73,6 +76,7 @@ func runEmbed(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	reportUnsupported(c, src.unsupported)
 	n := src.n
 	if l := c.Int("limit"); l > 0 && l < n {
 		n = l

@@ -80,7 +80,12 @@ func indexOf(list []string, s string) int {
 
 // printReport writes accuracy, per-class accuracy and the confusion matrix.
 func printReport(w io.Writer, r *finetune.Report, n int) {
-	fmt.Fprintf(w, "top-1 %.1f%%  top-5 %.1f%%  loss %.4f  (%d images)\n", 100*r.Top1, 100*r.Top5, r.Loss, n)
+	// Top-5 accuracy says nothing with 5 classes or fewer (it is 100%).
+	if len(r.Classes) > 5 {
+		fmt.Fprintf(w, "top-1 %.1f%%  top-5 %.1f%%  loss %.4f  (%d images)\n", 100*r.Top1, 100*r.Top5, r.Loss, n)
+	} else {
+		fmt.Fprintf(w, "top-1 %.1f%%  loss %.4f  (%d images, %d classes)\n", 100*r.Top1, r.Loss, n, len(r.Classes))
+	}
 	fmt.Fprintf(w, "confusion matrix (rows: true class, columns: predicted)\n%-14s", "")
 	for i := range r.Classes {
 		fmt.Fprintf(w, "%6d", i)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -18,11 +19,17 @@ func modelFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (see gtl models); optional with a gtl checkpoint"},
 		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "weights file: torchvision .pth/.pt, .safetensors, gotch .ot, or a gtl checkpoint"},
+		weightsKeyFlag(),
 		&cli.BoolFlag{Name: "pretrained", Usage: "torchvision's ImageNet weights for --model, from the cache ($GTL_HOME/weights) or downloaded"},
 		&cli.IntFlag{Name: "num-classes", Usage: "classes of the output layer; a different count than the weights' re-initialises the head (0: as in the weights)"},
 		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed for the re-initialised head"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no load report or progress on stderr"},
 	}
+}
+
+// weightsKeyFlag is --weights-key, on every command that takes --weights.
+func weightsKeyFlag() cli.Flag {
+	return &cli.StringFlag{Name: "weights-key", Usage: "entry of a wrapping checkpoint to load, e.g. state_dict_ema (default: the plain weights: state_dict, model, ...)"}
 }
 
 // openModel opens the model the flags describe, printing the load report
@@ -46,7 +53,7 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 			return nil, cli.Exit("--device: "+err.Error(), 2)
 		}
 	}
-	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), Pretrained: c.Bool("pretrained"),
+	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"), Pretrained: c.Bool("pretrained"),
 		NumClasses: c.Int("num-classes"), Classes: classes, Device: dev}
 	if !quiet {
 		var bar *progressbar.ProgressBar
@@ -86,7 +93,41 @@ func printLoadReport(w io.Writer, o *vision.Opened) {
 	r := o.Report
 	fmt.Fprintf(w, "%s: loaded %s: %d tensors loaded, %d re-initialised, %d unexpected, %d missing\n",
 		m.Arch, o.Source, len(r.Loaded), len(r.Reinitialized), len(r.Unexpected), len(r.Missing))
+	f := o.File
+	if f.Format == "TorchScript archive" {
+		fmt.Fprintf(w, "  a TorchScript archive of %s: its parameters and buffers loaded by name\n", f.Class)
+	}
+	if f.Key != "" {
+		fmt.Fprintf(w, "  weights taken from the checkpoint's %q entry", f.Key)
+		if len(f.Skipped) > 0 {
+			fmt.Fprintf(w, "; also there, not loaded: %s (--weights-key NAME loads one)", strings.Join(f.Skipped, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+	if f.Stripped != "" {
+		fmt.Fprintf(w, "  prefix %q removed from every tensor name\n", f.Stripped)
+	}
+	if len(r.Filled) > 0 {
+		fmt.Fprintf(w, "  %d num_batches_tracked buffer(s) absent from the file (saved before PyTorch 0.4.1), set to 0\n", len(r.Filled))
+	}
+	if len(r.Initialized) > 0 {
+		fmt.Fprintf(w, "  optional part absent from the file, initialised: %s (%d tensors)\n", optionalParts(m.OptionalPrefixes, r.Initialized), len(r.Initialized))
+	}
 	if len(r.Reinitialized) > 0 {
 		fmt.Fprintf(w, "  new head for %d classes: %v\n", m.NumClasses, r.Reinitialized)
 	}
+}
+
+// optionalParts names the optional prefixes that the given tensors fall under.
+func optionalParts(prefixes, names []string) string {
+	var parts []string
+	for _, p := range prefixes {
+		for _, n := range names {
+			if strings.HasPrefix(n, p) {
+				parts = append(parts, strings.TrimSuffix(p, "."))
+				break
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -41,21 +41,23 @@ type input struct {
 	dims []int64 // [3, H, W] of an .npy row
 }
 
-func collectInputs(args []string) ([]input, error) {
-	var ins []input
+// collectInputs lists the inputs the arguments name, and the files of named
+// folders left out for their type.
+func collectInputs(args []string) (ins []input, unsupported []string, err error) {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, cli.Exit(fmt.Sprintf("input %s: %v", a, err), 2)
+			return nil, nil, cli.Exit(fmt.Sprintf("input %s: %v", a, err), 2)
 		}
 		switch {
 		case st.IsDir():
-			files, err := datasets.ListImages(a)
+			files, skip, err := datasets.ScanImages(a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			unsupported = append(unsupported, skip...)
 			if len(files) == 0 {
-				return nil, cli.Exit(fmt.Sprintf("input %s: no .jpg, .jpeg or .png images in the folder", a), 2)
+				return nil, nil, cli.Exit(fmt.Sprintf("input %s: no images in the folder (%s)", a, strings.Join(datasets.ImageExtensions, " ")), 2)
 			}
 			for _, f := range files {
 				ins = append(ins, input{name: f, path: f})
@@ -63,10 +65,10 @@ func collectInputs(args []string) ([]input, error) {
 		case strings.HasSuffix(strings.ToLower(a), ".npy"):
 			arr, err := npy.Read(a)
 			if err != nil {
-				return nil, cli.Exit(err.Error(), 2)
+				return nil, nil, cli.Exit(err.Error(), 2)
 			}
 			if arr.Float32 == nil || len(arr.Shape) != 4 || arr.Shape[1] != 3 {
-				return nil, cli.Exit(fmt.Sprintf("input %s: %s array of shape %v; want float32 [N, 3, H, W], normalised", a, arr.DType(), arr.Shape), 2)
+				return nil, nil, cli.Exit(fmt.Sprintf("input %s: %s array of shape %v; want float32 [N, 3, H, W], normalised", a, arr.DType(), arr.Shape), 2)
 			}
 			per := 3 * arr.Shape[2] * arr.Shape[3]
 			for i := 0; i < arr.Shape[0]; i++ {
@@ -77,7 +79,7 @@ func collectInputs(args []string) ([]input, error) {
 			ins = append(ins, input{name: a, path: a})
 		}
 	}
-	return ins, nil
+	return ins, unsupported, nil
 }
 
 func runPredict(c *cli.Context) error {
@@ -87,10 +89,11 @@ func runPredict(c *cli.Context) error {
 	if c.Int("top-k") < 1 || c.Int("batch") < 1 {
 		return cli.Exit("--top-k and --batch: want at least 1", 2)
 	}
-	ins, err := collectInputs(c.Args().Slice())
+	ins, unsupported, err := collectInputs(c.Args().Slice())
 	if err != nil {
 		return err
 	}
+	reportUnsupported(c, unsupported)
 	o, err := openModel(c)
 	if err != nil {
 		return err

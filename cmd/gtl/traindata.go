@@ -96,17 +96,19 @@ func loadTrainData(c *cli.Context, data string, size int, aug finetune.Augmentat
 	}
 	skip := aug.OnBadImage == "skip"
 	if !aug.Active() { // in memory at the training size
-		train, val, skipped, err := vision.LoadFolder(data, size, c.Float64("val-split"), uint64(c.Int64("seed")), skip)
+		d, err := vision.ReadFolder(data, vision.FolderOptions{Size: size, ValFrac: c.Float64("val-split"), Seed: uint64(c.Int64("seed")), SkipBad: skip})
 		if err != nil {
 			return nil, cli.Exit(badImageHint(err), 2)
 		}
-		reportSkipped(c, skipped)
-		return &trainData{train: train, val: val, classes: train.Classes, n: train.Len(), size: size}, nil
+		reportUnsupported(c, d.Unsupported)
+		reportSkipped(c, d.Skipped)
+		return &trainData{train: d.Train, val: d.Val, classes: d.Train.Classes, n: d.Train.Len(), size: size}, nil
 	}
 	f, err := vision.ListFolder(data, c.Float64("val-split"), uint64(c.Int64("seed")))
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
+	reportUnsupported(c, f.Unsupported)
 	val, skipped, err := vision.LoadItems(f.Val, f.Classes, size, skip)
 	if err != nil {
 		return nil, cli.Exit(badImageHint(err), 2)

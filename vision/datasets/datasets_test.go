@@ -194,7 +194,7 @@ func TestListImageFolder(t *testing.T) {
 		t.Fatalf("classes %v items %+v", classes, items)
 	}
 	mk("empty/readme.md")
-	if _, _, err := ListImageFolder(root); err == nil || !strings.Contains(err.Error(), "empty: class folder has no") {
+	if _, _, err := ListImageFolder(root); err == nil || !strings.Contains(err.Error(), "1 class folder(s) without images (.jpg .jpeg .png .bmp .tif .tiff .webp .gif): empty") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, _, err := ListImageFolder(filepath.Join(root, "missing")); err == nil {

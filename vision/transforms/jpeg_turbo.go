@@ -32,6 +32,35 @@ static void gtl_emit_message(j_common_ptr cinfo, int level) {
 	}
 }
 
+// gtl_set_out picks the output colour space: RGB, or CMYK for CMYK and
+// YCCK (Adobe) files, which libjpeg cannot turn into RGB itself (libjpeg
+// turns YCCK into CMYK); returns 1 for CMYK.
+static int gtl_set_out(struct jpeg_decompress_struct *cinfo) {
+	if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK) {
+		cinfo->out_color_space = JCS_CMYK;
+		return 1;
+	}
+	cinfo->out_color_space = JCS_RGB;
+	return 0;
+}
+
+// gtl_cmyk_to_rgb converts a row of w CMYK samples as PIL does: its JPEG
+// reader takes CMYK samples as inverted (Adobe's convention, raw mode
+// "CMYK;I") and convert("RGB") computes, with MULDIV255(a, b) =
+// ((a*b+128)>>8 + a*b+128)>>8 and nk = 255 - k,
+// r = nk - MULDIV255(c, nk) (Pillow's Convert.c, cmyk2rgb).
+static void gtl_cmyk_to_rgb(const JSAMPLE *in, unsigned char *out, int w) {
+	for (int x = 0; x < w; x++) {
+		int nk = in[4 * x + 3]; // 255 - (255 - raw k)
+		for (int ch = 0; ch < 3; ch++) {
+			int c = 255 - in[4 * x + ch];
+			int t = c * nk + 128;
+			int v = nk - (((t >> 8) + t) >> 8);
+			out[3 * x + ch] = v < 0 ? 0 : (v > 255 ? 255 : v);
+		}
+	}
+}
+
 // gtl_jpeg_header reads the size; returns 0 on success.
 static int gtl_jpeg_header(const unsigned char *data, unsigned long n, int scale_denom,
 		int *w, int *h, char *msg) {
@@ -48,7 +77,7 @@ static int gtl_jpeg_header(const unsigned char *data, unsigned long n, int scale
 	jpeg_create_decompress(&cinfo);
 	jpeg_mem_src(&cinfo, data, n);
 	jpeg_read_header(&cinfo, TRUE);
-	cinfo.out_color_space = JCS_RGB;
+	gtl_set_out(&cinfo);
 	cinfo.scale_num = 1;
 	cinfo.scale_denom = scale_denom;
 	jpeg_calc_output_dimensions(&cinfo);
@@ -75,19 +104,25 @@ static int gtl_jpeg_decode(const unsigned char *data, unsigned long n, int scale
 	jpeg_create_decompress(&cinfo);
 	jpeg_mem_src(&cinfo, data, n);
 	jpeg_read_header(&cinfo, TRUE);
-	cinfo.out_color_space = JCS_RGB;
+	int cmyk = gtl_set_out(&cinfo);
 	cinfo.scale_num = 1;
 	cinfo.scale_denom = scale_denom;
 	jpeg_start_decompress(&cinfo);
-	if ((int)cinfo.output_width != w || (int)cinfo.output_height != h || cinfo.output_components != 3) {
-		snprintf(msg, JMSG_LENGTH_MAX, "decoder output %dx%dx%d, header said %dx%dx3",
-			cinfo.output_width, cinfo.output_height, cinfo.output_components, w, h);
+	if ((int)cinfo.output_width != w || (int)cinfo.output_height != h || cinfo.output_components != (cmyk ? 4 : 3)) {
+		snprintf(msg, JMSG_LENGTH_MAX, "decoder output %dx%dx%d, header said %dx%dx%d",
+			cinfo.output_width, cinfo.output_height, cinfo.output_components, w, h, cmyk ? 4 : 3);
 		jpeg_destroy_decompress(&cinfo);
 		return 1;
 	}
+	JSAMPARRAY tmp = cmyk ? (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo, JPOOL_IMAGE, w * 4, 1) : NULL;
 	while (cinfo.output_scanline < cinfo.output_height) {
 		JSAMPROW row = out + (size_t)cinfo.output_scanline * w * 3;
-		jpeg_read_scanlines(&cinfo, &row, 1);
+		if (cmyk) {
+			jpeg_read_scanlines(&cinfo, tmp, 1);
+			gtl_cmyk_to_rgb(tmp[0], row, w);
+		} else {
+			jpeg_read_scanlines(&cinfo, &row, 1);
+		}
 	}
 	jpeg_finish_decompress(&cinfo);
 	jpeg_destroy_decompress(&cinfo);
@@ -115,7 +150,7 @@ static int gtl_jpeg_decode_crop(const unsigned char *data, unsigned long n,
 	jpeg_create_decompress(&cinfo);
 	jpeg_mem_src(&cinfo, data, n);
 	jpeg_read_header(&cinfo, TRUE);
-	cinfo.out_color_space = JCS_RGB;
+	int cmyk = gtl_set_out(&cinfo);
 	jpeg_start_decompress(&cinfo);
 	int W = cinfo.output_width, H = cinfo.output_height;
 	if (cx < 0 || cy < 0 || cw <= 0 || ch <= 0 || cx + cw > W || cy + ch > H) {
@@ -133,13 +168,18 @@ static int gtl_jpeg_decode_crop(const unsigned char *data, unsigned long n,
 	if (y0 > 0) {
 		jpeg_skip_scanlines(&cinfo, y0);
 	}
-	JSAMPARRAY row = (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo, JPOOL_IMAGE, cinfo.output_width * 3, 1);
+	int comps = cmyk ? 4 : 3;
+	JSAMPARRAY row = (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo, JPOOL_IMAGE, cinfo.output_width * comps, 1);
 	int skip = cx - (int)xoff;
 	while ((int)cinfo.output_scanline < cy + ch) {
 		int y = cinfo.output_scanline;
 		jpeg_read_scanlines(&cinfo, row, 1);
 		if (y >= cy) {
-			memcpy(out + (size_t)(y - cy) * cw * 3, row[0] + (size_t)skip * 3, (size_t)cw * 3);
+			if (cmyk) {
+				gtl_cmyk_to_rgb(row[0] + (size_t)skip * 4, out + (size_t)(y - cy) * cw * 3, cw);
+			} else {
+				memcpy(out + (size_t)(y - cy) * cw * 3, row[0] + (size_t)skip * 3, (size_t)cw * 3);
+			}
 		}
 	}
 	jpeg_abort_decompress(&cinfo);

@@ -7,9 +7,15 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	_ "image/jpeg" // register decoders
+	_ "image/gif" // register decoders: image.Decode takes the format from the bytes
+	_ "image/jpeg"
 	_ "image/png"
 	"os"
+	"sync/atomic"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
 )
 
 // ImageNet statistics, which torchvision's pretrained weights expect.
@@ -94,36 +100,117 @@ func FromImage(m image.Image) RGB {
 	return out
 }
 
-// Load decodes a JPEG or PNG file into RGB, as [Decode] does.
-func Load(path string) (RGB, error) {
+// DefaultMaxPixels is the largest image (width × height) decoded by
+// default: PIL's Image.MAX_IMAGE_PIXELS, 1024 × 1024 × 1024 / 4 / 3, past
+// which PIL warns of a decompression bomb.
+const DefaultMaxPixels = 89_478_485
+
+// DecodeOptions says how images are decoded. The zero value is the
+// default.
+type DecodeOptions struct {
+	// KeepOrientation leaves an image as stored; by default its EXIF
+	// Orientation is applied (see Orient), showing it as the person who took
+	// it sees it, as Hugging Face's load_image and Ultralytics do.
+	// torchvision's ImageFolder (PIL without exif_transpose) keeps it.
+	KeepOrientation bool
+	// MaxPixels refuses an image whose header claims more pixels, before
+	// any are decoded (a decompression bomb). 0: DefaultMaxPixels; negative:
+	// no limit.
+	MaxPixels int64
+}
+
+var defaultDecode atomic.Pointer[DecodeOptions]
+
+// SetDefaultDecodeOptions sets the options that [Load], [Decode],
+// [DecodeInto], [DecodeScaled] and [DecodeCrop] use, for the whole process
+// (a command sets them once from its flags). It is safe for concurrent use.
+func SetDefaultDecodeOptions(o DecodeOptions) { defaultDecode.Store(&o) }
+
+// DefaultDecodeOptions returns the options set by SetDefaultDecodeOptions.
+func DefaultDecodeOptions() DecodeOptions {
+	if o := defaultDecode.Load(); o != nil {
+		return *o
+	}
+	return DecodeOptions{}
+}
+
+// ErrTooManyPixels is wrapped by the error for an image over the pixel limit.
+var ErrTooManyPixels = errors.New("too many pixels")
+
+// checkSize reads the size an image's header claims, without decoding it,
+// and refuses one over the limit.
+func (o DecodeOptions) checkSize(data []byte) error {
+	limit := o.MaxPixels
+	if limit == 0 {
+		limit = DefaultMaxPixels
+	}
+	if limit < 0 {
+		return nil
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil // the decoder says what is wrong
+	}
+	if n := int64(cfg.Width) * int64(cfg.Height); n > limit {
+		return fmt.Errorf("%w: a %s image of %d×%d = %d pixels, over the limit of %d (a decompression bomb? --max-pixels raises it)",
+			ErrTooManyPixels, format, cfg.Width, cfg.Height, n, limit)
+	}
+	return nil
+}
+
+// orientation returns the EXIF orientation to apply (1: none).
+func (o DecodeOptions) orientation(data []byte) int {
+	if o.KeepOrientation {
+		return 1
+	}
+	return Orientation(data)
+}
+
+// Load decodes an image file into RGB, as [Decode] does.
+func Load(path string) (RGB, error) { return LoadWith(path, DefaultDecodeOptions()) }
+
+// LoadWith is [Load] with the given options.
+func LoadWith(path string, o DecodeOptions) (RGB, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return RGB{}, fmt.Errorf("transforms: %w", err)
 	}
-	img, err := Decode(data)
+	img, err := DecodeWith(data, nil, o)
 	if err != nil {
 		return RGB{}, fmt.Errorf("transforms: %s: %w", path, err)
 	}
 	return img, nil
 }
 
-// Decode decodes JPEG or PNG data into RGB. JPEGs go through
-// [JPEGDecoder] (libjpeg-turbo when built with cgo, pixel for pixel what
-// PIL gives); PNGs through Go's image/png. A truncated or empty file is an
-// error.
+// Decode decodes image data into RGB, the format taken from the bytes:
+// JPEG through [JPEGDecoder] (libjpeg-turbo when built with cgo, pixel for
+// pixel what PIL gives, CMYK and YCCK included); PNG, GIF (first frame),
+// BMP, TIFF and WebP through Go's decoders. The EXIF orientation is applied
+// and the pixel count checked as [DefaultDecodeOptions] say. A truncated
+// or empty file is an error.
 func Decode(data []byte) (RGB, error) { return DecodeInto(data, nil) }
 
 // DecodeInto is [Decode] that reuses dst for the pixels of a JPEG when it
 // is large enough, so a loop decoding many images need not allocate.
 func DecodeInto(data []byte, dst []uint8) (RGB, error) {
+	return DecodeWith(data, dst, DefaultDecodeOptions())
+}
+
+// DecodeWith is [DecodeInto] with the given options.
+func DecodeWith(data []byte, dst []uint8, o DecodeOptions) (RGB, error) {
+	if err := o.checkSize(data); err != nil {
+		return RGB{}, err
+	}
+	var img RGB
+	var err error
 	if IsJPEG(data) {
-		img, err := decodeJPEG(data, 1, dst)
-		if err != nil {
+		if img, err = decodeJPEG(data, 1, dst); err != nil {
 			return RGB{}, fmt.Errorf("not a readable JPEG image: %w", err)
 		}
-		return img, nil
+	} else if img, err = DecodeGo(data); err != nil {
+		return RGB{}, err
 	}
-	return DecodeGo(data)
+	return Orient(img, o.orientation(data)), nil
 }
 
 // DecodeScaled decodes a JPEG at 1/denom of its size (denom 1, 2, 4 or 8)
@@ -139,27 +226,36 @@ func DecodeScaled(data []byte, denom int, dst []uint8) (RGB, error) {
 	if !IsJPEG(data) {
 		return RGB{}, errors.New("transforms: scaled decode: not a JPEG image")
 	}
+	o := DefaultDecodeOptions()
+	if err := o.checkSize(data); err != nil {
+		return RGB{}, fmt.Errorf("transforms: %w", err)
+	}
 	img, err := decodeJPEG(data, denom, dst)
 	if err != nil {
 		return RGB{}, fmt.Errorf("transforms: not a readable JPEG image: %w", err)
 	}
-	return img, nil
+	return Orient(img, o.orientation(data)), nil
 }
 
 // DecodeCrop decodes the window of an image that choose picks once it
 // knows the image's size: the same pixels as [Decode] followed by [Crop],
 // but a JPEG only has the rows and block columns under the window decoded
 // (libjpeg-turbo's skip and crop), which saves much of a random crop's
-// decoding time. dst is reused when large enough.
+// decoding time. dst is reused when large enough. An image with an EXIF
+// orientation to apply is decoded in full, turned, then cropped.
 func DecodeCrop(data []byte, choose func(w, h int) image.Rectangle, dst []uint8) (RGB, error) {
-	if IsJPEG(data) {
+	o := DefaultDecodeOptions()
+	if err := o.checkSize(data); err != nil {
+		return RGB{}, err
+	}
+	if IsJPEG(data) && o.orientation(data) == 1 {
 		img, err := decodeJPEGCrop(data, choose, dst)
 		if err != nil {
 			return RGB{}, fmt.Errorf("not a readable JPEG image: %w", err)
 		}
 		return img, nil
 	}
-	img, err := DecodeGo(data)
+	img, err := DecodeWith(data, dst, o)
 	if err != nil {
 		return RGB{}, err
 	}
@@ -180,16 +276,18 @@ func IsJPEG(data []byte) bool {
 	return len(data) >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff
 }
 
-// DecodeGo decodes JPEG or PNG data with Go's image package only
-// (image/jpeg, whose IDCT and chroma upsampling differ from libjpeg's by a
-// few levels per pixel). It is what [Decode] falls back to without cgo.
+// DecodeGo decodes image data (JPEG, PNG, GIF, BMP, TIFF, WebP, told
+// from the bytes) with Go's decoders only (image/jpeg's IDCT and chroma
+// upsampling differ from libjpeg's by a few levels per pixel), as stored:
+// no EXIF orientation, no pixel limit. It is what [Decode] uses for all but
+// JPEG, and for JPEG without cgo.
 func DecodeGo(data []byte) (RGB, error) {
 	if len(data) == 0 {
-		return RGB{}, errors.New("not a readable JPEG or PNG image: empty file")
+		return RGB{}, errors.New("not a readable image: empty file")
 	}
 	m, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return RGB{}, fmt.Errorf("not a readable JPEG or PNG image: %w", err)
+		return RGB{}, fmt.Errorf("not a readable image (JPEG, PNG, GIF, BMP, TIFF or WebP): %w", err)
 	}
 	return FromImage(m), nil
 }

@@ -1,0 +1,162 @@
+package vision
+
+import (
+	"archive/zip"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/sugarme/gotch/pickle"
+	"github.com/sugarme/gotch/ts"
+)
+
+// torchClasses are the torch globals a TorchScript archive's data.pkl names
+// for its tensors (gotch's own table is private to its zip reader, which
+// refuses TorchScript).
+var torchClasses = map[string]func() any{
+	"torch._utils._rebuild_tensor":    func() any { return &pickle.RebuildTensor{} },
+	"torch._utils._rebuild_tensor_v2": func() any { return &pickle.RebuildTensorV2{} },
+	"torch._utils._rebuild_parameter": func() any { return &pickle.RebuildParameter{} },
+	"torch.FloatStorage":              func() any { return &pickle.FloatStorageClass{} },
+	"torch.HalfStorage":               func() any { return &pickle.HalfStorageClass{} },
+	"torch.BFloat16Storage":           func() any { return &pickle.BFloat16StorageClass{} },
+	"torch.DoubleStorage":             func() any { return &pickle.DoubleStorageClass{} },
+	"torch.CharStorage":               func() any { return &pickle.CharStorageClass{} },
+	"torch.ShortStorage":              func() any { return &pickle.ShortStorageClass{} },
+	"torch.IntStorage":                func() any { return &pickle.IntStorageClass{} },
+	"torch.LongStorage":               func() any { return &pickle.LongStorageClass{} },
+	"torch.ByteStorage":               func() any { return &pickle.ByteStorageClass{} },
+	"torch.BoolStorage":               func() any { return &pickle.BoolStorageClass{} },
+}
+
+// readTorchScript reads the parameters and buffers of a TorchScript archive
+// (torch.jit.save; also tch's and gotch's .ot files, which are TorchScript
+// modules whose attributes are tensors named with "|" for "."), named as the
+// module's state_dict() names them: submodule attributes joined by ".". It
+// returns the class of the top module ("__torch__.torchvision.models.resnet.ResNet").
+// The caller owns the returned tensors.
+func readTorchScript(name string) (out map[string]*ts.Tensor, class string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			DropAll(out)
+			out, err = nil, fmt.Errorf("vision: read %s: corrupt TorchScript archive: %v", name, r)
+		}
+	}()
+	zr, err := zip.OpenReader(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("vision: read %s: truncated or corrupt zip archive: %v", name, err)
+	}
+	defer zr.Close()
+	files := map[string]*zip.File{}
+	var dataPkl string
+	for _, f := range zr.File {
+		files[f.Name] = f
+		if dir, base := path.Split(f.Name); base == "data.pkl" && strings.Count(dir, "/") <= 1 {
+			dataPkl = f.Name
+		}
+	}
+	if dataPkl == "" {
+		return nil, "", fmt.Errorf("vision: read %s: a TorchScript archive without data.pkl", name)
+	}
+	prefix := strings.TrimSuffix(dataPkl, "data.pkl")
+	df, err := files[dataPkl].Open()
+	if err != nil {
+		return nil, "", fmt.Errorf("vision: read %s: %v", name, err)
+	}
+	defer df.Close()
+	storages := map[string]pickle.Storage{}
+	u := pickle.NewUnpickler(df)
+	u.FindClass = func(module, cls string) (any, error) {
+		if f, ok := torchClasses[module+"."+cls]; ok {
+			return f(), nil
+		}
+		return &pyClass{module: module, name: cls}, nil
+	}
+	u.PersistentLoad = func(id any) (any, error) {
+		t, ok := id.(*pickle.Tuple)
+		if !ok || t.Len() < 5 {
+			return nil, fmt.Errorf("persistent id %v is not a storage", id)
+		}
+		class, ok1 := t.Get(1).(pickle.StorageClass)
+		key, ok2 := t.Get(2).(string)
+		loc, ok3 := t.Get(3).(string)
+		size, ok4 := t.Get(4).(int)
+		if !ok1 || !ok2 || !ok3 || !ok4 || size < 0 {
+			return nil, fmt.Errorf("persistent id %v is not a storage", id)
+		}
+		if s, ok := storages[key]; ok {
+			return s, nil
+		}
+		f, ok := files[prefix+"data/"+key]
+		if !ok {
+			return nil, fmt.Errorf("storage %q missing from the archive", key)
+		}
+		r, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		s := class.New(size, loc)
+		if err := s.SetFromFileWithSize(r, size); err != nil {
+			return nil, fmt.Errorf("storage %q: %v", key, err)
+		}
+		storages[key] = s
+		return s, nil
+	}
+	obj, err := u.Load()
+	if err != nil {
+		return nil, "", fmt.Errorf("vision: read %s: TorchScript archive: %v", name, err)
+	}
+	top, ok := obj.(*pyObject)
+	if !ok {
+		return nil, "", fmt.Errorf("vision: read %s: TorchScript archive holds %s, not a module", name, pyTypeName(obj))
+	}
+	class = scriptMangle.ReplaceAllString(top.class, "")
+	var entries []entry
+	if err := walkScriptModule(top, "", &entries, 0); err != nil {
+		return nil, class, fmt.Errorf("vision: read %s: %v", name, err)
+	}
+	if len(entries) == 0 {
+		return nil, class, fmt.Errorf("vision: read %s: TorchScript module %s has no tensors", name, class)
+	}
+	out = make(map[string]*ts.Tensor, len(entries))
+	for _, e := range entries {
+		t, err := storageToTensor(e.value)
+		if err != nil {
+			DropAll(out)
+			return nil, class, fmt.Errorf("vision: read %s: tensor %q: %v", name, e.key, oneLine(err))
+		}
+		out[strings.ReplaceAll(e.key, "|", ".")] = t
+	}
+	return out, class, nil
+}
+
+// scriptMangle matches what TorchScript adds to the names of classes it
+// compiled more than once ("container.___torch_mangle_82.Sequential").
+var scriptMangle = regexp.MustCompile(`___torch_mangle_\d+\.`)
+
+// walkScriptModule collects the tensor attributes of a TorchScript module
+// and its submodules, depth first, named by their attribute path.
+func walkScriptModule(m *pyObject, prefix string, out *[]entry, depth int) error {
+	if depth > 200 {
+		return fmt.Errorf("TorchScript modules nested more than 200 deep")
+	}
+	entries, isDict, err := dictEntries(m.state)
+	if err != nil || !isDict {
+		return err // a module without attributes has no state
+	}
+	for _, e := range entries {
+		switch v := e.value.(type) {
+		case *pickle.StorageTensor:
+			*out = append(*out, entry{prefix + e.key, v})
+		case *pyObject:
+			if strings.HasPrefix(v.class, "__torch__.") {
+				if err := walkScriptModule(v, prefix+e.key+".", out, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
