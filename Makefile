@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup test-setup build test test-all demo vet clean
+.PHONY: all setup test-setup build test test-all demo vet clean fuzz fuzz-short soak
 
 all: build
 
@@ -28,11 +28,37 @@ test-setup: setup
 # (-short: torchvision parity for a few light architectures).
 test: test-setup vet
 	$(GO) test -short -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz-short
+
+# Fuzz targets for every parser of outside data (package:target). `go test`
+# runs each one's seed corpus; `make fuzz` mutates for FUZZTIME each and
+# prints the executions (GTL_FUZZ_COUNT_DIR, see internal/fuzzcount).
+# Packages that link libtorch build an instrumented gotch the first time
+# (minutes); later runs reuse Go's build cache.
+FUZZTIME ?= 60s
+FUZZ_PURE := ./vision/npy:FuzzDecode ./vision/datasets:FuzzReadIDXImages \
+	./vision/datasets:FuzzReadIDXLabels ./vision/datasets:FuzzParseClasses
+FUZZ_TARGETS := $(FUZZ_PURE) ./vision/transforms:FuzzDecode \
+	./vision:FuzzSafetensorsHeader ./vision:FuzzScanPickle ./vision:FuzzReadPth ./vision:FuzzReadMeta \
+	./strategies:FuzzParseShots ./strategies:FuzzParseList ./finetune:FuzzFlagLists
+fuzz: setup
+	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
+
+# Memory over time (not part of make test): a 30-run compare grid and 50
+# epochs of training must not grow RSS by more than 1% per 10 runs/epochs.
+soak: build
+	bash scripts/soak.sh
+
+# 2000 mutated inputs per pure-Go parser (seconds; part of make test).
+fuzz-short:
+	@bash scripts/fuzz.sh 2000x $(FUZZ_PURE)
 
 # The whole suite: parity for every architecture, the race detector on the
-# pure-Go packages, and the full-size demo.
+# pure-Go packages, and the full-size demo. (75 architectures, some of them
+# ViT-L and RegNetY-128GF: vision's parity alone needs more than an hour on
+# 2 cores, hence the long timeout.)
 test-all: test-setup vet build
-	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) test -count=1 -timeout 240m ./...
 	$(GO) test -count=1 -race ./env/... ./vision/datasets/... ./vision/loader/... ./vision/augment/... ./chart/... ./scripts/...
 	./bin/gtl smoke --quiet
 	bash scripts/demo.sh

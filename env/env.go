@@ -26,7 +26,8 @@ func (v Var) Value() string {
 // IsSet reports whether the variable is set to a non-empty value.
 func (v Var) IsSet() bool { return strings.TrimSpace(os.Getenv(v.Name)) != "" }
 
-// The variables gtl reads.
+// The variables gtl reads (GTL_*, and HF_ENDPOINT, shared with Hugging
+// Face's own tools).
 var (
 	Home = Var{"GTL_HOME", "~/.cache/gtl",
 		"folder for gtl's caches (downloaded weights)"}
@@ -36,10 +37,12 @@ var (
 		"folder with Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist)"}
 	WeightsURL = Var{"GTL_WEIGHTS_URL", "",
 		"base URL that --pretrained downloads torchvision weight files from (default: each file's official URL)"}
+	HubEndpoint = Var{"HF_ENDPOINT", "https://huggingface.co",
+		"Hugging Face Hub that --pretrained hf-hub:ORG/NAME downloads timm weights from (as huggingface_hub reads it)"}
 )
 
 // All lists every variable, for help texts.
-func All() []Var { return []Var{Home, NumThreads, FashionMNISTDir, WeightsURL} }
+func All() []Var { return []Var{Home, NumThreads, FashionMNISTDir, WeightsURL, HubEndpoint} }
 
 // HomeDir returns GTL_HOME with a leading ~ expanded.
 func HomeDir() (string, error) {

@@ -33,8 +33,11 @@ type BenchConfig struct {
 	// ChannelsLast converts the input and the model's 4-D parameters to
 	// channels-last memory format.
 	ChannelsLast bool
-	Seed         int64   // seeds the weights and the synthetic batch; default 0
-	LR           float64 // SGD learning rate (momentum 0.9); default 0.01
+	// Freeze freezes the first Freeze stages in train mode (no gradients,
+	// batch norms on running statistics), as gtl train --freeze; default 0.
+	Freeze int
+	Seed   int64   // seeds the weights and the synthetic batch; default 0
+	LR     float64 // SGD learning rate (momentum 0.9); default 0.01
 }
 
 // BenchResult is one measurement. The JSON keys are stable: scripts
@@ -49,7 +52,8 @@ type BenchResult struct {
 	DeviceName   string  `json:"device_name"` // CPU model or GPU name
 	AMP          string  `json:"amp"`         // "", "fp16" or "bf16"
 	ChannelsLast bool    `json:"channels_last"`
-	Threads      int     `json:"threads"` // libtorch intra-op threads on the thread that ran the model
+	Freeze       int     `json:"freeze,omitempty"` // stages frozen in train mode
+	Threads      int     `json:"threads"`          // libtorch intra-op threads on the thread that ran the model
 	Steps        int     `json:"steps"`
 	Warmup       int     `json:"warmup"`
 	ImagesPerSec float64 `json:"images_per_s"` // Batch × Steps / timed wall time
@@ -93,6 +97,8 @@ func (c BenchConfig) withDefaults() (BenchConfig, error) {
 		return c, fmt.Errorf("finetune: bench: image size %d: want at least 1", c.ImageSize)
 	case c.Steps < 1:
 		return c, fmt.Errorf("finetune: bench: steps %d: want at least 1", c.Steps)
+	case c.Freeze < 0:
+		return c, fmt.Errorf("finetune: bench: freeze %d: want 0 or more", c.Freeze)
 	case c.Warmup < 0:
 		return c, fmt.Errorf("finetune: bench: warmup %d: want 0 or more", c.Warmup)
 	case c.Classes < 1:
@@ -153,6 +159,14 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 	if size == 0 {
 		size = m.InputSize
 	}
+	if cfg.Freeze > len(m.Stages)-1 {
+		return BenchResult{}, fmt.Errorf("freeze %d: %s has %d stages below its head", cfg.Freeze, cfg.Arch, len(m.Stages)-1)
+	}
+	for i := 0; i < cfg.Freeze && cfg.Mode == "train"; i++ {
+		if err := m.SetStageFrozen(i, true, true); err != nil {
+			return BenchResult{}, err
+		}
+	}
 	params := m.VS.TrainableVariables()
 	if cfg.ChannelsLast {
 		if err := torch.SetChannelsLast(params...); err != nil {
@@ -191,7 +205,7 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 		step = func() error { return trainStep(m, opt, x, y, dev, cfg.AMP) }
 	} else {
 		step = func() error {
-			return torch.WithoutGrad(func() error {
+			return torch.Inference(func() error {
 				return torch.Autocast(dev, cfg.AMP, func() error {
 					out, err := m.Forward(x, false)
 					if err != nil {
@@ -237,7 +251,7 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 
 	res := BenchResult{
 		Tool: "gtl", Model: cfg.Arch, Mode: cfg.Mode, Batch: cfg.Batch, ImageSize: size,
-		Device: "cpu", AMP: cfg.AMP.String(), ChannelsLast: cfg.ChannelsLast,
+		Device: "cpu", AMP: cfg.AMP.String(), ChannelsLast: cfg.ChannelsLast, Freeze: cfg.Freeze,
 		Threads: torch.NumThreadsHere(), Steps: cfg.Steps, Warmup: cfg.Warmup,
 		ImagesPerSec: float64(cfg.Batch*cfg.Steps) / total.Seconds(),
 		StepP50Ms:    percentileMs(times, 0.5),

@@ -22,6 +22,7 @@ func TestBenchConfigValidation(t *testing.T) {
 		{"batch", func(c *BenchConfig) { c.Batch = -1 }, "batch -1"},
 		{"steps", func(c *BenchConfig) { c.Steps = -2 }, "steps -2"},
 		{"warmup", func(c *BenchConfig) { c.Warmup = -1 }, "warmup -1"},
+		{"freeze", func(c *BenchConfig) { c.Freeze = -1 }, "freeze -1"},
 		{"fp16 on cpu", func(c *BenchConfig) { c.AMP = torch.AMPFloat16 }, "fp16 needs a CUDA device"},
 		{"bf16 on cpu", func(c *BenchConfig) { c.AMP = torch.AMPBFloat16 }, ""},
 	}
@@ -96,6 +97,7 @@ func TestBenchRuns(t *testing.T) {
 		cfg  BenchConfig
 	}{
 		{"train", BenchConfig{Arch: "resnet18", Mode: "train", Batch: 2, ImageSize: 32, Steps: 2, Classes: 5}},
+		{"train freeze 2", BenchConfig{Arch: "resnet18", Mode: "train", Batch: 2, ImageSize: 32, Steps: 2, Classes: 5, Freeze: 2}},
 		{"infer bf16 channels-last", BenchConfig{Arch: "resnet18", Mode: "infer", Batch: 2, ImageSize: 32, Steps: 3,
 			Warmup: 1, AMP: torch.AMPBFloat16, ChannelsLast: true, Classes: 5}},
 	}
@@ -111,7 +113,7 @@ func TestBenchRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			if r.Tool != "gtl" || r.Model != "resnet18" || r.Mode != tt.cfg.Mode || r.Batch != 2 || r.ImageSize != 32 ||
-				r.Steps != tt.cfg.Steps || r.Device != "cpu" || r.AMP != tt.cfg.AMP.String() || r.ChannelsLast != tt.cfg.ChannelsLast {
+				r.Steps != tt.cfg.Steps || r.Device != "cpu" || r.AMP != tt.cfg.AMP.String() || r.ChannelsLast != tt.cfg.ChannelsLast || r.Freeze != tt.cfg.Freeze {
 				t.Errorf("result does not echo the config: %+v", r)
 			}
 			if r.Threads != 1 {

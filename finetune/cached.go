@@ -68,7 +68,8 @@ type Func func(x *ts.Tensor, train bool) (*ts.Tensor, error)
 func (f Func) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x, train) }
 
 // features returns the backbone features [N, D] and labels [N] of every
-// image, computed in eval mode without gradients.
+// image, computed in eval mode under inference mode. The concatenation runs
+// outside it, so x is a normal tensor that training can index and save.
 func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tensor, err error) {
 	var parts []*ts.Tensor
 	defer func() {
@@ -77,7 +78,7 @@ func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tens
 		}
 	}()
 	labels := make([]int64, 0, data.Len())
-	err = torch.WithoutGrad(func() error {
+	err = torch.Inference(func() error {
 		for start := 0; start < data.Len(); start += cfg.BatchSize {
 			idx := make([]int, 0, cfg.BatchSize)
 			for i := start; i < min(start+cfg.BatchSize, data.Len()); i++ {

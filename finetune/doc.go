@@ -1,6 +1,23 @@
-// Package finetune trains gtl's models: a small training loop with named
-// hooks (start, step, epoch end) through which callers attach progress,
-// logging and early stopping; the loop itself never prints.
+// Package finetune trains gtl's models.
+//
+// Run carries out a whole training run described by a RunSpec: the data
+// (Fashion-MNIST classes or an image folder, shots, validation split,
+// resolution), the model (architecture, source weights, classes), the
+// training plan (freezing, rates, schedule, optimiser, augmentation, EMA,
+// epochs, batch), the device, the seed and an optional output folder
+// (checkpoints, metrics, config.json, plots). It is what `gtl train` runs,
+// and what every cell of `gtl compare` runs (package strategies builds
+// those specs):
+//
+//	res, err := finetune.Run(ctx, finetune.RunSpec{
+//		Data:  finetune.DataSpec{Source: "images/", Shots: 20},
+//		Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true},
+//		Train: finetune.TrainSpec{Freeze: "2", Epochs: 3},
+//	})
+//
+// Underneath is a small training loop with named hooks (start, step,
+// epoch end) through which callers attach progress, logging and early
+// stopping; the loop itself never prints:
 //
 //	tr := finetune.Trainer{
 //		Config: finetune.Config{Epochs: 3, Seed: 1},
@@ -9,6 +26,6 @@
 //	res, err := tr.Fit(model, vs, train, val)
 //
 // All torch work runs on the trainer's worker (package vision/torch), so
-// Fit may be called from any goroutine. finetune sits on vision; package
-// strategies builds training plans on top of it.
+// Fit and Run may be called from any goroutine. finetune sits on vision;
+// package strategies builds training plans on top of it.
 package finetune

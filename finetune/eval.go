@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Report is an evaluation: top-1 and top-5 accuracy, accuracy per class,
@@ -39,7 +40,7 @@ type evalSet struct {
 }
 
 // report evaluates m on every item of data, in batches, in eval mode
-// without gradients.
+// under inference mode (no autograd; batch norms folded).
 func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) {
 	k := len(data.classes)
 	r := &Report{Classes: data.classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
@@ -50,10 +51,13 @@ func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) 
 	var loss float64
 	order := make([]int, k)
 	idx := make([]int, 0, batchSize)
-	err := t.worker().NoGrad(func() error {
-		for start := 0; start < data.n; start += batchSize {
+	// In a data-parallel run each rank evaluates every world-th item (no
+	// padding: no item counts twice) and the counts are summed.
+	rank, world := t.world()
+	err := t.worker().Inference(func() error {
+		for start := rank; start < data.n; start += batchSize * world {
 			idx = idx[:0]
-			for i := start; i < min(start+batchSize, data.n); i++ {
+			for i := start; i < min(start+batchSize*world, data.n); i += world {
 				idx = append(idx, i)
 			}
 			x, y, err := data.batches(idx)
@@ -89,6 +93,11 @@ func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	if t.Dist != nil {
+		if err := t.reduceReport(r, &top5, &n, &loss); err != nil {
+			return nil, err
+		}
+	}
 	correct := 0
 	for c := range r.Confusion {
 		total := 0
@@ -115,4 +124,27 @@ func crossEntropy(row []float64, truth int) float64 {
 		s += math.Exp(v - m)
 	}
 	return m + math.Log(s) - row[truth]
+}
+
+// reduceReport sums the confusion matrices, top-5 hits, item counts and
+// losses of every rank's share of an evaluation.
+func (t *Trainer) reduceReport(r *Report, top5, n *int, loss *float64) error {
+	k := len(r.Confusion)
+	vals := make([]float64, 0, k*k+3)
+	for _, row := range r.Confusion {
+		for _, v := range row {
+			vals = append(vals, float64(v))
+		}
+	}
+	vals = append(vals, float64(*top5), float64(*n), *loss)
+	if err := t.Dist.AllReduceFloat64(vals, torch.ReduceSum); err != nil {
+		return fmt.Errorf("finetune: evaluate: %w", err)
+	}
+	for i, row := range r.Confusion {
+		for j := range row {
+			row[j] = int(vals[i*k+j])
+		}
+	}
+	*top5, *n, *loss = int(vals[k*k]), int(vals[k*k+1]), vals[k*k+2]
+	return nil
 }

@@ -171,6 +171,28 @@ type Trainer struct {
 	// weights saved at that epoch; Fit runs the remaining epochs, with the
 	// same batches and rates as an uninterrupted run.
 	Resume bool
+	// Dist, when set, makes this process one rank of a data-parallel run
+	// (PyTorch DDP semantics, see dist.go): Config.BatchSize is per rank
+	// (the global batch is BatchSize × world size; the learning rate is
+	// not rescaled), each rank trains on its shard of every epoch, and
+	// validation is sharded and reduced, so every rank returns the same
+	// Result. OnStart and OnStep (reporting) run on rank 0 only;
+	// OnEpochEnd runs on every rank with the same Epoch, since it may change
+	// the model (unfreezing): it should write files on rank 0 only. A stop
+	// or an error from it on any rank stops every rank. StateDir is written
+	// by rank 0; a resumed run needs it on every rank. The caller owns the
+	// group.
+	Dist *torch.Group
+}
+
+// rank0 reports whether this process reports and writes for the run.
+func (t *Trainer) rank0() bool { return t.Dist == nil || t.Dist.Rank() == 0 }
+
+func (t *Trainer) world() (rank, world int) {
+	if t.Dist == nil {
+		return 0, 1
+	}
+	return t.Dist.Rank(), t.Dist.World()
 }
 
 func (t *Trainer) worker() *torch.Worker {
@@ -271,8 +293,16 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			return err
 		}
 		defer opt.Close()
-		steps := StepsPerEpoch(nTrain, cfg.BatchSize)
-		if t.Hooks.OnStart != nil {
+		var d *ddp
+		if t.Dist != nil {
+			d = newDDP(t.Dist, vs)
+			if err := d.broadcastAll(); err != nil {
+				return err
+			}
+		}
+		_, world := t.world()
+		steps := StepsPerEpoch(shardLen(nTrain, world), cfg.BatchSize)
+		if t.Hooks.OnStart != nil && t.rank0() {
 			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups})
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
@@ -304,9 +334,19 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			first = done + 1
 		}
 		for e := first; e <= cfg.Epochs; e++ {
-			ep, err := t.epoch(m, opt, avg, lr, nTrain, train, cfg, rng, e, steps)
+			ep, err := t.epoch(m, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps)
 			if err != nil {
 				return err
+			}
+			if d != nil {
+				loss := []float64{ep.TrainLoss}
+				if err := t.Dist.AllReduceFloat64(loss, torch.ReduceAvg); err != nil {
+					return fmt.Errorf("finetune: epoch %d: %w", e, err)
+				}
+				ep.TrainLoss = loss[0]
+				if err := d.broadcastBuffers(); err != nil {
+					return err
+				}
 			}
 			if avg != nil { // validation, hooks and checkpoints see the average
 				if err := avg.swap(); err != nil {
@@ -325,11 +365,16 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			var hookErr error
 			if t.Hooks.OnEpochEnd != nil {
 				hookErr = t.Hooks.OnEpochEnd(ep)
-				if hookErr != nil && !errors.Is(hookErr, ErrStop) {
-					return hookErr
+			}
+			if d != nil { // a stop on any rank stops them all
+				if hookErr, err = t.shareStop(hookErr, e); err != nil {
+					return err
 				}
 			}
-			if t.StateDir != "" { // also when stopping early: the epoch is complete
+			if hookErr != nil && !errors.Is(hookErr, ErrStop) {
+				return hookErr
+			}
+			if t.StateDir != "" && t.rank0() { // also when stopping early: the epoch is complete
 				if err := t.saveState(opt, cfg, e); err != nil {
 					return err
 				}
@@ -438,10 +483,11 @@ func (l *lrSchedule) apply(i int) (float64, error) {
 	return l.opt.LR(len(l.base) - 1)
 }
 
-func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule, n int, train trainSource, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrSchedule, n int, train trainSource, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
-	perm := rng.Perm(n)
-	it := train(perm[:min(n, steps*cfg.BatchSize)], e)
+	rank, world := t.world()
+	order := shardOrder(rng.Perm(n), rank, world) // the same permutation on every rank
+	it := train(order[:min(len(order), steps*cfg.BatchSize)], e)
 	defer it.close()
 	var sum float64
 	var skipped []string
@@ -460,14 +506,23 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule,
 			return Epoch{}, err
 		}
 		if b.n == 0 { // every image of the batch was skipped
+			if d != nil { // the other ranks still wait for this one's gradients
+				if err := idleStep(opt, d); err != nil {
+					return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
+				}
+			}
 			continue
 		}
-		loss, correct, err := step(m, opt, b, cfg.LabelSmoothing, cfg.ClipNorm)
+		var sync func() error
+		if d != nil {
+			sync = d.averageGrads
+		}
+		loss, correct, err := step(m, opt, b, cfg.LabelSmoothing, cfg.ClipNorm, sync)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: loss is %v; lower the learning rate (now %g)", e, s+1, loss, cfg.LR)
+			return Epoch{}, &DivergedError{Epoch: e, Step: s + 1, LR: rate, Loss: loss}
 		}
 		if avg != nil {
 			if err := avg.update(); err != nil {
@@ -475,7 +530,7 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule,
 			}
 		}
 		sum += loss
-		if t.Hooks.OnStep != nil {
+		if t.Hooks.OnStep != nil && t.rank0() {
 			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: b.n, Correct: correct, LR: rate, Skipped: b.skipped})
 		}
 	}
@@ -484,8 +539,9 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, lr *lrSchedule,
 
 // step runs one forward/backward/update on b, frees b and everything it
 // allocated, and returns the batch's mean loss and how many of its images
-// the model (before the update) classified right.
-func step(m Model, opt *torch.Optimizer, b *trainBatch, labelSmoothing, clipNorm float64) (float64, int, error) {
+// the model (before the update) classified right. sync, when set, runs
+// between the backward pass and the update (gradient averaging).
+func step(m Model, opt *torch.Optimizer, b *trainBatch, labelSmoothing, clipNorm float64, sync func() error) (float64, int, error) {
 	defer b.free()
 	logits, err := m.Forward(b.x, true)
 	if err != nil {
@@ -518,6 +574,11 @@ func step(m Model, opt *torch.Optimizer, b *trainBatch, labelSmoothing, clipNorm
 	}
 	if err := loss.Backward(); err != nil {
 		return 0, 0, fmt.Errorf("backward: %w", err)
+	}
+	if sync != nil {
+		if err := sync(); err != nil {
+			return 0, 0, err
+		}
 	}
 	if clipNorm > 0 {
 		if _, err := opt.ClipGradNorm(clipNorm); err != nil {

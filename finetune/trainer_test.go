@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -138,7 +139,7 @@ func TestFitErrors(t *testing.T) {
 		{"empty", Config{}, m, &datasets.Images{}, "empty training set"},
 		{"negative epochs", Config{Epochs: -1}, m, train, "want positive"},
 		{"infinite lr", Config{LR: math.Inf(1)}, m, train, "want positive"},
-		{"nan loss", Config{}, nanModel{m}, train, "epoch 1 step 1: loss is NaN; lower the learning rate"},
+		{"nan loss", Config{LR: 0.05}, nanModel{m}, train, "diverged at epoch 1 step 1: loss is NaN at learning rate 0.05; lower the learning rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +147,10 @@ func TestFitErrors(t *testing.T) {
 			_, err := tr.Fit(tt.model, vs, tt.data, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			var div *DivergedError
+			if strings.HasPrefix(tt.name, "nan") && (!errors.As(err, &div) || div.Epoch != 1 || div.Step != 1 || div.LR != 0.05) {
+				t.Fatalf("err = %#v, want a DivergedError at epoch 1 step 1, lr 0.05", err)
 			}
 		})
 	}

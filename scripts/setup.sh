@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: prepare everything gtl needs to build on this machine.
 #
-#   1. installs missing Debian packages (libtorch-dev unless LIBTORCH is set,
+#   1. installs missing Debian packages (libtorch-dev and libgloo-dev unless LIBTORCH is set,
 #      dataset-fashion-mnist, the C++ toolchain; fonts for gtl glyphs, best
 #      effort);
 #   2. copies gotch from the Go module proxy into .build/gotch (git-ignored;
@@ -36,8 +36,10 @@ say() { echo "setup: $*" >&2; }
 # ---------------------------------------------------------------- packages --
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-pkgs=(dataset-fashion-mnist g++ make libjpeg62-turbo-dev)
-[ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev)
+pkgs=(dataset-fashion-mnist g++ make patch libjpeg62-turbo-dev)
+# libgloo-dev: gloo's headers, which c10d's ProcessGroupGloo.hpp includes (distributed
+# training; without them gtl builds but reports distributed as unavailable).
+[ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev libgloo-dev)
 missing=()
 if command -v dpkg-query >/dev/null; then
 	for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
@@ -119,10 +121,15 @@ prepare_gotch() {
 		import "C"
 	GO
 	gofmt -w "$tmp/libtch/lib.go" 2>/dev/null || true
+	# Per-op overhead (scripts/gotch-overhead.patch): upstream gives every
+	# tensor a 100 KB Go-side dummy and a unique name in a global map under a
+	# lock, ~50 µs per op. A patch that no longer applies stops setup.
+	patch -d "$tmp" -p1 --forward --batch --no-backup-if-mismatch --quiet <"$root/scripts/gotch-overhead.patch" ||
+		die "scripts/gotch-overhead.patch does not apply to $GOTCH_MODULE@$GOTCH_VERSION; update the patch for this version"
 }
 
-# Redone when this script or the gotch version changes.
-gotch_key=$(sha256sum <"$root/scripts/setup.sh" | cut -d' ' -f1)
+# Redone when this script, the patch or the gotch version changes.
+gotch_key=$(cat "$root/scripts/setup.sh" "$root/scripts/gotch-overhead.patch" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$build/gotch/.gtl-prepared" 2>/dev/null)" != "$gotch_key" ] || [ ! -f "$build/csrc/torch_api.cpp" ]; then
 	prepare_gotch
 	echo "$gotch_key" >"$build/gotch/.gtl-prepared"

@@ -4,6 +4,7 @@
 // the user's data.
 //
 // It is the layer between the command line (cmd/gtl) and the training
-// engine (finetune); the strategies themselves arrive with `gtl compare` and
-// `gtl recommend`.
+// engine (finetune): Apply fills a finetune.RunSpec from a strategy (or
+// from the advisor's choice, Measure and Place), and every run of a
+// comparison (Job) is a finetune.Run.
 package strategies

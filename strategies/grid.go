@@ -30,6 +30,7 @@ type Grid struct {
 	ValImages   int      `json:"val_images"`
 	ImageSize   int      `json:"image_size"`
 	EqualBudget bool     `json:"equal_budget"`
+	Augment     bool     `json:"augment,omitempty"` // each strategy with gtl train's augmentation for it
 	Strategies  []string `json:"strategies"`
 	Shots       []int    `json:"shots"` // images per class; All (0) = every image
 	Seeds       int      `json:"seeds"`
@@ -39,7 +40,7 @@ type Grid struct {
 // one can stand in the other); strategies, shots and seeds may differ.
 func (g Grid) sameBase(o Grid) bool {
 	return g.Model == o.Model && g.Weights == o.Weights && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
-		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget
+		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget && g.Augment == o.Augment
 }
 
 // ShotsLabel names a shot count ("all" for All).
@@ -99,13 +100,17 @@ type Record struct {
 	Cell
 	Plan     Plan      `json:"config"`
 	Finished time.Time `json:"finished"`
+	// Diverged, when set, says why the run stopped with a non-finite loss;
+	// its outcome is empty and reports leave it out of their numbers.
+	Diverged string `json:"diverged,omitempty"`
 	Outcome
 }
 
 // Results is the content of results.json.
 type Results struct {
-	Grid Grid     `json:"grid"`
-	Runs []Record `json:"runs"`
+	Grid  Grid     `json:"grid"`
+	Shard *Shard   `json:"shard,omitempty"` // the share of the grid this folder runs; nil: all of it
+	Runs  []Record `json:"runs"`
 	// Summary is recomputed from Runs by Save (for readers of the file);
 	// it is never read back.
 	Summary []Summary `json:"summary,omitempty"`
@@ -189,7 +194,7 @@ func (r *Results) CSV() string {
 func (r *Results) inGrid() []Record {
 	var out []Record
 	for _, c := range r.Grid.Cells() {
-		if rec, ok := r.Find(c); ok {
+		if rec, ok := r.Find(c); ok && rec.Diverged == "" {
 			out = append(out, rec)
 		}
 	}

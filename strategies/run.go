@@ -1,31 +1,56 @@
 package strategies
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
-// Job is one training run of a resolved plan.
+// Job is one training run of a resolved plan: a cell of a comparison.
 type Job struct {
 	Arch    string // architecture; required
 	Weights string // source weights; required when the plan transfers
 	Plan    Plan
 	Seed    uint64 // initialisation of the new head (or the whole model) and shuffling
-	// Train and Val hold the target's images, prepared at the training
-	// resolution (see vision.PrepareRGB); Val is the same for every run of
-	// a comparison.
+	// Train and Val hold the target's images: Train as read or prepared,
+	// Val prepared at the training resolution (see vision.PrepareRGB), the
+	// same for every run of a comparison.
 	Train, Val *datasets.Images
-	Normalize  vision.Normalize
+	Size       int    // training resolution; default: Val's
+	Device     string // see finetune.RunSpec.Device; default auto
 	// Hooks receive the run's progress (OnEpochEnd errors stop it).
 	Hooks finetune.Hooks
+}
+
+// Spec is the run of the job: its plan, on its images.
+func (j Job) Spec() finetune.RunSpec {
+	p := j.Plan
+	size := j.Size
+	if size == 0 && j.Val != nil {
+		size = j.Val.Height
+	}
+	s := finetune.RunSpec{Device: j.Device, Seed: j.Seed,
+		Data:  finetune.DataSpec{ImageSize: size},
+		Model: finetune.ModelSpec{Arch: j.Arch},
+		Train: finetune.TrainSpec{Strategy: p.Strategy, BNPolicy: p.BNPolicy, WeightDecay: p.WeightDec, Warmup: p.Warmup,
+			EvalEvery: p.EvalEvery, Augment: p.Augment},
+		Hooks: finetune.RunHooks{OnStep: j.Hooks.OnStep, OnEpochEnd: j.Hooks.OnEpochEnd}}
+	if s.Train.Augment == "" {
+		s.Train.Augment = "none"
+	}
+	if p.Transfer {
+		s.Model.Weights = j.Weights
+	}
+	if j.Train != nil && j.Val != nil {
+		s.Data.Loaded = finetune.NewData(j.Train, j.Val, size)
+	}
+	p.Fill(&s.Train)
+	return s
 }
 
 // Point is the state of a run after one epoch.
@@ -50,7 +75,7 @@ type Outcome struct {
 	TrainImages  int     `json:"train_images"`
 }
 
-// Run trains the job's model and measures it.
+// Run trains the job's model (finetune.Run on Spec) and measures it.
 func (j Job) Run() (*Outcome, error) {
 	began := time.Now()
 	p := j.Plan
@@ -60,73 +85,30 @@ func (j Job) Run() (*Outcome, error) {
 	if j.Val == nil || j.Val.Len() == 0 {
 		return nil, fmt.Errorf("strategies: %s: empty evaluation set", p.Strategy)
 	}
-	var m *vision.Model
-	err := torch.Do(func() error {
-		if err := torch.ManualSeed(int64(j.Seed)); err != nil {
-			return err
-		}
-		opts := vision.OpenOptions{Arch: j.Arch, Classes: j.Train.Classes, NumClasses: len(j.Train.Classes), Device: gotch.CPU}
-		if p.Transfer {
-			if j.Weights == "" {
-				return fmt.Errorf("strategies: %s needs source weights", p.Strategy)
-			}
-			opts.Weights = j.Weights
-		}
-		o, err := vision.Open(opts)
-		if err != nil {
-			return err
-		}
-		m = o.Model
-		for i := 0; i < p.Freeze; i++ {
-			if err := m.SetStageFrozen(i, true, p.BNPolicy != "train"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if m != nil {
-		defer func() { _ = torch.Do(func() error { m.Close(); return nil }) }()
-	}
-	if err != nil {
-		return nil, err
-	}
-	cfg := finetune.Config{Epochs: p.Epochs, BatchSize: p.Batch, LR: p.LR, LRDecay: p.LRDecay, WeightDecay: p.WeightDec,
-		Schedule: p.Schedule, Warmup: p.Warmup, EvalEvery: p.EvalEvery, Seed: j.Seed, Normalize: j.Normalize}
-	unfreeze := map[int]bool{}
-	for _, e := range p.Unfreeze {
-		unfreeze[e] = true
+	if p.Transfer && j.Weights == "" {
+		return nil, fmt.Errorf("strategies: %s needs source weights", p.Strategy)
 	}
 	out := &Outcome{TrainImages: j.Train.Len()}
 	trainStart := time.Now()
-	hooks := j.Hooks
-	hooks.OnEpochEnd = func(e finetune.Epoch) error {
+	spec := j.Spec()
+	spec.Hooks.OnOpen = func(*vision.Opened) { trainStart = time.Now() }
+	spec.Hooks.OnEpochEnd = func(e finetune.Epoch) error {
 		pt := Point{Epoch: e.Epoch, TrainLoss: e.TrainLoss, Seconds: time.Since(trainStart).Seconds()}
 		if !math.IsNaN(e.ValAccuracy) {
 			a := e.ValAccuracy
 			pt.ValAccuracy = &a
 		}
 		out.Curve = append(out.Curve, pt)
-		if unfreeze[e.Epoch] {
-			if _, err := finetune.UnfreezeNext(m); err != nil {
-				return err
-			}
-		}
 		if j.Hooks.OnEpochEnd != nil {
 			return j.Hooks.OnEpochEnd(e)
 		}
 		return nil
 	}
-	tr := finetune.Trainer{Config: cfg, Hooks: hooks}
-	var res *finetune.Result
-	if p.Cached {
-		res, err = tr.FitCached(m, j.Train, j.Val)
-	} else {
-		res, err = tr.Fit(m, m.VS, j.Train, j.Val)
-	}
+	res, err := finetune.Run(context.Background(), spec)
 	if err != nil {
 		return nil, fmt.Errorf("strategies: %s: %w", p.Strategy, err)
 	}
-	out.summarise(res, time.Since(began))
+	out.summarise(res.Result, time.Since(began))
 	return out, nil
 }
 

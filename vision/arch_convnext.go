@@ -22,6 +22,15 @@ func init() {
 	register(Spec{Name: "convnext_tiny", Family: "convnext", ResizeSize: 236, Build: func(m *Model, p *nn.Path) error {
 		return buildConvNeXt(m, p, []cnStage{{96, 192, 3}, {192, 384, 3}, {384, 768, 9}, {768, 0, 3}}, 0.1)
 	}})
+	register(Spec{Name: "convnext_small", Family: "convnext", ResizeSize: 230, Build: func(m *Model, p *nn.Path) error {
+		return buildConvNeXt(m, p, []cnStage{{96, 192, 3}, {192, 384, 3}, {384, 768, 27}, {768, 0, 3}}, 0.4)
+	}})
+	register(Spec{Name: "convnext_base", Family: "convnext", ResizeSize: 232, Build: func(m *Model, p *nn.Path) error {
+		return buildConvNeXt(m, p, []cnStage{{128, 256, 3}, {256, 512, 3}, {512, 1024, 27}, {1024, 0, 3}}, 0.5)
+	}})
+	register(Spec{Name: "convnext_large", Family: "convnext", ResizeSize: 232, Build: func(m *Model, p *nn.Path) error {
+		return buildConvNeXt(m, p, []cnStage{{192, 384, 3}, {384, 768, 3}, {768, 1536, 27}, {1536, 0, 3}}, 0.5)
+	}})
 }
 
 // cnStage is torchvision's CNBlockConfig; out 0 means no downsampling after

@@ -26,6 +26,9 @@ func init() {
 		{"resnet152", true, [4]int{3, 8, 36, 3}, 1, 64},
 		{"resnext50_32x4d", true, [4]int{3, 4, 6, 3}, 32, 4},
 		{"wide_resnet50_2", true, [4]int{3, 4, 6, 3}, 1, 128},
+		{"resnext101_32x8d", true, [4]int{3, 4, 23, 3}, 32, 8},
+		{"resnext101_64x4d", true, [4]int{3, 4, 23, 3}, 64, 4},
+		{"wide_resnet101_2", true, [4]int{3, 4, 23, 3}, 1, 128},
 	} {
 		r := r
 		register(Spec{Name: r.name, Family: "resnet", Build: func(m *Model, p *nn.Path) error {

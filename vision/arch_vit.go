@@ -20,6 +20,15 @@ func init() {
 	register(Spec{Name: "vit_b_16", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
 		return buildViT(m, p, vitConfig{image: 224, patch: 16, layers: 12, heads: 12, hidden: 768, mlp: 3072})
 	}})
+	register(Spec{Name: "vit_b_32", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+		return buildViT(m, p, vitConfig{image: 224, patch: 32, layers: 12, heads: 12, hidden: 768, mlp: 3072})
+	}})
+	register(Spec{Name: "vit_l_16", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+		return buildViT(m, p, vitConfig{image: 224, patch: 16, layers: 24, heads: 16, hidden: 1024, mlp: 4096})
+	}})
+	register(Spec{Name: "vit_l_32", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+		return buildViT(m, p, vitConfig{image: 224, patch: 32, layers: 24, heads: 16, hidden: 1024, mlp: 4096})
+	}})
 }
 
 type vitConfig struct {

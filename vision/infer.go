@@ -40,21 +40,22 @@ func FloatTensor(data []float32, shape []int64, dev gotch.Device) (*ts.Tensor, e
 	return t, nil
 }
 
-// Logits runs m in eval mode without gradients and returns the logits as
-// float32 rows. It must run on a torch worker thread.
+// Logits runs m in eval mode under inference mode (no autograd, batch
+// norms folded into their convolutions) and returns the logits as float32
+// rows. It must run on a torch worker thread.
 func (m *Model) Logits(x *ts.Tensor) ([][]float32, error) {
 	return m.rows(x, m.Forward)
 }
 
 // Embed returns the penultimate features of x as float32 rows (eval mode,
-// no gradients). It must run on a torch worker thread.
+// inference mode). It must run on a torch worker thread.
 func (m *Model) Embed(x *ts.Tensor) ([][]float32, error) {
 	return m.rows(x, m.Features)
 }
 
 func (m *Model) rows(x *ts.Tensor, f func(*ts.Tensor, bool) (*ts.Tensor, error)) ([][]float32, error) {
 	var out [][]float32
-	err := torch.WithoutGrad(func() error {
+	err := torch.Inference(func() error {
 		y, err := f(x, false)
 		if err != nil {
 			return err

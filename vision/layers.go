@@ -32,7 +32,24 @@ type Seq []Module
 // Forward runs the modules in order.
 func (s Seq) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	h := x
-	for i, m := range s {
+	for i := 0; i < len(s); i++ {
+		m := s[i]
+		if c, ok := m.(*Conv2d); ok && i+1 < len(s) {
+			if bn, ok := s[i+1].(*BatchNorm2d); ok && canFold(c, bn, train) {
+				// Convolution + batch norm with running statistics: one
+				// convolution with folded parameters (see bnFold).
+				out, err := bn.forwardFolded(c, h)
+				if h != x {
+					h.MustDrop()
+				}
+				if err != nil {
+					return nil, fmt.Errorf("[%d]: %w", i, err)
+				}
+				h = out
+				i++
+				continue
+			}
+		}
 		if ip, ok := m.(inPlacer); ok && h != x {
 			// h is Seq's own intermediate: overwrite it instead of
 			// allocating another activation-sized tensor.
@@ -203,8 +220,10 @@ type BatchNorm2d struct {
 	// Frozen makes the layer normalise with its running statistics and
 	// leave them unchanged, also in training mode (a frozen stage's batch
 	// norm, as Keras does for fine-tuning).
-	Frozen bool
-	name   string // state-dict prefix, e.g. "layer1.0.bn1"
+	Frozen  bool
+	name    string // state-dict prefix, e.g. "layer1.0.bn1"
+	updates uint64 // training-mode forwards: running statistics changed
+	fold    bnFold // folded copy of the preceding convolution, for evaluation
 }
 
 // NewBatchNorm2d creates a batch norm over c channels under p, initialised as
@@ -256,6 +275,7 @@ func (bn *BatchNorm2d) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	if err != nil || !train {
 		return out, err
 	}
+	bn.updates++
 	// num_batches_tracked += 1, through copy_ (gotch's generated in-place ops leak).
 	n, err := bn.NumBatches.AddScalar(ts.IntScalar(1), false)
 	if err != nil {

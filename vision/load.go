@@ -101,6 +101,10 @@ func (m *Model) LoadTensors(named map[string]*ts.Tensor, o LoadOptions) (LoadRep
 			shapes = append(shapes, fmt.Sprintf("tensor %q: shape %v in the file, %v in %s", name, ss, ds, m.Arch))
 			continue
 		}
+		if err := checkLoadDType(name, src, dst); err != nil {
+			shapes = append(shapes, err.Error())
+			continue
+		}
 		copies = append(copies, pairT{dst, src})
 		rep.Loaded = append(rep.Loaded, name)
 	}

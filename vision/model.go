@@ -179,6 +179,9 @@ func (m *Model) FeaturesDim() int {
 // collector cannot see). The model must not be used afterwards.
 func (m *Model) Close() {
 	if m != nil && m.VS != nil {
+		for _, bn := range m.bns {
+			bn.dropFold()
+		}
 		m.VS.Destroy()
 	}
 }
@@ -248,9 +251,10 @@ func (m *Model) StageParams() (counts []int64, uncovered []string) {
 }
 
 // IsBuffer reports whether a state-dict name is a buffer (batch-norm
-// statistics), not a parameter.
+// statistics, Swin's relative_position_index), not a parameter.
 func IsBuffer(name string) bool {
-	return strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") || strings.HasSuffix(name, "num_batches_tracked")
+	return strings.HasSuffix(name, "running_mean") || strings.HasSuffix(name, "running_var") || strings.HasSuffix(name, "num_batches_tracked") ||
+		strings.HasSuffix(name, "relative_position_index")
 }
 
 // NumParams returns the number of trainable parameter elements (buffers
@@ -272,6 +276,11 @@ type Spec struct {
 	// Build creates the parameters under p and fills m's Backbone, Head,
 	// HeadPrefixes, Stages and FeatureDim.
 	Build func(m *Model, p *nn.Path) error
+	// SkipPrefixes are state-dict key prefixes that published weight files
+	// carry but the model does not build (googlenet's auxiliary classifiers
+	// "aux1.", "aux2.", which torchvision drops after loading): Open skips
+	// those tensors. (The opposite of parts a file may lack.)
+	SkipPrefixes []string
 	// Optional are the state-dict prefixes of parts that torchvision can
 	// build the model without (inception_v3(aux_logits=False) has no
 	// "AuxLogits."): a weights file without them loads, and those tensors

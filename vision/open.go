@@ -72,6 +72,9 @@ func ReadMeta(weights string) (*CheckpointMeta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("vision: %s: not a gtl checkpoint description: %w", MetaPath(weights), err)
 	}
+	if err := checkMeta(&m); err != nil {
+		return nil, fmt.Errorf("vision: %s: %w", MetaPath(weights), err)
+	}
 	return &m, nil
 }
 
@@ -83,7 +86,11 @@ type OpenOptions struct {
 	// weights from (see WeightsOptions.Key); empty: chosen as it says.
 	WeightsKey string
 	Pretrained bool // fetch torchvision's ImageNet weights (see FetchPretrained)
-	NumClasses int  // 0: as in the weights (1000 without weights)
+	// PretrainedName picks which of torchvision's weights Pretrained fetches
+	// (see PretrainedNamed; empty: DEFAULT), or, as hf-hub:ORG/NAME, a timm
+	// model from the Hugging Face Hub (see FetchHub; Arch may then be empty).
+	PretrainedName string
+	NumClasses     int // 0: as in the weights (1000 without weights)
 	// Classes, when set, are the class names of the data to fine-tune on;
 	// a head trained on other classes is re-initialised even if their count
 	// matches.
@@ -109,11 +116,38 @@ type Opened struct {
 // mis-shaped tensor is an error. It must run on a torch worker thread.
 func Open(o OpenOptions) (*Opened, error) {
 	out := &Opened{}
-	if o.Pretrained {
-		if o.Weights != "" {
-			return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
+	if o.Device.Name == "" {
+		o.Device = gotch.CPU // the zero Device is not one libtorch knows
+	}
+	var hub *HubModel
+	if o.Pretrained && o.Weights != "" {
+		return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
+	}
+	if o.Pretrained && IsHubRef(o.PretrainedName) {
+		var err error
+		if hub, err = FetchHub(o.PretrainedName, o.Fetch); err != nil {
+			return nil, err
 		}
-		p, err := FetchPretrained(o.Arch, o.Fetch)
+		if o.Arch != "" && o.Arch != hub.Arch {
+			return nil, fmt.Errorf("vision: %s is a %s, not %s (--model)", o.PretrainedName, hub.Arch, o.Arch)
+		}
+		o.Arch, o.Weights, o.Pretrained = hub.Arch, hub.Weights, false
+	}
+	if o.Pretrained {
+		if o.Arch == "" {
+			return nil, fmt.Errorf("vision: --pretrained needs --model")
+		}
+		pw, err := PretrainedNamed(o.Arch, o.PretrainedName)
+		if err != nil {
+			return nil, err
+		}
+		if spec, err := Lookup(o.Arch); err == nil && spec.Family == "vit" && pw.CropSize != spec.InputSize {
+			return nil, fmt.Errorf("vision: %s %s needs %d×%d images; gtl's %s is built for %d×%d only (use another of its weights)",
+				o.Arch, pw.Name, pw.CropSize, pw.CropSize, o.Arch, spec.InputSize, spec.InputSize)
+		}
+		f := o.Fetch
+		f.Name = pw.Name
+		p, err := FetchPretrained(o.Arch, f)
 		if err != nil {
 			return nil, err
 		}
@@ -137,6 +171,11 @@ func Open(o OpenOptions) (*Opened, error) {
 			return nil, err
 		}
 		defer DropAll(named)
+		if hub != nil {
+			if err := hubToTorchvision(named); err != nil { // adds to named: DropAll frees all
+				return nil, err
+			}
+		}
 	}
 	if o.Arch == "" {
 		return nil, fmt.Errorf("vision: no architecture given (--model)")
@@ -146,6 +185,7 @@ func Open(o OpenOptions) (*Opened, error) {
 		return nil, err
 	}
 	named = renameLegacyKeys(spec, named)
+	named = skipExtraKeys(spec, named)
 	// The model is built once with the class count asked for, or, when the
 	// weights decide it, first with any count to learn the head's names.
 	n := o.NumClasses
@@ -186,7 +226,8 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	// torchvision builds inception_v3 with transform_input=True exactly when
 	// it loads its own ImageNet weights; a gtl checkpoint records the choice.
-	if p, err := PretrainedFor(o.Arch); err == nil && o.Arch == "inception_v3" && filepath.Base(o.Weights) == p.FileName() {
+	known, isKnown := knownWeights(o.Arch, o.Weights)
+	if isKnown && (o.Arch == "inception_v3" || o.Arch == "googlenet") {
 		m.TransformInput = true
 	}
 	if out.Meta != nil {
@@ -194,8 +235,17 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	out.Model = m
 	out.Prep = Preprocess{CropSize: m.InputSize, ResizeSize: m.ResizeSize, Filter: "bilinear", Mean: transforms.ImageNetMean, Std: transforms.ImageNetStd}
-	if p, err := PretrainedFor(o.Arch); err == nil {
-		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = p.CropSize, p.ResizeSize, p.Filter.String()
+	if !isKnown {
+		var err error // other files: the default weights' transform
+		known, err = PretrainedFor(o.Arch)
+		isKnown = err == nil
+	}
+	if isKnown {
+		out.Prep.CropSize, out.Prep.ResizeSize, out.Prep.Filter = known.CropSize, known.ResizeSize, known.Filter.String()
+		out.Prep.Mean, out.Prep.Std = known.Normalization()
+	}
+	if hub != nil {
+		out.Prep = hub.Preprocess()
 	}
 	switch {
 	case o.Classes != nil && len(o.Classes) == n:
@@ -214,6 +264,36 @@ func Open(o OpenOptions) (*Opened, error) {
 		}
 	}
 	return out, nil
+}
+
+// skipExtraKeys returns named without the keys under the spec's
+// SkipPrefixes (the caller still owns and frees every tensor).
+func skipExtraKeys(spec Spec, named map[string]*ts.Tensor) map[string]*ts.Tensor {
+	if len(spec.SkipPrefixes) == 0 || named == nil {
+		return named
+	}
+	out := make(map[string]*ts.Tensor, len(named))
+	for k, v := range named {
+		if !(Stage{Prefixes: spec.SkipPrefixes}).Covers(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// knownWeights returns the torchvision weights of arch whose file name is
+// weights' (torchvision's cache names), if any.
+func knownWeights(arch, weights string) (Pretrained, bool) {
+	if weights == "" {
+		return Pretrained{}, false
+	}
+	ws, _ := PretrainedWeights(arch)
+	for _, w := range ws {
+		if filepath.Base(weights) == w.FileName() {
+			return w, true
+		}
+	}
+	return Pretrained{}, false
 }
 
 // scriptHint adds to a failed load of a TorchScript archive what the file

@@ -19,7 +19,7 @@ import (
 )
 
 // lightArchs run in `go test -short` (make test); the rest in make test-all.
-var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true}
+var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true, "shufflenet_v2_x0_5": true}
 
 var fixtureMu sync.Mutex
 
@@ -211,6 +211,12 @@ func TestScratchInit(t *testing.T) {
 			}
 			ours, theirs := meanStd(losses), meanStd(ref.InitLosses)
 			tol := math.Max(0.15*theirs.mean, 2*math.Hypot(ours.std, theirs.std))
+			if strings.HasPrefix(arch, "mnasnet") {
+				// MNASNet's head is U(±√(3/classes)): initial logits are large and
+				// their loss swings by seed (torchvision, mnasnet0_75, seeds 1-8 on
+				// one batch: 5.9 to 10.4), more than three seeds' spread shows.
+				tol = math.Max(tol, 0.4*theirs.mean)
+			}
 			if len(ref.InitLosses) == 0 || math.Abs(ours.mean-theirs.mean) > tol {
 				t.Errorf("initial loss %.3f ± %.3f, torchvision %.3f ± %.3f (tolerance %.3f; ln 10 = %.3f)", ours.mean, ours.std, theirs.mean, theirs.std, tol, math.Log(10))
 			} else {
@@ -230,9 +236,18 @@ func fixtureSize(arch string) int64 {
 	return 64
 }
 
-// initBatch is make_fixtures.py's init_batch: fewer images for the slow ViT.
+// heavyArchs are make_fixtures.py's HEAVY: the largest models, checked on
+// fewer images so that fixture and test fit in minutes and a few GB.
+var heavyArchs = map[string]bool{"vit_l_16": true, "vit_l_32": true, "regnet_y_128gf": true, "regnet_y_32gf": true,
+	"regnet_x_32gf": true, "convnext_large": true, "swin_b": true, "efficientnet_v2_l": true}
+
+// initBatch is make_fixtures.py's init_batch: fewer images for the slow ViT
+// and the heavy models.
 func initBatch(arch string) int64 {
-	if strings.HasPrefix(arch, "vit_") {
+	switch {
+	case heavyArchs[arch]:
+		return 2
+	case strings.HasPrefix(arch, "vit_"):
 		return 4
 	}
 	return 16

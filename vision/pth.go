@@ -38,6 +38,9 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 			out, err = nil, fmt.Errorf("vision: read %s: corrupt or unsupported PyTorch checkpoint: %v", path, r)
 		}
 	}()
+	if err := checkPthPickle(path); err != nil {
+		return nil, src, err
+	}
 	if err := checkPthHead(path); err != nil {
 		return nil, src, err
 	}
@@ -228,6 +231,9 @@ func (p *pickleClasses) module() string {
 func (p *pickleClasses) newUnpickler(r io.Reader) pickle.Unpickler {
 	u := pickle.NewUnpickler(r)
 	u.FindClass = func(module, name string) (any, error) {
+		if b := pickleBuiltin(module, name); b != nil {
+			return b, nil
+		}
 		if module == "torch" && name == "BFloat16Storage" {
 			return &pickle.BFloat16StorageClass{}, nil
 		}

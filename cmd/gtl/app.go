@@ -14,18 +14,21 @@ import (
 
 // run builds the app, runs it and turns its error into one line on stderr
 // and an exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer catchPanic(stderr, &code)
+	invocation = args
 	app := newApp(stdout, stderr)
-	err := app.Run(flagsFirst(app, args))
+	err := app.Run(flagsFirst(app, joinPretrainedArg(args)))
 	if err == nil {
 		return 0
 	}
-	code := 1
+	code = 1
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		code = ec.ExitCode()
 	}
-	if msg := firstLine(err.Error()); msg != "" {
+	msg, code := reportIfPanic(firstLine(err.Error()), code)
+	if msg != "" {
 		fmt.Fprintln(stderr, "gtl:", msg)
 	}
 	return code
@@ -106,6 +109,10 @@ func takesValue(flags []cli.Flag, arg string) bool {
 		for _, n := range f.Names() {
 			if n == name {
 				_, isBool := f.(*cli.BoolFlag)
+				if g, ok := f.(*cli.GenericFlag); ok { // --pretrained: bare, or =NAME
+					b, ok := g.Value.(interface{ IsBoolFlag() bool })
+					isBool = ok && b.IsBoolFlag()
+				}
 				return !isBool
 			}
 		}

@@ -27,6 +27,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "warmup", Value: 3, Usage: "untimed steps first"},
 			&cli.StringFlag{Name: "amp", Usage: "mixed precision: bf16 or fp16 (fp16 on CUDA only)"},
 			&cli.BoolFlag{Name: "channels-last", Usage: "channels-last memory format for the input and the weights"},
+			&cli.IntFlag{Name: "freeze", Usage: "train mode: freeze the first N stages (no gradients, batch norms on running statistics)"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch intra-op threads (0: the global --threads / default)"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the weights and the batch"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of text"},
@@ -60,13 +61,13 @@ func runBench(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--%s %d: want at least 1", f, c.Int(f)), 2)
 		}
 	}
-	if c.Int("warmup") < 0 || c.Int("image-size") < 0 {
-		return cli.Exit(fmt.Sprintf("--warmup %d, --image-size %d: want 0 or more", c.Int("warmup"), c.Int("image-size")), 2)
+	if c.Int("warmup") < 0 || c.Int("image-size") < 0 || c.Int("freeze") < 0 {
+		return cli.Exit(fmt.Sprintf("--warmup %d, --image-size %d, --freeze %d: want 0 or more", c.Int("warmup"), c.Int("image-size"), c.Int("freeze")), 2)
 	}
 	cfg := finetune.BenchConfig{
 		Arch: c.String("model"), Mode: c.String("mode"), Batch: c.Int("batch"), ImageSize: c.Int("image-size"),
 		Device: dev, Steps: c.Int("steps"), Warmup: c.Int("warmup"), AMP: amp,
-		ChannelsLast: c.Bool("channels-last"), Seed: c.Int64("seed"),
+		ChannelsLast: c.Bool("channels-last"), Seed: c.Int64("seed"), Freeze: c.Int("freeze"),
 	}
 	if err := finetune.CheckBench(cfg); err != nil {
 		return cli.Exit(err.Error(), 2)

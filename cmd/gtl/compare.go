@@ -1,14 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
-	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
@@ -38,16 +39,34 @@ func compareCommand() *cli.Command {
 			&cli.IntFlag{Name: "seeds", Value: 3, Usage: "runs per strategy and size (seeds 1..n: shots drawn, head initialised, batches shuffled)"},
 			&cli.BoolFlag{Name: "equal-budget", Usage: "give every run the optimisation steps of full fine-tuning at its size"},
 			&cli.IntFlag{Name: "image-size", Usage: "resolution (default: the source checkpoint's; 224 for torchvision weights)"},
+			&cli.BoolFlag{Name: "augment", Usage: "train each strategy with gtl train's augmentation for it (light when fine-tuning, none from scratch or for linear's cached features); default: none, for comparability"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep the finished runs in --out and run the rest"},
 			&cli.BoolFlag{Name: "force", Usage: "discard results of another comparison in --out"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
+			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
 		},
 		Action: runCompare,
 	}
 }
 
 func runCompare(c *cli.Context) error {
+	if c.IsSet("merge") {
+		return mergeCompare(c)
+	}
+	if c.Args().Len() > 0 {
+		return cli.Exit(fmt.Sprintf("unexpected arguments %v (shard folders go with --merge)", c.Args().Slice()), 2)
+	}
+	var shard *strategies.Shard
+	if s := c.String("shard"); s != "" {
+		sh, err := strategies.ParseShard(s, os.Getenv)
+		if err != nil {
+			return cli.Exit("--shard: "+err.Error(), 2)
+		}
+		shard = &sh
+	}
 	sts, err := strategies.ParseList(c.String("strategies"))
 	if err != nil {
 		return cli.Exit("--strategies: "+err.Error(), 2)
@@ -59,6 +78,9 @@ func runCompare(c *cli.Context) error {
 	if c.Int("seeds") < 1 {
 		return cli.Exit(fmt.Sprintf("--seeds %d: want at least 1", c.Int("seeds")), 2)
 	}
+	if _, err := torch.ParseDevice(c.String("device")); err != nil {
+		return cli.Exit("--device: "+err.Error(), 2)
+	}
 	arch, size, err := sourceModel(c, sts)
 	if err != nil {
 		return err
@@ -67,13 +89,13 @@ func runCompare(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	small, name := tgt.smallestClass()
+	small, name := tgt.SmallestClass()
 	for _, n := range shots {
 		if n > small {
 			return cli.Exit(fmt.Sprintf("--shots %d: class %s has only %d training images", n, name, small), 2)
 		}
 	}
-	stages, err := stageCount(arch)
+	stages, err := strategies.StageCount(arch)
 	if err != nil {
 		return cli.Exit("--model: "+err.Error(), 2)
 	}
@@ -84,8 +106,8 @@ func runCompare(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--strategies %s: %s has %d stages (the last is the head); freeze at most %d", s.Name, arch, stages, stages-1), 2)
 		}
 	}
-	g := strategies.Grid{Model: arch, Weights: c.String("weights"), Data: c.String("data"), Classes: tgt.train.Classes,
-		ValImages: tgt.val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
+	g := strategies.Grid{Model: arch, Weights: c.String("weights"), Data: c.String("data"), Classes: tgt.Classes,
+		ValImages: tgt.Val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Augment: c.Bool("augment"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
 	out := c.String("out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -94,27 +116,38 @@ func runCompare(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	if !reflect.DeepEqual(res.Shard, shard) && len(res.Runs) > 0 && !c.Bool("force") {
+		return cli.Exit(fmt.Sprintf("--shard: %s holds runs of shard %v, not %v; use another --out or --force", out, res.Shard, shard), 2)
+	}
+	res.Shard = shard
+	cells := g.Cells()
+	if shard != nil {
+		cells = shard.Cells(g)
+	}
 	if err := res.Save(out); err != nil { // claims the folder for this grid
 		return err
 	}
-	plans, total, err := planGrid(g, sts, tgt, stages)
+	plans, total, err := planGrid(g, sts, tgt.Len(), len(tgt.Classes), stages)
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
 	todo := 0
-	for _, cell := range g.Cells() {
+	for _, cell := range cells {
 		if _, done := res.Find(cell); !done {
 			todo++
 		}
 	}
 	fmt.Fprintf(w, "comparing %s on %s %v (%d px): %d strategies × %d sizes × %d seeds = %d runs (%d to do), evaluated on %d images\n",
 		arch, g.Data, g.Classes, size, len(names), len(shots), g.Seeds, len(g.Cells()), todo, g.ValImages)
+	if shard != nil {
+		fmt.Fprintf(w, "shard %s: %d of the %d runs\n", shard, len(cells), len(g.Cells()))
+	}
 	bar := newGridBar(c, total)
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
 	began := time.Now()
-	for _, cell := range g.Cells() {
+	for _, cell := range cells {
 		p := plans[cell]
 		if _, done := res.Find(cell); done {
 			bar.skip(p.Steps)
@@ -123,14 +156,28 @@ func runCompare(c *cli.Context) error {
 		if stop.requested() {
 			break
 		}
-		train, err := tgt.shots(cell.Shots, cell.Seed)
+		sub, err := tgt.Shots(cell.Shots, cell.Seed)
+		if err != nil {
+			return specError(err)
+		}
+		train, err := sub.Images()
 		if err != nil {
 			return err
 		}
 		bar.describe(cell)
-		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.val,
-			Normalize: imagenetNorm, Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
+		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
+			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
 		o, err := job.Run()
+		if div := (*finetune.DivergedError)(nil); errors.As(err, &div) {
+			// The grid goes on; the run is recorded (and not redone by --resume).
+			fmt.Fprintf(c.App.ErrWriter, "gtl: %s: %v\n", cell, div)
+			res.Add(strategies.Record{Cell: cell, Plan: p, Finished: time.Now().UTC(), Diverged: div.Error()})
+			if err := res.Save(out); err != nil {
+				return err
+			}
+			bar.clear()
+			continue
+		}
 		if err != nil {
 			bar.clear()
 			return fmt.Errorf("%s: %w (finished runs are kept in %s; continue with --resume)", cell, err, out)
@@ -198,17 +245,14 @@ func sourceModel(c *cli.Context, sts []strategies.Strategy) (arch string, size i
 }
 
 // planGrid resolves every cell's plan and the grid's total steps.
-func planGrid(g strategies.Grid, sts []strategies.Strategy, tgt *target, stages int) (map[strategies.Cell]strategies.Plan, int, error) {
-	perClass := map[int]int{}
-	for _, l := range tgt.train.Labels {
-		perClass[l]++
-	}
+// With g.Augment, each strategy gets gtl train's augmentation for it.
+func planGrid(g strategies.Grid, sts []strategies.Strategy, images, classes, stages int) (map[strategies.Cell]strategies.Plan, int, error) {
 	plans := map[strategies.Cell]strategies.Plan{}
 	total := 0
 	for _, cell := range g.Cells() {
-		n := tgt.train.Len()
+		n := images
 		if cell.Shots != strategies.All {
-			n = cell.Shots * len(tgt.train.Classes)
+			n = cell.Shots * classes
 		}
 		equal := 0
 		if g.EqualBudget {
@@ -226,6 +270,9 @@ func planGrid(g strategies.Grid, sts []strategies.Strategy, tgt *target, stages 
 			p, err := s.Resolve(strategies.Size{Images: n, Stages: stages}, equal)
 			if err != nil {
 				return nil, 0, err
+			}
+			if g.Augment && s.Transfer && !p.Cached {
+				p.Augment = "light" // gtl train's default when fine-tuning with the backbone in the loop
 			}
 			plans[cell] = p
 			total += p.Steps
@@ -269,18 +316,29 @@ func printSummary(w io.Writer, r *strategies.Results) {
 	fmt.Fprintf(w, "best per size — %s\n", strings.Join(best, "; "))
 }
 
-// stageCount returns the number of stages of an architecture, head
-// included.
-func stageCount(arch string) (int, error) {
-	n := 0
-	err := torch.Do(func() error {
-		m, err := vision.New(arch, 2, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		n = len(m.Stages)
-		m.Close()
-		return nil
-	})
-	return n, err
+// mergeCompare joins shard folders into --out and writes the report.
+func mergeCompare(c *cli.Context) error {
+	dirs := append(c.StringSlice("merge"), c.Args().Slice()...)
+	res, err := strategies.MergeResults(dirs)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if _, err := strategies.OpenResults(out, res.Grid, false, c.Bool("force")); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if err := res.Save(out); err != nil {
+		return err
+	}
+	if err := strategies.WriteReport(out, res); err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "merged %d shards: %d runs of %s on %s %v\n", len(dirs), len(res.Runs), res.Grid.Model, res.Grid.Data, res.Grid.Classes)
+	printSummary(w, res)
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report.md"))
+	return nil
 }

@@ -76,6 +76,7 @@ func diagnose() []check {
 		libtorchCheck(b, maps),
 		wrapperCheck(b, maps),
 		threadsCheck(),
+		distCheck(),
 	}
 	checks = append(checks, cudaChecks(b)...)
 	checks = append(checks, computeCheck(gotch.CPU))
@@ -140,6 +141,13 @@ func wrapperCheck(b torch.BuildInfo, libs []string) check {
 		return check{warn, "wrapper", text, "rebuild with scripts/setup.sh so the build records its disabled ops"}
 	}
 	return check{ok, "wrapper", text, ""}
+}
+
+func distCheck() check {
+	if b := torch.DistBackends(); len(b) > 0 {
+		return check{ok, "c10d", strings.Join(b, ", ") + ": data-parallel training (gtl train --nproc-per-node, torchrun, Slurm, PyTorchJob)", ""}
+	}
+	return check{warn, "c10d", "not built with c10d: data-parallel training is unavailable", "install libgloo-dev and run make setup"}
 }
 
 func threadsCheck() check {

@@ -1,20 +1,14 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/npy"
 )
 
 func evalCommand() *cli.Command {
@@ -53,21 +47,19 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			test = vision.PrepareRGB(test, o.Prep.CropSize)
-			tr := finetune.Trainer{Config: finetune.Config{BatchSize: 64, Normalize: imagenetNorm}}
+			tr := finetune.Trainer{Config: finetune.Config{BatchSize: 64, Normalize: finetune.ImageNetNorm}}
 			r, err := tr.Report(o.Model, test)
 			if err != nil {
 				return err
 			}
 			printReport(c.App.Writer, r, test.Len())
 			if out := c.String("out"); out != "" {
-				return writeConfusionCSV(out, r)
+				return finetune.WriteConfusionCSV(out, r)
 			}
 			return nil
 		},
 	}
 }
-
-var imagenetNorm = vision.Normalize{Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
 
 func indexOf(list []string, s string) int {
 	for i, v := range list {
@@ -105,22 +97,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-func writeConfusionCSV(path string, r *finetune.Report) error {
-	var b strings.Builder
-	cw := csv.NewWriter(&b)
-	_ = cw.Write(append([]string{"true\\predicted"}, r.Classes...))
-	for i, row := range r.Confusion {
-		rec := []string{r.Classes[i]}
-		for _, v := range row {
-			rec = append(rec, strconv.Itoa(v))
-		}
-		_ = cw.Write(rec)
-	}
-	cw.Flush()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return npy.WriteFileAtomic(path, []byte(b.String()))
 }

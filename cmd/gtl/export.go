@@ -63,6 +63,9 @@ func exportCommand() *cli.Command {
 
 func pretrainedNote(c *cli.Context) string {
 	if c.Bool("pretrained") {
+		if n := pretrainedName(c); n != "" {
+			return "pretrained " + n
+		}
 		return "pretrained"
 	}
 	return ""

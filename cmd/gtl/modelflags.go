@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,11 +21,84 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (see gtl models); optional with a gtl checkpoint"},
 		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "weights file: torchvision .pth/.pt, .safetensors, gotch .ot, or a gtl checkpoint"},
 		weightsKeyFlag(),
-		&cli.BoolFlag{Name: "pretrained", Usage: "torchvision's ImageNet weights for --model, from the cache ($GTL_HOME/weights) or downloaded"},
+		&cli.GenericFlag{Name: "pretrained", Value: &pretrainedValue{},
+			Usage: "pretrained weights for --model, from the cache ($GTL_HOME) or downloaded: bare for torchvision's DEFAULT, " +
+				"or =NAME for one of the weights gtl models lists (IMAGENET1K_V1, IMAGENET1K_V2, …), or hf-hub:ORG/NAME for timm's from the Hugging Face Hub"},
 		&cli.IntFlag{Name: "num-classes", Usage: "classes of the output layer; a different count than the weights' re-initialises the head (0: as in the weights)"},
 		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed for the re-initialised head"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no load report or progress on stderr"},
 	}
+}
+
+// pretrainedValue is --pretrained: a boolean flag (bare --pretrained, or
+// =true/=false, as it always was) that also takes a weights name
+// (--pretrained=IMAGENET1K_V2, --pretrained=hf-hub:ORG/NAME). Its String is
+// "true" or "false", so c.Bool("pretrained") keeps working; pretrainedName
+// returns the name.
+type pretrainedValue struct {
+	on   bool
+	name string
+}
+
+func (v *pretrainedValue) IsBoolFlag() bool { return true }
+
+func (v *pretrainedValue) String() string {
+	if v == nil {
+		return "false"
+	}
+	return strconv.FormatBool(v.on)
+}
+
+func (v *pretrainedValue) Set(s string) error {
+	if b, err := strconv.ParseBool(s); err == nil {
+		v.on, v.name = b, ""
+		return nil
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("empty weights name")
+	}
+	v.on, v.name = true, s
+	return nil
+}
+
+// pretrainedName returns the weights name given to --pretrained ("" for
+// the default).
+func pretrainedName(c *cli.Context) string {
+	if v, ok := c.Generic("pretrained").(*pretrainedValue); ok && v.on {
+		return v.name
+	}
+	return ""
+}
+
+// joinPretrainedArg rewrites "--pretrained NAME" as "--pretrained=NAME" when
+// NAME is a weights name (hf-hub:…, DEFAULT, or an upper-case enum name
+// such as IMAGENET1K_V2), so that the space-separated form works for a
+// flag that may also stand alone.
+func joinPretrainedArg(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if (a == "--pretrained" || a == "-pretrained") && i+1 < len(args) && isWeightsName(args[i+1]) {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isWeightsName(s string) bool {
+	if strings.HasPrefix(s, "hf-hub:") {
+		return true
+	}
+	if i := strings.LastIndexByte(s, '.'); i >= 0 { // ResNet50_Weights.IMAGENET1K_V2
+		s = s[i+1:]
+	}
+	return vision.IsWeightsName(s)
 }
 
 // weightsKeyFlag is --weights-key, on every command that takes --weights.
@@ -42,8 +116,8 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 	if c.Int("num-classes") < 0 {
 		return nil, cli.Exit(fmt.Sprintf("--num-classes %d: want at least 1 (or 0 for the weights' own)", c.Int("num-classes")), 2)
 	}
-	if c.String("model") == "" && c.String("weights") == "" {
-		return nil, cli.Exit("--model is required (or --weights with a gtl checkpoint)", 2)
+	if c.String("model") == "" && c.String("weights") == "" && !vision.IsHubRef(pretrainedName(c)) {
+		return nil, cli.Exit("--model is required (or --weights with a gtl checkpoint, or --pretrained hf-hub:ORG/NAME)", 2)
 	}
 	quiet := c.Bool("quiet")
 	dev := gotch.CPU
@@ -54,17 +128,9 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 		}
 	}
 	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"), Pretrained: c.Bool("pretrained"),
-		NumClasses: c.Int("num-classes"), Classes: classes, Device: dev}
+		PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"), Classes: classes, Device: dev}
 	if !quiet {
-		var bar *progressbar.ProgressBar
-		opts.Fetch.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }
-		opts.Fetch.Progress = func(done, total int64) {
-			if bar == nil {
-				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionShowBytes(true),
-					progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
-			}
-			_ = bar.Set64(done)
-		}
+		opts.Fetch = fetchProgress(c)
 	}
 	var o *vision.Opened
 	err := torch.Do(func() error {
@@ -82,6 +148,21 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 		printLoadReport(c.App.ErrWriter, o)
 	}
 	return o, nil
+}
+
+// fetchProgress shows a download of pretrained weights on stderr.
+func fetchProgress(c *cli.Context) vision.FetchOptions {
+	var f vision.FetchOptions
+	var bar *progressbar.ProgressBar
+	f.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }
+	f.Progress = func(done, total int64) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionShowBytes(true),
+				progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+		}
+		_ = bar.Set64(done)
+	}
+	return f
 }
 
 func printLoadReport(w io.Writer, o *vision.Opened) {

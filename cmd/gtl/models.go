@@ -14,11 +14,13 @@ import (
 func modelsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "models",
-		Usage:     "list the architectures with their parameters, input size and stages",
+		Usage:     "list the architectures with their parameters, input size, stages and pretrained weights",
 		ArgsUsage: "[ARCH ...]",
 		Description: "Builds each architecture (1000 classes, as torchvision's ImageNet weights) and prints its\n" +
 			"parameter count, default input size, and its stages — the layer groups that --freeze N and\n" +
-			"discriminative learning rates act on — with their parameter counts. Without ARCH, all of them.",
+			"discriminative learning rates act on — with their parameter counts, then torchvision's weights for it\n" +
+			"(the names --pretrained takes) with their published ImageNet accuracy and evaluation transform.\n" +
+			"Without ARCH, all of them.",
 		Action: func(c *cli.Context) error {
 			archs := c.Args().Slice()
 			if len(archs) == 0 {
@@ -47,8 +49,16 @@ func modelsCommand() *cli.Command {
 					if p, err := vision.PretrainedFor(a); err == nil {
 						input = p.CropSize
 					}
-					_, err = fmt.Fprintf(w, "%-20s %9s %6d  %s\n", a, humanCount(m.NumParams()), input, strings.Join(parts, " | "))
-					return err
+					if _, err = fmt.Fprintf(w, "%-20s %9s %6d  %s\n", a, humanCount(m.NumParams()), input, strings.Join(parts, " | ")); err != nil {
+						return err
+					}
+					ws, _ := vision.PretrainedWeights(a)
+					for _, p := range ws {
+						if _, err := fmt.Fprintf(w, "  --pretrained=%-28s %s  crop %d resize %d %s\n", p.Name+defaultMark(p), accuracy(p), p.CropSize, p.ResizeSize, p.Filter); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 				if err != nil {
 					return err
@@ -57,6 +67,21 @@ func modelsCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+func defaultMark(p vision.Pretrained) string {
+	if p.Default {
+		return " (DEFAULT)"
+	}
+	return ""
+}
+
+// accuracy is the published ImageNet-1K top-1/top-5 of the weights.
+func accuracy(p vision.Pretrained) string {
+	if p.Acc1 == 0 {
+		return fmt.Sprintf("%-27s", "ImageNet acc@1/acc@5 n/a")
+	}
+	return fmt.Sprintf("ImageNet acc@1 %6.2f%% acc@5 %6.2f%%", p.Acc1, p.Acc5)
 }
 
 // humanCount writes 11689512 as 11.69M.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/strategies"
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
@@ -58,9 +59,13 @@ func runRecommend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	train, err := tgt.shots(c.Int("shots"), uint64(c.Int64("seed")))
+	sub, err := tgt.Shots(c.Int("shots"), uint64(c.Int64("seed")))
 	if err != nil {
-		return cli.Exit("--shots: "+err.Error(), 2)
+		return specError(err)
+	}
+	train, err := sub.Images()
+	if err != nil {
+		return err
 	}
 	rec, err := recommend(arch, c.String("weights"), train, c.Int("probe-images"), uint64(c.Int64("seed")))
 	if err != nil {
@@ -88,11 +93,11 @@ func runRecommend(c *cli.Context) error {
 
 // recommend measures the target and places it in the table.
 func recommend(arch, weights string, train *datasets.Images, perClass int, seed uint64) (*recommendation, error) {
-	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, Normalize: imagenetNorm, PerClass: perClass, Seed: seed})
+	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, Normalize: finetune.ImageNetNorm, PerClass: perClass, Seed: seed})
 	if err != nil {
 		return nil, err
 	}
-	stages, err := stageCount(arch)
+	stages, err := strategies.StageCount(arch)
 	if err != nil {
 		return nil, err
 	}

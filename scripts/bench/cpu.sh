@@ -2,11 +2,15 @@
 # scripts/bench/cpu.sh: gtl bench against PyTorch (scripts/bench/pytorch_ref.py)
 # on the CPU, same libtorch, same threads, same synthetic data; repetitions
 # interleaved (gtl, torch, gtl, torch, ...) so that machine load hits both
-# alike; prints the median images/s of each and their ratio per config.
+# alike; prints the median images/s of each, its spread and the ratios per
+# config. Modes: train (every stage trained), freeze2 (train with the first
+# two stages frozen: no gradients, batch norms on running statistics, as
+# gtl train --freeze 2), infer (eval forward; PyTorch twice: eager no_grad,
+# and its frozen path optimize_for_inference(freeze(script(m.eval())))).
 #
 # Environment (defaults in brackets):
 #   MODELS        architectures [resnet18 resnet50 mobilenet_v2]
-#   MODES         [train infer]
+#   MODES         [train freeze2 infer]
 #   REPS          repetitions per tool and config [3]
 #   TRAIN_BATCH   [8]     INFER_BATCH [16]     SIZE [224]
 #   STEPS         timed steps per run [3]      WARMUP [1]
@@ -18,7 +22,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MODELS=${MODELS:-"resnet18 resnet50 mobilenet_v2"}
-MODES=${MODES:-"train infer"}
+MODES=${MODES:-"train freeze2 infer"}
 REPS=${REPS:-3}
 TRAIN_BATCH=${TRAIN_BATCH:-8}
 INFER_BATCH=${INFER_BATCH:-16}
@@ -45,13 +49,22 @@ start=$(date +%s)
 echo "cpu.sh: $MODELS × $MODES, $REPS reps, $THREADS threads, steps $STEPS (+$WARMUP warm-up); raw results: $results" >&2
 for model in $MODELS; do
 	for mode in $MODES; do
-		batch=$TRAIN_BATCH
-		[ "$mode" = infer ] && batch=$INFER_BATCH
-		args=(--model "$model" --mode "$mode" --batch "$batch" --image-size "$SIZE" --device cpu
-			--steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --json "${amp[@]}")
+		batch=$TRAIN_BATCH m=train extra=()
+		case $mode in
+		infer) batch=$INFER_BATCH m=infer ;;
+		freeze2) extra=(--freeze 2) ;;
+		train) ;;
+		*) echo "cpu.sh: error: mode $mode: want train, freeze2 or infer" >&2; exit 2 ;;
+		esac
+		args=(--model "$model" --mode "$m" --batch "$batch" --image-size "$SIZE" --device cpu
+			--steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --json "${amp[@]}" "${extra[@]}")
 		for ((r = 1; r <= REPS; r++)); do
+			echo "{\"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >>"$results"
 			"$GTL" bench "${args[@]}" >>"$results"
 			"$PYTHON" "$root/scripts/bench/pytorch_ref.py" "${args[@]}" >>"$results"
+			if [ "$m" = infer ]; then
+				"$PYTHON" "$root/scripts/bench/pytorch_ref.py" "${args[@]}" --jit-freeze >>"$results"
+			fi
 		done
 		echo "cpu.sh: $model $mode done ($(($(date +%s) - start)) s)" >&2
 	done

@@ -67,6 +67,16 @@ def physical_cores():
     return len(cores) if 0 < len(cores) < n else n
 
 
+def stage_prefixes(model):
+    """gtl's stages (gtl models) of the architectures --freeze knows."""
+    if model.startswith(("resnet", "resnext", "wide_resnet")):
+        return [["conv1.", "bn1."], ["layer1."], ["layer2."], ["layer3."], ["layer4."]]
+    if model == "mobilenet_v2":
+        return [["features.%d." % i for i in r] for r in
+                (range(0, 1), range(1, 4), range(4, 7), range(7, 14), range(14, 19))]
+    raise SystemExit("pytorch_ref.py: --freeze: no stage table for %s" % model)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="resnet50")
@@ -79,6 +89,10 @@ def main():
     p.add_argument("--amp", default="", choices=["", "bf16", "fp16"])
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--freeze", type=int, default=0,
+                   help="train: freeze the first N stages (requires_grad off, their batch norms in eval mode)")
+    p.add_argument("--jit-freeze", action="store_true",
+                   help="infer: torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(m.eval())))")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
@@ -122,7 +136,14 @@ def main():
 
     if a.mode == "train":
         model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        frozen = [q for st in stage_prefixes(a.model)[:a.freeze] for q in st] if a.freeze else []
+        for name, prm in model.named_parameters():
+            if name.startswith(tuple(frozen)):
+                prm.requires_grad_(False)
+        for name, mod in model.named_modules():
+            if frozen and isinstance(mod, torch.nn.BatchNorm2d) and (name + ".").startswith(tuple(frozen)):
+                mod.eval()
+        opt = torch.optim.SGD([q for q in model.parameters() if q.requires_grad], lr=0.01, momentum=0.9)
         loss_fn = torch.nn.CrossEntropyLoss()
 
         def step():
@@ -133,6 +154,9 @@ def main():
             opt.step()
     else:
         model.eval()
+        if a.jit_freeze:
+            with torch.no_grad():
+                model = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
 
         def step():
             with torch.no_grad(), autocast():
@@ -154,7 +178,7 @@ def main():
     total = time.perf_counter() - began
 
     res = {
-        "tool": "pytorch",
+        "tool": "pytorch-frozen" if a.jit_freeze and a.mode == "infer" else "pytorch",
         "model": a.model,
         "mode": a.mode,
         "batch": a.batch,
@@ -163,6 +187,7 @@ def main():
         "device_name": torch.cuda.get_device_name(dev) if cuda else cpu_name(),
         "amp": a.amp,
         "channels_last": a.channels_last,
+        "freeze": a.freeze if a.mode == "train" else 0,
         "threads": torch.get_num_threads(),
         "steps": a.steps,
         "warmup": a.warmup,

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """table.py: side-by-side table of gtl bench and pytorch_ref.py results.
 
-Reads JSON lines (one `--json` result each, from either tool) from the files
-given or stdin, groups them by configuration, takes the median images/s of
-each tool's repetitions and prints
-
-    config | gtl img/s | PyTorch img/s | ratio (gtl/PyTorch) | reps
+Reads JSON lines (one `--json` result each, from either tool; lines
+{"load": "..."} record the machine's load average) from the files given or
+stdin, groups them by configuration and prints, per config, each tool's
+median images/s with its spread (min-max over the repetitions) and the
+ratios gtl / PyTorch eager and gtl / PyTorch frozen (TorchScript
+optimize_for_inference(freeze(script(m)))); above 1: gtl faster.
 
 Only the Python standard library is used (it runs beside any torch).
 """
@@ -13,17 +14,24 @@ import json
 import statistics
 import sys
 
+TOOLS = [("gtl", "gtl"), ("pytorch", "eager"), ("pytorch-frozen", "frozen")]
+
 
 def key(r):
     prec = r.get("amp") or "fp32"
     cl = " cl" if r.get("channels_last") else ""
-    return "%s %s b%d %dpx %s%s" % (r["model"], r["mode"], r["batch"], r["image_size"], prec, cl)
+    mode = r["mode"] + (" freeze-%d" % r["freeze"] if r.get("freeze") else "")
+    return "%s %s b%d %dpx %s%s" % (r["model"], mode, r["batch"], r["image_size"], prec, cl)
+
+
+def cell(xs):
+    if not xs:
+        return ""
+    return "%.3g (%.3g-%.3g)" % (statistics.median(xs), min(xs), max(xs))
 
 
 def main(paths):
-    rows = {}
-    order = []
-    devices = set()
+    rows, order, devices, loads = {}, [], set(), []
     for path in paths or ["-"]:
         f = sys.stdin if path == "-" else open(path)
         for line in f:
@@ -31,27 +39,35 @@ def main(paths):
             if not line.startswith("{"):
                 continue
             r = json.loads(line)
+            if "load" in r:
+                loads.append(float(r["load"].split()[0]))
+                continue
             k = key(r)
             if k not in rows:
-                rows[k] = {"gtl": [], "pytorch": []}
+                rows[k] = {t: [] for t, _ in TOOLS}
                 order.append(k)
-            rows[k][r["tool"]].append(r["images_per_s"])
+            rows[k].setdefault(r["tool"], []).append(r["images_per_s"])
             devices.add("%s (%s), %s threads" % (r["device"], r["device_name"], r["threads"]))
     print("device: " + "; ".join(sorted(devices)))
-    head = ("config", "gtl img/s", "PyTorch img/s", "ratio", "reps")
+    if loads:
+        print("load average (1 min) at the repetitions: %.1f-%.1f (median %.1f)" % (
+            min(loads), max(loads), statistics.median(loads)))
+    head = ["config"] + ["%s img/s" % n for _, n in TOOLS] + ["gtl/eager", "gtl/frozen", "reps"]
     lines = []
     for k in order:
-        g, p = rows[k]["gtl"], rows[k]["pytorch"]
-        gm = statistics.median(g) if g else float("nan")
-        pm = statistics.median(p) if p else float("nan")
-        ratio = gm / pm if g and p and pm > 0 else float("nan")
-        lines.append((k, "%.1f" % gm, "%.1f" % pm, "%.2f" % ratio, "%d/%d" % (len(g), len(p))))
+        v = rows[k]
+        g = statistics.median(v["gtl"]) if v["gtl"] else float("nan")
+
+        def ratio(t):
+            return "%.2f" % (g / statistics.median(v[t])) if v[t] and v["gtl"] else ""
+        lines.append([k] + [cell(v[t]) for t, _ in TOOLS] + [ratio("pytorch"), ratio("pytorch-frozen"),
+                     "/".join(str(len(v[t])) for t, _ in TOOLS if v[t])])
     w = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
     fmt = " | ".join("%%-%ds" % n if i == 0 else "%%%ds" % n for i, n in enumerate(w))
-    print(fmt % head)
+    print(fmt % tuple(head))
     print("-+-".join("-" * n for n in w))
     for l in lines:
-        print(fmt % l)
+        print(fmt % tuple(l))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ def build(arch):
     kwargs = {"weights": None, "num_classes": NUM_CLASSES}
     if arch == "inception_v3":
         kwargs.update(aux_logits=True, init_weights=True)
+    if arch == "googlenet":
+        # As with its published weights (gtl skips their aux1/aux2 on load).
+        kwargs.update(aux_logits=False, init_weights=True)
     return getattr(torchvision.models, arch)(**kwargs)
 
 
@@ -46,8 +49,16 @@ def no_dropout(m):
             mod.p = 0.0
 
 
+# The largest models: fewer images for the initial-loss check, so that the
+# fixture and the Go test stay within minutes and a few GB on 2 cores.
+HEAVY = {"vit_l_16", "vit_l_32", "regnet_y_128gf", "regnet_y_32gf", "regnet_x_32gf", "convnext_large", "swin_b", "efficientnet_v2_l"}
+
+
 def init_batch(arch):
-    """Images for the initial-loss check (fewer for the slow ViT)."""
+    """Images for the initial-loss check (fewer for the slow ViT and the
+    largest models)."""
+    if arch in HEAVY:
+        return 2
     return 4 if arch.startswith("vit_") else 16
 
 

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"fmt"
@@ -29,11 +30,11 @@ func ReadIDXImages(r io.Reader) (n, h, w int, pix []uint8, err error) {
 		return 0, 0, 0, nil, fmt.Errorf("magic %#08x, want %#08x (unsigned-byte images)", hdr[0], idxImagesMagic)
 	}
 	n, h, w = int(hdr[1]), int(hdr[2]), int(hdr[3])
-	if n <= 0 || h <= 0 || w <= 0 || n*h*w > 1<<32 {
+	if n <= 0 || h <= 0 || w <= 0 || h > 1<<32/w || n > 1<<32/(h*w) { // 2^32 pixels at most, without overflow
 		return 0, 0, 0, nil, fmt.Errorf("implausible shape %d×%d×%d", n, h, w)
 	}
-	pix = make([]uint8, n*h*w)
-	if _, err := io.ReadFull(r, pix); err != nil {
+	pix, err = readN(r, int64(n)*int64(h)*int64(w))
+	if err != nil {
 		return 0, 0, 0, nil, fmt.Errorf("pixels of %d images of %d×%d: %w", n, h, w, err)
 	}
 	return n, h, w, pix, nil
@@ -51,11 +52,27 @@ func ReadIDXLabels(r io.Reader) ([]uint8, error) {
 	if hdr[1] == 0 || hdr[1] > 1<<30 {
 		return nil, fmt.Errorf("implausible label count %d", hdr[1])
 	}
-	labels := make([]uint8, hdr[1])
-	if _, err := io.ReadFull(r, labels); err != nil {
+	labels, err := readN(r, int64(hdr[1]))
+	if err != nil {
 		return nil, fmt.Errorf("%d labels: %w", hdr[1], err)
 	}
 	return labels, nil
+}
+
+// readN reads exactly n bytes. Memory grows with what is read (at most
+// 64 MiB ahead of it), never with a count from a header that the data does
+// not back: a gzipped stream's length is not known in advance.
+func readN(r io.Reader, n int64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(min(n, 64<<20)))
+	got, err := io.CopyN(&buf, r, n)
+	if err == io.EOF {
+		return nil, fmt.Errorf("%d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // openMaybeGzip opens path, or path+".gz", decompressing gzip transparently.

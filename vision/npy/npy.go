@@ -70,22 +70,35 @@ func Numel(shape []int) int {
 
 var headerRE = regexp.MustCompile(`'descr':\s*'([^']+)'.*'fortran_order':\s*(True|False).*'shape':\s*\(([^)]*)\)`)
 
-// Read reads an .npy file.
+// Read reads an .npy file. The data size the header implies is checked
+// against the file's size before any array is allocated.
 func Read(path string) (*Array, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
 	defer f.Close()
-	a, err := Decode(bufio.NewReader(f))
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	a, err := decode(bufio.NewReader(f), st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("npy: %s: %w", path, err)
 	}
 	return a, nil
 }
 
-// Decode reads an .npy stream.
-func Decode(r io.Reader) (*Array, error) {
+// Decode reads an .npy stream. Memory grows with the data actually read,
+// never with the size the header claims.
+func Decode(r io.Reader) (*Array, error) { return decode(r, -1) }
+
+// maxElements bounds an array's element count (and so its bytes, 8 per
+// element at most) so that size arithmetic cannot overflow.
+const maxElements = 1 << 56
+
+// decode reads an .npy stream of size bytes in all (-1: unknown).
+func decode(r io.Reader, size int64) (*Array, error) {
 	var magic [8]byte
 	if _, err := io.ReadFull(r, magic[:]); err != nil {
 		return nil, fmt.Errorf("not an .npy file: %w", err)
@@ -93,20 +106,20 @@ func Decode(r io.Reader) (*Array, error) {
 	if string(magic[:6]) != "\x93NUMPY" {
 		return nil, fmt.Errorf("not an .npy file (starts with %q)", magic[:6])
 	}
-	var hlen int
+	var hlen, prefix int // header length; bytes before the header
 	switch magic[6] {
 	case 1:
 		var n uint16
 		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
 			return nil, fmt.Errorf("header: %w", err)
 		}
-		hlen = int(n)
+		hlen, prefix = int(n), 10
 	case 2, 3:
 		var n uint32
 		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
 			return nil, fmt.Errorf("header: %w", err)
 		}
-		hlen = int(n)
+		hlen, prefix = int(n), 12
 	default:
 		return nil, fmt.Errorf("unsupported .npy version %d", magic[6])
 	}
@@ -135,7 +148,31 @@ func Decode(r io.Reader) (*Array, error) {
 		}
 		a.Shape = append(a.Shape, v)
 	}
-	n := Numel(a.Shape)
+	n := 1
+	for _, v := range a.Shape {
+		if v != 0 && n > maxElements/v {
+			return nil, fmt.Errorf("shape (%s) has too many elements", m[3])
+		}
+		n *= v
+	}
+	elem := map[string]int{"<f4": 4, "<f8": 8, "<i8": 8, "<i4": 4, "|u1": 1, "<u1": 1}[m[1]]
+	if elem == 0 {
+		return nil, fmt.Errorf("dtype %s not supported (want float32, float64, int64, int32 or uint8)", m[1])
+	}
+	nbytes := int64(n) * int64(elem)
+	if size >= 0 {
+		if have := size - int64(prefix+hlen); nbytes > have {
+			return nil, fmt.Errorf("data of shape %v %s: needs %d bytes, the file holds %d (truncated, or a corrupt header)", a.Shape, m[1], nbytes, max(have, 0))
+		}
+	} else {
+		// An unknown length: read what is there first, so that a lying
+		// header cannot make us allocate.
+		var buf bytes.Buffer
+		if _, err := io.CopyN(&buf, r, nbytes); err != nil {
+			return nil, fmt.Errorf("data of shape %v %s: %d of %d bytes: %w", a.Shape, m[1], buf.Len(), nbytes, io.ErrUnexpectedEOF)
+		}
+		r = &buf
+	}
 	var data any
 	switch m[1] {
 	case "<f4":

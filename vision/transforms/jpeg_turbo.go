@@ -214,6 +214,9 @@ func decodeJPEG(data []byte, scaleDenom int, dst []uint8) (RGB, error) {
 	if C.gtl_jpeg_header(src, C.ulong(len(data)), C.int(scaleDenom), &w, &h, &msg[0]) != 0 {
 		return RGB{}, errors.New(C.GoString(&msg[0]))
 	}
+	if err := checkPixels(int(w), int(h)); err != nil {
+		return RGB{}, err
+	}
 	n := 3 * int(w) * int(h)
 	if n == 0 {
 		return RGB{}, errors.New("zero-sized image")
@@ -244,6 +247,9 @@ func decodeJPEGCrop(data []byte, choose func(w, h int) image.Rectangle, dst []ui
 	var w, h C.int
 	if C.gtl_jpeg_header(src, C.ulong(len(data)), 1, &w, &h, &msg[0]) != 0 {
 		return RGB{}, errors.New(C.GoString(&msg[0]))
+	}
+	if err := checkPixels(int(w), int(h)); err != nil {
+		return RGB{}, err
 	}
 	r := choose(int(w), int(h))
 	if r.Empty() || !r.In(image.Rect(0, 0, int(w), int(h))) {

@@ -285,6 +285,11 @@ func DecodeGo(data []byte) (RGB, error) {
 	if len(data) == 0 {
 		return RGB{}, errors.New("not a readable image: empty file")
 	}
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
+		if err := checkPixels(cfg.Width, cfg.Height); err != nil {
+			return RGB{}, err
+		}
+	}
 	m, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return RGB{}, fmt.Errorf("not a readable image (JPEG, PNG, GIF, BMP, TIFF or WebP): %w", err)

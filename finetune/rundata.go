@@ -1,0 +1,191 @@
+package finetune
+
+import (
+	"strings"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+)
+
+// Data is the images of a run: the validation images in memory at the
+// training size, and the training images either in memory (prepared at
+// the training size when used) or, for an image folder trained with
+// augmentation, as files the loader decodes every epoch.
+type Data struct {
+	Classes []string
+	Size    int              // training resolution
+	Val     *datasets.Images // at Size×Size, RGB
+	train   *datasets.Images // in memory, as read
+	files   []datasets.Item  // or streamed from these files
+	skipBad bool             // leave unreadable files out
+	Skipped []string         // images left out while reading
+	// Unsupported are an image folder's files left out for their type
+	// (see vision.Folder.Unsupported).
+	Unsupported []string
+}
+
+// NewData wraps images already in memory: train as read (prepared at size
+// when used, see vision.PrepareRGB) and val, prepared at size here.
+func NewData(train, val *datasets.Images, size int) *Data {
+	if val != nil && (val.Height != size || val.Width != size || val.Channels != 3) {
+		val = vision.PrepareRGB(val, size)
+	}
+	return &Data{Classes: train.Classes, Size: size, Val: val, train: train}
+}
+
+// LoadData reads the data of a resolved spec, without drawing shots:
+// Fashion-MNIST (the classes of d.Classes, d.Val balanced test images)
+// or an image folder (train/ and val/, or a seeded d.ValSplit of each
+// class). With stream, an image folder's training images are listed, not
+// read (the loader decodes them every epoch).
+func LoadData(d DataSpec, seed uint64, stream bool) (*Data, error) {
+	if d.Source == "fashion-mnist" {
+		train, val, err := readFashion(d.Classes, d.Val)
+		if err != nil {
+			return nil, err
+		}
+		return NewData(train, val, d.ImageSize), nil
+	}
+	skip := d.OnBadImage == "skip"
+	f, err := vision.ListFolder(d.Source, d.ValSplit, seed)
+	if err != nil {
+		return nil, FieldErrorf("Data.Source", "%w", err)
+	}
+	out := &Data{Classes: f.Classes, Size: d.ImageSize, skipBad: skip, Unsupported: f.Unsupported}
+	if out.Val, out.Skipped, err = vision.LoadItems(f.Val, f.Classes, d.ImageSize, skip); err != nil {
+		return nil, badImage(err)
+	}
+	if stream {
+		out.files = f.Train
+		return out, nil
+	}
+	train, skipped, err := vision.LoadItems(f.Train, f.Classes, d.ImageSize, skip)
+	if err != nil {
+		return nil, badImage(err)
+	}
+	out.train, out.Skipped = train, append(skipped, out.Skipped...)
+	return out, nil
+}
+
+// badImage adds the way out to an error about an image that does not
+// decode.
+func badImage(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "decode") || strings.Contains(msg, "truncated") || strings.Contains(msg, "jpeg") || strings.Contains(msg, "png") {
+		return FieldErrorf("Data.Source", "%w ({Data.OnBadImage} skip leaves such images out)", err)
+	}
+	return FieldErrorf("Data.Source", "%w", err)
+}
+
+// Len returns the number of training images.
+func (d *Data) Len() int {
+	if d.train != nil {
+		return d.train.Len()
+	}
+	return len(d.files)
+}
+
+// Streamed reports whether the training images are files read every epoch.
+func (d *Data) Streamed() bool { return d.train == nil }
+
+// labels returns the training labels.
+func (d *Data) labels() []int {
+	if d.train != nil {
+		return d.train.Labels
+	}
+	l := make([]int, len(d.files))
+	for i, it := range d.files {
+		l[i] = it.Label
+	}
+	return l
+}
+
+// Shots returns the data with n training images per class drawn with seed
+// (datasets.Images.FirstPerClass); n = 0 keeps them all.
+func (d *Data) Shots(n int, seed uint64) (*Data, error) {
+	if n == 0 {
+		return d, nil
+	}
+	idx, err := (&datasets.Images{Labels: d.labels(), Classes: d.Classes}).FirstPerClass(n, seed)
+	if err != nil {
+		return nil, FieldErrorf("Data.Shots", "{Data.Shots}: %w", err)
+	}
+	out := *d
+	if d.train != nil {
+		if out.train, err = d.train.Subset(idx); err != nil {
+			return nil, err
+		}
+		return &out, nil
+	}
+	out.files = make([]datasets.Item, len(idx))
+	for i, j := range idx {
+		out.files[i] = d.files[j]
+	}
+	return &out, nil
+}
+
+// SmallestClass returns the number of training images of the smallest
+// class, and its name.
+func (d *Data) SmallestClass() (int, string) {
+	count := make([]int, len(d.Classes))
+	for _, l := range d.labels() {
+		count[l]++
+	}
+	n, name := count[0], d.Classes[0]
+	for c, k := range count {
+		if k < n {
+			n, name = k, d.Classes[c]
+		}
+	}
+	return n, name
+}
+
+// Images returns the training images in memory at Size×Size, RGB: reading
+// streamed files, preparing images read at another size.
+func (d *Data) Images() (*datasets.Images, error) {
+	if d.train == nil {
+		im, _, err := vision.LoadItems(d.files, d.Classes, d.Size, d.skipBad)
+		if err != nil {
+			return nil, badImage(err)
+		}
+		return im, nil
+	}
+	im := d.train
+	if im.Height == d.Size && im.Width == d.Size && im.Channels == 3 {
+		return im, nil
+	}
+	return vision.PrepareRGB(im, d.Size), nil
+}
+
+// readFashion loads Fashion-MNIST's training split and n balanced images of
+// its test split (all for n = 0), restricted to the classes of spec.
+func readFashion(spec string, n int) (train, test *datasets.Images, err error) {
+	if train, err = datasets.LoadFashionMNIST("", datasets.Train); err != nil {
+		return nil, nil, err
+	}
+	if test, err = datasets.LoadFashionMNIST("", datasets.Test); err != nil {
+		return nil, nil, err
+	}
+	if spec != "" {
+		classes, err := datasets.ParseClasses(spec, len(train.Classes))
+		if err != nil {
+			return nil, nil, FieldErrorf("Data.Classes", "{Data.Classes}: %w", err)
+		}
+		if train, err = train.SelectClasses(classes); err != nil {
+			return nil, nil, err
+		}
+		if test, err = test.SelectClasses(classes); err != nil {
+			return nil, nil, err
+		}
+	}
+	if n > 0 && n < test.Len() {
+		idx, err := test.FirstPerClass(n/len(test.Classes), 7)
+		if err != nil {
+			return nil, nil, err
+		}
+		if test, err = test.Subset(idx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return train, test, nil
+}

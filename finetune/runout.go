@@ -1,0 +1,182 @@
+package finetune
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gtl-dev/gtl/chart"
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/npy"
+)
+
+// runWriter writes a run's outputs to its folder: config.json at the
+// start, metrics and checkpoints after every epoch, the final model's
+// confusion matrix and the curves at the end.
+type runWriter struct {
+	dir    string
+	jf, cf *os.File
+	cw     *csv.Writer
+	meta   vision.CheckpointMeta
+}
+
+// newRunWriter starts the outputs in dir: config.json, metrics.jsonl and
+// metrics.csv, or, when resuming, appends to the metrics and returns the
+// best validation accuracy so far (-1: none).
+func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, err
+	}
+	train := map[string]any{}
+	b, err := json.Marshal(rc)
+	if err == nil {
+		err = json.Unmarshal(b, &train)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if !resume {
+		if err := WriteJSON(filepath.Join(dir, "config.json"), rc); err != nil {
+			return nil, 0, err
+		}
+	}
+	best := -1.0
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if resume {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		if b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); err == nil {
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var r struct {
+					ValAccuracy *float64 `json:"val_accuracy"`
+				}
+				if json.Unmarshal([]byte(line), &r) == nil && r.ValAccuracy != nil {
+					best = max(best, *r.ValAccuracy)
+				}
+			}
+		}
+	}
+	jf, err := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), flags, 0o644)
+	if err != nil {
+		return nil, 0, err
+	}
+	cf, err := os.OpenFile(filepath.Join(dir, "metrics.csv"), flags, 0o644)
+	if err != nil {
+		jf.Close()
+		return nil, 0, err
+	}
+	w := &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
+		Preprocess: vision.Preprocess{CropSize: rc.ImageSize, ResizeSize: rc.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
+	if !resume {
+		_ = w.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
+	}
+	return w, best, nil
+}
+
+// epoch appends e to the metrics and saves the last checkpoint, and the
+// best one when e beats *best.
+func (w *runWriter) epoch(m *vision.Model, e Epoch, best *float64) error {
+	num := func(v float64) any {
+		if math.IsNaN(v) {
+			return nil
+		}
+		return v
+	}
+	b, _ := json.Marshal(map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy), "seconds": e.Duration.Seconds()})
+	if _, err := w.jf.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	if err := w.cw.Write([]string{strconv.Itoa(e.Epoch), fmt.Sprint(e.TrainLoss), fmt.Sprint(e.ValLoss), fmt.Sprint(e.ValAccuracy), fmt.Sprint(e.Duration.Seconds())}); err != nil {
+		return err
+	}
+	w.cw.Flush()
+	if err := w.cw.Error(); err != nil {
+		return err
+	}
+	if err := m.SaveCheckpoint(filepath.Join(w.dir, "last.safetensors"), w.meta); err != nil {
+		return err
+	}
+	if e.ValAccuracy > *best {
+		*best = e.ValAccuracy
+		if err := m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), w.meta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish writes the final model's confusion matrix (CSV and PNG) and the
+// training curves.
+func (w *runWriter) finish(arch string, r *Report, res *Result) error {
+	if err := WriteConfusionCSV(filepath.Join(w.dir, "confusion.csv"), r); err != nil {
+		return err
+	}
+	n := 0
+	for _, row := range r.Confusion {
+		for _, v := range row {
+			n += v
+		}
+	}
+	if err := chart.Confusion(filepath.Join(w.dir, "confusion.png"), r.Confusion, r.Classes, fmt.Sprintf("%s on %d validation images", arch, n)); err != nil {
+		return err
+	}
+	return plotCurves(filepath.Join(w.dir, "curves.png"), res)
+}
+
+func (w *runWriter) close() {
+	w.cw.Flush()
+	w.jf.Close()
+	w.cf.Close()
+}
+
+// WriteJSON writes v as indented JSON to path, atomically.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return npy.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// WriteConfusionCSV writes a report's confusion matrix (rows: true class,
+// columns: predicted, with the class names) to path, atomically.
+func WriteConfusionCSV(path string, r *Report) error {
+	var b strings.Builder
+	cw := csv.NewWriter(&b)
+	_ = cw.Write(append([]string{"true\\predicted"}, r.Classes...))
+	for i, row := range r.Confusion {
+		rec := []string{r.Classes[i]}
+		for _, v := range row {
+			rec = append(rec, strconv.Itoa(v))
+		}
+		_ = cw.Write(rec)
+	}
+	cw.Flush()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return npy.WriteFileAtomic(path, []byte(b.String()))
+}
+
+// plotCurves draws the run's training loss and validation accuracy per
+// epoch (this process's epochs; a resumed run's earlier ones are in
+// metrics.csv).
+func plotCurves(path string, res *Result) error {
+	loss := chart.Series{Name: "train loss"}
+	acc := chart.Series{Name: "val accuracy"}
+	for _, e := range res.Epochs {
+		loss.X, loss.Y = append(loss.X, float64(e.Epoch)), append(loss.Y, e.TrainLoss)
+		if !math.IsNaN(e.ValAccuracy) {
+			acc.X, acc.Y = append(acc.X, float64(e.Epoch)), append(acc.Y, e.ValAccuracy)
+		}
+	}
+	series := []chart.Series{loss}
+	if len(acc.X) > 0 {
+		series = append(series, acc)
+	}
+	return chart.Lines(path, chart.LineChart{Title: "Training", XLabel: "epoch", YLabel: "loss / accuracy (0-1)", Series: series})
+}

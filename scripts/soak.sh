@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# scripts/soak.sh (make soak): memory over time. A 30-run gtl compare grid
+# (linear probes, 30 seeds)
+# and 50 epochs of gtl train, both tiny (squeezenet1_1 at 32 px on a few
+# Fashion-MNIST images); the resident set size is read from /proc after
+# every finished run or epoch, a least-squares line is fitted after the
+# first WARMUP points, and the slope must stay under 1% of the mean RSS per
+# 10 runs or epochs. Prints the samples and the slope.
+set -euo pipefail
+gtl=${GTL:-./bin/gtl}
+warmup=${WARMUP:-5}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+# rss_per_line CMD... : runs CMD, and after each stdout line matching
+# $match prints "index rss_kb".
+rss_per_line() {
+	"$@" >"$dir/out" 2>"$dir/err" &
+	local pid=$! i=0
+	: >"$dir/samples"
+	tail -n +1 -F --pid=$pid "$dir/out" 2>/dev/null | while IFS= read -r line; do
+		if [[ $line =~ $match ]]; then
+			i=$((i + 1))
+			rss=$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status 2>/dev/null || true)
+			[[ -n $rss ]] && echo "$i $rss" >>"$dir/samples"
+		fi
+	done
+	wait $pid || { cat "$dir/err" >&2; return 1; }
+}
+
+# slope NAME UNIT: fits the samples after warm-up and checks the growth.
+slope() {
+	awk -v w="$warmup" -v name="$1" -v unit="$2" '
+		{ x[NR] = $1; y[NR] = $2 }
+		END {
+			n = 0
+			for (i = w + 1; i <= NR; i++) { n++; sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i] }
+			if (n < 3) { print name ": too few samples (" NR ")"; exit 1 }
+			b = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+			mean = sy / n
+			pct = 100 * 10 * b / mean
+			printf "%s: %d samples, RSS %.0f MiB after warm-up (mean), slope %+.1f KiB per %s = %+.2f%% per 10 %ss\n", name, NR, mean / 1024, b, unit, pct, unit
+			if (pct > 1) { print name ": FAIL: memory grows more than 1% per 10 " unit "s"; exit 1 }
+		}' "$dir/samples"
+}
+
+src="$dir/src.safetensors"
+"$gtl" export -q --model squeezenet1_1 --num-classes 5 --format safetensors --out "$src" >/dev/null
+
+match='shots seed [0-9]+:'
+rss_per_line "$gtl" compare -q --weights "$src" --classes 5-9 --strategies linear --shots 5 --seeds 30 \
+	--image-size 32 --val 100 --out "$dir/cmp"
+cp "$dir/samples" "$dir/compare.samples"
+slope "compare (30 runs)" run
+
+match='^[0-9]+ +[0-9]'
+rss_per_line "$gtl" train -q --model squeezenet1_1 --classes 0-2 --shots 10 --val 30 --epochs 50 --image-size 32 --out "$dir/train"
+slope "train (50 epochs)" epoch

@@ -1,0 +1,418 @@
+package vision
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+)
+
+// Swin Transformer (v1), as torchvision.models.swin_transformer defines it:
+// a 4×4 stride-4 patch embedding with layer norm (channels-last from there
+// on), four stages of Swin blocks (pre-norm window attention with a
+// relative position bias, every second block on windows shifted by half a
+// window with the wrap-around masked; pre-norm GELU MLP; stochastic depth on
+// both residual branches), patch merging (2×2 neighbours concatenated, layer
+// norm, Linear 4C→2C without bias) between stages, a final layer norm,
+// global average pooling and a Linear head. Inputs of any size: feature maps
+// are padded to whole windows, and a window as large as the map is not
+// shifted. Linear weights are trunc_normal_(std 0.02) with zero biases, as
+// torchvision's final initialisation loop leaves them.
+
+func init() {
+	for _, s := range []struct {
+		name       string
+		embed      int64
+		depths     [4]int
+		heads      [4]int64
+		stochDepth float64
+		resize     int
+	}{
+		{"swin_t", 96, [4]int{2, 2, 6, 2}, [4]int64{3, 6, 12, 24}, 0.2, 232},
+		{"swin_s", 96, [4]int{2, 2, 18, 2}, [4]int64{3, 6, 12, 24}, 0.3, 246},
+		{"swin_b", 128, [4]int{2, 2, 18, 2}, [4]int64{4, 8, 16, 32}, 0.5, 238},
+	} {
+		s := s
+		register(Spec{Name: s.name, Family: "swin", ResizeSize: s.resize, Build: func(m *Model, p *nn.Path) error {
+			return buildSwin(m, p, s.embed, s.depths, s.heads, 7, s.stochDepth)
+		}})
+	}
+}
+
+func buildSwin(m *Model, p *nn.Path, embed int64, depths [4]int, heads [4]int64, window int64, sdProb float64) error {
+	fp := p.Sub("features")
+	sp := fp.Sub("0")
+	conv, err := NewConv2d(sp.Sub("0"), 3, embed, []int64{4}, ConvOpts{Stride: []int64{4}, Bias: true})
+	if err != nil {
+		return err
+	}
+	ln, err := NewLayerNorm(sp.Sub("2"), []int64{embed}, 1e-5)
+	if err != nil {
+		return err
+	}
+	backbone := Seq{conv, permute(0, 2, 3, 1), ln}
+	m.Stages = []Stage{{"stem", []string{"features.0."}}}
+	total := 0
+	for _, d := range depths {
+		total += d
+	}
+	blockID, idx := 0, 1
+	for i, d := range depths {
+		dim := embed << i
+		stage := Stage{Name: fmt.Sprintf("features.%d", idx)}
+		if i > 0 {
+			// The patch merging before the stage belongs to it.
+			pm, err := newPatchMerging(fp.Sub(fmt.Sprint(idx)), dim/2)
+			if err != nil {
+				return err
+			}
+			backbone = append(backbone, pm)
+			stage = Stage{Name: fmt.Sprintf("features.%d-%d", idx, idx+1), Prefixes: []string{fmt.Sprintf("features.%d.", idx)}}
+			idx++
+		}
+		bp := fp.Sub(fmt.Sprint(idx))
+		for j := 0; j < d; j++ {
+			var shift int64
+			if j%2 == 1 {
+				shift = window / 2
+			}
+			sd := sdProb * float64(blockID) / float64(total-1)
+			b, err := newSwinBlock(m, bp.Sub(fmt.Sprint(j)), dim, heads[i], window, shift, sd)
+			if err != nil {
+				return err
+			}
+			backbone = append(backbone, b)
+			blockID++
+		}
+		stage.Prefixes = append(stage.Prefixes, fmt.Sprintf("features.%d.", idx))
+		m.Stages = append(m.Stages, stage)
+		idx++
+	}
+	dim := embed << (len(depths) - 1)
+	norm, err := NewLayerNorm(p.Sub("norm"), []int64{dim}, 1e-5)
+	if err != nil {
+		return err
+	}
+	last := &m.Stages[len(m.Stages)-1]
+	last.Prefixes = append(last.Prefixes, "norm.")
+	backbone = append(backbone, norm, permute(0, 3, 1, 2), AdaptiveAvgPool(1, 1), Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+		return x.Flatten(1, -1, false)
+	}))
+	head, err := newLinearWith(p.Sub("head"), dim, int64(m.NumClasses), truncNormal{0.02}, nn.NewConstInit(0))
+	if err != nil {
+		return err
+	}
+	m.Backbone, m.Head, m.FeatureDim = backbone, head, int(dim)
+	m.HeadPrefixes = []string{"head."}
+	m.Stages = append(m.Stages, Stage{"head", []string{"head."}})
+	return nil
+}
+
+// newSwinBlock is torchvision's SwinTransformerBlock on [B, H, W, C].
+func newSwinBlock(m *Model, p *nn.Path, dim, heads, window, shift int64, sd float64) (Module, error) {
+	norm1, err := NewLayerNorm(p.Sub("norm1"), []int64{dim}, 1e-5)
+	if err != nil {
+		return nil, err
+	}
+	attn, err := newWindowAttention(p.Sub("attn"), dim, heads, window, shift)
+	if err != nil {
+		return nil, err
+	}
+	norm2, err := NewLayerNorm(p.Sub("norm2"), []int64{dim}, 1e-5)
+	if err != nil {
+		return nil, err
+	}
+	mp := p.Sub("mlp")
+	fc1, err := newLinearWith(mp.Sub("0"), dim, 4*dim, truncNormal{0.02}, nn.NewConstInit(0))
+	if err != nil {
+		return nil, err
+	}
+	fc2, err := newLinearWith(mp.Sub("3"), 4*dim, dim, truncNormal{0.02}, nn.NewConstInit(0))
+	if err != nil {
+		return nil, err
+	}
+	return Seq{
+		Residual(Seq{norm1, attn, m.stochasticDepth(sd)}),
+		Residual(Seq{norm2, fc1, GELU, fc2, m.stochasticDepth(sd)}),
+	}, nil
+}
+
+// newPatchMerging is torchvision's PatchMerging: [B, H, W, C] to
+// [B, ⌈H/2⌉, ⌈W/2⌉, 2C].
+func newPatchMerging(p *nn.Path, dim int64) (Module, error) {
+	norm, err := NewLayerNorm(p.Sub("norm"), []int64{4 * dim}, 1e-5)
+	if err != nil {
+		return nil, err
+	}
+	red, err := NewLinear(p.Sub("reduction"), 4*dim, 2*dim, false, truncNormal{0.02})
+	if err != nil {
+		return nil, err
+	}
+	merge := Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+		size, err := x.Size()
+		if err != nil {
+			return nil, err
+		}
+		h, w := size[1], size[2]
+		x, err = x.ConstantPadNd([]int64{0, 0, 0, w % 2, 0, h % 2}, false)
+		if err != nil {
+			return nil, err
+		}
+		defer x.MustDrop()
+		h, w = h+h%2, w+w%2
+		var parts []*ts.Tensor
+		defer func() {
+			for _, t := range parts {
+				t.MustDrop()
+			}
+		}()
+		for _, o := range [][2]int64{{0, 0}, {1, 0}, {0, 1}, {1, 1}} { // x0, x1, x2, x3
+			r, err := x.Slice(1, []int64{o[0]}, []int64{h}, 2, false)
+			if err != nil {
+				return nil, err
+			}
+			c, err := r.Slice(2, []int64{o[1]}, []int64{w}, 2, true)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, c)
+		}
+		return ts.Cat(parts, 3)
+	})
+	return Seq{merge, norm, red}, nil
+}
+
+// windowAttention is torchvision's ShiftedWindowAttention (v1).
+type windowAttention struct {
+	qkv, proj            *Linear
+	table, index         *ts.Tensor // relative_position_bias_table [(2w-1)², heads], relative_position_index [w⁴]
+	heads, window, shift int64
+}
+
+func newWindowAttention(p *nn.Path, dim, heads, window, shift int64) (*windowAttention, error) {
+	a := &windowAttention{heads: heads, window: window, shift: shift}
+	var err error
+	if a.qkv, err = newLinearWith(p.Sub("qkv"), dim, 3*dim, truncNormal{0.02}, nn.NewConstInit(0)); err != nil {
+		return nil, err
+	}
+	if a.proj, err = newLinearWith(p.Sub("proj"), dim, dim, truncNormal{0.02}, nn.NewConstInit(0)); err != nil {
+		return nil, err
+	}
+	if a.table, err = p.NewVar("relative_position_bias_table", []int64{(2*window - 1) * (2*window - 1), heads}, truncNormal{0.02}); err != nil {
+		return nil, err
+	}
+	// Token i=(hi, wi) and j=(hj, wj) of a window: (hi-hj+w-1)·(2w-1) + wi-wj+w-1.
+	n := window * window
+	idx := make([]int64, 0, n*n)
+	for i := int64(0); i < n; i++ {
+		for j := int64(0); j < n; j++ {
+			dh, dw := i/window-j/window+window-1, i%window-j%window+window-1
+			idx = append(idx, dh*(2*window-1)+dw)
+		}
+	}
+	t, err := ts.NewTensorFromData(idx, []int64{n * n})
+	if err != nil {
+		return nil, err
+	}
+	defer t.MustDrop()
+	if dev := p.Device(); dev.IsCuda() {
+		if t, err = t.ToDevice(dev, gotch.Int64, false, false, false); err != nil {
+			return nil, err
+		}
+		defer t.MustDrop()
+	}
+	if a.index, err = p.Add("relative_position_index", t, false); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// shiftMask is the attention mask of shifted windows: [nW, N, N] with 0
+// between tokens of the same region of the rolled map and -100 otherwise.
+func shiftMask(padH, padW, window, shiftH, shiftW int64) []float32 {
+	region := func(i, size, shift int64) int64 {
+		switch {
+		case i < size-window:
+			return 0
+		case i < size-shift:
+			return 1
+		}
+		return 2
+	}
+	nh, nw, n := padH/window, padW/window, window*window
+	mask := make([]float32, 0, nh*nw*n*n)
+	for bh := int64(0); bh < nh; bh++ {
+		for bw := int64(0); bw < nw; bw++ {
+			ids := make([]int64, n)
+			for t := int64(0); t < n; t++ {
+				ids[t] = region(bh*window+t/window, padH, shiftH)*3 + region(bw*window+t%window, padW, shiftW)
+			}
+			for i := int64(0); i < n; i++ {
+				for j := int64(0); j < n; j++ {
+					v := float32(0)
+					if ids[i] != ids[j] {
+						v = -100
+					}
+					mask = append(mask, v)
+				}
+			}
+		}
+	}
+	return mask
+}
+
+// Forward runs shifted_window_attention on x [B, H, W, C].
+func (a *windowAttention) Forward(in *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	size, err := in.Size()
+	if err != nil {
+		return nil, err
+	}
+	b, h, w, c := size[0], size[1], size[2], size[3]
+	ws := a.window
+	padR, padB := (ws-w%ws)%ws, (ws-h%ws)%ws
+	x, err := in.ConstantPadNd([]int64{0, 0, 0, padR, 0, padB}, false)
+	if err != nil {
+		return nil, err
+	}
+	pH, pW := h+padB, w+padR
+	// A window as large as the (padded) map is not shifted along that axis.
+	sH, sW := a.shift, a.shift
+	if ws >= pH {
+		sH = 0
+	}
+	if ws >= pW {
+		sW = 0
+	}
+	shifted := sH+sW > 0
+	if shifted {
+		if x, err = x.Roll([]int64{-sH, -sW}, []int64{1, 2}, true); err != nil {
+			return nil, err
+		}
+	}
+	nW, n := (pH/ws)*(pW/ws), ws*ws
+	if x, err = x.View([]int64{b, pH / ws, ws, pW / ws, ws, c}, true); err != nil {
+		return nil, err
+	}
+	if x, err = x.Permute([]int64{0, 1, 3, 2, 4, 5}, true); err != nil {
+		return nil, err
+	}
+	if x, err = x.Reshape([]int64{b * nW, n, c}, true); err != nil {
+		return nil, err
+	}
+	qkv, err := ts.Linear(x, a.qkv.W, a.qkv.B)
+	x.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	hd := c / a.heads
+	if qkv, err = qkv.Reshape([]int64{b * nW, n, 3, a.heads, hd}, true); err != nil {
+		return nil, err
+	}
+	if qkv, err = qkv.Permute([]int64{2, 0, 3, 1, 4}, true); err != nil {
+		return nil, err
+	}
+	var qkvs [3]*ts.Tensor
+	for i := range qkvs {
+		if qkvs[i], err = qkv.Select(0, int64(i), false); err != nil {
+			qkv.MustDrop()
+			return nil, err
+		}
+	}
+	qkv.MustDrop()
+	q, k, v := qkvs[0], qkvs[1], qkvs[2]
+	defer v.MustDrop()
+	if q, err = q.MulScalar(ts.FloatScalar(math.Pow(float64(hd), -0.5)), true); err != nil {
+		return nil, err
+	}
+	if k, err = k.Transpose(-2, -1, true); err != nil {
+		return nil, err
+	}
+	attn, err := q.Matmul(k, true) // [B·nW, heads, N, N]
+	k.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	bias, err := a.table.IndexSelect(0, a.index, false)
+	if err != nil {
+		return nil, err
+	}
+	if bias, err = bias.View([]int64{n, n, a.heads}, true); err != nil {
+		return nil, err
+	}
+	if bias, err = bias.Permute([]int64{2, 0, 1}, true); err != nil {
+		return nil, err
+	}
+	if bias, err = bias.Contiguous(true); err != nil {
+		return nil, err
+	}
+	attn, err = attn.Add(bias, true)
+	bias.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	if shifted {
+		mt, err := ts.NewTensorFromData(shiftMask(pH, pW, ws, sH, sW), []int64{1, nW, 1, n, n})
+		if err != nil {
+			return nil, err
+		}
+		defer mt.MustDrop()
+		if dev := in.MustDevice(); dev.IsCuda() {
+			if mt, err = mt.ToDevice(dev, gotch.Float, false, false, false); err != nil {
+				return nil, err
+			}
+			defer mt.MustDrop()
+		}
+		if attn, err = attn.View([]int64{b, nW, a.heads, n, n}, true); err != nil {
+			return nil, err
+		}
+		if attn, err = attn.Add(mt, true); err != nil {
+			return nil, err
+		}
+		if attn, err = attn.View([]int64{-1, a.heads, n, n}, true); err != nil {
+			return nil, err
+		}
+	}
+	if attn, err = attn.Softmax(-1, attn.DType(), true); err != nil {
+		return nil, err
+	}
+	o, err := attn.Matmul(v, true)
+	if err != nil {
+		return nil, err
+	}
+	if o, err = o.Transpose(1, 2, true); err != nil {
+		return nil, err
+	}
+	if o, err = o.Reshape([]int64{b * nW, n, c}, true); err != nil {
+		return nil, err
+	}
+	y, err := ts.Linear(o, a.proj.W, a.proj.B)
+	o.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	if y, err = y.View([]int64{b, pH / ws, pW / ws, ws, ws, c}, true); err != nil {
+		return nil, err
+	}
+	if y, err = y.Permute([]int64{0, 1, 3, 2, 4, 5}, true); err != nil {
+		return nil, err
+	}
+	if y, err = y.Reshape([]int64{b, pH, pW, c}, true); err != nil {
+		return nil, err
+	}
+	if shifted {
+		if y, err = y.Roll([]int64{sH, sW}, []int64{1, 2}, true); err != nil {
+			return nil, err
+		}
+	}
+	if padR > 0 || padB > 0 {
+		if y, err = y.Slice(1, []int64{0}, []int64{h}, 1, true); err != nil {
+			return nil, err
+		}
+		if y, err = y.Slice(2, []int64{0}, []int64{w}, 1, true); err != nil {
+			return nil, err
+		}
+	}
+	return y.Contiguous(true)
+}

@@ -1,0 +1,84 @@
+package vision
+
+import (
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// TestGoogLeNetAuxSkipped opens a torchvision googlenet state dict that
+// holds the auxiliary classifiers (as the published file does): Open skips
+// aux1./aux2. (the spec's SkipPrefixes), loads everything else strictly,
+// and reproduces torchvision's eval-mode logits.
+func TestGoogLeNetAuxSkipped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("googlenet fixture: make test-all")
+	}
+	dir := t.TempDir()
+	script := `
+import sys, numpy as np, torch, torchvision
+torch.set_num_threads(1)
+torch.manual_seed(0)
+m = torchvision.models.googlenet(weights=None, num_classes=10, aux_logits=True, init_weights=True).eval()
+x = torch.randn(2, 3, 64, 64)
+with torch.no_grad():
+    y = m(x)
+sd = m.state_dict()
+assert any(k.startswith("aux1.") for k in sd)
+torch.save(sd, sys.argv[1] + "/g.pth")
+np.save(sys.argv[1] + "/x.npy", x.numpy())
+np.save(sys.argv[1] + "/y.npy", y.numpy())
+`
+	if out, err := exec.Command("/usr/bin/python3", "-c", script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	orig := torch.NumThreads()
+	torch.SetNumThreads(1)
+	defer torch.SetNumThreads(max(orig, 1))
+	err := torch.Do(func() error {
+		o, err := Open(OpenOptions{Arch: "googlenet", Weights: filepath.Join(dir, "g.pth")})
+		if err != nil {
+			return err
+		}
+		defer o.Model.Close()
+		for _, k := range o.Report.Loaded {
+			if strings.HasPrefix(k, "aux") {
+				t.Errorf("loaded %s", k)
+			}
+		}
+		if o.Model.TransformInput {
+			t.Error("transform_input on for a file that is not torchvision's published one")
+		}
+		x, err := ts.ReadNpy(filepath.Join(dir, "x.npy"))
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		want, err := ts.ReadNpy(filepath.Join(dir, "y.npy"))
+		if err != nil {
+			return err
+		}
+		got, err := o.Model.Forward(x, false)
+		if err != nil {
+			return err
+		}
+		g, w := got.Float64Values(true), want.Float64Values(true)
+		var maxY, maxD float64
+		for i := range w {
+			maxY, maxD = math.Max(maxY, math.Abs(w[i])), math.Max(maxD, math.Abs(g[i]-w[i]))
+		}
+		if tol := 1e-4*maxY + 1e-5; maxD > tol {
+			t.Errorf("logits: max |Δ| %.3g > %.3g", maxD, tol)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
