@@ -373,6 +373,35 @@ func TestTrainTransfer(t *testing.T) {
 		"--freeze", "all", "--epochs", "2", "--val", "100", "--out", filepath.Join(dir, "lin")); code != 0 {
 		t.Fatalf("feature extractor: %s", errOut)
 	}
+	// Fine-tuning without --strategy, --epochs or --schedule: a cosine
+	// schedule with 10% warm-up and at least 100 steps (100 images, batch
+	// 32: 3 steps an epoch, so 34 epochs); flags the user gives win.
+	for _, tc := range []struct {
+		args     []string
+		schedule string
+		warmup   float64
+		epochs   int
+	}{
+		{nil, "cosine", 0.1, 34},
+		{[]string{"--epochs", "2"}, "cosine", 0.1, 2},
+		{[]string{"--schedule", "constant"}, "constant", 0, 34},
+	} {
+		d := filepath.Join(dir, "defaults-"+strings.Join(tc.args, ""))
+		args := append([]string{"train", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--classes", "5-9", "--shots", "20",
+			"--freeze", "all", "--val", "100", "--out", d}, tc.args...)
+		if _, errOut, code = gtl(args...); code != 0 {
+			t.Fatalf("%v: %s", tc.args, errOut)
+		}
+		var cfg struct {
+			Schedule string  `json:"schedule"`
+			Warmup   float64 `json:"warmup"`
+			Epochs   int     `json:"epochs"`
+		}
+		b, _ := os.ReadFile(filepath.Join(d, "config.json"))
+		if err := json.Unmarshal(b, &cfg); err != nil || cfg.Schedule != tc.schedule || cfg.Warmup != tc.warmup || cfg.Epochs != tc.epochs {
+			t.Errorf("%v: config %+v (%v), want %s, warm-up %g, %d epochs", tc.args, cfg, err, tc.schedule, tc.warmup, tc.epochs)
+		}
+	}
 	bad := []struct {
 		args []string
 		want string
