@@ -48,7 +48,7 @@ func ExampleRun() {
 	fmt.Printf("%s: %d classes, %d training images at %d px, frozen %s, augment %s\n", c.Model, len(c.Classes), c.TrainImages, c.ImageSize, c.Freeze, c.Augment)
 	fmt.Println("accuracy in [0, 1]:", res.Report.Top1 >= 0 && res.Report.Top1 <= 1)
 	// Output:
-	// resnet18: 2 classes, 12 training images at 32 px, frozen 1, augment light
+	// resnet18: 2 classes, 12 training images at 32 px, frozen 1, augment none
 	// accuracy in [0, 1]: true
 }
 
