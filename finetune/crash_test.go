@@ -67,9 +67,6 @@ func TestCrashChild(t *testing.T) {
 // and ends with weights bit-identical to an uninterrupted run's, and with
 // each epoch once in the metrics.
 func TestResumeAfterCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains four small runs")
-	}
 	dir := t.TempDir()
 	images := filepath.Join(dir, "images")
 	writeGrayFolder(t, images, map[string]uint8{"bright": 200, "dark": 40, "mid": 120}, 6)
@@ -77,6 +74,9 @@ func TestResumeAfterCrash(t *testing.T) {
 		point string
 		ema   float64
 	}{{"after-last:2", 0}, {"before-commit:2", 0}, {"after-last:2", 0.9}} {
+		if testing.Short() && tc.point != "after-last:2" || testing.Short() && tc.ema > 0 {
+			continue // CI: the crash the earlier layout got wrong
+		}
 		t.Run(fmt.Sprintf("%s ema %g", tc.point, tc.ema), func(t *testing.T) {
 			ref := filepath.Join(t.TempDir(), "ref")
 			if _, err := Run(context.Background(), crashSpec(images, ref, tc.ema)); err != nil {
