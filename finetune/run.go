@@ -118,6 +118,11 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if data.Len() == 0 {
 		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no training images", s.Data.Source)
 	}
+	if spec.Train.Epochs == 0 && s.FineTune() && s.Train.Strategy == "" {
+		// A plain fine-tuning run trains at least FineTuneMinSteps steps.
+		per := StepsPerEpoch(data.Len(), s.Train.Batch)
+		s.Train.Epochs = max(s.Train.Epochs, (FineTuneMinSteps+per-1)/per)
+	}
 	if data.Val == nil || data.Val.Len() == 0 {
 		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no validation images", s.Data.Source)
 	}

@@ -18,20 +18,21 @@ import (
 func TestResolve(t *testing.T) {
 	folder := t.TempDir()
 	defaults := []struct {
-		name    string
-		spec    finetune.RunSpec
-		lr      float64
-		epochs  int
-		size    int
-		augment string
+		name     string
+		spec     finetune.RunSpec
+		lr       float64
+		epochs   int
+		size     int
+		augment  string
+		schedule string
 	}{
-		{"scratch fashion", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18"}}, 0.05, 5, 32, "none"},
-		{"scratch folder", finetune.RunSpec{Data: finetune.DataSpec{Source: folder}, Model: finetune.ModelSpec{Arch: "resnet18"}}, 0.05, 5, 64, "none"},
-		{"pretrained", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true}}, 0.01, 3, 224, "light"},
-		{"feature extractor", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true}, Train: finetune.TrainSpec{Freeze: "all"}}, 0.01, 3, 224, "none"},
-		{"linear strategy", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true}, Train: finetune.TrainSpec{Strategy: "linear"}}, 0.01, 3, 224, "none"},
+		{"scratch fashion", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18"}}, 0.05, 5, 32, "none", "constant"},
+		{"scratch folder", finetune.RunSpec{Data: finetune.DataSpec{Source: folder}, Model: finetune.ModelSpec{Arch: "resnet18"}}, 0.05, 5, 64, "none", "constant"},
+		{"pretrained", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true}}, 0.01, 3, 224, "none", "cosine"},
+		{"feature extractor", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true}, Train: finetune.TrainSpec{Freeze: "all"}}, 0.01, 3, 224, "none", "cosine"},
+		{"linear strategy", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true}, Train: finetune.TrainSpec{Strategy: "linear"}}, 0.01, 3, 224, "none", "constant"},
 		{"given values win", finetune.RunSpec{Model: finetune.ModelSpec{Arch: "resnet18"}, Data: finetune.DataSpec{ImageSize: 48},
-			Train: finetune.TrainSpec{LR: 0.2, Epochs: 7, Augment: "strong"}}, 0.2, 7, 48, "strong"},
+			Train: finetune.TrainSpec{LR: 0.2, Epochs: 7, Augment: "strong"}}, 0.2, 7, 48, "strong", "constant"},
 	}
 	for _, tt := range defaults {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestResolve(t *testing.T) {
 			}
 			tr := s.Train
 			if tr.LR != tt.lr || tr.Epochs != tt.epochs || s.Data.ImageSize != tt.size || tr.Augment != tt.augment ||
-				tr.Batch != 32 || tr.LRDecay != 1 || tr.Optimizer != "sgd" || tr.Schedule != "constant" || tr.BNPolicy != "eval" ||
+				tr.Batch != 32 || tr.LRDecay != 1 || tr.Optimizer != "sgd" || tr.Schedule != tt.schedule || tr.BNPolicy != "eval" ||
 				tr.Freeze == "" || tr.EvalEvery != 1 || s.Data.ValSplit != 0.2 || s.Data.OnBadImage != "fail" || s.Device != "auto" {
 				t.Errorf("resolved %+v\ndata %+v", tr, s.Data)
 			}

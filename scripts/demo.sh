@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# The transfer-learning demo (make demo): train a source model from scratch
-# on Fashion-MNIST classes 0-4, compare transfer strategies against training
-# from scratch on classes 5-9 (a similar domain) and on rendered digit glyphs
-# (a different domain), and ask gtl recommend what to do in each case.
+# The transfer-learning demo (make demo). A general source model — resnet18
+# trained from scratch on rendered letters A-Z from every font on the
+# machine — is compared against training from scratch on three targets:
 #
-#   DEMO=quick  a ~2-minute version at a tiny size (used by the tests)
-#   OUT=dir     where the runs go (default runs/demo, runs/demo-quick)
-#   SEEDS=n GLYPH_SEEDS=n VAL=n GLYPH_VAL=n  override the grid (the README's tables: SEEDS=3 VAL=1000 GLYPH_VAL=100)
+#   similar:   rendered digits (new classes in the source's domain)
+#   different: Fashion-MNIST, all 10 classes (photographs of clothing)
+#   narrow:    Fashion-MNIST classes 5-9 from a source trained on classes
+#              0-4 only (the negative-transfer example)
+#
+# each at several labelled images per class, and gtl recommend is asked
+# about every cell. Source models are cached under $GTL_HOME/demo-sources,
+# keyed by the command that trains them, its data and gtl's version, so a
+# second run reuses them (delete the folder to retrain).
+#
+#   DEMO=quick   a ~2-minute version at a tiny size (used by the tests)
+#   OUT=dir      where the runs go (default runs/demo, runs/demo-quick)
+#   SEEDS=n VAL=n SHOTS=list  override the grid
+#   SOURCES_ONLY=1  stop after the source models (the cache test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GTL=${GTL:-./bin/gtl}
@@ -14,25 +24,25 @@ MODE=${DEMO:-full}
 case "$MODE" in
 full)
 	OUT=${OUT:-runs/demo}
-	SOURCE_ARGS=(--epochs 3)
-	SHOTS=5,20,100,500
+	LETTERS_ARGS=(--train-per-class 120 --val-per-class 10)
+	LETTERS_TRAIN=(--epochs 2)
+	NARROW_TRAIN=(--shots 1000 --epochs 3)
+	DIGITS_ARGS=(--train-per-class 500 --val-per-class 30)
+	SHOTS=${SHOTS:-5,20,100,500}
 	SEEDS=${SEEDS:-2}
-	VAL=${VAL:-500}
+	VAL=${VAL:-300}
 	STRATS=scratch,linear,freeze-2,full
-	GLYPH_ARGS=(--train-per-class 500 --val-per-class "${GLYPH_VAL:-50}")
-	GLYPH_SHOTS=5,20,100,500
-	GLYPH_SEEDS=${GLYPH_SEEDS:-2}
 	;;
 quick)
 	OUT=${OUT:-runs/demo-quick}
-	SOURCE_ARGS=(--epochs 2 --shots 300 --val 500)
-	SHOTS=5,20
-	SEEDS=1
-	VAL=200
+	LETTERS_ARGS=(--train-per-class 30 --val-per-class 10)
+	LETTERS_TRAIN=(--epochs 2)
+	NARROW_TRAIN=(--epochs 2 --shots 300 --val 500)
+	DIGITS_ARGS=(--train-per-class 20 --val-per-class 10)
+	SHOTS=${SHOTS:-5,20}
+	SEEDS=${SEEDS:-1}
+	VAL=${VAL:-100}
 	STRATS=scratch,linear,freeze-2
-	GLYPH_ARGS=(--train-per-class 40 --val-per-class 20)
-	GLYPH_SHOTS=5,20
-	GLYPH_SEEDS=1
 	;;
 *)
 	echo "demo: DEMO=$MODE: want quick or nothing" >&2
@@ -44,27 +54,80 @@ mkdir -p "$OUT"
 began=$(date +%s)
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
-if [ ! -f "$OUT/source/best.safetensors" ]; then
-	step "1. source model: resnet18 from scratch on Fashion-MNIST classes 0-4 (T-shirt, trouser, pullover, dress, coat)" \
-		"$GTL" train --model resnet18 --data fashion-mnist --classes 0-4 "${SOURCE_ARGS[@]}" --out "$OUT/source" --quiet
-else
-	echo "== 1. source model: $OUT/source/best.safetensors exists (delete it to retrain)"
-fi
-SRC="$OUT/source/best.safetensors"
+# cached NAME DATA_KEY GTL_ARGS... trains a source model with
+# `gtl train GTL_ARGS... --out DIR` unless the cache holds one made by the
+# same arguments from the same data (DATA_KEY: a file describing it) with
+# the same gtl version; links it to $OUT/NAME.
+cached() {
+	local name=$1 datakey=$2
+	shift 2
+	local home=${GTL_HOME:-$HOME/.cache/gtl}
+	home=${home/#\~/$HOME}
+	local key
+	# the key leaves out where $OUT is: the data is keyed by its description
+	key=$({ "$GTL" version; for a in "$@"; do printf '%s\n' "${a/#"$OUT"\//OUT/}"; done; cat "$datakey"; } | sha256sum | cut -c1-16)
+	local dir="$home/demo-sources/$name-$key"
+	if [ -f "$dir/best.safetensors" ]; then
+		printf '\n== source %s: reusing %s (trained by the same command; delete it to retrain)\n' "$name" "$dir"
+	else
+		rm -rf "$dir.tmp"
+		mkdir -p "$(dirname "$dir")"
+		mkdir -p "$dir.tmp"
+		printf '\n== source %s (cached as %s; its output in train.log there)\n$ %s train %s --out %s --quiet\n' "$name" "$dir" "$GTL" "$*" "$dir.tmp"
+		"$GTL" train "$@" --out "$dir.tmp" --quiet >"$dir.tmp/train.log" 2>&1 || { tail -n 20 "$dir.tmp/train.log" >&2; exit 1; }
+		grep '^best val accuracy' "$dir.tmp/train.log" || true
+		printf '%s\n' "$@" >"$dir.tmp/demo-command.txt"
+		rm -rf "$dir" && mv "$dir.tmp" "$dir"
+	fi
+	ln -sfn "$dir" "$OUT/$name"
+}
 
-step "2. similar target: Fashion-MNIST classes 5-9 (sandal, shirt, sneaker, bag, ankle boot)" \
-	"$GTL" compare --weights "$SRC" --data fashion-mnist --classes 5-9 --val "$VAL" \
+# 1. The general source: letters A-Z from every font, 32 px.
+step "1. source data: letters A-Z rendered from the machine's fonts" \
+	"$GTL" glyphs --set letters --out "$OUT/letters" "${LETTERS_ARGS[@]}" --seed 1 --force
+cached letters-source "$OUT/letters/glyphs.json" \
+	--model resnet18 --data "$OUT/letters" --image-size 32 "${LETTERS_TRAIN[@]}" --seed 1
+# The narrow source: Fashion-MNIST classes 0-4 only.
+echo fashion-mnist >"$OUT/fashion-mnist.key"
+cached narrow-source "$OUT/fashion-mnist.key" \
+	--model resnet18 --data fashion-mnist --classes 0-4 "${NARROW_TRAIN[@]}" --seed 1
+[ -n "${SOURCES_ONLY:-}" ] && exit 0
+LETTERS="$OUT/letters-source/best.safetensors"
+NARROW="$OUT/narrow-source/best.safetensors"
+
+step "2. similar target: digits 0-9 rendered from the same fonts (classes the source never saw)" \
+	"$GTL" glyphs --set digits --out "$OUT/digits" "${DIGITS_ARGS[@]}" --seed 2 --force
+step "   compare on the digits" \
+	"$GTL" compare --weights "$LETTERS" --data "$OUT/digits" \
+	--strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS" --out "$OUT/compare-digits" --resume --quiet
+
+step "3. different target: Fashion-MNIST, all 10 classes (photographs of clothing)" \
+	"$GTL" compare --weights "$LETTERS" --data fashion-mnist --val "$VAL" \
 	--strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS" --out "$OUT/compare-fashion" --resume --quiet
 
-step "3. different target: digit glyphs rendered from the machine's fonts" \
-	"$GTL" glyphs --out "$OUT/glyphs" "${GLYPH_ARGS[@]}" --seed 1 --force
-step "   compare on the glyphs" \
-	"$GTL" compare --weights "$SRC" --data "$OUT/glyphs" \
-	--strategies "$STRATS" --shots "$GLYPH_SHOTS" --seeds "$GLYPH_SEEDS" --out "$OUT/compare-glyphs" --resume --quiet
+step "4. narrow source: Fashion-MNIST 5-9 from the source trained on classes 0-4 only" \
+	"$GTL" compare --weights "$NARROW" --data fashion-mnist --classes 5-9 --val "$VAL" \
+	--strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS" --out "$OUT/compare-narrow" --resume --quiet
 
-step "4. the advisor on 20 labels per class of each target" \
-	"$GTL" recommend --weights "$SRC" --data fashion-mnist --classes 5-9 --shots 20
-step "" "$GTL" recommend --weights "$SRC" --data "$OUT/glyphs" --shots 20
+# 5. The advisor at every size of every target, one line each; the tables
+# above say which strategy was best.
+printf '\n== 5. the advisor (gtl recommend) at every size\n'
+printf '%-10s %6s %8s %8s %7s  %s\n' target shots source random gain recommended
+advise() {
+	local name=$1 shots=$2
+	shift 2
+	local j
+	j=$("$GTL" recommend "$@" --shots "$shots" --json)
+	printf '%-10s %6s %s\n' "$name" "$shots" "$(printf '%s' "$j" | tr -d '\n ' |
+		sed -E 's/.*"source_probe_accuracy":([^,]*),"random_probe_accuracy":([^,]*),"gain":([^,]*),.*"strategy":"([^"]*)".*/\1 \2 \3 \4/' |
+		awk '{printf "%7.1f%% %7.1f%% %6.0f%%  %s", 100*$1, 100*$2, 100*$3, $4}')"
+}
+for sh in ${SHOTS//,/ }; do
+	advise digits "$sh" --weights "$LETTERS" --data "$OUT/digits"
+	advise fashion "$sh" --weights "$LETTERS" --data fashion-mnist
+	advise narrow "$sh" --weights "$NARROW" --data fashion-mnist --classes 5-9
+done | tee "$OUT/advice.txt"
+step "   in full, for 20 digits per class" "$GTL" recommend --weights "$LETTERS" --data "$OUT/digits" --shots 20
 
-printf '\n== demo finished in %ss; reports: %s/compare-fashion/report.md, %s/compare-glyphs/report.md\n' \
-	"$(( $(date +%s) - began ))" "$OUT" "$OUT"
+printf '\n== demo finished in %ss; reports: %s/compare-{digits,fashion,narrow}/report.md\n' \
+	"$(( $(date +%s) - began ))" "$OUT"

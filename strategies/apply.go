@@ -82,7 +82,7 @@ func Apply(spec *finetune.RunSpec) (*Choice, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := Measure(im, ProbeOptions{Arch: arch, Weights: r.Model.Weights, Normalize: finetune.ImageNetNorm, PerClass: 100, Seed: r.Seed})
+		m, err := Measure(im, ProbeOptions{Arch: arch, Weights: r.Model.Weights, WeightsKey: r.Model.WeightsKey, Normalize: finetune.ImageNetNorm, PerClass: 100, Seed: r.Seed})
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func Apply(spec *finetune.RunSpec) (*Choice, error) {
 			return nil, err
 		}
 		if !s.Transfer { // nothing to transfer: the same architecture from scratch
-			spec.Model.Arch, spec.Model.Weights, spec.Model.Pretrained = arch, "", false
+			spec.Model.Arch, spec.Model.Weights, spec.Model.WeightsKey, spec.Model.Pretrained = arch, "", "", false
 		}
 	}
 	if c.Plan, err = s.Resolve(Size{Images: train.Len(), Stages: stages}, 0); err != nil {

@@ -25,6 +25,7 @@ const All = 0
 type Grid struct {
 	Model       string   `json:"model"`
 	Weights     string   `json:"weights"`
+	WeightsKey  string   `json:"weights_key,omitempty"` // entry of a wrapping checkpoint (see vision.OpenOptions.WeightsKey); "" the plain weights
 	Data        string   `json:"data"`
 	Classes     []string `json:"classes"`
 	ValImages   int      `json:"val_images"`
@@ -39,7 +40,7 @@ type Grid struct {
 // sameBase reports whether two grids measure the same thing (results of
 // one can stand in the other); strategies, shots and seeds may differ.
 func (g Grid) sameBase(o Grid) bool {
-	return g.Model == o.Model && g.Weights == o.Weights && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
+	return g.Model == o.Model && g.Weights == o.Weights && g.WeightsKey == o.WeightsKey && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
 		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget && g.Augment == o.Augment
 }
 
@@ -111,6 +112,9 @@ type Results struct {
 	Grid  Grid     `json:"grid"`
 	Shard *Shard   `json:"shard,omitempty"` // the share of the grid this folder runs; nil: all of it
 	Runs  []Record `json:"runs"`
+	// Summary is recomputed from Runs by Save (for readers of the file);
+	// it is never read back.
+	Summary []Summary `json:"summary,omitempty"`
 }
 
 // Find returns the record of a cell, if any.
@@ -164,6 +168,7 @@ func OpenResults(dir string, g Grid, resume, force bool) (*Results, error) {
 
 // Save writes results.json and results.csv atomically.
 func (r *Results) Save(dir string) error {
+	r.Summary = r.Summaries()
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("strategies: results: %w", err)
@@ -209,6 +214,18 @@ type Stat struct {
 	N         int
 }
 
+// MarshalJSON writes {"mean":…,"std":…,"n":…}, null for a mean or std
+// that is not a number (no values).
+func (s Stat) MarshalJSON() ([]byte, error) {
+	num := func(x float64) any {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return x
+	}
+	return json.Marshal(map[string]any{"mean": num(s.Mean), "std": num(s.Std), "n": s.N})
+}
+
 func stat(xs []float64) Stat {
 	s := Stat{N: len(xs)}
 	if s.N == 0 {
@@ -227,18 +244,33 @@ func stat(xs []float64) Stat {
 	return s
 }
 
+// TargetShare sets the fixed accuracy that convergence is measured
+// against at each target size: this share of the best strategy's mean
+// final accuracy at that size. The same target for every strategy makes
+// "steps to target" comparable across strategies (the issue's "time to a
+// fixed accuracy"; 90% of the best run, as in DAWNBench-style
+// time-to-accuracy, applied per size).
+const TargetShare = 0.9
+
 // Summary aggregates the runs of one strategy at one target size over
 // seeds.
 type Summary struct {
-	Strategy     string
-	Shots        int
-	Accuracy     Stat // final accuracy
-	SecondsTo95  Stat
-	EpochsTo95   Stat
-	Seconds      Stat // wall time per run
-	ImagesPerSec Stat
-	Epochs       int // of the first seed's plan
-	Steps        int
+	Strategy     string `json:"strategy"`
+	Shots        int    `json:"shots"`
+	Accuracy     Stat   `json:"accuracy"` // final accuracy
+	SecondsTo95  Stat   `json:"seconds_to_95"`
+	EpochsTo95   Stat   `json:"epochs_to_95"`
+	Seconds      Stat   `json:"seconds"` // wall time per run
+	ImagesPerSec Stat   `json:"images_per_sec"`
+	Epochs       int    `json:"epochs"` // of the first seed's plan
+	Steps        int    `json:"steps"`
+	// Target is the size's fixed accuracy (TargetShare of the best mean
+	// final accuracy); StepsToTarget and SecondsToTarget average the runs
+	// that reached it (Reached of Accuracy.N) at a validated epoch.
+	Target          float64 `json:"target_accuracy"`
+	StepsToTarget   Stat    `json:"steps_to_target"`
+	SecondsToTarget Stat    `json:"seconds_to_target"`
+	Reached         int     `json:"reached_target"`
 }
 
 // Summaries returns one summary per strategy and target size that has at
@@ -246,8 +278,11 @@ type Summary struct {
 func (r *Results) Summaries() []Summary {
 	var out []Summary
 	for _, sh := range r.Grid.Shots {
+		var size []Summary
+		var recs [][]Record
 		for _, st := range r.Grid.Strategies {
 			var acc, s95, e95, secs, ips []float64
+			var mine []Record
 			sum := Summary{Strategy: st, Shots: sh}
 			for _, rec := range r.inGrid() {
 				if rec.Strategy != st || rec.Shots != sh {
@@ -256,6 +291,7 @@ func (r *Results) Summaries() []Summary {
 				if len(acc) == 0 {
 					sum.Epochs, sum.Steps = rec.Plan.Epochs, rec.Plan.Steps
 				}
+				mine = append(mine, rec)
 				acc = append(acc, rec.FinalAccuracy)
 				s95 = append(s95, rec.SecondsTo95)
 				e95 = append(e95, float64(rec.EpochsTo95))
@@ -266,10 +302,39 @@ func (r *Results) Summaries() []Summary {
 				continue
 			}
 			sum.Accuracy, sum.SecondsTo95, sum.EpochsTo95, sum.Seconds, sum.ImagesPerSec = stat(acc), stat(s95), stat(e95), stat(secs), stat(ips)
-			out = append(out, sum)
+			size = append(size, sum)
+			recs = append(recs, mine)
 		}
+		best := math.Inf(-1)
+		for _, s := range size {
+			best = max(best, s.Accuracy.Mean)
+		}
+		for i := range size {
+			size[i].Target = TargetShare * best
+			var steps, secs []float64
+			for _, rec := range recs[i] {
+				if n, t, ok := StepsTo(rec.Curve, rec.Plan.StepsPerEpoch(), size[i].Target); ok {
+					steps, secs = append(steps, float64(n)), append(secs, t)
+				}
+			}
+			size[i].Reached = len(steps)
+			size[i].StepsToTarget, size[i].SecondsToTarget = stat(steps), stat(secs)
+		}
+		out = append(out, size...)
 	}
 	return out
+}
+
+// StepsTo returns the optimisation steps and seconds of training until the
+// first validated epoch of curve whose accuracy reaches target (epoch ×
+// stepsPerEpoch, every epoch having the same number of steps); ok is false
+// when no validated epoch does.
+func StepsTo(curve []Point, stepsPerEpoch int, target float64) (steps int, seconds float64, ok bool) {
+	e, s := TimeTo(curve, target)
+	if e == 0 {
+		return 0, 0, false
+	}
+	return e * stepsPerEpoch, s, true
 }
 
 // Best returns, for a target size, the strategy with the highest mean

@@ -165,8 +165,12 @@ func (r *Results) Markdown() string {
 	g := r.Grid
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Transfer versus scratch: %s on %s\n\n", g.Model, g.Data)
-	fmt.Fprintf(&b, "Source weights `%s`; target classes %s; %d px; every run evaluated on the same %d images; %d seeds per cell; budget: %s.\n\n",
-		g.Weights, strings.Join(g.Classes, ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
+	src := "`" + g.Weights + "`"
+	if g.WeightsKey != "" {
+		src += fmt.Sprintf(" (entry `%s`)", g.WeightsKey)
+	}
+	fmt.Fprintf(&b, "Source weights %s; target classes %s; %d px; every run evaluated on the same %d images; %d seeds per cell; budget: %s.\n\n",
+		src, strings.Join(g.Classes, ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
 	sums := r.Summaries()
 	table := func(title string, cell func(Summary) string) {
 		fmt.Fprintf(&b, "## %s\n\n| strategy |", title)
@@ -197,6 +201,18 @@ func (r *Results) Markdown() string {
 	table("Seconds of training to 95% of the run's best accuracy (mean)", func(s Summary) string {
 		return fmt.Sprintf("%.1f s (epoch %.0f)", s.SecondsTo95.Mean, s.EpochsTo95.Mean)
 	})
+	b.WriteString(fmt.Sprintf("Convergence: steps and seconds of training until a run first reaches a fixed accuracy per size, %.0f%% of the best strategy's mean final accuracy at that size (", 100*TargetShare))
+	var targets []string
+	for _, sh := range g.Shots {
+		for _, s := range sums {
+			if s.Shots == sh {
+				targets = append(targets, fmt.Sprintf("%s per class: %.1f%%", ShotsLabel(sh), 100*s.Target))
+				break
+			}
+		}
+	}
+	b.WriteString(strings.Join(targets, "; ") + "), at validated epochs; mean over the seeds that reached it, \"–\" when none did.\n\n")
+	table("Steps to the size's target accuracy (seconds)", ConvergenceCell)
 	table("Budget: epochs / steps, and wall time per run", func(s Summary) string {
 		return fmt.Sprintf("%d / %d, %.0f s", s.Epochs, s.Steps, s.Seconds.Mean)
 	})
@@ -213,6 +229,20 @@ func (r *Results) Markdown() string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+// ConvergenceCell formats a summary's steps and seconds to its size's
+// target accuracy: "120 steps (4.2 s)", with "k/n seeds" when only some
+// seeds reached it and "–" when none did.
+func ConvergenceCell(s Summary) string {
+	if s.Reached == 0 {
+		return "–"
+	}
+	c := fmt.Sprintf("%.0f steps (%.1f s)", s.StepsToTarget.Mean, s.SecondsToTarget.Mean)
+	if s.Reached < s.Accuracy.N {
+		c += fmt.Sprintf(", %d/%d seeds", s.Reached, s.Accuracy.N)
+	}
+	return c
 }
 
 // markdownToHTML renders the report's subset of Markdown (headings, tables,

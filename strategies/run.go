@@ -15,8 +15,11 @@ import (
 type Job struct {
 	Arch    string // architecture; required
 	Weights string // source weights; required when the plan transfers
-	Plan    Plan
-	Seed    uint64 // initialisation of the new head (or the whole model) and shuffling
+	// WeightsKey names the entry of a wrapping checkpoint to load (see
+	// vision.OpenOptions.WeightsKey); "" takes the plain weights.
+	WeightsKey string
+	Plan       Plan
+	Seed       uint64 // initialisation of the new head (or the whole model) and shuffling
 	// Train and Val hold the target's images: Train as read or prepared,
 	// Val prepared at the training resolution (see vision.PrepareRGB), the
 	// same for every run of a comparison.
@@ -44,7 +47,7 @@ func (j Job) Spec() finetune.RunSpec {
 		s.Train.Augment = "none"
 	}
 	if p.Transfer {
-		s.Model.Weights = j.Weights
+		s.Model.Weights, s.Model.WeightsKey = j.Weights, j.WeightsKey
 	}
 	if j.Train != nil && j.Val != nil {
 		s.Data.Loaded = finetune.NewData(j.Train, j.Val, size)

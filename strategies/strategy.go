@@ -86,6 +86,15 @@ type Plan struct {
 	BNPolicy  string  `json:"bn_policy,omitempty"` // batch norm in frozen stages
 }
 
+// StepsPerEpoch returns the optimisation steps of one epoch of the plan
+// (Steps / Epochs; 0 for a plan without epochs).
+func (p Plan) StepsPerEpoch() int {
+	if p.Epochs < 1 {
+		return 0
+	}
+	return p.Steps / p.Epochs
+}
+
 // Defaults from the transfer-learning playbook, per strategy: the head's
 // learning rate, the layer-wise decay and the minimum number of epochs and
 // optimisation steps. Fine-tuning uses 1/5 of the scratch rate and fewer

@@ -1,6 +1,7 @@
 package strategies
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -217,6 +218,145 @@ func TestPlace(t *testing.T) {
 		}
 		if _, err := Parse(p.Strategy); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+func TestConvergence(t *testing.T) {
+	g := testGrid()
+	g.Shots = []int{5}
+	r := &Results{Grid: g}
+	plan := Plan{Epochs: 4, Steps: 40} // 10 steps an epoch
+	curve := func(accs ...float64) []Point {
+		var c []Point
+		for i, a := range accs {
+			p := Point{Epoch: i + 1, Seconds: float64(i+1) * 1.5}
+			if a >= 0 {
+				p.ValAccuracy = acc(a)
+			}
+			c = append(c, p)
+		}
+		return c
+	}
+	// linear's mean final accuracy is 0.9, so the target is 0.81.
+	r.Add(Record{Cell: Cell{"linear", 5, 1}, Plan: plan, Outcome: Outcome{FinalAccuracy: 0.90, Curve: curve(0.5, 0.82, 0.85, 0.90)}})
+	r.Add(Record{Cell: Cell{"linear", 5, 2}, Plan: plan, Outcome: Outcome{FinalAccuracy: 0.90, Curve: curve(0.81, -1, 0.88, 0.90)}})
+	// scratch: seed 1 reaches 0.81 at epoch 4 (the unvalidated epoch 3 does not count), seed 2 never.
+	r.Add(Record{Cell: Cell{"scratch", 5, 1}, Plan: plan, Outcome: Outcome{FinalAccuracy: 0.85, Curve: curve(0.2, 0.5, -1, 0.85)}})
+	r.Add(Record{Cell: Cell{"scratch", 5, 2}, Plan: plan, Outcome: Outcome{FinalAccuracy: 0.70, Curve: curve(0.2, 0.5, 0.6, 0.70)}})
+	sums := r.Summaries()
+	if len(sums) != 2 {
+		t.Fatalf("%d summaries", len(sums))
+	}
+	for _, tc := range []struct {
+		i           int
+		strategy    string
+		reached     int
+		steps, secs float64
+		cell        string
+	}{
+		{0, "scratch", 1, 40, 6, "40 steps (6.0 s), 1/2 seeds"},
+		{1, "linear", 2, 15, 2.25, "15 steps (2.2 s)"},
+	} {
+		s := sums[tc.i]
+		if s.Strategy != tc.strategy || math.Abs(s.Target-0.81) > 1e-9 || s.Reached != tc.reached ||
+			math.Abs(s.StepsToTarget.Mean-tc.steps) > 1e-9 || math.Abs(s.SecondsToTarget.Mean-tc.secs) > 1e-9 {
+			t.Errorf("%s: %+v", tc.strategy, s)
+		}
+		if c := ConvergenceCell(s); c != tc.cell {
+			t.Errorf("%s: cell %q, want %q", tc.strategy, c, tc.cell)
+		}
+	}
+	if c := ConvergenceCell(Summary{Accuracy: Stat{N: 2}}); c != "–" {
+		t.Errorf("none reached: %q", c)
+	}
+	if md := r.Markdown(); !strings.Contains(md, "| scratch | 40 steps (6.0 s), 1/2 seeds |") || !strings.Contains(md, "5 per class: 81.0%") {
+		t.Errorf("report:\n%s", md)
+	}
+	// results.json carries the summaries, with null for what has no value.
+	dir := t.TempDir()
+	r.Add(Record{Cell: Cell{"linear", 5, 3}, Plan: plan, Outcome: Outcome{FinalAccuracy: 0.1}}) // outside the grid (2 seeds)
+	g2 := r.Grid
+	g2.Strategies = []string{"scratch", "linear", "full"}
+	r.Grid = g2
+	if err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "results.json"))
+	var back struct {
+		Summary []struct {
+			Strategy string  `json:"strategy"`
+			Target   float64 `json:"target_accuracy"`
+			Steps    struct {
+				Mean *float64 `json:"mean"`
+				N    int      `json:"n"`
+			} `json:"steps_to_target"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Summary) != 2 || back.Summary[1].Steps.Mean == nil || *back.Summary[1].Steps.Mean != 15 {
+		t.Fatalf("results.json summary: %v %s", err, b)
+	}
+}
+
+func TestStepsToNotReached(t *testing.T) {
+	r := &Results{Grid: testGrid()}
+	r.Add(Record{Cell: Cell{"scratch", 5, 1}, Plan: Plan{Epochs: 2, Steps: 8}, Outcome: Outcome{FinalAccuracy: 0.5,
+		Curve: []Point{{Epoch: 1, ValAccuracy: acc(0.2)}, {Epoch: 2, ValAccuracy: acc(0.5)}}}})
+	s := r.Summaries()[0]
+	if s.Reached != 1 || s.StepsToTarget.Mean != 8 {
+		t.Errorf("%+v", s)
+	}
+	if n, _, ok := StepsTo([]Point{{Epoch: 1, ValAccuracy: acc(0.2)}}, 5, 0.3); ok || n != 0 {
+		t.Errorf("StepsTo on an unreached target: %d %v", n, ok)
+	}
+	b, err := json.Marshal(Stat{Mean: math.NaN(), Std: math.NaN()})
+	if err != nil || string(b) != `{"mean":null,"n":0,"std":null}` {
+		t.Errorf("NaN stat: %s %v", b, err)
+	}
+}
+
+func TestFolds(t *testing.T) {
+	for _, tc := range []struct {
+		perClass, folds, fit, score int
+	}{
+		{5, 5, 8, 2},      // leave-one-out per class: 2 classes × 4 fit, 1 scored
+		{4, 4, 6, 2},      //
+		{20, 1, 28, 12},   // 70/30 from CVPerClass on
+		{100, 1, 140, 60}, //
+	} {
+		var labels, idx []int
+		for c := 0; c < 2; c++ {
+			for i := 0; i < tc.perClass; i++ {
+				idx = append(idx, len(labels))
+				labels = append(labels, c)
+			}
+		}
+		labels = append(labels, 0) // an image not in idx is never used
+		f := Folds(labels, 2, idx, 3)
+		if len(f) != tc.folds {
+			t.Fatalf("%d per class: %d folds, want %d", tc.perClass, len(f), tc.folds)
+		}
+		scored := map[int]int{}
+		for _, sp := range f {
+			if len(sp[0]) != tc.fit || len(sp[1]) != tc.score {
+				t.Errorf("%d per class: fit %d score %d, want %d %d", tc.perClass, len(sp[0]), len(sp[1]), tc.fit, tc.score)
+			}
+			perClass := map[int]int{}
+			for _, i := range sp[1] {
+				scored[i]++
+				perClass[labels[i]]++
+			}
+			if perClass[0] != perClass[1] {
+				t.Errorf("%d per class: unbalanced score set %v", tc.perClass, perClass)
+			}
+			for _, i := range sp[0] {
+				if slices.Contains(sp[1], i) || i == len(labels)-1 {
+					t.Errorf("%d per class: image %d both fitted and scored, or outside idx", tc.perClass, i)
+				}
+			}
+		}
+		if tc.folds > 1 && len(scored) != len(idx) {
+			t.Errorf("%d per class: cross-validation scored %d of %d images", tc.perClass, len(scored), len(idx))
 		}
 	}
 }

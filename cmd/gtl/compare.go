@@ -30,6 +30,7 @@ func compareCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (a gtl checkpoint, or torchvision weights)"},
+			weightsKeyFlag(),
 			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder (root/train + root/val, or root/<class>)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist test images to evaluate every run on (0: all)"},
@@ -106,7 +107,7 @@ func runCompare(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--strategies %s: %s has %d stages (the last is the head); freeze at most %d", s.Name, arch, stages, stages-1), 2)
 		}
 	}
-	g := strategies.Grid{Model: arch, Weights: c.String("weights"), Data: c.String("data"), Classes: tgt.Classes,
+	g := strategies.Grid{Model: arch, Weights: c.String("weights"), WeightsKey: c.String("weights-key"), Data: c.String("data"), Classes: tgt.Classes,
 		ValImages: tgt.Val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Augment: c.Bool("augment"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
 	out := c.String("out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -165,7 +166,7 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		bar.describe(cell)
-		job := strategies.Job{Arch: arch, Weights: g.Weights, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
+		job := strategies.Job{Arch: arch, Weights: g.Weights, WeightsKey: g.WeightsKey, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
 			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
 		o, err := job.Run()
 		if div := (*finetune.DivergedError)(nil); errors.As(err, &div) {
@@ -214,6 +215,9 @@ func sourceModel(c *cli.Context, sts []strategies.Strategy) (arch string, size i
 	}
 	if transfer && weights == "" {
 		return "", 0, cli.Exit("--weights: the source model is needed by every strategy but scratch", 2)
+	}
+	if weights == "" && c.String("weights-key") != "" {
+		return "", 0, cli.Exit("--weights-key: chooses an entry of --weights, which is not given", 2)
 	}
 	size = c.Int("image-size")
 	if weights != "" {

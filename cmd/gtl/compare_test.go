@@ -95,28 +95,44 @@ func TestCompareAndRecommend(t *testing.T) {
 }
 
 // TestDemoQuick runs make demo's quick version (DEMO=quick) end to end with
-// a freshly built binary.
+// a freshly built binary, then again up to the source models, which must
+// come from the cache the first run filled.
 func TestDemoQuick(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gtl")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command("bash", "../../scripts/demo.sh")
-	cmd.Env = append(os.Environ(), "DEMO=quick", "GTL="+bin, "OUT="+filepath.Join(dir, "demo"), "GTL_NUM_THREADS=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out)
+	demo := func(extra ...string) []byte {
+		cmd := exec.Command("bash", "../../scripts/demo.sh")
+		cmd.Env = append(append(os.Environ(), "DEMO=quick", "GTL="+bin, "OUT="+filepath.Join(dir, "demo"), "GTL_NUM_THREADS=1",
+			"GTL_HOME="+filepath.Join(dir, "home")), extra...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("demo: %v\n%s", err, out)
+		}
+		return out
 	}
-	for _, re := range []string{`(?m)^scratch +\d+\.\d ± `, `recommended: `, `demo finished in \d+s`} {
+	out := demo()
+	for _, re := range []string{`(?m)^scratch +\d+\.\d ± `, `(?m)^== source letters-source \(cached as `, `(?m)^best val accuracy `,
+		`(?m)^(digits|fashion|narrow) +(5|20) +\d+\.\d% +\d+\.\d% +-?\d+% +(scratch|linear|freeze-\d|full)$`, `recommended: `, `demo finished in \d+s`} {
 		if !regexp.MustCompile(re).Match(out) {
 			t.Errorf("demo output does not match %q:\n%s", re, out)
 		}
 	}
-	for _, f := range []string{"compare-fashion/report.html", "compare-glyphs/report.html", "source/best.safetensors"} {
+	if n := len(regexp.MustCompile(`(?m)^(digits|fashion|narrow) +(5|20) `).FindAll(out, -1)); n != 6 {
+		t.Errorf("%d advice lines, want 6 (3 targets × 2 sizes)", n)
+	}
+	for _, f := range []string{"compare-digits/report.html", "compare-fashion/report.html", "compare-narrow/report.html",
+		"letters-source/best.safetensors", "narrow-source/best.safetensors", "advice.txt"} {
 		if _, err := os.Stat(filepath.Join(dir, "demo", f)); err != nil {
 			t.Error(err)
 		}
+	}
+	// The second run trains nothing: both sources come from $GTL_HOME.
+	again := demo("SOURCES_ONLY=1")
+	if n := strings.Count(string(again), "reusing "); n != 2 || strings.Contains(string(again), "best val accuracy") {
+		t.Errorf("second run reused %d sources, want 2:\n%s", n, again)
 	}
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -17,11 +20,17 @@ func embedCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "embed",
 		Usage: "write the penultimate features of every image of a data set to .npy (feature extraction)",
-		Description: "--data is an image folder (root/<class>/<image>) or fashion-mnist. Writes OUT (float32\n" +
-			"[N, features]), OUT's .labels.npy (int64 [N]) and prints the class names by label.",
+		Description: "--data is an image folder or fashion-mnist. Writes OUT (float32 [N, features]), OUT's\n" +
+			".labels.npy (int64 [N]) and prints the class names by label.\n\n" +
+			"An image folder is read as gtl train reads it: root/train/<class>/<image> when there is a train/\n" +
+			"folder, else root/<class>/<image>; a test/ folder is never a class, and neither are hidden files\n" +
+			"and folders. --split chooses the images: train (default: every image of the classes), val (the\n" +
+			"folder root/val, root/valid or root/validation beside train/) or test (root/test/<class>/<image>).\n" +
+			"Labels always number the training classes, so the splits' labels agree; a class of val/ or test/\n" +
+			"that is not a training class is an error.",
 		Flags: append(modelFlags(),
 			&cli.StringFlag{Name: "data", Required: true, Usage: "image folder, or fashion-mnist"},
-			&cli.StringFlag{Name: "split", Value: "test", Usage: "fashion-mnist split: train or test"},
+			&cli.StringFlag{Name: "split", Usage: "split: train or test for fashion-mnist (default test); train, val or test for an image folder (default train)"},
 			&cli.IntFlag{Name: "limit", Usage: "embed only the first N images (0: all)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per forward pass"},
@@ -42,6 +51,9 @@ type source struct {
 
 func openSource(data, split string) (*source, error) {
 	if data == "fashion-mnist" {
+		if split == "" {
+			split = "test"
+		}
 		im, err := datasets.LoadFashionMNIST("", datasets.Split(split))
 		if err != nil {
 			return nil, err
@@ -56,7 +68,7 @@ func openSource(data, split string) (*source, error) {
 				return rgb, nil
 			}}, nil
 	}
-	l, err := datasets.ScanImageFolder(data)
+	l, err := folderSplit(data, split)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
@@ -134,4 +146,60 @@ func runEmbed(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "features [%d %d] -> %s\nlabels [%d] -> %s\nclasses: %s\n", n, o.Model.FeaturesDim(), out, n, lab, strings.Join(src.classes, ", "))
 	return nil
+}
+
+// folderSplit lists one split of an image folder for embed: the training
+// images ("" or "train": root/train/<class>, else root/<class> with test/
+// left out, as vision.ListFolder reads them), the validation folder
+// ("val", or any name of vision.ValDirs: root/val, root/valid or
+// root/validation) or the test folder ("test": root/test). The listing's
+// classes are the training classes, and its labels number them.
+func folderSplit(root, split string) (*datasets.Listing, error) {
+	base := filepath.Join(root, "train")
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		base = root
+	}
+	tr, err := datasets.ScanImageFolder(base, vision.TestDir)
+	if err != nil {
+		return nil, err
+	}
+	var dir string
+	switch {
+	case split == "" || split == "train":
+		return tr, nil
+	case split == vision.TestDir:
+		dir = filepath.Join(root, vision.TestDir)
+	case slices.Contains(vision.ValDirs, split):
+		if base == root {
+			return nil, fmt.Errorf("--split %s: a validation folder is read beside train/, and %s has no train/ folder", split, root)
+		}
+		for _, d := range vision.ValDirs {
+			if fi, err := os.Stat(filepath.Join(root, d)); err == nil && fi.IsDir() {
+				dir = filepath.Join(root, d)
+				break
+			}
+		}
+		if dir == "" {
+			return nil, fmt.Errorf("--split %s: %s has no validation folder (%s)", split, root, strings.Join(vision.ValDirs, "/, ")+"/")
+		}
+	default:
+		return nil, fmt.Errorf("--split %s: an image folder's splits are train, val and test", split)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("--split %s: %s has no %s/ folder", split, root, filepath.Base(dir))
+	}
+	l, err := datasets.ScanImageFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.Items {
+		c := l.Classes[l.Items[i].Label]
+		j, ok := slices.BinarySearch(tr.Classes, c)
+		if !ok {
+			return nil, fmt.Errorf("--split %s: class folder %q is in %s but not among the training classes (%s)", split, c, dir, strings.Join(tr.Classes, ", "))
+		}
+		l.Items[i].Label = j
+	}
+	l.Classes = tr.Classes
+	return l, nil
 }

@@ -25,6 +25,7 @@ func recommendCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Required: true, Usage: "source weights"},
+			weightsKeyFlag(),
 			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "shots", Usage: "labelled images per class you have (fashion-mnist: sampled with --seed; 0: all)"},
@@ -67,13 +68,16 @@ func runRecommend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, err := recommend(arch, c.String("weights"), train, c.Int("probe-images"), uint64(c.Int64("seed")))
+	rec, err := recommend(arch, c.String("weights"), c.String("weights-key"), train, c.Int("probe-images"), uint64(c.Int64("seed")))
 	if err != nil {
 		return err
 	}
 	args := []string{"gtl train", "--model " + arch, "--data " + c.String("data")}
 	if rec.Strategy != "scratch" {
 		args = append(args, "--weights "+c.String("weights"))
+		if k := c.String("weights-key"); k != "" {
+			args = append(args, "--weights-key "+k)
+		}
 	}
 	if c.String("classes") != "" {
 		args = append(args, "--classes "+c.String("classes"))
@@ -92,8 +96,8 @@ func runRecommend(c *cli.Context) error {
 }
 
 // recommend measures the target and places it in the table.
-func recommend(arch, weights string, train *datasets.Images, perClass int, seed uint64) (*recommendation, error) {
-	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, Normalize: finetune.ImageNetNorm, PerClass: perClass, Seed: seed})
+func recommend(arch, weights, key string, train *datasets.Images, perClass int, seed uint64) (*recommendation, error) {
+	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, WeightsKey: key, Normalize: finetune.ImageNetNorm, PerClass: perClass, Seed: seed})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/gtl-dev/gtl/vision/npy"
@@ -73,6 +74,114 @@ func TestRealWorldImages(t *testing.T) {
 			}
 			if d := maxDiff(want, got.Pix); d > c.tol {
 				t.Errorf("max difference %d from PIL (mean %.2f), want ≤ %d", d, meanDiff(want, got.Pix), c.tol)
+			}
+		})
+	}
+}
+
+// ycckWriter is a C program that writes a YCCK JPEG with libjpeg: a
+// seeded 61×43 CMYK pattern, stored as YCCK (jpeg_set_colorspace with
+// JCS_YCCK from JCS_CMYK input; libjpeg then writes the Adobe marker with
+// transform 2). PIL cannot write YCCK, Photoshop and other print tools do.
+// Usage: ycck OUT.jpg QUALITY
+const ycckWriter = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <jpeglib.h>
+int main(int argc, char **argv) {
+	const int w = 61, h = 43;
+	FILE *f = fopen(argv[1], "wb");
+	if (!f) { perror(argv[1]); return 1; }
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr e;
+	c.err = jpeg_std_error(&e);
+	jpeg_create_compress(&c);
+	jpeg_stdio_dest(&c, f);
+	c.image_width = w; c.image_height = h; c.input_components = 4; c.in_color_space = JCS_CMYK;
+	jpeg_set_defaults(&c);
+	jpeg_set_colorspace(&c, JCS_YCCK);
+	jpeg_set_quality(&c, atoi(argv[2]), TRUE);
+	jpeg_start_compress(&c, TRUE);
+	unsigned char row[61 * 4];
+	unsigned int s = 12345;
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			s = s * 1103515245u + 12345u;
+			int n = (s >> 16) % 40;
+			row[x*4+0] = (unsigned char)(x * 200 / w + n);
+			row[x*4+1] = (unsigned char)(y * 200 / h + n);
+			row[x*4+2] = (unsigned char)((x + y) * 200 / (w + h) + n);
+			row[x*4+3] = (unsigned char)(255 - (x * y) % 200);
+		}
+		JSAMPROW r = row;
+		jpeg_write_scanlines(&c, &r, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	return fclose(f) != 0;
+}
+`
+
+// pilYCCK checks that PIL reads the file as an Adobe transform-2 (YCCK)
+// JPEG and saves Image.open(f).convert("RGB") as .npy.
+const pilYCCK = `
+import sys
+import numpy as np
+from PIL import Image
+im = Image.open(sys.argv[1])
+assert im.mode == "CMYK" and im.info.get("adobe_transform") == 2, (im.mode, im.info)
+np.save(sys.argv[2], np.asarray(im.convert("RGB")))
+`
+
+// TestYCCKJPEG decodes YCCK (Adobe) JPEGs made with libjpeg at test time
+// and compares the pixels with PIL's convert("RGB").
+func TestYCCKJPEG(t *testing.T) {
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler (cc) to build the YCCK JPEG writer against libjpeg: YCCK decoding untested")
+	}
+	dir := t.TempDir()
+	src, bin := filepath.Join(dir, "ycck.c"), filepath.Join(dir, "ycck")
+	if err := os.WriteFile(src, []byte(ycckWriter), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cc, "-O1", "-o", bin, src, "-ljpeg").CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s\n(scripts/setup.sh installs libjpeg62-turbo-dev)", err, out)
+	}
+	for _, c := range []struct {
+		quality string
+		tol     int
+	}{{"95", 0}, {"60", 0}} {
+		t.Run("q"+c.quality, func(t *testing.T) {
+			f := filepath.Join(dir, "ycck-q"+c.quality+".jpg")
+			if out, err := exec.Command(bin, f, c.quality).CombinedOutput(); err != nil {
+				t.Fatalf("ycck writer: %v\n%s", err, out)
+			}
+			if out, err := exec.Command("/usr/bin/python3", "-c", pilYCCK, f, f+".npy").CombinedOutput(); err != nil {
+				t.Fatalf("PIL: %v\n%s", err, strings.TrimSpace(string(out)))
+			}
+			w, h, want := pilPixels(t, f+".npy")
+			tol := c.tol
+			if JPEGDecoder != "libjpeg-turbo" {
+				tol = 16 // Go's image/jpeg upsamples and converts on its own
+			}
+			got, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.W != w || got.H != h {
+				t.Fatalf("%dx%d, PIL %dx%d", got.W, got.H, w, h)
+			}
+			if d := maxDiff(want, got.Pix); d > tol {
+				t.Errorf("max difference %d from PIL (mean %.2f), want ≤ %d", d, meanDiff(want, got.Pix), tol)
+			}
+			// Not trivially equal: the image has colour.
+			lo, hi := 255, 0
+			for _, v := range want {
+				lo, hi = min(lo, int(v)), max(hi, int(v))
+			}
+			if hi-lo < 100 {
+				t.Errorf("PIL's pixels span %d..%d: the pattern did not survive", lo, hi)
 			}
 		})
 	}
