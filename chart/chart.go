@@ -98,7 +98,10 @@ type niceTicks struct{}
 
 // Ticks implements plot.Ticker.
 func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !(hi > lo) {
+	// A range within rounding of its values (e.g. every run of a grid at
+	// 20%, one of them 20.000000000000004) is flat: its steps would be too
+	// small to move k below.
+	if !(hi > lo) || hi-lo <= 1e-9*max(math.Abs(lo), math.Abs(hi)) {
 		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 6, 64)}}
 	}
 	raw := (hi - lo) / 6
@@ -112,7 +115,12 @@ func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	decimals := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
 	var ticks []plot.Tick
-	for k := math.Ceil(lo/step - 0.5); k*step <= hi+step/2; k += 0.5 {
+	k0 := math.Ceil(lo/step - 0.5)
+	for i := 0; i < 64; i++ { // about 13 half steps; the bound keeps any rounding from looping
+		k := k0 + 0.5*float64(i)
+		if k*step > hi+step/2 {
+			break
+		}
 		v := k * step
 		if v < lo-step*1e-9 || v > hi+step*1e-9 {
 			continue

@@ -211,6 +211,10 @@ func TestNiceTicks(t *testing.T) {
 		{0, 88, "0 20 40 60 80"},
 		{-3, 3, "-3 -2 -1 0 1 2 3"},
 		{2, 2, "2"},
+		// A grid whose runs all scored 20%, one of them with a rounding
+		// error: looped appending ticks until memory ran out.
+		{20, 20.000000000000004, "20"},
+		{1e6, 1e6 + 1e-4, "1e+06"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.lo, "..", tt.hi), func(t *testing.T) {

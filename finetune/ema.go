@@ -2,7 +2,6 @@ package finetune
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"sort"
 
@@ -27,8 +26,9 @@ type ema struct {
 	shadow []*ts.Tensor // owned
 }
 
-// emaFile holds, in a trainer's StateDir, the live (training) weights of a
-// run with EMA: its checkpoints hold the averaged ones.
+// emaFile ends the name of the file that holds, in a trainer's StateDir,
+// the live (training) weights of a run with EMA (its checkpoints hold the
+// averaged ones); see trainerState.
 const emaFile = "train-weights.safetensors"
 
 func newEMA(vs *nn.VarStore, decay float64) (*ema, error) {
@@ -103,19 +103,18 @@ func (e *ema) swap() error {
 // training weights, which a resumed run needs besides the checkpoint's
 // averaged ones. (gotch's SaveMulti/LoadMulti register loaded tensors under
 // their names in a global table, which clashes with the model's own.)
-func (e *ema) saveSwapped(dir string) error {
+func (e *ema) saveSwapped(path string) error {
 	named := make(map[string]*ts.Tensor, len(e.names))
 	for i, n := range e.names {
 		named[n] = e.shadow[i]
 	}
-	return vision.WriteSafetensors(filepath.Join(dir, emaFile), named, nil)
+	return vision.WriteSafetensors(path, named, nil)
 }
 
 // resume sets the live tensors to the training weights saved by
-// saveSwapped (the model holds the checkpoint's averaged ones, which newEMA
-// copied into the shadow) and the step count.
-func (e *ema) resume(dir string, steps int) error {
-	path := filepath.Join(dir, emaFile)
+// saveSwapped in path (the model holds the committed averaged ones, which
+// newEMA copied into the shadow) and the step count.
+func (e *ema) resume(path string, steps int) error {
 	byName, _, err := vision.ReadSafetensors(path)
 	if err != nil {
 		return fmt.Errorf("finetune: resume: %w", err)

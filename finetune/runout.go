@@ -49,15 +49,9 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if resume {
 		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-		if b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); err == nil {
-			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				var r struct {
-					ValAccuracy *float64 `json:"val_accuracy"`
-				}
-				if json.Unmarshal([]byte(line), &r) == nil && r.ValAccuracy != nil {
-					best = max(best, *r.ValAccuracy)
-				}
-			}
+		var err error
+		if best, err = trimMetrics(dir); err != nil {
+			return nil, 0, err
 		}
 	}
 	jf, err := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), flags, 0o644)
@@ -76,6 +70,61 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 	}
 	return w, best, nil
 }
+
+// trimMetrics drops from the metrics of the run in dir the epochs after
+// the committed one (a process killed between an epoch's checkpoint and
+// its commit wrote them; the resumed run redoes that epoch) and returns
+// the best validation accuracy of those kept (-1: none).
+func trimMetrics(dir string) (float64, error) {
+	done, err := CommittedEpoch(dir)
+	if err != nil {
+		return 0, err
+	}
+	best := -1.0
+	jp := filepath.Join(dir, "metrics.jsonl")
+	if b, err := os.ReadFile(jp); err == nil {
+		var kept strings.Builder
+		for _, line := range strings.Split(string(b), "\n") {
+			var r struct {
+				Epoch       int      `json:"epoch"`
+				ValAccuracy *float64 `json:"val_accuracy"`
+			}
+			if json.Unmarshal([]byte(line), &r) != nil || r.Epoch > done {
+				continue // a torn last line, or an epoch not committed
+			}
+			if r.ValAccuracy != nil {
+				best = max(best, *r.ValAccuracy)
+			}
+			kept.WriteString(line + "\n")
+		}
+		if kept.Len() != len(b) {
+			if err := npy.WriteFileAtomic(jp, []byte(kept.String())); err != nil {
+				return 0, err
+			}
+		}
+	}
+	cp := filepath.Join(dir, "metrics.csv")
+	if b, err := os.ReadFile(cp); err == nil {
+		var kept strings.Builder
+		for i, line := range strings.Split(string(b), "\n") {
+			head, _, _ := strings.Cut(line, ",")
+			e, err := strconv.Atoi(head)
+			if (i == 0 && head == "epoch") || (err == nil && e <= done && strings.Count(line, ",") == 4) {
+				kept.WriteString(line + "\n")
+			}
+		}
+		if kept.Len() != len(b) {
+			if err := npy.WriteFileAtomic(cp, []byte(kept.String())); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return best, nil
+}
+
+// testHookAfterLast, when set (by tests), runs right after an epoch's
+// last.safetensors is written.
+var testHookAfterLast func(epoch int)
 
 // epoch appends e to the metrics and saves the last checkpoint, and the
 // best one when e beats *best.
@@ -99,6 +148,9 @@ func (w *runWriter) epoch(m *vision.Model, e Epoch, best *float64) error {
 	}
 	if err := m.SaveCheckpoint(filepath.Join(w.dir, "last.safetensors"), w.meta); err != nil {
 		return err
+	}
+	if testHookAfterLast != nil {
+		testHookAfterLast(e.Epoch)
 	}
 	if e.ValAccuracy > *best {
 		*best = e.ValAccuracy

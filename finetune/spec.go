@@ -38,8 +38,9 @@ type RunSpec struct {
 	// confusion.png and curves.png, each written atomically. Empty: Run
 	// writes nothing.
 	Out string
-	// Resume continues the interrupted run in Out (same spec): its last
-	// checkpoint, optimiser and loop state; default false.
+	// Resume continues the interrupted run in Out (same spec) from its
+	// last committed epoch (trainer-state.json: weights, optimiser and loop
+	// state; metrics lines after that epoch are dropped); default false.
 	Resume bool
 	// KeepModel leaves the trained model open in RunResult.Model (the
 	// caller closes it, on the torch worker); default false: Run closes it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"time"
 
 	"github.com/sugarme/gotch"
@@ -163,12 +164,13 @@ type Trainer struct {
 	Hooks  Hooks
 	Worker *torch.Worker
 	// StateDir, when set, receives after every epoch (once OnEpochEnd has
-	// succeeded, e.g. after it saved the weights) what a resumed run needs
-	// besides the weights: the optimiser's state and the loop's position
-	// and random state.
+	// succeeded, e.g. after it saved the checkpoints) what a resumed run
+	// needs, committed as one unit (see trainerState): the weights, the
+	// optimiser's state, the loop's position and random state.
 	StateDir string
-	// Resume continues the run recorded in StateDir: the caller loads the
-	// weights saved at that epoch; Fit runs the remaining epochs, with the
+	// Resume continues the run committed in StateDir: Fit loads its
+	// weights into the model (the caller's are replaced; the model must be
+	// of the same architecture) and runs the remaining epochs, with the
 	// same batches and rates as an uninterrupted run.
 	Resume bool
 	// Dist, when set, makes this process one rank of a data-parallel run
@@ -310,6 +312,12 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 		if err != nil {
 			return err
 		}
+		var st trainerState
+		if t.Resume { // the committed weights, before the average copies them
+			if st, err = t.restore(opt, vs, cfg); err != nil {
+				return err
+			}
+		}
 		var avg *ema
 		if cfg.EMA > 0 {
 			if avg, err = newEMA(vs, cfg.EMA); err != nil {
@@ -319,12 +327,13 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 		}
 		first := 1
 		if t.Resume {
-			done, err := t.restore(opt, cfg)
-			if err != nil {
-				return err
-			}
+			done := st.Epoch
 			if avg != nil {
-				if err := avg.resume(t.StateDir, done*steps); err != nil {
+				name := st.TrainWeights
+				if name == "" {
+					name = emaFile
+				}
+				if err := avg.resume(filepath.Join(t.StateDir, name), done*steps); err != nil {
 					return err
 				}
 			}
@@ -375,13 +384,8 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 				return hookErr
 			}
 			if t.StateDir != "" && t.rank0() { // also when stopping early: the epoch is complete
-				if err := t.saveState(opt, cfg, e); err != nil {
+				if err := t.saveState(opt, vs, avg, cfg, e); err != nil {
 					return err
-				}
-				if avg != nil {
-					if err := avg.saveSwapped(t.StateDir); err != nil {
-						return err
-					}
 				}
 			}
 			if hookErr != nil { // the model keeps the average

@@ -28,8 +28,10 @@ rss_per_line() {
 	wait $pid || { cat "$dir/err" >&2; return 1; }
 }
 
-# slope NAME UNIT: fits the samples after warm-up and checks the growth.
+# slope NAME UNIT: prints the samples (MiB), fits them after warm-up and
+# checks the growth.
 slope() {
+	awk '{ printf "%s%.1f", (NR > 1 ? " " : "samples (MiB): "), $2 / 1024 } END { print "" }' "$dir/samples"
 	awk -v w="$warmup" -v name="$1" -v unit="$2" '
 		{ x[NR] = $1; y[NR] = $2 }
 		END {

@@ -184,7 +184,7 @@ func NewConv2d(p *nn.Path, in, out int64, k []int64, o ConvOpts) (*Conv2d, error
 	bound := 1 / math.Sqrt(fanIn) // PyTorch: kaiming_uniform(a=√5) for weight, U(±1/√fan_in) for bias
 	init := o.Init
 	if init == nil {
-		init = nn.NewUniformInit(-bound, bound)
+		init = uniformInit{-bound, bound}
 	}
 	c := &Conv2d{stride: pair(o.Stride, 1), padding: pair(o.Padding, 0), dilation: pair(o.Dilation, 1), groups: o.Groups}
 	var err error
@@ -192,7 +192,7 @@ func NewConv2d(p *nn.Path, in, out int64, k []int64, o ConvOpts) (*Conv2d, error
 		return nil, err
 	}
 	if o.Bias {
-		binit := nn.Init(nn.NewUniformInit(-bound, bound))
+		binit := nn.Init(uniformInit{-bound, bound})
 		if o.Init != nil {
 			binit = nn.NewConstInit(0)
 		}
@@ -299,9 +299,9 @@ type Linear struct {
 func NewLinear(p *nn.Path, in, out int64, bias bool, wInit nn.Init) (*Linear, error) {
 	bound := 1 / math.Sqrt(float64(in))
 	l := &Linear{}
-	winit, binit := wInit, nn.Init(nn.NewUniformInit(-bound, bound))
+	winit, binit := wInit, nn.Init(uniformInit{-bound, bound})
 	if winit == nil {
-		winit = nn.NewUniformInit(-bound, bound)
+		winit = uniformInit{-bound, bound}
 	} else {
 		binit = nn.NewConstInit(0)
 	}
