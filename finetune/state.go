@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sugarme/gotch/nn"
@@ -197,25 +198,13 @@ func loadVars(vs *nn.VarStore, path string) error {
 			if !ok {
 				return fmt.Errorf("finetune: resume: %s has no tensor %q", path, name)
 			}
-			if !shapeEqual(src.MustSize(), v.MustSize()) {
+			if !slices.Equal(src.MustSize(), v.MustSize()) {
 				return fmt.Errorf("finetune: resume: %s: tensor %q has shape %v, the model %v", path, name, src.MustSize(), v.MustSize())
 			}
 			v.Copy_(src)
 		}
 		return nil
 	})
-}
-
-func shapeEqual(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // testHookBeforeCommit, when set (by tests), runs after the epoch's state

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,13 +108,13 @@ func TestWeightsKeyCompareRecommend(t *testing.T) {
 	cTimmEMA, g := curve(f("timm.pth"), "--weights-key", "state_dict_ema")
 	cPlain, _ := curve(f("plain.pth"))
 	cTimm, gPlain := curve(f("timm.pth"))
-	if !equalF(cTimmEMA, cEMA) {
+	if !slices.Equal(cTimmEMA, cEMA) {
 		t.Errorf("compare --weights-key state_dict_ema: train loss %v, want the EMA file's %v", cTimmEMA, cEMA)
 	}
-	if !equalF(cTimm, cPlain) {
+	if !slices.Equal(cTimm, cPlain) {
 		t.Errorf("compare (no key): train loss %v, want the plain file's %v", cTimm, cPlain)
 	}
-	if equalF(cEMA, cPlain) {
+	if slices.Equal(cEMA, cPlain) {
 		t.Errorf("plain and EMA weights train alike (%v): the check above cannot tell them apart", cEMA)
 	}
 	if g.WeightsKey != "state_dict_ema" || gPlain.WeightsKey != "" {
@@ -129,16 +130,4 @@ func TestWeightsKeyCompareRecommend(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "holds results of a different comparison") {
 		t.Errorf("compare --resume without the key on a state_dict_ema comparison: exit %d %q, want a refusal", code, errOut)
 	}
-}
-
-func equalF(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
