@@ -39,7 +39,7 @@ FUZZTIME ?= 60s
 FUZZ_PURE := ./vision/npy:FuzzDecode ./vision/datasets:FuzzReadIDXImages \
 	./vision/datasets:FuzzReadIDXLabels ./vision/datasets:FuzzParseClasses
 FUZZ_TARGETS := $(FUZZ_PURE) ./vision/transforms:FuzzDecode \
-	./vision:FuzzSafetensorsHeader ./vision:FuzzScanPickle ./vision:FuzzReadPth ./vision:FuzzReadMeta \
+	./vision/weights:FuzzSafetensorsHeader ./vision/weights:FuzzScanPickle ./vision/weights:FuzzReadPth ./vision:FuzzReadMeta \
 	./strategies:FuzzParseShots ./strategies:FuzzParseList ./finetune:FuzzFlagLists
 fuzz: setup
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
@@ -58,7 +58,8 @@ fuzz-short:
 # The whole suite: parity for every architecture, the race detector on the
 # pure-Go packages, and the full-size demo. (75 architectures, some of them
 # ViT-L and RegNetY-128GF: vision's parity alone needs more than an hour on
-# 2 cores, hence the long timeout.)
+# 2 cores, hence the long timeout; one architecture:
+# go test ./vision/models -run 'Test(TorchvisionParity|ScratchInit|PublishedParamCounts)/^ARCH$$'.)
 test-all: test-setup vet build
 	$(GO) test -count=1 -timeout 240m ./...
 	$(GO) test -count=1 -race ./env/... ./vision/datasets/... ./vision/loader/... ./vision/augment/... ./chart/... ./scripts/...

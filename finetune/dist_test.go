@@ -21,6 +21,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/models"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -88,7 +89,7 @@ func ddpTrain(g *torch.Group, batch int, model func(Model) Model) (*ddpResult, e
 		return nil, err
 	}
 	vs := nn.NewVarStore(gotch.CPU)
-	var m *vision.SmallCNN
+	var m *models.SmallCNN
 	// Each rank initialises differently: the broadcast from rank 0 must
 	// make them equal.
 	seed := int64(7)
@@ -100,7 +101,7 @@ func ddpTrain(g *torch.Group, batch int, model func(Model) Model) (*ddpResult, e
 			return err
 		}
 		var err error
-		m, err = vision.NewSmallCNN(vs.Root(), 1, 10, 28)
+		m, err = models.NewSmallCNN(vs.Root(), 1, 10, 28)
 		return err
 	})
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // ema keeps an exponential moving average of a model's tensors (weights
@@ -108,18 +108,18 @@ func (e *ema) saveSwapped(path string) error {
 	for i, n := range e.names {
 		named[n] = e.shadow[i]
 	}
-	return vision.WriteSafetensors(path, named, nil)
+	return weights.WriteSafetensors(path, named, nil)
 }
 
 // resume sets the live tensors to the training weights saved by
 // saveSwapped in path (the model holds the committed averaged ones, which
 // newEMA copied into the shadow) and the step count.
 func (e *ema) resume(path string, steps int) error {
-	byName, _, err := vision.ReadSafetensors(path)
+	byName, _, err := weights.ReadSafetensors(path)
 	if err != nil {
 		return fmt.Errorf("finetune: resume: %w", err)
 	}
-	defer vision.DropAll(byName)
+	defer weights.DropAll(byName)
 	return torch.WithoutGrad(func() error {
 		for i, n := range e.names {
 			t, ok := byName[n]

@@ -11,9 +11,9 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/npy"
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // trainerState is what a resumed run needs: the loop's position and random
@@ -68,7 +68,7 @@ func (t *Trainer) saveState(opt *torch.Optimizer, vs *nn.VarStore, avg *ema, cfg
 	for name, v := range vars {
 		named[name] = &v
 	}
-	if err := vision.WriteSafetensors(filepath.Join(t.StateDir, st.Weights), named, nil); err != nil {
+	if err := weights.WriteSafetensors(filepath.Join(t.StateDir, st.Weights), named, nil); err != nil {
 		return fmt.Errorf("finetune: state: %w", err)
 	}
 	optPath := filepath.Join(t.StateDir, st.Optimizer)
@@ -186,11 +186,11 @@ func (t *Trainer) restore(opt *torch.Optimizer, vs *nn.VarStore, cfg Config) (tr
 // loadVars copies the tensors of a safetensors file into the variables of
 // vs of the same names; every variable must be there.
 func loadVars(vs *nn.VarStore, path string) error {
-	byName, _, err := vision.ReadSafetensors(path)
+	byName, _, err := weights.ReadSafetensors(path)
 	if err != nil {
 		return fmt.Errorf("finetune: resume: %w", err)
 	}
-	defer vision.DropAll(byName)
+	defer weights.DropAll(byName)
 	vars := vs.Variables()
 	return torch.WithoutGrad(func() error {
 		for name, v := range vars {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // TestResumeEqualsUninterrupted: 4 epochs in one go give the same weights
@@ -43,7 +44,7 @@ func testResume(t *testing.T, emaDecay float64) {
 		}
 		return m
 	}
-	weights := func(m *vision.Model) (out map[string][]float64) {
+	valuesOf := func(m *vision.Model) (out map[string][]float64) {
 		_ = w.Do(func() error { out = snapshot(m); return nil })
 		return out
 	}
@@ -70,11 +71,11 @@ func testResume(t *testing.T, emaDecay float64) {
 	}
 	c := build(99) // other initial weights: everything must come from the files
 	err := w.Do(func() error {
-		named, err := vision.ReadWeights(filepath.Join(dir, "last.safetensors"))
+		named, err := weights.ReadWeights(filepath.Join(dir, "last.safetensors"))
 		if err != nil {
 			return err
 		}
-		defer vision.DropAll(named)
+		defer weights.DropAll(named)
 		_, err = c.LoadTensors(named, vision.LoadOptions{})
 		return err
 	})
@@ -88,7 +89,7 @@ func testResume(t *testing.T, emaDecay float64) {
 	if len(res.Epochs) != 2 || res.Epochs[0].Epoch != 3 {
 		t.Fatalf("resumed run trained epochs %+v, want 3 and 4", res.Epochs)
 	}
-	wa, wc := weights(a), weights(c)
+	wa, wc := valuesOf(a), valuesOf(c)
 	var diff []string
 	for k := range wa {
 		if !slices.Equal(wa[k], wc[k]) {

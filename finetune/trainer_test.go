@@ -12,6 +12,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/models"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -43,16 +44,16 @@ func fashion(t *testing.T, n int) (train, test *datasets.Images) {
 	return train, test
 }
 
-func newCNN(t *testing.T, w *torch.Worker) (*vision.SmallCNN, *nn.VarStore) {
+func newCNN(t *testing.T, w *torch.Worker) (*models.SmallCNN, *nn.VarStore) {
 	t.Helper()
-	var m *vision.SmallCNN
+	var m *models.SmallCNN
 	vs := nn.NewVarStore(gotch.CPU)
 	err := w.Do(func() error {
 		if err := torch.ManualSeed(7); err != nil {
 			return err
 		}
 		var err error
-		m, err = vision.NewSmallCNN(vs.Root(), 1, 10, 28)
+		m, err = models.NewSmallCNN(vs.Root(), 1, 10, 28)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/gtl-dev/gtl/vision/weights"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -54,11 +55,11 @@ func (m *Model) SaveWeights(path string, metadata map[string]string) error {
 	defer runtime.KeepAlive(m) // the tensors are views of the model's variables
 	switch format {
 	case "safetensors":
-		return WriteSafetensors(path, sd, metadata)
+		return weights.WriteSafetensors(path, sd, metadata)
 	case "pth":
-		return WritePth(path, sd)
+		return weights.WritePth(path, sd)
 	default:
-		return WriteOt(path, sd)
+		return weights.WriteOt(path, sd)
 	}
 }
 
@@ -80,7 +81,7 @@ func (m *Model) SaveCheckpoint(path string, meta CheckpointMeta) error {
 	if err := m.SaveWeights(path, map[string]string{"format": "pt", "gtl_arch": m.Arch, "gtl_num_classes": fmt.Sprint(m.NumClasses)}); err != nil {
 		return err
 	}
-	if err := writeAtomic(MetaPath(path), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
+	if err := weights.WriteAtomic(MetaPath(path), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
 		return fmt.Errorf("vision: checkpoint %s: %w", MetaPath(path), err)
 	}
 	return nil

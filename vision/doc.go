@@ -1,13 +1,34 @@
-// Package vision holds gtl's image models and turns image sets into tensors.
+// Package vision holds what gtl's image models share: the Model type and
+// its stages, the layers and initialisations the architectures are built
+// from, the architecture registry (New, Open, Lookup, Architectures,
+// Register), loading weights into a model (by file, by torchvision's weight
+// names, from the Hugging Face Hub), checkpoints, and turning image sets
+// into tensors.
+//
+// Subpackages:
+//   - vision/models: the architectures, one file per family (resnet.go,
+//     regnet.go, …). It registers them with vision from init; import it
+//     (a blank import is enough) to build models by name.
+//   - vision/weights: weight-file formats (safetensors, PyTorch .pth
+//     reading and writing with the pickle guard, TorchScript archives,
+//     libtorch .ot) and the container detection and key normalisation of
+//     ReadWeightsWith. It knows files and tensors, not models.
+//   - vision/torch: the libtorch worker thread and the few calls gotch lacks.
+//   - vision/transforms, vision/augment, vision/datasets, vision/loader,
+//     vision/npy: images, augmentation, data sets and batching.
+//
+// Imports go one way: vision/models → vision → vision/weights → gotch.
 //
 // Every function that touches libtorch returns an error instead of
 // panicking, and must run on a torch worker thread (see package
 // vision/torch). Returned tensors belong to the caller, who drops them.
 //
+//	import _ "github.com/gtl-dev/gtl/vision/models"
+//
 //	err := torch.Do(func() error {
-//		vs := nn.NewVarStore(gotch.CPU)
-//		m, err := vision.NewSmallCNN(vs.Root(), 1, 10, 28)
+//		m, err := vision.New("resnet18", 10, gotch.CPU)
 //		if err != nil { return err }
+//		defer m.Close()
 //		x, y, err := vision.Batch(images, []int{0, 1, 2}, vision.Normalize{})
 //		if err != nil { return err }
 //		defer x.MustDrop(); defer y.MustDrop()
@@ -15,5 +36,5 @@
 //		...
 //	})
 //
-// vision sits on gotch and vision/torch; package finetune trains its models.
+// Package finetune trains vision's models.
 package vision

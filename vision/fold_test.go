@@ -1,4 +1,4 @@
-package vision
+package vision_test
 
 import (
 	"fmt"
@@ -9,14 +9,15 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // randomiseBN gives every batch norm of m non-trivial statistics and affine
 // parameters (a fresh model's are 0/1, which would hide a wrong fold).
-func randomiseBN(m *Model, rng *rand.Rand) error {
+func randomiseBN(m *vision.Model, rng *rand.Rand) error {
 	return torch.WithoutGrad(func() error {
-		for _, bn := range m.bns {
+		for _, bn := range vision.BatchNorms(m) {
 			for _, p := range []struct {
 				t          *ts.Tensor
 				base, span float64
@@ -66,9 +67,9 @@ func maxRelDiff(a, b []float64) float64 {
 // forwardBoth runs f with folding on and off; it returns both outputs.
 func forwardBoth(f func() (*ts.Tensor, error)) (folded, plain []float64, err error) {
 	for _, on := range []bool{true, false} {
-		foldBN = on
+		vision.FoldBN = on
 		y, err := f()
-		foldBN = true
+		vision.FoldBN = true
 		if err != nil {
 			return nil, nil, err
 		}
@@ -82,10 +83,10 @@ func forwardBoth(f func() (*ts.Tensor, error)) (folded, plain []float64, err err
 	return folded, plain, nil
 }
 
-func countFolded(m *Model) int {
+func countFolded(m *vision.Model) int {
 	n := 0
-	for _, bn := range m.bns {
-		if bn.fold.w != nil {
+	for _, bn := range vision.BatchNorms(m) {
+		if bn.Folded() {
 			n++
 		}
 	}
@@ -125,7 +126,7 @@ func TestFoldBatchNorm(t *testing.T) {
 			rng := rand.New(rand.NewSource(int64(i + 1)))
 			err := torch.Do(func() error {
 				torch.ManualSeed(int64(i + 1))
-				m, err := New(tt.arch, 7, gotch.CPU)
+				m, err := vision.New(tt.arch, 7, gotch.CPU)
 				if err != nil {
 					return err
 				}
@@ -159,8 +160,8 @@ func TestFoldBatchNorm(t *testing.T) {
 					return err
 				}
 				n := countFolded(m)
-				if tt.allBNs && n != len(m.bns) {
-					t.Errorf("folded %d of %d batch norms, want all", n, len(m.bns))
+				if tt.allBNs && n != len(vision.BatchNorms(m)) {
+					t.Errorf("folded %d of %d batch norms, want all", n, len(vision.BatchNorms(m)))
 				}
 				if n < tt.minFold || n == 0 {
 					t.Errorf("folded %d batch norms, want at least max(1, %d)", n, tt.minFold)
@@ -194,8 +195,8 @@ func TestFoldBatchNorm(t *testing.T) {
 					return err
 				}
 				train := func() (*ts.Tensor, error) { return m.Forward(x, true) }
-				for _, bn := range m.bns {
-					bn.dropFold()
+				for _, bn := range vision.BatchNorms(m) {
+					bn.DropFold()
 				}
 				if err := check("training with a frozen stem", train); err != nil {
 					return err
@@ -228,7 +229,7 @@ func TestFrozenStagesNoGrad(t *testing.T) {
 		t.Run(tt.arch, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(int64(i + 10)))
 			err := torch.Do(func() error {
-				m, err := New(tt.arch, 5, gotch.CPU)
+				m, err := vision.New(tt.arch, 5, gotch.CPU)
 				if err != nil {
 					return err
 				}
@@ -257,7 +258,7 @@ func TestFrozenStagesNoGrad(t *testing.T) {
 				}
 				frozenGrads, trainableMissing, frozenN := 0, 0, 0
 				for name, v := range m.VS.Variables() {
-					if IsBuffer(name) {
+					if vision.IsBuffer(name) {
 						continue
 					}
 					frozen := false
@@ -291,11 +292,11 @@ func TestFrozenStagesNoGrad(t *testing.T) {
 					t.Errorf("%d trainable parameters without a gradient", trainableMissing)
 				}
 				folded := 0
-				for _, bn := range m.bns {
-					if bn.fold.w != nil {
+				for _, bn := range vision.BatchNorms(m) {
+					if bn.Folded() {
 						folded++
 						if !bn.Frozen {
-							t.Errorf("batch norm %s folded while training on batch statistics", bn.name)
+							t.Errorf("batch norm %s folded while training on batch statistics", bn.Name())
 						}
 					}
 				}

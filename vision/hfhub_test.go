@@ -1,4 +1,4 @@
-package vision
+package vision_test
 
 import (
 	"crypto/sha256"
@@ -10,13 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -70,10 +71,9 @@ func newHubServer(t *testing.T, files map[string][]byte) *hubServer {
 // and a timm config.json. It returns the files and the fixture folder.
 func hubResNet18(t *testing.T, arch string) (config, weights []byte, dir string) {
 	t.Helper()
-	dir = fixture(t, "resnet18")
-	_, file, _, _ := runtime.Caller(0)
+	dir = torchtest.Fixture(t, "resnet18")
 	st := filepath.Join(t.TempDir(), "model.safetensors")
-	cmd := exec.Command("/usr/bin/python3", filepath.Join(filepath.Dir(filepath.Dir(file)), "scripts", "zoo", "pth_to_safetensors.py"),
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(torchtest.Root(), "scripts", "zoo", "pth_to_safetensors.py"),
 		filepath.Join(dir, "resnet18.pth"), st, "--drop-num-batches-tracked")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pth_to_safetensors.py: %v\n%s", err, out)
@@ -107,17 +107,17 @@ func TestHubResNet18(t *testing.T) {
 	}
 	defer torch.SetNumThreads(max(orig, 1))
 
-	open := func(o OpenOptions) (*Opened, error) {
-		var out *Opened
+	open := func(o vision.OpenOptions) (*vision.Opened, error) {
+		var out *vision.Opened
 		err := torch.Do(func() error {
 			var err error
-			out, err = Open(o)
+			out, err = vision.Open(o)
 			return err
 		})
 		return out, err
 	}
 	for round := 0; round < 2; round++ { // downloaded, then from the cache
-		o, err := open(OpenOptions{Pretrained: true, PretrainedName: "hf-hub:timm/resnet18.a1_in1k"})
+		o, err := open(vision.OpenOptions{Pretrained: true, PretrainedName: "hf-hub:timm/resnet18.a1_in1k"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestHubResNet18(t *testing.T) {
 			if tt.linked != nil {
 				srv.linkedEtag = tt.linked
 			}
-			_, err := open(OpenOptions{Arch: tt.arch, Pretrained: true, PretrainedName: tt.ref})
+			_, err := open(vision.OpenOptions{Arch: tt.arch, Pretrained: true, PretrainedName: tt.ref})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}

@@ -141,8 +141,9 @@ var GlobalAvgPool = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 	return x.MeanDim([]int64{2, 3}, false, gotch.Float, false)
 })
 
-// pair expands a size given as one or two values.
-func pair(v []int64, def int64) []int64 {
+// Pair expands a size given as one or two values ([k] → [k, k]; none → [def,
+// def]) into [h, w], as torch.nn.modules.utils._pair does.
+func Pair(v []int64, def int64) []int64 {
 	switch len(v) {
 	case 0:
 		return []int64{def, def}
@@ -176,7 +177,7 @@ func NewConv2d(p *nn.Path, in, out int64, k []int64, o ConvOpts) (*Conv2d, error
 	if o.Groups == 0 {
 		o.Groups = 1
 	}
-	kk := pair(k, 1)
+	kk := Pair(k, 1)
 	if in%o.Groups != 0 || out%o.Groups != 0 {
 		return nil, fmt.Errorf("vision: conv %s: %d→%d channels not divisible into %d groups", p.Paths(), in, out, o.Groups)
 	}
@@ -186,7 +187,7 @@ func NewConv2d(p *nn.Path, in, out int64, k []int64, o ConvOpts) (*Conv2d, error
 	if init == nil {
 		init = uniformInit{-bound, bound}
 	}
-	c := &Conv2d{stride: pair(o.Stride, 1), padding: pair(o.Padding, 0), dilation: pair(o.Dilation, 1), groups: o.Groups}
+	c := &Conv2d{stride: Pair(o.Stride, 1), padding: Pair(o.Padding, 0), dilation: Pair(o.Dilation, 1), groups: o.Groups}
 	var err error
 	if c.W, err = p.NewVar("weight", []int64{out, in / o.Groups, kk[0], kk[1]}, init); err != nil {
 		return nil, err

@@ -2,12 +2,10 @@ package vision
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
 	"github.com/sugarme/gotch"
-	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
@@ -218,11 +216,12 @@ func (m *Model) Features(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return f, nil
 }
 
-// dropout returns a dropout layer tied to the model's NoDropout switch.
-func (m *Model) dropout(p float64) Dropout { return Dropout{P: p, Off: &m.NoDropout} }
+// Dropout returns a dropout layer (probability p) tied to the model's NoDropout switch.
+func (m *Model) Dropout(p float64) Dropout { return Dropout{P: p, Off: &m.NoDropout} }
 
-// stochasticDepth returns a stochastic-depth layer tied to NoDropout.
-func (m *Model) stochasticDepth(p float64) StochasticDepth {
+// StochasticDepth returns a stochastic-depth layer (drop probability p, per
+// sample) tied to the model's NoDropout switch.
+func (m *Model) StochasticDepth(p float64) StochasticDepth {
 	return StochasticDepth{P: p, Off: &m.NoDropout}
 }
 
@@ -291,8 +290,14 @@ type Spec struct {
 
 var registry = map[string]Spec{}
 
-// register adds an architecture; architecture files call it from init.
-func register(s Spec) {
+// Register adds an architecture to the registry that New, Open, Lookup and
+// Architectures read. Package vision/models registers torchvision's
+// architectures from its init functions, as image/png registers its format
+// with package image: import it (blank import where nothing else of it is
+// used) to build models by name. Register panics when the name is already
+// taken (a programming error, found when the program starts). A zero
+// InputSize becomes 224, a zero ResizeSize 256.
+func Register(s Spec) {
 	if _, dup := registry[s.Name]; dup {
 		panic("vision: architecture registered twice: " + s.Name)
 	}
@@ -350,6 +355,9 @@ func digitRun(s string) int {
 // Lookup returns the spec of an architecture.
 func Lookup(arch string) (Spec, error) {
 	s, ok := registry[arch]
+	if !ok && len(registry) == 0 {
+		return Spec{}, fmt.Errorf("vision: unknown architecture %q: no architecture is registered (import github.com/gtl-dev/gtl/vision/models)", arch)
+	}
 	if !ok {
 		return Spec{}, fmt.Errorf("vision: unknown architecture %q (known: %s)", arch, strings.Join(Architectures(), ", "))
 	}
@@ -378,63 +386,3 @@ func New(arch string, numClasses int, dev gotch.Device) (*Model, error) {
 	}
 	return m, nil
 }
-
-// kaimingNormalOut is torchvision's convolution init:
-// kaiming_normal_(mode="fan_out", nonlinearity="relu").
-func kaimingNormalOut(out int64, k ...int64) nn.Init {
-	fan := float64(out)
-	for _, v := range k {
-		fan *= float64(v)
-	}
-	return nn.NewRandnInit(0, math.Sqrt(2/fan))
-}
-
-// normal is N(0, std²).
-func normal(std float64) nn.Init { return nn.NewRandnInit(0, std) }
-
-// uniform is U(-b, b).
-func uniform(b float64) nn.Init { return uniformInit{-b, b} }
-
-// uniformInit is U(lo, hi), drawn as nn.NewUniformInit draws it (zeros,
-// then libtorch's uniform_: the same numbers). gotch's uniform_ wrapper
-// replaces the tensor's C handle by a new one and never frees the old,
-// which keeps the storage alive for ever: nn.NewUniformInit leaked every
-// tensor it made (measured: vision.New+Close of squeezenet1_1 grew RSS by
-// its 2.9 MB of weights each time). This one frees the old handle.
-type uniformInit struct{ lo, hi float64 }
-
-var _ nn.Init = uniformInit{}
-
-func (u uniformInit) sample(dims []int64, dtype gotch.DType, dev gotch.Device) (*ts.Tensor, error) {
-	x, err := ts.Zeros(dims, dtype, dev)
-	if err != nil {
-		return nil, err
-	}
-	if err := uniformInPlace(x, u.lo, u.hi); err != nil {
-		x.MustDrop()
-		return nil, err
-	}
-	return x, nil
-}
-
-// uniformInPlace fills x, a tensor whose Go value has no copies, with
-// U(lo, hi) through libtorch's uniform_, freeing the C handle gotch's
-// wrapper replaces.
-func uniformInPlace(x *ts.Tensor, lo, hi float64) error {
-	old := lib.Ctensor(x.Ctensor())
-	if err := x.Uniform_(lo, hi); err != nil {
-		return err
-	}
-	if lib.Ctensor(x.Ctensor()) != old {
-		lib.AtFree(old)
-	}
-	return nil
-}
-
-// InitTensor returns a new tensor drawn from U(lo, hi).
-func (u uniformInit) InitTensor(dims []int64, dev gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
-	return sampler(u.sample).initTensor("uniform", dims, dev, dtypeOpt)
-}
-
-// Set redraws x.
-func (u uniformInit) Set(x *ts.Tensor) { sampler(u.sample).set("uniform", x) }

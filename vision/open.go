@@ -13,6 +13,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/vision/transforms"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // CheckpointMeta is the JSON written beside a gtl checkpoint's weights: what
@@ -83,7 +84,7 @@ type OpenOptions struct {
 	Arch    string // required unless the weights' checkpoint JSON names it
 	Weights string // weights file; empty: none
 	// WeightsKey names the entry of a wrapping checkpoint to take the
-	// weights from (see WeightsOptions.Key); empty: chosen as it says.
+	// weights from (see weights.WeightsOptions.Key); empty: chosen as it says.
 	WeightsKey string
 	Pretrained bool // fetch torchvision's ImageNet weights (see FetchPretrained)
 	// PretrainedName picks which of torchvision's weights Pretrained fetches
@@ -103,11 +104,11 @@ type OpenOptions struct {
 type Opened struct {
 	Model   *Model
 	Report  LoadReport
-	Source  string          // the weights file, if any
-	File    WeightsSource   // where in the file the weights were found
-	Meta    *CheckpointMeta // the checkpoint description, if any
-	Classes []string        // class names by index (generated when unknown)
-	Prep    Preprocess      // evaluation transform
+	Source  string                // the weights file, if any
+	File    weights.WeightsSource // where in the file the weights were found
+	Meta    *CheckpointMeta       // the checkpoint description, if any
+	Classes []string              // class names by index (generated when unknown)
+	Prep    Preprocess            // evaluation transform
 }
 
 // Open builds a model and loads its weights. A head whose size differs from
@@ -167,12 +168,12 @@ func Open(o OpenOptions) (*Opened, error) {
 				return nil, fmt.Errorf("vision: %s is a %s checkpoint, not %s", o.Weights, meta.Arch, o.Arch)
 			}
 		}
-		if named, out.File, err = readWeights(o.Weights, WeightsOptions{Key: o.WeightsKey}); err != nil {
+		if named, out.File, err = readWeights(o.Weights, weights.WeightsOptions{Key: o.WeightsKey}); err != nil {
 			return nil, err
 		}
-		defer DropAll(named)
+		defer weights.DropAll(named)
 		if hub != nil {
-			if err := hubToTorchvision(named); err != nil { // adds to named: DropAll frees all
+			if err := hubToTorchvision(named); err != nil { // adds to named: weights.DropAll frees all
 				return nil, err
 			}
 		}
@@ -308,7 +309,7 @@ func (o *Opened) scriptHint(err error, arch string) error {
 
 // readWeights reads a weights file in any supported format, turning a
 // panic in a parser into an error.
-func readWeights(path string, o WeightsOptions) (named map[string]*ts.Tensor, src WeightsSource, err error) {
+func readWeights(path string, o weights.WeightsOptions) (named map[string]*ts.Tensor, src weights.WeightsSource, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, src, fmt.Errorf("vision: weights: %w", err)
 	}
@@ -317,7 +318,7 @@ func readWeights(path string, o WeightsOptions) (named map[string]*ts.Tensor, sr
 			err = fmt.Errorf("vision: read %s: corrupt or unsupported weights file (%v)", path, r)
 		}
 	}()
-	return ReadWeightsWith(path, o)
+	return weights.ReadWeightsWith(path, o)
 }
 
 // densenetLegacyKey matches the old names of torchvision's published DenseNet

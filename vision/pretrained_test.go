@@ -10,14 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/sugarme/gotch"
-
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 
@@ -85,28 +82,6 @@ func TestFetchPretrained(t *testing.T) {
 	}
 }
 
-func TestPretrainedTableCoversRegistry(t *testing.T) {
-	for _, arch := range Architectures() {
-		ws, err := PretrainedWeights(arch)
-		if err != nil {
-			t.Errorf("%s: %v", arch, err)
-			continue
-		}
-		defaults := 0
-		for _, p := range ws {
-			if p.Default {
-				defaults++
-			}
-			if !strings.HasSuffix(p.FileName(), "-"+p.SHA256Prefix+".pth") || p.CropSize == 0 || p.Name == "" {
-				t.Errorf("%s: bad entry %+v", arch, p)
-			}
-		}
-		if defaults != 1 {
-			t.Errorf("%s: %d DEFAULT weights", arch, defaults)
-		}
-	}
-}
-
 // TestPretrainedTableMatchesTorchvision regenerates the table from the
 // installed torchvision's metadata (scripts/zoo/gen_pretrained.py) and
 // compares it with the committed one, entry by entry.
@@ -114,8 +89,7 @@ func TestPretrainedTableMatchesTorchvision(t *testing.T) {
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
+	root := torchtest.Root()
 	out, err := exec.Command("/usr/bin/python3", filepath.Join(root, "scripts", "zoo", "gen_pretrained.py")).Output()
 	if err != nil {
 		t.Fatalf("gen_pretrained.py: %v (scripts/parity/setup.sh installs python3-torchvision)", err)
@@ -194,36 +168,6 @@ func TestPretrainedNamed(t *testing.T) {
 	}
 	if mean, std := p.Normalization(); math.Abs(float64(mean[0])-0.48235) > 1e-6 || math.Abs(float64(std[0])-1.0/255) > 1e-6 {
 		t.Errorf("vgg16 features normalisation %v %v", mean, std)
-	}
-}
-
-// TestPublishedParamCounts: with 1000 classes every architecture has exactly
-// the parameter count torchvision publishes for its ImageNet weights.
-func TestPublishedParamCounts(t *testing.T) {
-	for _, arch := range Architectures() {
-		if testing.Short() && !lightArchs[arch] {
-			continue
-		}
-		t.Run(arch, func(t *testing.T) {
-			p, err := PretrainedFor(arch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = torch.Do(func() error {
-				m, err := New(arch, 1000, gotch.CPU)
-				if err != nil {
-					return err
-				}
-				defer m.VS.Destroy()
-				if n := m.NumParams(); n != p.Params {
-					t.Errorf("%d parameters, torchvision publishes %d", n, p.Params)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		})
 	}
 }
 

@@ -1,10 +1,9 @@
-package vision
+package vision_test
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,10 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 var (
@@ -27,15 +29,14 @@ var (
 func realWeights(t *testing.T) string {
 	t.Helper()
 	realWeightsOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		script := filepath.Join(filepath.Dir(filepath.Dir(file)), "scripts", "parity", "realworld_weights.py")
+		script := filepath.Join(torchtest.Root(), "scripts", "parity", "realworld_weights.py")
 		realWeightsDir, realWeightsErr = os.MkdirTemp("", "gtl-realweights")
 		if realWeightsErr != nil {
 			return
 		}
 		out, err := exec.Command("/usr/bin/python3", script, realWeightsDir).CombinedOutput()
 		if err != nil {
-			realWeightsErr = &exec.Error{Name: script + ": " + lastLines(out), Err: err}
+			realWeightsErr = &exec.Error{Name: script + ": " + torchtest.LastLines(out), Err: err}
 		}
 	})
 	if realWeightsErr != nil {
@@ -54,13 +55,13 @@ func TestMain(m *testing.M) {
 
 // logitsOf opens arch with the weights and returns its logits on a fixed
 // 2×3×64×64 input, the load report and the file's source.
-func logitsOf(t *testing.T, o OpenOptions) ([][]float32, *Opened, error) {
+func logitsOf(t *testing.T, o vision.OpenOptions) ([][]float32, *vision.Opened, error) {
 	var rows [][]float32
-	var op *Opened
+	var op *vision.Opened
 	err := torch.Do(func() error {
 		var err error
 		o.Device = gotch.CPU
-		if op, err = Open(o); err != nil {
+		if op, err = vision.Open(o); err != nil {
 			return err
 		}
 		defer op.Model.Close()
@@ -86,15 +87,15 @@ func logitsOf(t *testing.T, o OpenOptions) ([][]float32, *Opened, error) {
 func TestRealWorldWeights(t *testing.T) {
 	dir := realWeights(t)
 	arch := "mobilenet_v2"
-	plain, _, err := logitsOf(t, OpenOptions{Arch: arch, Weights: filepath.Join(dir, "plain.pth")})
+	plain, _, err := logitsOf(t, vision.OpenOptions{Arch: arch, Weights: filepath.Join(dir, "plain.pth")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ema, _, err := logitsOf(t, OpenOptions{Arch: arch, Weights: filepath.Join(dir, "ema.pth")})
+	ema, _, err := logitsOf(t, vision.OpenOptions{Arch: arch, Weights: filepath.Join(dir, "ema.pth")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	halfRef, _, err := logitsOf(t, OpenOptions{Arch: arch, Weights: filepath.Join(dir, "half-as-float.pth")})
+	halfRef, _, err := logitsOf(t, vision.OpenOptions{Arch: arch, Weights: filepath.Join(dir, "half-as-float.pth")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,22 +105,22 @@ func TestRealWorldWeights(t *testing.T) {
 	cases := []struct {
 		file, key string
 		want      [][]float32
-		src       WeightsSource
+		src       weights.WeightsSource
 		filled    int
 	}{
-		{file: "ddp.safetensors", want: plain, src: WeightsSource{Format: "safetensors", Stripped: "module."}},
-		{file: "ddp-old.pth", want: plain, src: WeightsSource{Format: "pth (legacy)", Stripped: "module."}, filled: 52},
-		{file: "compiled.pth", want: plain, src: WeightsSource{Format: "pth", Stripped: "_orig_mod.module."}},
-		{file: "lightning.ckpt", want: plain, src: WeightsSource{Format: "pth", Key: "state_dict", Stripped: "model."}},
-		{file: "timm.pth", want: plain, src: WeightsSource{Format: "pth", Key: "state_dict", Skipped: []string{"state_dict_ema"}}},
-		{file: "timm.pth", key: "state_dict_ema", want: ema, src: WeightsSource{Format: "pth", Key: "state_dict_ema", Skipped: []string{"state_dict"}}},
-		{file: "fastai.pth", want: plain, src: WeightsSource{Format: "pth", Key: "model"}},
-		{file: "half.pth", want: halfRef, src: WeightsSource{Format: "pth"}},
-		{file: "script.pt", want: plain, src: WeightsSource{Format: "TorchScript archive", Class: "__torch__.torchvision.models.mobilenetv2.MobileNetV2"}},
+		{file: "ddp.safetensors", want: plain, src: weights.WeightsSource{Format: "safetensors", Stripped: "module."}},
+		{file: "ddp-old.pth", want: plain, src: weights.WeightsSource{Format: "pth (legacy)", Stripped: "module."}, filled: 52},
+		{file: "compiled.pth", want: plain, src: weights.WeightsSource{Format: "pth", Stripped: "_orig_mod.module."}},
+		{file: "lightning.ckpt", want: plain, src: weights.WeightsSource{Format: "pth", Key: "state_dict", Stripped: "model."}},
+		{file: "timm.pth", want: plain, src: weights.WeightsSource{Format: "pth", Key: "state_dict", Skipped: []string{"state_dict_ema"}}},
+		{file: "timm.pth", key: "state_dict_ema", want: ema, src: weights.WeightsSource{Format: "pth", Key: "state_dict_ema", Skipped: []string{"state_dict"}}},
+		{file: "fastai.pth", want: plain, src: weights.WeightsSource{Format: "pth", Key: "model"}},
+		{file: "half.pth", want: halfRef, src: weights.WeightsSource{Format: "pth"}},
+		{file: "script.pt", want: plain, src: weights.WeightsSource{Format: "TorchScript archive", Class: "__torch__.torchvision.models.mobilenetv2.MobileNetV2"}},
 	}
 	for _, c := range cases {
 		t.Run(c.file+"/"+c.key, func(t *testing.T) {
-			got, op, err := logitsOf(t, OpenOptions{Arch: arch, Weights: filepath.Join(dir, c.file), WeightsKey: c.key})
+			got, op, err := logitsOf(t, vision.OpenOptions{Arch: arch, Weights: filepath.Join(dir, c.file), WeightsKey: c.key})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +155,7 @@ func TestRealWorldWeightsRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			_, _, err := logitsOf(t, OpenOptions{Arch: "mobilenet_v2", Weights: filepath.Join(dir, c.file), WeightsKey: c.key})
+			_, _, err := logitsOf(t, vision.OpenOptions{Arch: "mobilenet_v2", Weights: filepath.Join(dir, c.file), WeightsKey: c.key})
 			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error %v, want one line with %q", err, c.want)
 			}
@@ -168,17 +169,17 @@ func TestRealWorldWeightsRefused(t *testing.T) {
 func TestOptionalHead(t *testing.T) {
 	dir := realWeights(t)
 	path := filepath.Join(dir, "inception-noaux.pth")
-	do(t, func() error {
-		op, err := Open(OpenOptions{Arch: "inception_v3", Weights: path, Device: gotch.CPU})
+	torchtest.Do(t, func() error {
+		op, err := vision.Open(vision.OpenOptions{Arch: "inception_v3", Weights: path, Device: gotch.CPU})
 		if err != nil {
 			return err
 		}
 		defer op.Model.Close()
-		file, err := ReadWeights(path)
+		file, err := weights.ReadWeights(path)
 		if err != nil {
 			return err
 		}
-		defer DropAll(file)
+		defer weights.DropAll(file)
 		if len(op.Report.Loaded) != len(file) {
 			t.Errorf("%d tensors loaded, want the file's %d", len(op.Report.Loaded), len(file))
 		}

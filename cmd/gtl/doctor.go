@@ -16,8 +16,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/env"
-	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/models"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -198,7 +198,7 @@ func computeCheck(dev gotch.Device) check {
 	}
 	err := torch.Do(func() error {
 		vs := nn.NewVarStore(dev)
-		m, err := vision.NewSmallCNN(vs.Root(), 1, 10, 28)
+		m, err := models.NewSmallCNN(vs.Root(), 1, 10, 28)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/models"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -79,12 +80,12 @@ func runSmoke(c *cli.Context) error {
 	}
 
 	vs := nn.NewVarStore(gotch.CPU)
-	var model *vision.SmallCNN
+	var model *models.SmallCNN
 	if err := torch.Do(func() error {
 		if err := torch.ManualSeed(int64(seed)); err != nil {
 			return err
 		}
-		model, err = vision.NewSmallCNN(vs.Root(), 1, len(datasets.FashionMNISTClasses), 28)
+		model, err = models.NewSmallCNN(vs.Root(), 1, len(datasets.FashionMNISTClasses), 28)
 		return err
 	}); err != nil {
 		return err

@@ -1,6 +1,7 @@
-package vision
+package models
 
 import (
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -9,20 +10,20 @@ import (
 // padding 2 and stride 1), with PyTorch's default initialisation.
 
 func init() {
-	register(Spec{Name: "alexnet", Family: "alexnet", Build: buildAlexNet})
+	vision.Register(vision.Spec{Name: "alexnet", Family: "alexnet", Build: buildAlexNet})
 }
 
 // buildAlexNet builds features, a 6×6 adaptive average pool and the
 // classifier (dropout, linear, ReLU, dropout, linear, ReLU, linear). The
 // backbone ends after classifier.5 (the second 4096-wide ReLU); the head is
 // classifier.6 alone, as torchvision has no dropout before it.
-func buildAlexNet(m *Model, p *nn.Path) error {
+func buildAlexNet(m *vision.Model, p *nn.Path) error {
 	fp := p.Sub("features")
 	type convSpec struct {
 		name                    string
 		in, out, k, stride, pad int64
 	}
-	convs := map[string]Module{}
+	convs := map[string]vision.Module{}
 	for _, c := range []convSpec{
 		{"0", 3, 64, 11, 4, 2},
 		{"3", 64, 192, 5, 1, 2},
@@ -30,40 +31,40 @@ func buildAlexNet(m *Model, p *nn.Path) error {
 		{"8", 384, 256, 3, 1, 1},
 		{"10", 256, 256, 3, 1, 1},
 	} {
-		conv, err := NewConv2d(fp.Sub(c.name), c.in, c.out, []int64{c.k},
-			ConvOpts{Stride: []int64{c.stride}, Padding: []int64{c.pad}, Bias: true})
+		conv, err := vision.NewConv2d(fp.Sub(c.name), c.in, c.out, []int64{c.k},
+			vision.ConvOpts{Stride: []int64{c.stride}, Padding: []int64{c.pad}, Bias: true})
 		if err != nil {
 			return err
 		}
 		convs[c.name] = conv
 	}
-	features := Seq{
-		convs["0"], ReLU, MaxPool(3, 2, 0, false),
-		convs["3"], ReLU, MaxPool(3, 2, 0, false),
-		convs["6"], ReLU, convs["8"], ReLU, convs["10"], ReLU, MaxPool(3, 2, 0, false),
+	features := vision.Seq{
+		convs["0"], vision.ReLU, vision.MaxPool(3, 2, 0, false),
+		convs["3"], vision.ReLU, vision.MaxPool(3, 2, 0, false),
+		convs["6"], vision.ReLU, convs["8"], vision.ReLU, convs["10"], vision.ReLU, vision.MaxPool(3, 2, 0, false),
 	}
 	cp := p.Sub("classifier")
-	fc1, err := NewLinear(cp.Sub("1"), 256*6*6, 4096, true, nil)
+	fc1, err := vision.NewLinear(cp.Sub("1"), 256*6*6, 4096, true, nil)
 	if err != nil {
 		return err
 	}
-	fc4, err := NewLinear(cp.Sub("4"), 4096, 4096, true, nil)
+	fc4, err := vision.NewLinear(cp.Sub("4"), 4096, 4096, true, nil)
 	if err != nil {
 		return err
 	}
-	fc6, err := NewLinear(cp.Sub("6"), 4096, int64(m.NumClasses), true, nil)
+	fc6, err := vision.NewLinear(cp.Sub("6"), 4096, int64(m.NumClasses), true, nil)
 	if err != nil {
 		return err
 	}
-	m.Backbone = Seq{features, AdaptiveAvgPool(6, 6), Flatten, m.dropout(0.5), fc1, ReLU, m.dropout(0.5), fc4, ReLU}
+	m.Backbone = vision.Seq{features, vision.AdaptiveAvgPool(6, 6), vision.Flatten, m.Dropout(0.5), fc1, vision.ReLU, m.Dropout(0.5), fc4, vision.ReLU}
 	m.Head = fc6
 	m.FeatureDim = 4096
 	m.HeadPrefixes = []string{"classifier.6."}
-	m.Stages = []Stage{
-		{"stem", []string{"features.0."}},
-		{"features.3-5", []string{"features.3."}},
-		{"features.6-12", []string{"features.6.", "features.8.", "features.10."}},
-		{"head", []string{"classifier."}},
+	m.Stages = []vision.Stage{
+		{Name: "stem", Prefixes: []string{"features.0."}},
+		{Name: "features.3-5", Prefixes: []string{"features.3."}},
+		{Name: "features.6-12", Prefixes: []string{"features.6.", "features.8.", "features.10."}},
+		{Name: "head", Prefixes: []string{"classifier."}},
 	}
 	return nil
 }

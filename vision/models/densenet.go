@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -26,7 +27,7 @@ func init() {
 		{"densenet201", 32, [4]int{6, 12, 48, 32}, 64},
 	} {
 		d := d
-		register(Spec{Name: d.name, Family: "densenet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: d.name, Family: "densenet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildDenseNet(m, p, d.growth, d.blocks, d.initFeature)
 		}})
 	}
@@ -45,32 +46,32 @@ func kaimingNormalIn(in int64, k ...int64) nn.Init {
 // denseBNReLUConv is DenseNet's pre-activation unit: batch norm (named
 // normName) over in channels, ReLU, then a bias-free k×k convolution
 // (convName) to out channels, Kaiming-normal (fan-in) initialised.
-func denseBNReLUConv(p *nn.Path, normName, convName string, in, out, k, pad int64) (Seq, error) {
-	bn, err := NewBatchNorm2d(p.Sub(normName), in, 1e-5, 0.1)
+func denseBNReLUConv(p *nn.Path, normName, convName string, in, out, k, pad int64) (vision.Seq, error) {
+	bn, err := vision.NewBatchNorm2d(p.Sub(normName), in, 1e-5, 0.1)
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewConv2d(p.Sub(convName), in, out, []int64{k}, ConvOpts{Padding: []int64{pad}, Init: kaimingNormalIn(in, k, k)})
+	c, err := vision.NewConv2d(p.Sub(convName), in, out, []int64{k}, vision.ConvOpts{Padding: []int64{pad}, Init: kaimingNormalIn(in, k, k)})
 	if err != nil {
 		return nil, err
 	}
-	return Seq{bn, ReLU, c}, nil
+	return vision.Seq{bn, vision.ReLU, c}, nil
 }
 
-func buildDenseNet(m *Model, p *nn.Path, growth int64, blocks [4]int, initFeatures int64) error {
+func buildDenseNet(m *vision.Model, p *nn.Path, growth int64, blocks [4]int, initFeatures int64) error {
 	const bnSize = 4
 	f := p.Sub("features")
-	c0, err := NewConv2d(f.Sub("conv0"), 3, initFeatures, []int64{7}, ConvOpts{
+	c0, err := vision.NewConv2d(f.Sub("conv0"), 3, initFeatures, []int64{7}, vision.ConvOpts{
 		Stride: []int64{2}, Padding: []int64{3}, Init: kaimingNormalIn(3, 7, 7)})
 	if err != nil {
 		return err
 	}
-	n0, err := NewBatchNorm2d(f.Sub("norm0"), initFeatures, 1e-5, 0.1)
+	n0, err := vision.NewBatchNorm2d(f.Sub("norm0"), initFeatures, 1e-5, 0.1)
 	if err != nil {
 		return err
 	}
-	backbone := Seq{c0, n0, ReLU, MaxPool(3, 2, 1, false)}
-	stages := []Stage{{"stem", []string{"features.conv0.", "features.norm0."}}}
+	backbone := vision.Seq{c0, n0, vision.ReLU, vision.MaxPool(3, 2, 1, false)}
+	stages := []vision.Stage{{Name: "stem", Prefixes: []string{"features.conv0.", "features.norm0."}}}
 	nf := initFeatures
 	for i, nl := range blocks {
 		name := fmt.Sprintf("denseblock%d", i+1)
@@ -91,34 +92,34 @@ func buildDenseNet(m *Model, p *nn.Path, growth int64, blocks [4]int, initFeatur
 		}
 		backbone = append(backbone, block)
 		nf += int64(nl) * growth
-		stage := Stage{name, []string{"features." + name + "."}}
+		stage := vision.Stage{Name: name, Prefixes: []string{"features." + name + "."}}
 		if i != len(blocks)-1 {
 			tname := fmt.Sprintf("transition%d", i+1)
 			t, err := denseBNReLUConv(f.Sub(tname), "norm", "conv", nf, nf/2, 1, 0)
 			if err != nil {
 				return err
 			}
-			backbone = append(backbone, append(t, AvgPool(2, 2, 0, false)))
+			backbone = append(backbone, append(t, vision.AvgPool(2, 2, 0, false)))
 			nf /= 2
 			stage.Prefixes = append(stage.Prefixes, "features."+tname+".")
 		} else {
-			n5, err := NewBatchNorm2d(f.Sub("norm5"), nf, 1e-5, 0.1)
+			n5, err := vision.NewBatchNorm2d(f.Sub("norm5"), nf, 1e-5, 0.1)
 			if err != nil {
 				return err
 			}
-			backbone = append(backbone, n5, ReLU, AdaptiveAvgPool(1, 1), Flatten)
+			backbone = append(backbone, n5, vision.ReLU, vision.AdaptiveAvgPool(1, 1), vision.Flatten)
 			stage.Prefixes = append(stage.Prefixes, "features.norm5.")
 		}
 		stages = append(stages, stage)
 	}
 	// torchvision: default (uniform ±1/√in) weight, zero bias.
-	fc, err := NewLinear(p.Sub("classifier"), nf, int64(m.NumClasses), true, uniform(1/math.Sqrt(float64(nf))))
+	fc, err := vision.NewLinear(p.Sub("classifier"), nf, int64(m.NumClasses), true, vision.Uniform(1/math.Sqrt(float64(nf))))
 	if err != nil {
 		return err
 	}
 	m.Backbone, m.Head, m.FeatureDim = backbone, fc, int(nf)
 	m.HeadPrefixes = []string{"classifier."}
-	m.Stages = append(stages, Stage{"head", []string{"classifier."}})
+	m.Stages = append(stages, vision.Stage{Name: "head", Prefixes: []string{"classifier."}})
 	return nil
 }
 
@@ -126,7 +127,7 @@ func buildDenseNet(m *Model, p *nn.Path, growth int64, blocks [4]int, initFeatur
 // of the block input and every earlier layer's output; the block returns the
 // concatenation of all of them.
 type denseBlock struct {
-	layers []Module
+	layers []vision.Module
 }
 
 func (d *denseBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {

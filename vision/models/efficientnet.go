@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -21,14 +22,14 @@ func init() {
 		{1.4, 1.8, 0.4, 1e-5, 0.1}, {1.6, 2.2, 0.4, 1e-3, 0.01}, {1.8, 2.6, 0.5, 1e-3, 0.01}, {2.0, 3.1, 0.5, 1e-3, 0.01},
 	} {
 		v := v
-		register(Spec{Name: fmt.Sprintf("efficientnet_b%d", i), Family: "efficientnet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: fmt.Sprintf("efficientnet_b%d", i), Family: "efficientnet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildEfficientNet(m, p, v.width, v.depth, v.dropout, v.eps, v.momentum)
 		}})
 	}
-	stages := func(groups ...[]int) []Stage {
-		st := []Stage{{"stem", []string{"features.0."}}}
+	stages := func(groups ...[]int) []vision.Stage {
+		st := []vision.Stage{{Name: "stem", Prefixes: []string{"features.0."}}}
 		for _, g := range groups {
-			s := Stage{Name: fmt.Sprintf("features.%d-%d", g[0], g[len(g)-1])}
+			s := vision.Stage{Name: fmt.Sprintf("features.%d-%d", g[0], g[len(g)-1])}
 			if len(g) == 1 {
 				s.Name = fmt.Sprintf("features.%d", g[0])
 			}
@@ -37,13 +38,13 @@ func init() {
 			}
 			st = append(st, s)
 		}
-		return append(st, Stage{"head", []string{"classifier."}})
+		return append(st, vision.Stage{Name: "head", Prefixes: []string{"classifier."}})
 	}
 	for _, v := range []struct {
 		name     string
 		settings []effStage
 		dropout  float64
-		stages   []Stage
+		stages   []vision.Stage
 	}{
 		{"efficientnet_v2_s", []effStage{{true, 1, 3, 1, 24, 24, 2}, {true, 4, 3, 2, 24, 48, 4}, {true, 4, 3, 2, 48, 64, 4},
 			{false, 4, 3, 2, 64, 128, 6}, {false, 6, 3, 1, 128, 160, 9}, {false, 6, 3, 2, 160, 256, 15}}, 0.2,
@@ -56,7 +57,7 @@ func init() {
 			stages([]int{1, 2}, []int{3}, []int{4, 5}, []int{6, 7, 8})},
 	} {
 		v := v
-		register(Spec{Name: v.name, Family: "efficientnet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: v.name, Family: "efficientnet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildEfficientNetFrom(m, p, v.settings, 1280, v.dropout, 1e-3, 0.1, v.stages)
 		}})
 	}
@@ -72,9 +73,9 @@ type effStage struct {
 // mbconv is EfficientNet's block: its layers, and stochastic depth on the
 // residual branch when the block has a residual connection.
 type mbconv struct {
-	body     Seq
+	body     vision.Seq
 	residual bool
-	drop     StochasticDepth
+	drop     vision.StochasticDepth
 }
 
 func (b *mbconv) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
@@ -90,7 +91,7 @@ func (b *mbconv) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return d.Add(x, true)
 }
 
-func buildEfficientNet(m *Model, p *nn.Path, width, depth, dropout, eps, momentum float64) error {
+func buildEfficientNet(m *vision.Model, p *nn.Path, width, depth, dropout, eps, momentum float64) error {
 	adjust := func(c int64, mult float64) int64 { return makeDivisible(float64(c)*mult, 8) }
 	settings := []effStage{{false, 1, 3, 1, 32, 16, 1}, {false, 6, 3, 2, 16, 24, 2}, {false, 6, 5, 2, 24, 40, 2}, {false, 6, 3, 2, 40, 80, 3},
 		{false, 6, 5, 1, 80, 112, 3}, {false, 6, 5, 2, 112, 192, 4}, {false, 6, 3, 1, 192, 320, 1}}
@@ -99,34 +100,34 @@ func buildEfficientNet(m *Model, p *nn.Path, width, depth, dropout, eps, momentu
 		s.in, s.out = adjust(s.in, width), adjust(s.out, width)
 		s.n = int64(math.Ceil(float64(s.n) * depth))
 	}
-	return buildEfficientNetFrom(m, p, settings, 4*settings[len(settings)-1].out, dropout, eps, momentum, []Stage{
-		{"stem", []string{"features.0."}},
-		{"features.1-2", []string{"features.1.", "features.2."}},
-		{"features.3", []string{"features.3."}},
-		{"features.4-5", []string{"features.4.", "features.5."}},
-		{"features.6-8", []string{"features.6.", "features.7.", "features.8."}},
-		{"head", []string{"classifier."}},
+	return buildEfficientNetFrom(m, p, settings, 4*settings[len(settings)-1].out, dropout, eps, momentum, []vision.Stage{
+		{Name: "stem", Prefixes: []string{"features.0."}},
+		{Name: "features.1-2", Prefixes: []string{"features.1.", "features.2."}},
+		{Name: "features.3", Prefixes: []string{"features.3."}},
+		{Name: "features.4-5", Prefixes: []string{"features.4.", "features.5."}},
+		{Name: "features.6-8", Prefixes: []string{"features.6.", "features.7.", "features.8."}},
+		{Name: "head", Prefixes: []string{"classifier."}},
 	})
 }
 
 // buildEfficientNetFrom builds torchvision's EfficientNet from its block
 // settings (channels and depths already scaled) and last-conv width.
-func buildEfficientNetFrom(m *Model, p *nn.Path, settings []effStage, lastChannel int64, dropout, eps, momentum float64, stages []Stage) error {
+func buildEfficientNetFrom(m *vision.Model, p *nn.Path, settings []effStage, lastChannel int64, dropout, eps, momentum float64, stages []vision.Stage) error {
 	adjust := func(c int64, mult float64) int64 { return makeDivisible(float64(c)*mult, 8) }
 	var total int64
 	for _, s := range settings {
 		total += s.n
 	}
 	fp := p.Sub("features")
-	stem, err := convNormActBN(fp.Sub("0"), 3, settings[0].in, 3, 2, 1, SiLU, eps, momentum)
+	stem, err := convNormActBN(fp.Sub("0"), 3, settings[0].in, 3, 2, 1, vision.SiLU, eps, momentum)
 	if err != nil {
 		return err
 	}
-	features := Seq{stem}
+	features := vision.Seq{stem}
 	var blockID int64
 	for si, s := range settings {
 		sp := fp.Sub(fmt.Sprint(si + 1))
-		var blocks Seq
+		var blocks vision.Seq
 		for j := int64(0); j < s.n; j++ {
 			in, stride := s.in, s.stride
 			if j > 0 {
@@ -134,10 +135,10 @@ func buildEfficientNetFrom(m *Model, p *nn.Path, settings []effStage, lastChanne
 			}
 			bp := sp.Sub(fmt.Sprint(j)).Sub("block")
 			expanded := adjust(in, float64(s.expand))
-			var body Seq
+			var body vision.Seq
 			switch {
 			case s.fused && expanded != in:
-				e, err := convNormActBN(bp.Sub("0"), in, expanded, s.k, stride, 1, SiLU, eps, momentum)
+				e, err := convNormActBN(bp.Sub("0"), in, expanded, s.k, stride, 1, vision.SiLU, eps, momentum)
 				if err != nil {
 					return err
 				}
@@ -145,29 +146,29 @@ func buildEfficientNetFrom(m *Model, p *nn.Path, settings []effStage, lastChanne
 				if err != nil {
 					return err
 				}
-				body = Seq{e, proj}
+				body = vision.Seq{e, proj}
 			case s.fused:
-				c, err := convNormActBN(bp.Sub("0"), in, s.out, s.k, stride, 1, SiLU, eps, momentum)
+				c, err := convNormActBN(bp.Sub("0"), in, s.out, s.k, stride, 1, vision.SiLU, eps, momentum)
 				if err != nil {
 					return err
 				}
-				body = Seq{c}
+				body = vision.Seq{c}
 			default:
 				k := 0
 				if expanded != in {
-					e, err := convNormActBN(bp.Sub("0"), in, expanded, 1, 1, 1, SiLU, eps, momentum)
+					e, err := convNormActBN(bp.Sub("0"), in, expanded, 1, 1, 1, vision.SiLU, eps, momentum)
 					if err != nil {
 						return err
 					}
 					body = append(body, e)
 					k++
 				}
-				dw, err := convNormActBN(bp.Sub(fmt.Sprint(k)), expanded, expanded, s.k, stride, expanded, SiLU, eps, momentum)
+				dw, err := convNormActBN(bp.Sub(fmt.Sprint(k)), expanded, expanded, s.k, stride, expanded, vision.SiLU, eps, momentum)
 				if err != nil {
 					return err
 				}
-				se, err := newSqueezeExcite(bp.Sub(fmt.Sprint(k+1)), expanded, max(1, in/4), SiLU, Sigmoid,
-					func(out, k int64) nn.Init { return kaimingNormalOut(out, k, k) })
+				se, err := newSqueezeExcite(bp.Sub(fmt.Sprint(k+1)), expanded, max(1, in/4), vision.SiLU, vision.Sigmoid,
+					func(out, k int64) nn.Init { return vision.KaimingNormalOut(out, k, k) })
 				if err != nil {
 					return err
 				}
@@ -178,23 +179,23 @@ func buildEfficientNetFrom(m *Model, p *nn.Path, settings []effStage, lastChanne
 				body = append(body, dw, se, proj)
 			}
 			sd := 0.2 * float64(blockID) / float64(total)
-			blocks = append(blocks, &mbconv{body: body, residual: stride == 1 && in == s.out, drop: m.stochasticDepth(sd)})
+			blocks = append(blocks, &mbconv{body: body, residual: stride == 1 && in == s.out, drop: m.StochasticDepth(sd)})
 			blockID++
 		}
 		features = append(features, blocks)
 	}
 	lastIn := settings[len(settings)-1].out
-	last, err := convNormActBN(fp.Sub(fmt.Sprint(len(settings)+1)), lastIn, lastChannel, 1, 1, 1, SiLU, eps, momentum)
+	last, err := convNormActBN(fp.Sub(fmt.Sprint(len(settings)+1)), lastIn, lastChannel, 1, 1, 1, vision.SiLU, eps, momentum)
 	if err != nil {
 		return err
 	}
-	features = append(features, last, GlobalAvgPool)
+	features = append(features, last, vision.GlobalAvgPool)
 	b := 1 / math.Sqrt(float64(m.NumClasses))
-	fc, err := NewLinear(p.Sub("classifier").Sub("1"), lastChannel, int64(m.NumClasses), true, uniform(b))
+	fc, err := vision.NewLinear(p.Sub("classifier").Sub("1"), lastChannel, int64(m.NumClasses), true, vision.Uniform(b))
 	if err != nil {
 		return err
 	}
-	m.Backbone, m.Head, m.FeatureDim = features, Seq{m.dropout(dropout), fc}, int(lastChannel)
+	m.Backbone, m.Head, m.FeatureDim = features, vision.Seq{m.Dropout(dropout), fc}, int(lastChannel)
 	m.HeadPrefixes = []string{"classifier.1."}
 	m.Stages = stages
 	return nil

@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -16,28 +17,28 @@ import (
 //
 // torchvision's weight file also holds the two auxiliary classifiers
 // (aux1., aux2.), which torchvision drops after loading: they are the
-// Spec's SkipPrefixes, skipped on load. With its pretrained weights
-// torchvision turns transform_input on (Open does too, as for inception_v3).
+// vision.Spec's SkipPrefixes, skipped on load. With its pretrained weights
+// torchvision turns transform_input on (vision.Open does too, as for inception_v3).
 
 func init() {
-	register(Spec{Name: "googlenet", Family: "googlenet", Build: buildGoogLeNet, SkipPrefixes: []string{"aux1.", "aux2."}})
+	vision.Register(vision.Spec{Name: "googlenet", Family: "googlenet", Build: buildGoogLeNet, SkipPrefixes: []string{"aux1.", "aux2."}})
 }
 
-func buildGoogLeNet(m *Model, p *nn.Path) error {
-	conv := func(name string, in, out, k, stride, pad int64) (Module, error) {
+func buildGoogLeNet(m *vision.Model, p *nn.Path) error {
+	conv := func(name string, in, out, k, stride, pad int64) (vision.Module, error) {
 		cp := p
 		for _, part := range strings.Split(name, ".") {
 			cp = cp.Sub(part)
 		}
-		c, err := NewConv2d(cp.Sub("conv"), in, out, []int64{k}, ConvOpts{Stride: []int64{stride}, Padding: []int64{pad}, Init: truncNormal{0.01}})
+		c, err := vision.NewConv2d(cp.Sub("conv"), in, out, []int64{k}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{pad}, Init: vision.TruncNormal{Std: 0.01}})
 		if err != nil {
 			return nil, err
 		}
-		bn, err := NewBatchNorm2d(cp.Sub("bn"), out, 1e-3, 0.1)
+		bn, err := vision.NewBatchNorm2d(cp.Sub("bn"), out, 1e-3, 0.1)
 		if err != nil {
 			return nil, err
 		}
-		return Seq{c, bn, ReLU}, nil
+		return vision.Seq{c, bn, vision.ReLU}, nil
 	}
 	c1, err := conv("conv1", 3, 64, 7, 2, 3)
 	if err != nil {
@@ -51,9 +52,9 @@ func buildGoogLeNet(m *Model, p *nn.Path) error {
 	if err != nil {
 		return err
 	}
-	pool := func() Module { return MaxPool(3, 2, 0, true) }
-	backbone := Seq{c1, pool(), c2, c3, pool()}
-	m.Stages = []Stage{{"stem", []string{"conv1.", "conv2.", "conv3."}}}
+	pool := func() vision.Module { return vision.MaxPool(3, 2, 0, true) }
+	backbone := vision.Seq{c1, pool(), c2, c3, pool()}
+	m.Stages = []vision.Stage{{Name: "stem", Prefixes: []string{"conv1.", "conv2.", "conv3."}}}
 	// in, 1×1, 3×3 reduce, 3×3, 5×5 reduce, "5×5" (a 3×3 in torchvision), pool projection.
 	blocks := []struct {
 		name string
@@ -74,14 +75,14 @@ func buildGoogLeNet(m *Model, p *nn.Path) error {
 		case "inception4a":
 			backbone = append(backbone, pool())
 		case "inception5a":
-			backbone = append(backbone, MaxPool(2, 2, 0, true))
+			backbone = append(backbone, vision.MaxPool(2, 2, 0, true))
 		}
 		c := b.c
 		b1, err := conv(b.name+".branch1", c[0], c[1], 1, 1, 0)
 		if err != nil {
 			return err
 		}
-		var branches [3]Seq
+		var branches [3]vision.Seq
 		for i, spec := range [][2]int64{{c[2], c[3]}, {c[4], c[5]}} {
 			a, err := conv(fmt.Sprintf("%s.branch%d.0", b.name, i+2), c[0], spec[0], 1, 1, 0)
 			if err != nil {
@@ -91,29 +92,29 @@ func buildGoogLeNet(m *Model, p *nn.Path) error {
 			if err != nil {
 				return err
 			}
-			branches[i] = Seq{a, bb}
+			branches[i] = vision.Seq{a, bb}
 		}
 		proj, err := conv(b.name+".branch4.1", c[0], c[6], 1, 1, 0)
 		if err != nil {
 			return err
 		}
-		branches[2] = Seq{MaxPool(3, 1, 1, true), proj}
+		branches[2] = vision.Seq{vision.MaxPool(3, 1, 1, true), proj}
 		backbone = append(backbone, catBranches{b1, branches[0], branches[1], branches[2]})
 	}
 	for _, g := range [][]string{{"inception3a", "inception3b"}, {"inception4a", "inception4b", "inception4c"}, {"inception4d", "inception4e"}, {"inception5a", "inception5b"}} {
-		s := Stage{Name: g[0] + "-" + g[len(g)-1][len("inception"):]}
+		s := vision.Stage{Name: g[0] + "-" + g[len(g)-1][len("inception"):]}
 		for _, n := range g {
 			s.Prefixes = append(s.Prefixes, n+".")
 		}
 		m.Stages = append(m.Stages, s)
 	}
-	backbone = append(backbone, GlobalAvgPool)
-	fc, err := newLinearWith(p.Sub("fc"), 1024, int64(m.NumClasses), truncNormal{0.01}, uniform(1/32.0))
+	backbone = append(backbone, vision.GlobalAvgPool)
+	fc, err := newLinearWith(p.Sub("fc"), 1024, int64(m.NumClasses), vision.TruncNormal{Std: 0.01}, vision.Uniform(1/32.0))
 	if err != nil {
 		return err
 	}
-	m.Backbone, m.Head, m.FeatureDim = backbone, Seq{m.dropout(0.2), fc}, 1024
+	m.Backbone, m.Head, m.FeatureDim = backbone, vision.Seq{m.Dropout(0.2), fc}, 1024
 	m.HeadPrefixes = []string{"fc."}
-	m.Stages = append(m.Stages, Stage{"head", []string{"fc."}})
+	m.Stages = append(m.Stages, vision.Stage{Name: "head", Prefixes: []string{"fc."}})
 	return nil
 }

@@ -1,4 +1,4 @@
-package vision
+package models
 
 import (
 	"math"
@@ -9,11 +9,12 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // TestGoogLeNetAuxSkipped opens a torchvision googlenet state dict that
-// holds the auxiliary classifiers (as the published file does): Open skips
+// holds the auxiliary classifiers (as the published file does): vision.Open skips
 // aux1./aux2. (the spec's SkipPrefixes), loads everything else strictly,
 // and reproduces torchvision's eval-mode logits.
 func TestGoogLeNetAuxSkipped(t *testing.T) {
@@ -42,7 +43,7 @@ np.save(sys.argv[1] + "/y.npy", y.numpy())
 	torch.SetNumThreads(1)
 	defer torch.SetNumThreads(max(orig, 1))
 	err := torch.Do(func() error {
-		o, err := Open(OpenOptions{Arch: "googlenet", Weights: filepath.Join(dir, "g.pth")})
+		o, err := vision.Open(vision.OpenOptions{Arch: "googlenet", Weights: filepath.Join(dir, "g.pth")})
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,9 @@
-package vision
+package models
 
 import (
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -20,7 +21,7 @@ import (
 // AuxLogits' batch-norm statistics are not updated either).
 
 func init() {
-	register(Spec{Name: "inception_v3", Family: "inception", InputSize: 299, ResizeSize: 342, Build: buildInceptionV3,
+	vision.Register(vision.Spec{Name: "inception_v3", Family: "inception", InputSize: 299, ResizeSize: 342, Build: buildInceptionV3,
 		Optional: []string{"AuxLogits."}})
 }
 
@@ -28,21 +29,21 @@ func init() {
 // linear weights: trunc_normal_(std, a=-2, b=2). The bounds are absolute, at
 // least 20 standard deviations away for the stds used (0.1, 0.001), so the
 // truncation is immaterial and a plain normal has the same distribution.
-func incInit(std float64) nn.Init { return normal(std) }
+func incInit(std float64) nn.Init { return vision.Normal(std) }
 
 // incConv is torchvision's BasicConv2d: a bias-free convolution ("conv"),
 // batch norm with eps 0.001 ("bn") and ReLU, under p.
-func incConv(p *nn.Path, in, out int64, k []int64, o ConvOpts) (Module, error) {
+func incConv(p *nn.Path, in, out int64, k []int64, o vision.ConvOpts) (vision.Module, error) {
 	o.Init = incInit(0.1)
-	c, err := NewConv2d(p.Sub("conv"), in, out, k, o)
+	c, err := vision.NewConv2d(p.Sub("conv"), in, out, k, o)
 	if err != nil {
 		return nil, err
 	}
-	bn, err := NewBatchNorm2d(p.Sub("bn"), out, 1e-3, 0.1)
+	bn, err := vision.NewBatchNorm2d(p.Sub("bn"), out, 1e-3, 0.1)
 	if err != nil {
 		return nil, err
 	}
-	return Seq{c, bn, ReLU}, nil
+	return vision.Seq{c, bn, vision.ReLU}, nil
 }
 
 // incConvSpec describes one BasicConv2d: its name, channels, kernel, stride
@@ -54,10 +55,10 @@ type incConvSpec struct {
 }
 
 // incChain builds BasicConv2d modules under p and runs them in order.
-func incChain(p *nn.Path, specs ...incConvSpec) (Seq, error) {
-	var s Seq
+func incChain(p *nn.Path, specs ...incConvSpec) (vision.Seq, error) {
+	var s vision.Seq
 	for _, c := range specs {
-		m, err := incConv(p.Sub(c.name), c.in, c.out, c.k, ConvOpts{Stride: c.s, Padding: c.pad})
+		m, err := incConv(p.Sub(c.name), c.in, c.out, c.k, vision.ConvOpts{Stride: c.s, Padding: c.pad})
 		if err != nil {
 			return nil, err
 		}
@@ -72,17 +73,17 @@ func incSize(v ...int64) []int64 { return v }
 // incBranch is one branch of an Inception block: a chain of convolutions,
 // optionally preceded by a pool.
 type incBranch struct {
-	pool  Module // applied to the block input first, or nil
+	pool  vision.Module // applied to the block input first, or nil
 	convs []incConvSpec
 	split []incConvSpec // convolutions run side by side on the chain's output, concatenated (InceptionE)
 }
 
 // incBlock builds an Inception block under p: its branches run on the
 // block input and their outputs are concatenated along the channels.
-func incBlock(p *nn.Path, branches ...incBranch) (Module, error) {
+func incBlock(p *nn.Path, branches ...incBranch) (vision.Module, error) {
 	var cat catBranches
 	for _, b := range branches {
-		var seq Seq
+		var seq vision.Seq
 		if b.pool != nil {
 			seq = append(seq, b.pool)
 		}
@@ -107,7 +108,7 @@ func incBlock(p *nn.Path, branches ...incBranch) (Module, error) {
 	return cat, nil
 }
 
-func inceptionA(p *nn.Path, in, poolFeatures int64) (Module, error) {
+func inceptionA(p *nn.Path, in, poolFeatures int64) (vision.Module, error) {
 	one := incSize(1)
 	return incBlock(p,
 		incBranch{convs: []incConvSpec{{"branch1x1", in, 64, one, nil, nil}}},
@@ -120,11 +121,11 @@ func inceptionA(p *nn.Path, in, poolFeatures int64) (Module, error) {
 			{"branch3x3dbl_2", 64, 96, incSize(3), nil, one},
 			{"branch3x3dbl_3", 96, 96, incSize(3), nil, one},
 		}},
-		incBranch{pool: AvgPool(3, 1, 1, false), convs: []incConvSpec{{"branch_pool", in, poolFeatures, one, nil, nil}}},
+		incBranch{pool: vision.AvgPool(3, 1, 1, false), convs: []incConvSpec{{"branch_pool", in, poolFeatures, one, nil, nil}}},
 	)
 }
 
-func inceptionB(p *nn.Path, in int64) (Module, error) {
+func inceptionB(p *nn.Path, in int64) (vision.Module, error) {
 	one := incSize(1)
 	return incBlock(p,
 		incBranch{convs: []incConvSpec{{"branch3x3", in, 384, incSize(3), incSize(2), nil}}},
@@ -133,11 +134,11 @@ func inceptionB(p *nn.Path, in int64) (Module, error) {
 			{"branch3x3dbl_2", 64, 96, incSize(3), nil, one},
 			{"branch3x3dbl_3", 96, 96, incSize(3), incSize(2), nil},
 		}},
-		incBranch{pool: MaxPool(3, 2, 0, false)},
+		incBranch{pool: vision.MaxPool(3, 2, 0, false)},
 	)
 }
 
-func inceptionC(p *nn.Path, in, c7 int64) (Module, error) {
+func inceptionC(p *nn.Path, in, c7 int64) (vision.Module, error) {
 	one, k17, k71, p03, p30 := incSize(1), incSize(1, 7), incSize(7, 1), incSize(0, 3), incSize(3, 0)
 	return incBlock(p,
 		incBranch{convs: []incConvSpec{{"branch1x1", in, 192, one, nil, nil}}},
@@ -153,11 +154,11 @@ func inceptionC(p *nn.Path, in, c7 int64) (Module, error) {
 			{"branch7x7dbl_4", c7, c7, k71, nil, p30},
 			{"branch7x7dbl_5", c7, 192, k17, nil, p03},
 		}},
-		incBranch{pool: AvgPool(3, 1, 1, false), convs: []incConvSpec{{"branch_pool", in, 192, one, nil, nil}}},
+		incBranch{pool: vision.AvgPool(3, 1, 1, false), convs: []incConvSpec{{"branch_pool", in, 192, one, nil, nil}}},
 	)
 }
 
-func inceptionD(p *nn.Path, in int64) (Module, error) {
+func inceptionD(p *nn.Path, in int64) (vision.Module, error) {
 	one := incSize(1)
 	return incBlock(p,
 		incBranch{convs: []incConvSpec{
@@ -170,11 +171,11 @@ func inceptionD(p *nn.Path, in int64) (Module, error) {
 			{"branch7x7x3_3", 192, 192, incSize(7, 1), nil, incSize(3, 0)},
 			{"branch7x7x3_4", 192, 192, incSize(3), incSize(2), nil},
 		}},
-		incBranch{pool: MaxPool(3, 2, 0, false)},
+		incBranch{pool: vision.MaxPool(3, 2, 0, false)},
 	)
 }
 
-func inceptionE(p *nn.Path, in int64) (Module, error) {
+func inceptionE(p *nn.Path, in int64) (vision.Module, error) {
 	one, k13, k31, p01, p10 := incSize(1), incSize(1, 3), incSize(3, 1), incSize(0, 1), incSize(1, 0)
 	return incBlock(p,
 		incBranch{convs: []incConvSpec{{"branch1x1", in, 320, one, nil, nil}}},
@@ -189,7 +190,7 @@ func inceptionE(p *nn.Path, in int64) (Module, error) {
 			},
 			split: []incConvSpec{{"branch3x3dbl_3a", 384, 384, k13, nil, p01}, {"branch3x3dbl_3b", 384, 384, k31, nil, p10}},
 		},
-		incBranch{pool: AvgPool(3, 1, 1, false), convs: []incConvSpec{{"branch_pool", in, 192, one, nil, nil}}},
+		incBranch{pool: vision.AvgPool(3, 1, 1, false), convs: []incConvSpec{{"branch_pool", in, 192, one, nil, nil}}},
 	)
 }
 
@@ -197,7 +198,7 @@ func inceptionE(p *nn.Path, in int64) (Module, error) {
 // (conv0, conv1, fc; conv1's own stddev attribute sits on the BasicConv2d,
 // not on its convolution, so torchvision initialises it with 0.1 too) and
 // returns the module, which gtl does not run.
-func newInceptionAux(p *nn.Path, in int64, numClasses int64) (Module, error) {
+func newInceptionAux(p *nn.Path, in int64, numClasses int64) (vision.Module, error) {
 	convs, err := incChain(p,
 		incConvSpec{"conv0", in, 128, incSize(1), nil, nil},
 		incConvSpec{"conv1", 128, 768, incSize(5), nil, nil})
@@ -208,25 +209,25 @@ func newInceptionAux(p *nn.Path, in int64, numClasses int64) (Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Seq{AvgPool(5, 3, 0, false), convs, AdaptiveAvgPool(1, 1), Flatten, fc}, nil
+	return vision.Seq{vision.AvgPool(5, 3, 0, false), convs, vision.AdaptiveAvgPool(1, 1), vision.Flatten, fc}, nil
 }
 
 // incLinear is a linear layer with a truncated-normal weight of the given
 // std and PyTorch's default bias U(±1/√in) (torchvision's Inception init
 // leaves the bias alone).
-func incLinear(p *nn.Path, in, out int64, std float64) (*Linear, error) {
-	l := &Linear{}
+func incLinear(p *nn.Path, in, out int64, std float64) (*vision.Linear, error) {
+	l := &vision.Linear{}
 	var err error
 	if l.W, err = p.NewVar("weight", []int64{out, in}, incInit(std)); err != nil {
 		return nil, err
 	}
-	if l.B, err = p.NewVar("bias", []int64{out}, uniform(1/math.Sqrt(float64(in)))); err != nil {
+	if l.B, err = p.NewVar("bias", []int64{out}, vision.Uniform(1/math.Sqrt(float64(in)))); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func buildInceptionV3(m *Model, p *nn.Path) error {
+func buildInceptionV3(m *vision.Model, p *nn.Path) error {
 	one, three := incSize(1), incSize(3)
 	stem, err := incChain(p,
 		incConvSpec{"Conv2d_1a_3x3", 3, 32, three, incSize(2), nil},
@@ -243,23 +244,23 @@ func buildInceptionV3(m *Model, p *nn.Path) error {
 	if err != nil {
 		return err
 	}
-	backbone := Seq{stem, MaxPool(3, 2, 0, false), stem2, MaxPool(3, 2, 0, false)}
+	backbone := vision.Seq{stem, vision.MaxPool(3, 2, 0, false), stem2, vision.MaxPool(3, 2, 0, false)}
 	type block struct {
 		name string
-		make func(*nn.Path) (Module, error)
+		make func(*nn.Path) (vision.Module, error)
 	}
 	for _, b := range []block{
-		{"Mixed_5b", func(p *nn.Path) (Module, error) { return inceptionA(p, 192, 32) }},
-		{"Mixed_5c", func(p *nn.Path) (Module, error) { return inceptionA(p, 256, 64) }},
-		{"Mixed_5d", func(p *nn.Path) (Module, error) { return inceptionA(p, 288, 64) }},
-		{"Mixed_6a", func(p *nn.Path) (Module, error) { return inceptionB(p, 288) }},
-		{"Mixed_6b", func(p *nn.Path) (Module, error) { return inceptionC(p, 768, 128) }},
-		{"Mixed_6c", func(p *nn.Path) (Module, error) { return inceptionC(p, 768, 160) }},
-		{"Mixed_6d", func(p *nn.Path) (Module, error) { return inceptionC(p, 768, 160) }},
-		{"Mixed_6e", func(p *nn.Path) (Module, error) { return inceptionC(p, 768, 192) }},
-		{"Mixed_7a", func(p *nn.Path) (Module, error) { return inceptionD(p, 768) }},
-		{"Mixed_7b", func(p *nn.Path) (Module, error) { return inceptionE(p, 1280) }},
-		{"Mixed_7c", func(p *nn.Path) (Module, error) { return inceptionE(p, 2048) }},
+		{"Mixed_5b", func(p *nn.Path) (vision.Module, error) { return inceptionA(p, 192, 32) }},
+		{"Mixed_5c", func(p *nn.Path) (vision.Module, error) { return inceptionA(p, 256, 64) }},
+		{"Mixed_5d", func(p *nn.Path) (vision.Module, error) { return inceptionA(p, 288, 64) }},
+		{"Mixed_6a", func(p *nn.Path) (vision.Module, error) { return inceptionB(p, 288) }},
+		{"Mixed_6b", func(p *nn.Path) (vision.Module, error) { return inceptionC(p, 768, 128) }},
+		{"Mixed_6c", func(p *nn.Path) (vision.Module, error) { return inceptionC(p, 768, 160) }},
+		{"Mixed_6d", func(p *nn.Path) (vision.Module, error) { return inceptionC(p, 768, 160) }},
+		{"Mixed_6e", func(p *nn.Path) (vision.Module, error) { return inceptionC(p, 768, 192) }},
+		{"Mixed_7a", func(p *nn.Path) (vision.Module, error) { return inceptionD(p, 768) }},
+		{"Mixed_7b", func(p *nn.Path) (vision.Module, error) { return inceptionE(p, 1280) }},
+		{"Mixed_7c", func(p *nn.Path) (vision.Module, error) { return inceptionE(p, 2048) }},
 	} {
 		mod, err := b.make(p.Sub(b.name))
 		if err != nil {
@@ -270,21 +271,21 @@ func buildInceptionV3(m *Model, p *nn.Path) error {
 	if _, err := newInceptionAux(p.Sub("AuxLogits"), 768, int64(m.NumClasses)); err != nil {
 		return err
 	}
-	backbone = append(backbone, AdaptiveAvgPool(1, 1), Flatten)
+	backbone = append(backbone, vision.AdaptiveAvgPool(1, 1), vision.Flatten)
 	fc, err := incLinear(p.Sub("fc"), 2048, int64(m.NumClasses), 0.1)
 	if err != nil {
 		return err
 	}
 	m.Backbone = backbone
-	m.Head = Seq{m.dropout(0.5), fc}
+	m.Head = vision.Seq{m.Dropout(0.5), fc}
 	m.FeatureDim = 2048
 	m.HeadPrefixes = []string{"fc.", "AuxLogits.fc."}
-	m.Stages = []Stage{
-		{"stem", []string{"Conv2d_1a_3x3.", "Conv2d_2a_3x3.", "Conv2d_2b_3x3.", "Conv2d_3b_1x1.", "Conv2d_4a_3x3."}},
-		{"Mixed_5", []string{"Mixed_5b.", "Mixed_5c.", "Mixed_5d."}},
-		{"Mixed_6", []string{"Mixed_6a.", "Mixed_6b.", "Mixed_6c.", "Mixed_6d.", "Mixed_6e."}},
-		{"Mixed_7", []string{"Mixed_7a.", "Mixed_7b.", "Mixed_7c."}},
-		{"head", []string{"fc.", "AuxLogits."}},
+	m.Stages = []vision.Stage{
+		{Name: "stem", Prefixes: []string{"Conv2d_1a_3x3.", "Conv2d_2a_3x3.", "Conv2d_2b_3x3.", "Conv2d_3b_1x1.", "Conv2d_4a_3x3."}},
+		{Name: "Mixed_5", Prefixes: []string{"Mixed_5b.", "Mixed_5c.", "Mixed_5d."}},
+		{Name: "Mixed_6", Prefixes: []string{"Mixed_6a.", "Mixed_6b.", "Mixed_6c.", "Mixed_6d.", "Mixed_6e."}},
+		{Name: "Mixed_7", Prefixes: []string{"Mixed_7a.", "Mixed_7b.", "Mixed_7c."}},
+		{Name: "head", Prefixes: []string{"fc.", "AuxLogits."}},
 	}
 	return nil
 }

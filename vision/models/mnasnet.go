@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -19,7 +20,7 @@ func init() {
 		alpha float64
 	}{{"mnasnet0_5", 0.5}, {"mnasnet0_75", 0.75}, {"mnasnet1_0", 1.0}, {"mnasnet1_3", 1.3}} {
 		a := a
-		register(Spec{Name: a.name, Family: "mnasnet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: a.name, Family: "mnasnet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildMNASNet(m, p, a.alpha)
 		}})
 	}
@@ -39,20 +40,20 @@ func roundToMultipleOf(val float64, divisor int64) int64 {
 
 // mnasConvBN is a bias-free Kaiming-normal (fan-out) convolution and batch
 // norm named <conv> and <bn> under p.
-func mnasConvBN(p *nn.Path, conv, bn string, in, out, k, stride, groups int64) (Seq, error) {
-	c, err := NewConv2d(p.Sub(conv), in, out, []int64{k}, ConvOpts{Stride: []int64{stride}, Padding: []int64{k / 2}, Groups: groups,
-		Init: kaimingNormalOut(out, k, k)})
+func mnasConvBN(p *nn.Path, conv, bn string, in, out, k, stride, groups int64) (vision.Seq, error) {
+	c, err := vision.NewConv2d(p.Sub(conv), in, out, []int64{k}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{k / 2}, Groups: groups,
+		Init: vision.KaimingNormalOut(out, k, k)})
 	if err != nil {
 		return nil, err
 	}
-	b, err := NewBatchNorm2d(p.Sub(bn), out, 1e-5, mnasMomentum)
+	b, err := vision.NewBatchNorm2d(p.Sub(bn), out, 1e-5, mnasMomentum)
 	if err != nil {
 		return nil, err
 	}
-	return Seq{c, b}, nil
+	return vision.Seq{c, b}, nil
 }
 
-func buildMNASNet(m *Model, p *nn.Path, alpha float64) error {
+func buildMNASNet(m *vision.Model, p *nn.Path, alpha float64) error {
 	depths := []int64{32, 16, 24, 40, 80, 96, 192, 320}
 	for i, d := range depths {
 		depths[i] = roundToMultipleOf(float64(d)*alpha, 8)
@@ -70,8 +71,8 @@ func buildMNASNet(m *Model, p *nn.Path, alpha float64) error {
 	if err != nil {
 		return err
 	}
-	backbone := Seq{c0, ReLU, dw, ReLU, pw}
-	m.Stages = []Stage{{"stem", []string{"layers.0.", "layers.1.", "layers.3.", "layers.4.", "layers.6.", "layers.7."}}}
+	backbone := vision.Seq{c0, vision.ReLU, dw, vision.ReLU, pw}
+	m.Stages = []vision.Stage{{Name: "stem", Prefixes: []string{"layers.0.", "layers.1.", "layers.3.", "layers.4.", "layers.6.", "layers.7."}}}
 	// (kernel, stride, expansion, repeats) of the six stacks, layers.8-13.
 	stacks := [][4]int64{{3, 2, 3, 3}, {5, 2, 3, 3}, {5, 2, 6, 3}, {3, 1, 6, 2}, {5, 2, 6, 4}, {3, 1, 6, 1}}
 	for i, s := range stacks {
@@ -89,7 +90,7 @@ func buildMNASNet(m *Model, p *nn.Path, alpha float64) error {
 			}
 			backbone = append(backbone, b)
 		}
-		m.Stages = append(m.Stages, Stage{fmt.Sprintf("layers.%d", idx), []string{fmt.Sprintf("layers.%d.", idx)}})
+		m.Stages = append(m.Stages, vision.Stage{Name: fmt.Sprintf("layers.%d", idx), Prefixes: []string{fmt.Sprintf("layers.%d.", idx)}})
 	}
 	last, err := mnasConvBN(lp, "14", "15", depths[7], 1280, 1, 1, 1)
 	if err != nil {
@@ -97,20 +98,20 @@ func buildMNASNet(m *Model, p *nn.Path, alpha float64) error {
 	}
 	st := &m.Stages[len(m.Stages)-1]
 	st.Name, st.Prefixes = "layers.13-15", append(st.Prefixes, "layers.14.", "layers.15.")
-	backbone = append(backbone, last, ReLU, GlobalAvgPool)
+	backbone = append(backbone, last, vision.ReLU, vision.GlobalAvgPool)
 	// kaiming_uniform_(mode="fan_out", nonlinearity="sigmoid"): U(±√(3/classes)).
-	fc, err := NewLinear(p.Sub("classifier").Sub("1"), 1280, int64(m.NumClasses), true, uniform(math.Sqrt(3/float64(m.NumClasses))))
+	fc, err := vision.NewLinear(p.Sub("classifier").Sub("1"), 1280, int64(m.NumClasses), true, vision.Uniform(math.Sqrt(3/float64(m.NumClasses))))
 	if err != nil {
 		return err
 	}
-	m.Backbone, m.Head, m.FeatureDim = backbone, Seq{m.dropout(0.2), fc}, 1280
+	m.Backbone, m.Head, m.FeatureDim = backbone, vision.Seq{m.Dropout(0.2), fc}, 1280
 	m.HeadPrefixes = []string{"classifier.1."}
-	m.Stages = append(m.Stages, Stage{"head", []string{"classifier."}})
+	m.Stages = append(m.Stages, vision.Stage{Name: "head", Prefixes: []string{"classifier."}})
 	return nil
 }
 
 // newMNASBlock is torchvision's mnasnet._InvertedResidual.
-func newMNASBlock(p *nn.Path, in, out, k, stride, expand int64) (Module, error) {
+func newMNASBlock(p *nn.Path, in, out, k, stride, expand int64) (vision.Module, error) {
 	mid := in * expand
 	lp := p.Sub("layers")
 	a, err := mnasConvBN(lp, "0", "1", in, mid, 1, 1, 1)
@@ -125,9 +126,9 @@ func newMNASBlock(p *nn.Path, in, out, k, stride, expand int64) (Module, error) 
 	if err != nil {
 		return nil, err
 	}
-	body := Seq{a, ReLU, b, ReLU, c}
+	body := vision.Seq{a, vision.ReLU, b, vision.ReLU, c}
 	if in == out && stride == 1 {
-		return Residual(body), nil
+		return vision.Residual(body), nil
 	}
 	return body, nil
 }

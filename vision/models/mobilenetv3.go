@@ -1,8 +1,9 @@
-package vision
+package models
 
 import (
 	"fmt"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -11,10 +12,10 @@ import (
 // them (width 1.0, no reduced tail, no dilation).
 
 func init() {
-	register(Spec{Name: "mobilenet_v3_small", Family: "mobilenet", Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "mobilenet_v3_small", Family: "mobilenet", Build: func(m *vision.Model, p *nn.Path) error {
 		return buildMobileNetV3(m, p, mobileNetV3Small, 1024, [][2]int{{1, 1}, {2, 3}, {4, 8}, {9, 12}})
 	}})
-	register(Spec{Name: "mobilenet_v3_large", Family: "mobilenet", Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "mobilenet_v3_large", Family: "mobilenet", Build: func(m *vision.Model, p *nn.Path) error {
 		return buildMobileNetV3(m, p, mobileNetV3Large, 1280, [][2]int{{1, 3}, {4, 6}, {7, 12}, {13, 16}})
 	}})
 }
@@ -53,22 +54,22 @@ func makeDivisible(v float64, divisor int64) int64 {
 
 // convNormActEps is Conv2dNormActivation with MobileNetV3's batch norm
 // (eps 0.001, momentum 0.01).
-func convNormActEps(p *nn.Path, in, out, k, stride, groups int64, act Module) (Seq, error) {
+func convNormActEps(p *nn.Path, in, out, k, stride, groups int64, act vision.Module) (vision.Seq, error) {
 	return convNormActBN(p, in, out, k, stride, groups, act, 0.001, 0.01)
 }
 
 // convNormActBN is Conv2dNormActivation (Kaiming-normal fan-out conv, "same"
 // padding, no bias) with the given batch-norm eps and momentum.
-func convNormActBN(p *nn.Path, in, out, k, stride, groups int64, act Module, eps, momentum float64) (Seq, error) {
-	c, err := NewConv2d(p.Sub("0"), in, out, []int64{k}, ConvOpts{Stride: []int64{stride}, Padding: []int64{(k - 1) / 2}, Groups: groups, Init: kaimingNormalOut(out, k, k)})
+func convNormActBN(p *nn.Path, in, out, k, stride, groups int64, act vision.Module, eps, momentum float64) (vision.Seq, error) {
+	c, err := vision.NewConv2d(p.Sub("0"), in, out, []int64{k}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{(k - 1) / 2}, Groups: groups, Init: vision.KaimingNormalOut(out, k, k)})
 	if err != nil {
 		return nil, err
 	}
-	bn, err := NewBatchNorm2d(p.Sub("1"), out, eps, momentum)
+	bn, err := vision.NewBatchNorm2d(p.Sub("1"), out, eps, momentum)
 	if err != nil {
 		return nil, err
 	}
-	s := Seq{c, bn}
+	s := vision.Seq{c, bn}
 	if act != nil {
 		s = append(s, act)
 	}
@@ -77,20 +78,20 @@ func convNormActBN(p *nn.Path, in, out, k, stride, groups int64, act Module, eps
 
 // squeezeExcite is torchvision's SqueezeExcitation: x · σ(fc2(δ(fc1(avgpool(x))))).
 type squeezeExcite struct {
-	fc1, fc2   *Conv2d
-	act, scale Module
+	fc1, fc2   *vision.Conv2d
+	act, scale vision.Module
 }
 
-func newSqueezeExcite(p *nn.Path, in, squeeze int64, act, scale Module, init func(out, k int64) nn.Init) (*squeezeExcite, error) {
-	o1, o2 := ConvOpts{Bias: true}, ConvOpts{Bias: true}
+func newSqueezeExcite(p *nn.Path, in, squeeze int64, act, scale vision.Module, init func(out, k int64) nn.Init) (*squeezeExcite, error) {
+	o1, o2 := vision.ConvOpts{Bias: true}, vision.ConvOpts{Bias: true}
 	if init != nil {
 		o1.Init, o2.Init = init(squeeze, 1), init(in, 1)
 	}
-	fc1, err := NewConv2d(p.Sub("fc1"), in, squeeze, []int64{1}, o1)
+	fc1, err := vision.NewConv2d(p.Sub("fc1"), in, squeeze, []int64{1}, o1)
 	if err != nil {
 		return nil, err
 	}
-	fc2, err := NewConv2d(p.Sub("fc2"), squeeze, in, []int64{1}, o2)
+	fc2, err := vision.NewConv2d(p.Sub("fc2"), squeeze, in, []int64{1}, o2)
 	if err != nil {
 		return nil, err
 	}
@@ -98,27 +99,27 @@ func newSqueezeExcite(p *nn.Path, in, squeeze int64, act, scale Module, init fun
 }
 
 func (s *squeezeExcite) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	w, err := Seq{AdaptiveAvgPool(1, 1), s.fc1, s.act, s.fc2, s.scale}.Forward(x, train)
+	w, err := vision.Seq{vision.AdaptiveAvgPool(1, 1), s.fc1, s.act, s.fc2, s.scale}.Forward(x, train)
 	if err != nil {
 		return nil, err
 	}
 	return x.Mul(w, true)
 }
 
-func buildMobileNetV3(m *Model, p *nn.Path, blocks []bneck, lastChannel int64, stages [][2]int) error {
+func buildMobileNetV3(m *vision.Model, p *nn.Path, blocks []bneck, lastChannel int64, stages [][2]int) error {
 	fp := p.Sub("features")
-	stem, err := convNormActEps(fp.Sub("0"), 3, blocks[0].in, 3, 2, 1, Hardswish)
+	stem, err := convNormActEps(fp.Sub("0"), 3, blocks[0].in, 3, 2, 1, vision.Hardswish)
 	if err != nil {
 		return err
 	}
-	features := Seq{stem}
+	features := vision.Seq{stem}
 	for i, b := range blocks {
 		bp := fp.Sub(fmt.Sprint(i + 1)).Sub("block")
-		var act Module = ReLU
+		var act vision.Module = vision.ReLU
 		if b.hs {
-			act = Hardswish
+			act = vision.Hardswish
 		}
-		var body Seq
+		var body vision.Seq
 		j := 0
 		if b.exp != b.in {
 			e, err := convNormActEps(bp.Sub("0"), b.in, b.exp, 1, 1, 1, act)
@@ -135,8 +136,8 @@ func buildMobileNetV3(m *Model, p *nn.Path, blocks []bneck, lastChannel int64, s
 		body = append(body, dw)
 		j++
 		if b.se {
-			se, err := newSqueezeExcite(bp.Sub(fmt.Sprint(j)), b.exp, makeDivisible(float64(b.exp/4), 8), ReLU, Hardsig,
-				func(out, k int64) nn.Init { return kaimingNormalOut(out, k, k) })
+			se, err := newSqueezeExcite(bp.Sub(fmt.Sprint(j)), b.exp, makeDivisible(float64(b.exp/4), 8), vision.ReLU, vision.Hardsig,
+				func(out, k int64) nn.Init { return vision.KaimingNormalOut(out, k, k) })
 			if err != nil {
 				return err
 			}
@@ -149,36 +150,36 @@ func buildMobileNetV3(m *Model, p *nn.Path, blocks []bneck, lastChannel int64, s
 		}
 		body = append(body, proj)
 		if b.stride == 1 && b.in == b.out {
-			features = append(features, Residual(body))
+			features = append(features, vision.Residual(body))
 		} else {
 			features = append(features, body)
 		}
 	}
 	lastIn := blocks[len(blocks)-1].out
-	last, err := convNormActEps(fp.Sub(fmt.Sprint(len(blocks)+1)), lastIn, 6*lastIn, 1, 1, 1, Hardswish)
+	last, err := convNormActEps(fp.Sub(fmt.Sprint(len(blocks)+1)), lastIn, 6*lastIn, 1, 1, 1, vision.Hardswish)
 	if err != nil {
 		return err
 	}
 	cp := p.Sub("classifier")
-	fc0, err := NewLinear(cp.Sub("0"), 6*lastIn, lastChannel, true, normal(0.01))
+	fc0, err := vision.NewLinear(cp.Sub("0"), 6*lastIn, lastChannel, true, vision.Normal(0.01))
 	if err != nil {
 		return err
 	}
-	fc3, err := NewLinear(cp.Sub("3"), lastChannel, int64(m.NumClasses), true, normal(0.01))
+	fc3, err := vision.NewLinear(cp.Sub("3"), lastChannel, int64(m.NumClasses), true, vision.Normal(0.01))
 	if err != nil {
 		return err
 	}
-	m.Backbone = append(features, last, GlobalAvgPool, fc0, Hardswish)
-	m.Head, m.FeatureDim = Seq{m.dropout(0.2), fc3}, int(lastChannel)
+	m.Backbone = append(features, last, vision.GlobalAvgPool, fc0, vision.Hardswish)
+	m.Head, m.FeatureDim = vision.Seq{m.Dropout(0.2), fc3}, int(lastChannel)
 	m.HeadPrefixes = []string{"classifier.3."}
-	m.Stages = []Stage{{"stem", []string{"features.0."}}}
+	m.Stages = []vision.Stage{{Name: "stem", Prefixes: []string{"features.0."}}}
 	for _, r := range stages {
 		var pre []string
 		for i := r[0]; i <= r[1]; i++ {
 			pre = append(pre, fmt.Sprintf("features.%d.", i))
 		}
-		m.Stages = append(m.Stages, Stage{fmt.Sprintf("features.%d-%d", r[0], r[1]), pre})
+		m.Stages = append(m.Stages, vision.Stage{Name: fmt.Sprintf("features.%d-%d", r[0], r[1]), Prefixes: pre})
 	}
-	m.Stages = append(m.Stages, Stage{"head", []string{"classifier."}})
+	m.Stages = append(m.Stages, vision.Stage{Name: "head", Prefixes: []string{"classifier."}})
 	return nil
 }

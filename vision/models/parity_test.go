@@ -1,47 +1,25 @@
-package vision
+package models
 
 import (
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // lightArchs run in `go test -short` (make test); the rest in make test-all.
 var lightArchs = map[string]bool{"resnet18": true, "mobilenet_v2": true, "squeezenet1_1": true, "shufflenet_v2_x0_5": true}
-
-var fixtureMu sync.Mutex
-
-// fixture returns the folder of torchvision reference outputs, making
-// arch's with scripts/parity/make_fixtures.py (Debian's python3-torchvision)
-// when they are missing.
-func fixture(t *testing.T, arch string) string {
-	t.Helper()
-	fixtureMu.Lock()
-	defer fixtureMu.Unlock()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	dir := filepath.Join(root, "testdata", "fixtures", "parity")
-	if _, err := os.Stat(filepath.Join(dir, arch+".init.json")); err == nil {
-		return dir
-	}
-	cmd := exec.Command("/usr/bin/python3", filepath.Join(root, "scripts", "parity", "make_fixtures.py"), dir, arch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make_fixtures.py %s: %v\n%s\n(scripts/parity/setup.sh installs python3-torchvision)", arch, err, out)
-	}
-	return dir
-}
 
 func parityArchs(t *testing.T) []string {
 	// As make_fixtures.py: one intra-op thread, the same summation order.
@@ -51,7 +29,7 @@ func parityArchs(t *testing.T) []string {
 	}
 	t.Cleanup(func() { torch.SetNumThreads(max(orig, 1)) })
 	var archs []string
-	for _, a := range Architectures() {
+	for _, a := range vision.Architectures() {
 		if lightArchs[a] || !testing.Short() {
 			archs = append(archs, a)
 		}
@@ -66,19 +44,19 @@ func parityArchs(t *testing.T) []string {
 func TestTorchvisionParity(t *testing.T) {
 	for _, arch := range parityArchs(t) {
 		t.Run(arch, func(t *testing.T) {
-			dir := fixture(t, arch)
+			dir := torchtest.Fixture(t, arch)
 			err := torch.Do(func() error {
-				m, err := New(arch, 10, gotch.CPU)
+				m, err := vision.New(arch, 10, gotch.CPU)
 				if err != nil {
 					return err
 				}
 				defer m.Close()
-				named, err := ReadPth(filepath.Join(dir, arch+".pth"))
+				named, err := weights.ReadPth(filepath.Join(dir, arch+".pth"))
 				if err != nil {
 					return err
 				}
-				defer DropAll(named)
-				rep, err := m.LoadTensors(named, LoadOptions{})
+				defer weights.DropAll(named)
+				rep, err := m.LoadTensors(named, vision.LoadOptions{})
 				if err != nil {
 					return err
 				}
@@ -132,7 +110,7 @@ func TestTorchvisionParity(t *testing.T) {
 func TestScratchInit(t *testing.T) {
 	for _, arch := range parityArchs(t) {
 		t.Run(arch, func(t *testing.T) {
-			dir := fixture(t, arch)
+			dir := torchtest.Fixture(t, arch)
 			raw, err := os.ReadFile(filepath.Join(dir, arch+".init.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +127,7 @@ func TestScratchInit(t *testing.T) {
 				if err := torch.ManualSeed(1); err != nil {
 					return err
 				}
-				m, err := New(arch, 10, gotch.CPU)
+				m, err := vision.New(arch, 10, gotch.CPU)
 				if err != nil {
 					return err
 				}
@@ -285,7 +263,7 @@ func initLosses(arch string) ([]float64, error) {
 			if err := torch.ManualSeed(seed); err != nil {
 				return err
 			}
-			m, err := New(arch, 10, gotch.CPU)
+			m, err := vision.New(arch, 10, gotch.CPU)
 			if err != nil {
 				return err
 			}

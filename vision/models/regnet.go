@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -41,20 +42,20 @@ func init() {
 		{"regnet_y_128gf", true, []regStage{{528, 2, 264}, {1056, 7, 264}, {2904, 17, 264}, {7392, 1, 264}}},
 	} {
 		r := r
-		register(Spec{Name: r.name, Family: "regnet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: r.name, Family: "regnet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildRegNet(m, p, r.stages, r.se)
 		}})
 	}
 }
 
-func buildRegNet(m *Model, p *nn.Path, stages []regStage, se bool) error {
+func buildRegNet(m *vision.Model, p *nn.Path, stages []regStage, se bool) error {
 	const stemWidth = 32
-	stem, err := convNormAct(p.Sub("stem"), 3, stemWidth, 3, 2, 1, ReLU)
+	stem, err := convNormAct(p.Sub("stem"), 3, stemWidth, 3, 2, 1, vision.ReLU)
 	if err != nil {
 		return err
 	}
-	backbone := Seq{stem}
-	m.Stages = []Stage{{"stem", []string{"stem."}}}
+	backbone := vision.Seq{stem}
+	m.Stages = []vision.Stage{{Name: "stem", Prefixes: []string{"stem."}}}
 	in := int64(stemWidth)
 	tp := p.Sub("trunk_output")
 	for i, s := range stages {
@@ -72,33 +73,33 @@ func buildRegNet(m *Model, p *nn.Path, stages []regStage, se bool) error {
 			backbone = append(backbone, b)
 			in = s.width
 		}
-		m.Stages = append(m.Stages, Stage{name, []string{"trunk_output." + name + "."}})
+		m.Stages = append(m.Stages, vision.Stage{Name: name, Prefixes: []string{"trunk_output." + name + "."}})
 	}
-	backbone = append(backbone, GlobalAvgPool)
-	fc, err := newLinearWith(p.Sub("fc"), in, int64(m.NumClasses), normal(0.01), nn.NewConstInit(0))
+	backbone = append(backbone, vision.GlobalAvgPool)
+	fc, err := newLinearWith(p.Sub("fc"), in, int64(m.NumClasses), vision.Normal(0.01), nn.NewConstInit(0))
 	if err != nil {
 		return err
 	}
 	m.Backbone, m.Head, m.FeatureDim = backbone, fc, int(in)
 	m.HeadPrefixes = []string{"fc."}
-	m.Stages = append(m.Stages, Stage{"head", []string{"fc."}})
+	m.Stages = append(m.Stages, vision.Stage{Name: "head", Prefixes: []string{"fc."}})
 	return nil
 }
 
 // newRegNetBlock is torchvision's ResBottleneckBlock with a bottleneck
 // multiplier of 1: f = a (1×1) → b (grouped 3×3, stride) → [se] → c (1×1,
 // no activation); out = relu(proj(x) + f(x)).
-func newRegNetBlock(p *nn.Path, in, out, stride, groupWidth int64, se bool) (Module, error) {
+func newRegNetBlock(p *nn.Path, in, out, stride, groupWidth int64, se bool) (vision.Module, error) {
 	fp := p.Sub("f")
-	a, err := convNormAct(fp.Sub("a"), in, out, 1, 1, 1, ReLU)
+	a, err := convNormAct(fp.Sub("a"), in, out, 1, 1, 1, vision.ReLU)
 	if err != nil {
 		return nil, err
 	}
-	b, err := convNormAct(fp.Sub("b"), out, out, 3, stride, out/groupWidth, ReLU)
+	b, err := convNormAct(fp.Sub("b"), out, out, 3, stride, out/groupWidth, vision.ReLU)
 	if err != nil {
 		return nil, err
 	}
-	f := Seq{a, b}
+	f := vision.Seq{a, b}
 	if se {
 		// SE squeezes to round(0.25 · the block's input width) channels.
 		sq, err := newRegNetSE(fp.Sub("se"), out, int64(math.RoundToEven(0.25*float64(in))))
@@ -112,7 +113,7 @@ func newRegNetBlock(p *nn.Path, in, out, stride, groupWidth int64, se bool) (Mod
 		return nil, err
 	}
 	f = append(f, c)
-	var proj Module
+	var proj vision.Module
 	if in != out || stride != 1 {
 		if proj, err = convNormAct(p.Sub("proj"), in, out, 1, stride, 1, nil); err != nil {
 			return nil, err
@@ -125,12 +126,12 @@ func newRegNetBlock(p *nn.Path, in, out, stride, groupWidth int64, se bool) (Mod
 // initialisation: normal fan-out convolution weights, PyTorch's default
 // U(±1/√fan_in) biases (torchvision re-initialises only the weights).
 func newRegNetSE(p *nn.Path, in, squeeze int64) (*squeezeExcite, error) {
-	conv := func(name string, cin, cout int64) (*Conv2d, error) {
-		c, err := NewConv2d(p.Sub(name), cin, cout, []int64{1}, ConvOpts{Init: kaimingNormalOut(cout, 1, 1)})
+	conv := func(name string, cin, cout int64) (*vision.Conv2d, error) {
+		c, err := vision.NewConv2d(p.Sub(name), cin, cout, []int64{1}, vision.ConvOpts{Init: vision.KaimingNormalOut(cout, 1, 1)})
 		if err != nil {
 			return nil, err
 		}
-		if c.B, err = p.Sub(name).NewVar("bias", []int64{cout}, uniform(1/math.Sqrt(float64(cin)))); err != nil {
+		if c.B, err = p.Sub(name).NewVar("bias", []int64{cout}, vision.Uniform(1/math.Sqrt(float64(cin)))); err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -143,5 +144,5 @@ func newRegNetSE(p *nn.Path, in, squeeze int64) (*squeezeExcite, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &squeezeExcite{fc1: fc1, fc2: fc2, act: ReLU, scale: Sigmoid}, nil
+	return &squeezeExcite{fc1: fc1, fc2: fc2, act: vision.ReLU, scale: vision.Sigmoid}, nil
 }

@@ -1,4 +1,4 @@
-package vision
+package models
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -31,7 +32,7 @@ func init() {
 		{"wide_resnet101_2", true, [4]int{3, 4, 23, 3}, 1, 128},
 	} {
 		r := r
-		register(Spec{Name: r.name, Family: "resnet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: r.name, Family: "resnet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildResNet(m, p, r.bottleneck, r.layers, r.groups, r.width)
 		}})
 	}
@@ -39,31 +40,31 @@ func init() {
 
 // convBN is a bias-free convolution followed by batch norm, under the
 // given names of p (e.g. "conv1", "bn1").
-func convBN(p *nn.Path, convName, bnName string, in, out int64, k []int64, o ConvOpts) (Seq, error) {
+func convBN(p *nn.Path, convName, bnName string, in, out int64, k []int64, o vision.ConvOpts) (vision.Seq, error) {
 	if o.Init == nil {
-		o.Init = kaimingNormalOut(out, pair(k, 1)...)
+		o.Init = vision.KaimingNormalOut(out, vision.Pair(k, 1)...)
 	}
-	c, err := NewConv2d(p.Sub(convName), in, out, k, o)
+	c, err := vision.NewConv2d(p.Sub(convName), in, out, k, o)
 	if err != nil {
 		return nil, err
 	}
-	bn, err := NewBatchNorm2d(p.Sub(bnName), out, 1e-5, 0.1)
+	bn, err := vision.NewBatchNorm2d(p.Sub(bnName), out, 1e-5, 0.1)
 	if err != nil {
 		return nil, err
 	}
-	return Seq{c, bn}, nil
+	return vision.Seq{c, bn}, nil
 }
 
-func buildResNet(m *Model, p *nn.Path, bottleneck bool, layers [4]int, groups, widthPerGroup int64) error {
+func buildResNet(m *vision.Model, p *nn.Path, bottleneck bool, layers [4]int, groups, widthPerGroup int64) error {
 	expansion := int64(1)
 	if bottleneck {
 		expansion = 4
 	}
-	stem, err := convBN(p, "conv1", "bn1", 3, 64, []int64{7}, ConvOpts{Stride: []int64{2}, Padding: []int64{3}})
+	stem, err := convBN(p, "conv1", "bn1", 3, 64, []int64{7}, vision.ConvOpts{Stride: []int64{2}, Padding: []int64{3}})
 	if err != nil {
 		return err
 	}
-	backbone := Seq{stem, ReLU, MaxPool(3, 2, 1, false)}
+	backbone := vision.Seq{stem, vision.ReLU, vision.MaxPool(3, 2, 1, false)}
 	inplanes := int64(64)
 	for i, n := range layers {
 		planes := int64(64) << i
@@ -77,7 +78,7 @@ func buildResNet(m *Model, p *nn.Path, bottleneck bool, layers [4]int, groups, w
 			if b > 0 {
 				s = 1
 			}
-			var block Module
+			var block vision.Module
 			if bottleneck {
 				block, err = newBottleneck(lp.Sub(fmt.Sprint(b)), inplanes, planes, s, groups, widthPerGroup)
 			} else {
@@ -90,18 +91,18 @@ func buildResNet(m *Model, p *nn.Path, bottleneck bool, layers [4]int, groups, w
 			inplanes = planes * expansion
 		}
 	}
-	backbone = append(backbone, GlobalAvgPool)
-	fc, err := NewLinear(p.Sub("fc"), 512*expansion, int64(m.NumClasses), true, nil)
+	backbone = append(backbone, vision.GlobalAvgPool)
+	fc, err := vision.NewLinear(p.Sub("fc"), 512*expansion, int64(m.NumClasses), true, nil)
 	if err != nil {
 		return err
 	}
 	m.Backbone, m.Head, m.FeatureDim = backbone, fc, int(512*expansion)
 	m.HeadPrefixes = []string{"fc."}
-	m.Stages = []Stage{
-		{"stem", []string{"conv1.", "bn1."}},
-		{"layer1", []string{"layer1."}}, {"layer2", []string{"layer2."}},
-		{"layer3", []string{"layer3."}}, {"layer4", []string{"layer4."}},
-		{"head", []string{"fc."}},
+	m.Stages = []vision.Stage{
+		{Name: "stem", Prefixes: []string{"conv1.", "bn1."}},
+		{Name: "layer1", Prefixes: []string{"layer1."}}, {Name: "layer2", Prefixes: []string{"layer2."}},
+		{Name: "layer3", Prefixes: []string{"layer3."}}, {Name: "layer4", Prefixes: []string{"layer4."}},
+		{Name: "head", Prefixes: []string{"fc."}},
 	}
 	return nil
 }
@@ -109,7 +110,7 @@ func buildResNet(m *Model, p *nn.Path, bottleneck bool, layers [4]int, groups, w
 // resBlock adds the block's input (through downsample when set) to its
 // main path, then applies ReLU.
 type resBlock struct {
-	main, downsample Module
+	main, downsample vision.Module
 }
 
 func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
@@ -140,19 +141,19 @@ func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return sum, nil
 }
 
-func downsample(p *nn.Path, in, out, stride int64) (Module, error) {
+func downsample(p *nn.Path, in, out, stride int64) (vision.Module, error) {
 	if stride == 1 && in == out {
 		return nil, nil
 	}
-	return convBN(p.Sub("downsample"), "0", "1", in, out, []int64{1}, ConvOpts{Stride: []int64{stride}})
+	return convBN(p.Sub("downsample"), "0", "1", in, out, []int64{1}, vision.ConvOpts{Stride: []int64{stride}})
 }
 
-func newBasicBlock(p *nn.Path, in, planes, stride int64) (Module, error) {
-	a, err := convBN(p, "conv1", "bn1", in, planes, []int64{3}, ConvOpts{Stride: []int64{stride}, Padding: []int64{1}})
+func newBasicBlock(p *nn.Path, in, planes, stride int64) (vision.Module, error) {
+	a, err := convBN(p, "conv1", "bn1", in, planes, []int64{3}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{1}})
 	if err != nil {
 		return nil, err
 	}
-	b, err := convBN(p, "conv2", "bn2", planes, planes, []int64{3}, ConvOpts{Padding: []int64{1}})
+	b, err := convBN(p, "conv2", "bn2", planes, planes, []int64{3}, vision.ConvOpts{Padding: []int64{1}})
 	if err != nil {
 		return nil, err
 	}
@@ -160,20 +161,20 @@ func newBasicBlock(p *nn.Path, in, planes, stride int64) (Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &resBlock{main: Seq{a, ReLU, b}, downsample: ds}, nil
+	return &resBlock{main: vision.Seq{a, vision.ReLU, b}, downsample: ds}, nil
 }
 
-func newBottleneck(p *nn.Path, in, planes, stride, groups, widthPerGroup int64) (Module, error) {
+func newBottleneck(p *nn.Path, in, planes, stride, groups, widthPerGroup int64) (vision.Module, error) {
 	width := planes * widthPerGroup / 64 * groups
-	a, err := convBN(p, "conv1", "bn1", in, width, []int64{1}, ConvOpts{})
+	a, err := convBN(p, "conv1", "bn1", in, width, []int64{1}, vision.ConvOpts{})
 	if err != nil {
 		return nil, err
 	}
-	b, err := convBN(p, "conv2", "bn2", width, width, []int64{3}, ConvOpts{Stride: []int64{stride}, Padding: []int64{1}, Groups: groups})
+	b, err := convBN(p, "conv2", "bn2", width, width, []int64{3}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{1}, Groups: groups})
 	if err != nil {
 		return nil, err
 	}
-	c, err := convBN(p, "conv3", "bn3", width, planes*4, []int64{1}, ConvOpts{})
+	c, err := convBN(p, "conv3", "bn3", width, planes*4, []int64{1}, vision.ConvOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -181,5 +182,5 @@ func newBottleneck(p *nn.Path, in, planes, stride, groups, widthPerGroup int64) 
 	if err != nil {
 		return nil, err
 	}
-	return &resBlock{main: Seq{a, ReLU, b, ReLU, c}, downsample: ds}, nil
+	return &resBlock{main: vision.Seq{a, vision.ReLU, b, vision.ReLU, c}, downsample: ds}, nil
 }

@@ -1,8 +1,9 @@
-package vision
+package models
 
 import (
 	"fmt"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -26,7 +27,7 @@ func init() {
 		{"shufflenet_v2_x2_0", [5]int64{24, 244, 488, 976, 2048}},
 	} {
 		s := s
-		register(Spec{Name: s.name, Family: "shufflenet", Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: s.name, Family: "shufflenet", Build: func(m *vision.Model, p *nn.Path) error {
 			return buildShuffleNetV2(m, p, [3]int{4, 8, 4}, s.channels)
 		}})
 	}
@@ -34,25 +35,25 @@ func init() {
 
 // plainConvBN is a bias-free convolution with PyTorch's default init and
 // batch norm, named <conv> and <bn> under p.
-func plainConvBN(p *nn.Path, conv, bn string, in, out, k, stride, groups int64) (Seq, error) {
-	c, err := NewConv2d(p.Sub(conv), in, out, []int64{k}, ConvOpts{Stride: []int64{stride}, Padding: []int64{(k - 1) / 2}, Groups: groups})
+func plainConvBN(p *nn.Path, conv, bn string, in, out, k, stride, groups int64) (vision.Seq, error) {
+	c, err := vision.NewConv2d(p.Sub(conv), in, out, []int64{k}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{(k - 1) / 2}, Groups: groups})
 	if err != nil {
 		return nil, err
 	}
-	b, err := NewBatchNorm2d(p.Sub(bn), out, 1e-5, 0.1)
+	b, err := vision.NewBatchNorm2d(p.Sub(bn), out, 1e-5, 0.1)
 	if err != nil {
 		return nil, err
 	}
-	return Seq{c, b}, nil
+	return vision.Seq{c, b}, nil
 }
 
-func buildShuffleNetV2(m *Model, p *nn.Path, repeats [3]int, channels [5]int64) error {
+func buildShuffleNetV2(m *vision.Model, p *nn.Path, repeats [3]int, channels [5]int64) error {
 	stem, err := plainConvBN(p.Sub("conv1"), "0", "1", 3, channels[0], 3, 2, 1)
 	if err != nil {
 		return err
 	}
-	backbone := Seq{stem, ReLU, MaxPool(3, 2, 1, false)}
-	m.Stages = []Stage{{"stem", []string{"conv1."}}}
+	backbone := vision.Seq{stem, vision.ReLU, vision.MaxPool(3, 2, 1, false)}
+	m.Stages = []vision.Stage{{Name: "stem", Prefixes: []string{"conv1."}}}
 	in := channels[0]
 	for i, n := range repeats {
 		name := fmt.Sprintf("stage%d", i+2)
@@ -70,27 +71,27 @@ func buildShuffleNetV2(m *Model, p *nn.Path, repeats [3]int, channels [5]int64) 
 			backbone = append(backbone, u)
 			in = out
 		}
-		m.Stages = append(m.Stages, Stage{name, []string{name + "."}})
+		m.Stages = append(m.Stages, vision.Stage{Name: name, Prefixes: []string{name + "."}})
 	}
 	conv5, err := plainConvBN(p.Sub("conv5"), "0", "1", in, channels[4], 1, 1, 1)
 	if err != nil {
 		return err
 	}
 	m.Stages[len(m.Stages)-1].Prefixes = append(m.Stages[len(m.Stages)-1].Prefixes, "conv5.")
-	backbone = append(backbone, conv5, ReLU, GlobalAvgPool)
-	fc, err := NewLinear(p.Sub("fc"), channels[4], int64(m.NumClasses), true, nil)
+	backbone = append(backbone, conv5, vision.ReLU, vision.GlobalAvgPool)
+	fc, err := vision.NewLinear(p.Sub("fc"), channels[4], int64(m.NumClasses), true, nil)
 	if err != nil {
 		return err
 	}
 	m.Backbone, m.Head, m.FeatureDim = backbone, fc, int(channels[4])
 	m.HeadPrefixes = []string{"fc."}
-	m.Stages = append(m.Stages, Stage{"head", []string{"fc."}})
+	m.Stages = append(m.Stages, vision.Stage{Name: "head", Prefixes: []string{"fc."}})
 	return nil
 }
 
 // shuffleUnit is torchvision's shufflenetv2.InvertedResidual.
 type shuffleUnit struct {
-	branch1, branch2 Module // branch1 nil for stride 1
+	branch1, branch2 vision.Module // branch1 nil for stride 1
 }
 
 func newShuffleUnit(p *nn.Path, in, out, stride int64) (*shuffleUnit, error) {
@@ -106,7 +107,7 @@ func newShuffleUnit(p *nn.Path, in, out, stride int64) (*shuffleUnit, error) {
 		if err != nil {
 			return nil, err
 		}
-		u.branch1 = Seq{dw, pw, ReLU}
+		u.branch1 = vision.Seq{dw, pw, vision.ReLU}
 	}
 	b2 := p.Sub("branch2")
 	first := bf
@@ -125,7 +126,7 @@ func newShuffleUnit(p *nn.Path, in, out, stride int64) (*shuffleUnit, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.branch2 = Seq{a, ReLU, dw, c, ReLU}
+	u.branch2 = vision.Seq{a, vision.ReLU, dw, c, vision.ReLU}
 	return u, nil
 }
 

@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -21,10 +22,10 @@ import (
 // spatial layout).
 
 func init() {
-	register(Spec{Name: "squeezenet1_0", Family: "squeezenet", Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "squeezenet1_0", Family: "squeezenet", Build: func(m *vision.Model, p *nn.Path) error {
 		return buildSqueezeNet(m, p, "1_0")
 	}})
-	register(Spec{Name: "squeezenet1_1", Family: "squeezenet", Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "squeezenet1_1", Family: "squeezenet", Build: func(m *vision.Model, p *nn.Path) error {
 		return buildSqueezeNet(m, p, "1_1")
 	}})
 }
@@ -34,7 +35,7 @@ const squeezeChannels = 512
 
 // catBranches runs each branch on the same input and concatenates the
 // results along the channel dimension (torch.cat(..., 1)).
-type catBranches []Module
+type catBranches []vision.Module
 
 func (c catBranches) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	outs := make([]*ts.Tensor, 0, len(c))
@@ -55,14 +56,14 @@ func (c catBranches) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 
 // squeezeConv is a convolution with bias, initialised as SqueezeNet does:
 // kaiming_uniform_ (a=0, fan_in: U(±√(6/fan_in))), bias 0.
-func squeezeConv(p *nn.Path, in, out, k, stride, pad int64) (*Conv2d, error) {
+func squeezeConv(p *nn.Path, in, out, k, stride, pad int64) (*vision.Conv2d, error) {
 	bound := math.Sqrt(6 / float64(in*k*k))
-	return NewConv2d(p, in, out, []int64{k}, ConvOpts{Stride: []int64{stride}, Padding: []int64{pad}, Bias: true, Init: uniform(bound)})
+	return vision.NewConv2d(p, in, out, []int64{k}, vision.ConvOpts{Stride: []int64{stride}, Padding: []int64{pad}, Bias: true, Init: vision.Uniform(bound)})
 }
 
 // newFire is torchvision's Fire module: a 1×1 squeeze convolution, then
 // 1×1 and 3×3 expand convolutions whose ReLU outputs are concatenated.
-func newFire(p *nn.Path, in, squeeze, e1, e3 int64) (Module, error) {
+func newFire(p *nn.Path, in, squeeze, e1, e3 int64) (vision.Module, error) {
 	s, err := squeezeConv(p.Sub("squeeze"), in, squeeze, 1, 1, 0)
 	if err != nil {
 		return nil, err
@@ -75,16 +76,16 @@ func newFire(p *nn.Path, in, squeeze, e1, e3 int64) (Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Seq{s, ReLU, catBranches{Seq{a, ReLU}, Seq{b, ReLU}}}, nil
+	return vision.Seq{s, vision.ReLU, catBranches{vision.Seq{a, vision.ReLU}, vision.Seq{b, vision.ReLU}}}, nil
 }
 
 // buildSqueezeNet builds features.* and classifier.1 (the class
 // convolution); see the file comment for the backbone/head split. Each
 // stage after the stem is the run of Fire modules after one max pool.
-func buildSqueezeNet(m *Model, p *nn.Path, version string) error {
+func buildSqueezeNet(m *vision.Model, p *nn.Path, version string) error {
 	fp := p.Sub("features")
 	type fire struct{ in, squeeze, e1, e3 int64 }
-	var stemConv *Conv2d
+	var stemConv *vision.Conv2d
 	var groups [][]fire
 	var err error
 	switch version {
@@ -108,13 +109,13 @@ func buildSqueezeNet(m *Model, p *nn.Path, version string) error {
 	if err != nil {
 		return err
 	}
-	features := Seq{stemConv, ReLU}
-	stages := []Stage{{"stem", []string{"features.0."}}}
+	features := vision.Seq{stemConv, vision.ReLU}
+	stages := []vision.Stage{{Name: "stem", Prefixes: []string{"features.0."}}}
 	idx := 2 // index in features of the next module
 	for _, g := range groups {
-		features = append(features, MaxPool(3, 2, 0, true))
+		features = append(features, vision.MaxPool(3, 2, 0, true))
 		idx++
-		s := Stage{Name: fmt.Sprintf("features.%d-%d", idx, idx+len(g)-1)}
+		s := vision.Stage{Name: fmt.Sprintf("features.%d-%d", idx, idx+len(g)-1)}
 		if len(g) == 1 {
 			s.Name = fmt.Sprintf("features.%d", idx)
 		}
@@ -129,23 +130,23 @@ func buildSqueezeNet(m *Model, p *nn.Path, version string) error {
 		}
 		stages = append(stages, s)
 	}
-	final, err := NewConv2d(p.Sub("classifier").Sub("1"), squeezeChannels, int64(m.NumClasses), []int64{1},
-		ConvOpts{Bias: true, Init: normal(0.01)})
+	final, err := vision.NewConv2d(p.Sub("classifier").Sub("1"), squeezeChannels, int64(m.NumClasses), []int64{1},
+		vision.ConvOpts{Bias: true, Init: vision.Normal(0.01)})
 	if err != nil {
 		return err
 	}
-	m.Backbone = Seq{features, Flatten}
-	m.Head = Seq{m.dropout(0.5), squeezeUnflatten, final, ReLU, AdaptiveAvgPool(1, 1), Flatten}
+	m.Backbone = vision.Seq{features, vision.Flatten}
+	m.Head = vision.Seq{m.Dropout(0.5), squeezeUnflatten, final, vision.ReLU, vision.AdaptiveAvgPool(1, 1), vision.Flatten}
 	m.FeatureDim = squeezeChannels * 13 * 13
 	// The head needs the spatial map; embeddings use its global average.
-	m.Embedding, m.EmbeddingDim = Seq{features, GlobalAvgPool}, squeezeChannels
+	m.Embedding, m.EmbeddingDim = vision.Seq{features, vision.GlobalAvgPool}, squeezeChannels
 	m.HeadPrefixes = []string{"classifier.1."}
-	m.Stages = append(stages, Stage{"head", []string{"classifier."}})
+	m.Stages = append(stages, vision.Stage{Name: "head", Prefixes: []string{"classifier."}})
 	return nil
 }
 
 // squeezeUnflatten views flattened features [N, 512·P] as [N, 512, P, 1].
-var squeezeUnflatten = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+var squeezeUnflatten = vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 	size, err := x.Size()
 	if err != nil {
 		return nil, err

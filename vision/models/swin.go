@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -35,25 +36,25 @@ func init() {
 		{"swin_b", 128, [4]int{2, 2, 18, 2}, [4]int64{4, 8, 16, 32}, 0.5, 238},
 	} {
 		s := s
-		register(Spec{Name: s.name, Family: "swin", ResizeSize: s.resize, Build: func(m *Model, p *nn.Path) error {
+		vision.Register(vision.Spec{Name: s.name, Family: "swin", ResizeSize: s.resize, Build: func(m *vision.Model, p *nn.Path) error {
 			return buildSwin(m, p, s.embed, s.depths, s.heads, 7, s.stochDepth)
 		}})
 	}
 }
 
-func buildSwin(m *Model, p *nn.Path, embed int64, depths [4]int, heads [4]int64, window int64, sdProb float64) error {
+func buildSwin(m *vision.Model, p *nn.Path, embed int64, depths [4]int, heads [4]int64, window int64, sdProb float64) error {
 	fp := p.Sub("features")
 	sp := fp.Sub("0")
-	conv, err := NewConv2d(sp.Sub("0"), 3, embed, []int64{4}, ConvOpts{Stride: []int64{4}, Bias: true})
+	conv, err := vision.NewConv2d(sp.Sub("0"), 3, embed, []int64{4}, vision.ConvOpts{Stride: []int64{4}, Bias: true})
 	if err != nil {
 		return err
 	}
-	ln, err := NewLayerNorm(sp.Sub("2"), []int64{embed}, 1e-5)
+	ln, err := vision.NewLayerNorm(sp.Sub("2"), []int64{embed}, 1e-5)
 	if err != nil {
 		return err
 	}
-	backbone := Seq{conv, permute(0, 2, 3, 1), ln}
-	m.Stages = []Stage{{"stem", []string{"features.0."}}}
+	backbone := vision.Seq{conv, permute(0, 2, 3, 1), ln}
+	m.Stages = []vision.Stage{{Name: "stem", Prefixes: []string{"features.0."}}}
 	total := 0
 	for _, d := range depths {
 		total += d
@@ -61,7 +62,7 @@ func buildSwin(m *Model, p *nn.Path, embed int64, depths [4]int, heads [4]int64,
 	blockID, idx := 0, 1
 	for i, d := range depths {
 		dim := embed << i
-		stage := Stage{Name: fmt.Sprintf("features.%d", idx)}
+		stage := vision.Stage{Name: fmt.Sprintf("features.%d", idx)}
 		if i > 0 {
 			// The patch merging before the stage belongs to it.
 			pm, err := newPatchMerging(fp.Sub(fmt.Sprint(idx)), dim/2)
@@ -69,7 +70,7 @@ func buildSwin(m *Model, p *nn.Path, embed int64, depths [4]int, heads [4]int64,
 				return err
 			}
 			backbone = append(backbone, pm)
-			stage = Stage{Name: fmt.Sprintf("features.%d-%d", idx, idx+1), Prefixes: []string{fmt.Sprintf("features.%d.", idx)}}
+			stage = vision.Stage{Name: fmt.Sprintf("features.%d-%d", idx, idx+1), Prefixes: []string{fmt.Sprintf("features.%d.", idx)}}
 			idx++
 		}
 		bp := fp.Sub(fmt.Sprint(idx))
@@ -91,28 +92,28 @@ func buildSwin(m *Model, p *nn.Path, embed int64, depths [4]int, heads [4]int64,
 		idx++
 	}
 	dim := embed << (len(depths) - 1)
-	norm, err := NewLayerNorm(p.Sub("norm"), []int64{dim}, 1e-5)
+	norm, err := vision.NewLayerNorm(p.Sub("norm"), []int64{dim}, 1e-5)
 	if err != nil {
 		return err
 	}
 	last := &m.Stages[len(m.Stages)-1]
 	last.Prefixes = append(last.Prefixes, "norm.")
-	backbone = append(backbone, norm, permute(0, 3, 1, 2), AdaptiveAvgPool(1, 1), Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	backbone = append(backbone, norm, permute(0, 3, 1, 2), vision.AdaptiveAvgPool(1, 1), vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 		return x.Flatten(1, -1, false)
 	}))
-	head, err := newLinearWith(p.Sub("head"), dim, int64(m.NumClasses), truncNormal{0.02}, nn.NewConstInit(0))
+	head, err := newLinearWith(p.Sub("head"), dim, int64(m.NumClasses), vision.TruncNormal{Std: 0.02}, nn.NewConstInit(0))
 	if err != nil {
 		return err
 	}
 	m.Backbone, m.Head, m.FeatureDim = backbone, head, int(dim)
 	m.HeadPrefixes = []string{"head."}
-	m.Stages = append(m.Stages, Stage{"head", []string{"head."}})
+	m.Stages = append(m.Stages, vision.Stage{Name: "head", Prefixes: []string{"head."}})
 	return nil
 }
 
 // newSwinBlock is torchvision's SwinTransformerBlock on [B, H, W, C].
-func newSwinBlock(m *Model, p *nn.Path, dim, heads, window, shift int64, sd float64) (Module, error) {
-	norm1, err := NewLayerNorm(p.Sub("norm1"), []int64{dim}, 1e-5)
+func newSwinBlock(m *vision.Model, p *nn.Path, dim, heads, window, shift int64, sd float64) (vision.Module, error) {
+	norm1, err := vision.NewLayerNorm(p.Sub("norm1"), []int64{dim}, 1e-5)
 	if err != nil {
 		return nil, err
 	}
@@ -120,37 +121,37 @@ func newSwinBlock(m *Model, p *nn.Path, dim, heads, window, shift int64, sd floa
 	if err != nil {
 		return nil, err
 	}
-	norm2, err := NewLayerNorm(p.Sub("norm2"), []int64{dim}, 1e-5)
+	norm2, err := vision.NewLayerNorm(p.Sub("norm2"), []int64{dim}, 1e-5)
 	if err != nil {
 		return nil, err
 	}
 	mp := p.Sub("mlp")
-	fc1, err := newLinearWith(mp.Sub("0"), dim, 4*dim, truncNormal{0.02}, nn.NewConstInit(0))
+	fc1, err := newLinearWith(mp.Sub("0"), dim, 4*dim, vision.TruncNormal{Std: 0.02}, nn.NewConstInit(0))
 	if err != nil {
 		return nil, err
 	}
-	fc2, err := newLinearWith(mp.Sub("3"), 4*dim, dim, truncNormal{0.02}, nn.NewConstInit(0))
+	fc2, err := newLinearWith(mp.Sub("3"), 4*dim, dim, vision.TruncNormal{Std: 0.02}, nn.NewConstInit(0))
 	if err != nil {
 		return nil, err
 	}
-	return Seq{
-		Residual(Seq{norm1, attn, m.stochasticDepth(sd)}),
-		Residual(Seq{norm2, fc1, GELU, fc2, m.stochasticDepth(sd)}),
+	return vision.Seq{
+		vision.Residual(vision.Seq{norm1, attn, m.StochasticDepth(sd)}),
+		vision.Residual(vision.Seq{norm2, fc1, vision.GELU, fc2, m.StochasticDepth(sd)}),
 	}, nil
 }
 
 // newPatchMerging is torchvision's PatchMerging: [B, H, W, C] to
 // [B, ⌈H/2⌉, ⌈W/2⌉, 2C].
-func newPatchMerging(p *nn.Path, dim int64) (Module, error) {
-	norm, err := NewLayerNorm(p.Sub("norm"), []int64{4 * dim}, 1e-5)
+func newPatchMerging(p *nn.Path, dim int64) (vision.Module, error) {
+	norm, err := vision.NewLayerNorm(p.Sub("norm"), []int64{4 * dim}, 1e-5)
 	if err != nil {
 		return nil, err
 	}
-	red, err := NewLinear(p.Sub("reduction"), 4*dim, 2*dim, false, truncNormal{0.02})
+	red, err := vision.NewLinear(p.Sub("reduction"), 4*dim, 2*dim, false, vision.TruncNormal{Std: 0.02})
 	if err != nil {
 		return nil, err
 	}
-	merge := Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	merge := vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 		size, err := x.Size()
 		if err != nil {
 			return nil, err
@@ -181,12 +182,12 @@ func newPatchMerging(p *nn.Path, dim int64) (Module, error) {
 		}
 		return ts.Cat(parts, 3)
 	})
-	return Seq{merge, norm, red}, nil
+	return vision.Seq{merge, norm, red}, nil
 }
 
 // windowAttention is torchvision's ShiftedWindowAttention (v1).
 type windowAttention struct {
-	qkv, proj            *Linear
+	qkv, proj            *vision.Linear
 	table, index         *ts.Tensor // relative_position_bias_table [(2w-1)², heads], relative_position_index [w⁴]
 	heads, window, shift int64
 }
@@ -194,13 +195,13 @@ type windowAttention struct {
 func newWindowAttention(p *nn.Path, dim, heads, window, shift int64) (*windowAttention, error) {
 	a := &windowAttention{heads: heads, window: window, shift: shift}
 	var err error
-	if a.qkv, err = newLinearWith(p.Sub("qkv"), dim, 3*dim, truncNormal{0.02}, nn.NewConstInit(0)); err != nil {
+	if a.qkv, err = newLinearWith(p.Sub("qkv"), dim, 3*dim, vision.TruncNormal{Std: 0.02}, nn.NewConstInit(0)); err != nil {
 		return nil, err
 	}
-	if a.proj, err = newLinearWith(p.Sub("proj"), dim, dim, truncNormal{0.02}, nn.NewConstInit(0)); err != nil {
+	if a.proj, err = newLinearWith(p.Sub("proj"), dim, dim, vision.TruncNormal{Std: 0.02}, nn.NewConstInit(0)); err != nil {
 		return nil, err
 	}
-	if a.table, err = p.NewVar("relative_position_bias_table", []int64{(2*window - 1) * (2*window - 1), heads}, truncNormal{0.02}); err != nil {
+	if a.table, err = p.NewVar("relative_position_bias_table", []int64{(2*window - 1) * (2*window - 1), heads}, vision.TruncNormal{Std: 0.02}); err != nil {
 		return nil, err
 	}
 	// Token i=(hi, wi) and j=(hj, wj) of a window: (hi-hj+w-1)·(2w-1) + wi-wj+w-1.

@@ -1,8 +1,9 @@
-package vision
+package models
 
 import (
 	"fmt"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 )
 
@@ -25,7 +26,7 @@ func init() {
 			if bn {
 				name += "_bn"
 			}
-			register(Spec{Name: name, Family: "vgg", Build: func(m *Model, p *nn.Path) error {
+			vision.Register(vision.Spec{Name: name, Family: "vgg", Build: func(m *vision.Model, p *nn.Path) error {
 				return buildVGG(m, p, vggCfgs[cfg], bn)
 			}})
 		}
@@ -36,27 +37,27 @@ func init() {
 // a 7×7 adaptive average pool and the three-layer classifier. The backbone
 // ends after classifier.4 (the second 4096-wide ReLU), so its features are
 // deterministic; the head is classifier.5 (dropout) and classifier.6.
-func buildVGG(m *Model, p *nn.Path, cfg []int64, batchNorm bool) error {
+func buildVGG(m *vision.Model, p *nn.Path, cfg []int64, batchNorm bool) error {
 	fp := p.Sub("features")
-	var features Seq
-	var stages []Stage
+	var features vision.Seq
+	var stages []vision.Stage
 	var prefixes []string
 	in, idx, first := int64(3), 0, 0
 	for _, v := range cfg {
 		if v == 0 {
-			features = append(features, MaxPool(2, 2, 0, false))
+			features = append(features, vision.MaxPool(2, 2, 0, false))
 			name := fmt.Sprintf("features.%d-%d", first, idx)
 			if len(stages) == 0 {
 				name = "stem"
 			}
-			stages = append(stages, Stage{name, prefixes})
+			stages = append(stages, vision.Stage{Name: name, Prefixes: prefixes})
 			prefixes = nil
 			idx++
 			first = idx
 			continue
 		}
-		c, err := NewConv2d(fp.Sub(fmt.Sprint(idx)), in, v, []int64{3},
-			ConvOpts{Padding: []int64{1}, Bias: true, Init: kaimingNormalOut(v, 3, 3)})
+		c, err := vision.NewConv2d(fp.Sub(fmt.Sprint(idx)), in, v, []int64{3},
+			vision.ConvOpts{Padding: []int64{1}, Bias: true, Init: vision.KaimingNormalOut(v, 3, 3)})
 		if err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ func buildVGG(m *Model, p *nn.Path, cfg []int64, batchNorm bool) error {
 		prefixes = append(prefixes, fmt.Sprintf("features.%d.", idx))
 		idx++
 		if batchNorm {
-			bn, err := NewBatchNorm2d(fp.Sub(fmt.Sprint(idx)), v, 1e-5, 0.1)
+			bn, err := vision.NewBatchNorm2d(fp.Sub(fmt.Sprint(idx)), v, 1e-5, 0.1)
 			if err != nil {
 				return err
 			}
@@ -72,27 +73,27 @@ func buildVGG(m *Model, p *nn.Path, cfg []int64, batchNorm bool) error {
 			prefixes = append(prefixes, fmt.Sprintf("features.%d.", idx))
 			idx++
 		}
-		features = append(features, ReLU)
+		features = append(features, vision.ReLU)
 		idx++
 		in = v
 	}
 	cp := p.Sub("classifier")
-	fc0, err := NewLinear(cp.Sub("0"), 512*7*7, 4096, true, normal(0.01))
+	fc0, err := vision.NewLinear(cp.Sub("0"), 512*7*7, 4096, true, vision.Normal(0.01))
 	if err != nil {
 		return err
 	}
-	fc3, err := NewLinear(cp.Sub("3"), 4096, 4096, true, normal(0.01))
+	fc3, err := vision.NewLinear(cp.Sub("3"), 4096, 4096, true, vision.Normal(0.01))
 	if err != nil {
 		return err
 	}
-	fc6, err := NewLinear(cp.Sub("6"), 4096, int64(m.NumClasses), true, normal(0.01))
+	fc6, err := vision.NewLinear(cp.Sub("6"), 4096, int64(m.NumClasses), true, vision.Normal(0.01))
 	if err != nil {
 		return err
 	}
-	m.Backbone = Seq{features, AdaptiveAvgPool(7, 7), Flatten, fc0, ReLU, m.dropout(0.5), fc3, ReLU}
-	m.Head = Seq{m.dropout(0.5), fc6}
+	m.Backbone = vision.Seq{features, vision.AdaptiveAvgPool(7, 7), vision.Flatten, fc0, vision.ReLU, m.Dropout(0.5), fc3, vision.ReLU}
+	m.Head = vision.Seq{m.Dropout(0.5), fc6}
 	m.FeatureDim = 4096
 	m.HeadPrefixes = []string{"classifier.6."}
-	m.Stages = append(stages, Stage{"head", []string{"classifier."}})
+	m.Stages = append(stages, vision.Stage{Name: "head", Prefixes: []string{"classifier."}})
 	return nil
 }

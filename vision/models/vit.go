@@ -1,9 +1,10 @@
-package vision
+package models
 
 import (
 	"fmt"
 	"math"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -17,16 +18,16 @@ import (
 // fixed at 224 (the position embeddings have 14·14+1 entries).
 
 func init() {
-	register(Spec{Name: "vit_b_16", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "vit_b_16", Family: "vit", InputSize: 224, Build: func(m *vision.Model, p *nn.Path) error {
 		return buildViT(m, p, vitConfig{image: 224, patch: 16, layers: 12, heads: 12, hidden: 768, mlp: 3072})
 	}})
-	register(Spec{Name: "vit_b_32", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "vit_b_32", Family: "vit", InputSize: 224, Build: func(m *vision.Model, p *nn.Path) error {
 		return buildViT(m, p, vitConfig{image: 224, patch: 32, layers: 12, heads: 12, hidden: 768, mlp: 3072})
 	}})
-	register(Spec{Name: "vit_l_16", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "vit_l_16", Family: "vit", InputSize: 224, Build: func(m *vision.Model, p *nn.Path) error {
 		return buildViT(m, p, vitConfig{image: 224, patch: 16, layers: 24, heads: 16, hidden: 1024, mlp: 4096})
 	}})
-	register(Spec{Name: "vit_l_32", Family: "vit", InputSize: 224, Build: func(m *Model, p *nn.Path) error {
+	vision.Register(vision.Spec{Name: "vit_l_32", Family: "vit", InputSize: 224, Build: func(m *vision.Model, p *nn.Path) error {
 		return buildViT(m, p, vitConfig{image: 224, patch: 32, layers: 24, heads: 16, hidden: 1024, mlp: 4096})
 	}})
 }
@@ -37,11 +38,11 @@ type vitConfig struct {
 
 // xavierUniform is torch.nn.init.xavier_uniform_ for a [out, in] matrix.
 func xavierUniform(out, in int64) nn.Init {
-	return uniform(math.Sqrt(6 / float64(in+out)))
+	return vision.Uniform(math.Sqrt(6 / float64(in+out)))
 }
 
 // newLinearWith creates a Linear with the given weight and bias initialisers.
-func newLinearWith(p *nn.Path, in, out int64, wInit, bInit nn.Init) (*Linear, error) {
+func newLinearWith(p *nn.Path, in, out int64, wInit, bInit nn.Init) (*vision.Linear, error) {
 	w, err := p.NewVar("weight", []int64{out, in}, wInit)
 	if err != nil {
 		return nil, err
@@ -50,16 +51,16 @@ func newLinearWith(p *nn.Path, in, out int64, wInit, bInit nn.Init) (*Linear, er
 	if err != nil {
 		return nil, err
 	}
-	return &Linear{W: w, B: b}, nil
+	return &vision.Linear{W: w, B: b}, nil
 }
 
-func buildViT(m *Model, p *nn.Path, c vitConfig) error {
+func buildViT(m *vision.Model, p *nn.Path, c vitConfig) error {
 	if c.image%c.patch != 0 || c.hidden%c.heads != 0 {
 		return fmt.Errorf("image %d not divisible by patch %d, or hidden %d by heads %d", c.image, c.patch, c.hidden, c.heads)
 	}
 	fanIn := 3 * c.patch * c.patch
-	proj, err := NewConv2d(p.Sub("conv_proj"), 3, c.hidden, []int64{c.patch}, ConvOpts{
-		Stride: []int64{c.patch}, Bias: true, Init: truncNormal{math.Sqrt(1 / float64(fanIn))}})
+	proj, err := vision.NewConv2d(p.Sub("conv_proj"), 3, c.hidden, []int64{c.patch}, vision.ConvOpts{
+		Stride: []int64{c.patch}, Bias: true, Init: vision.TruncNormal{Std: math.Sqrt(1 / float64(fanIn))}})
 	if err != nil {
 		return err
 	}
@@ -69,10 +70,10 @@ func buildViT(m *Model, p *nn.Path, c vitConfig) error {
 	}
 	seq := (c.image/c.patch)*(c.image/c.patch) + 1
 	enc := p.Sub("encoder")
-	if v.pos, err = enc.NewVar("pos_embedding", []int64{1, seq, c.hidden}, normal(0.02)); err != nil {
+	if v.pos, err = enc.NewVar("pos_embedding", []int64{1, seq, c.hidden}, vision.Normal(0.02)); err != nil {
 		return err
 	}
-	stages := []Stage{{"stem", []string{"conv_proj.", "class_token", "encoder.pos_embedding"}}}
+	stages := []vision.Stage{{Name: "stem", Prefixes: []string{"conv_proj.", "class_token", "encoder.pos_embedding"}}}
 	const perStage = 3
 	lp := enc.Sub("layers")
 	for i := int64(0); i < c.layers; i++ {
@@ -84,12 +85,12 @@ func buildViT(m *Model, p *nn.Path, c vitConfig) error {
 		v.layers = append(v.layers, b)
 		if i%perStage == 0 {
 			last := min(i+perStage, c.layers) - 1
-			stages = append(stages, Stage{Name: fmt.Sprintf("encoder_layer_%d-%d", i, last)})
+			stages = append(stages, vision.Stage{Name: fmt.Sprintf("encoder_layer_%d-%d", i, last)})
 		}
 		s := &stages[len(stages)-1]
 		s.Prefixes = append(s.Prefixes, "encoder.layers."+name+".")
 	}
-	if v.ln, err = NewLayerNorm(enc.Sub("ln"), []int64{c.hidden}, 1e-6); err != nil {
+	if v.ln, err = vision.NewLayerNorm(enc.Sub("ln"), []int64{c.hidden}, 1e-6); err != nil {
 		return err
 	}
 	s := &stages[len(stages)-1]
@@ -101,16 +102,16 @@ func buildViT(m *Model, p *nn.Path, c vitConfig) error {
 	}
 	m.Backbone, m.Head, m.FeatureDim = v, head, int(c.hidden)
 	m.HeadPrefixes = []string{"heads.head."}
-	m.Stages = append(stages, Stage{"head", []string{"heads."}})
+	m.Stages = append(stages, vision.Stage{Name: "head", Prefixes: []string{"heads."}})
 	return nil
 }
 
 // vit is the Vision Transformer up to the class token's final features.
 type vit struct {
-	proj            *Conv2d
+	proj            *vision.Conv2d
 	classToken, pos *ts.Tensor
-	layers          Seq
-	ln              *LayerNorm
+	layers          vision.Seq
+	ln              *vision.LayerNorm
 	cfg             vitConfig
 }
 
@@ -163,17 +164,17 @@ func (v *vit) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 // encoderBlock is torchvision's EncoderBlock: x + attn(ln_1(x)), then
 // y + mlp(ln_2(y)).
 type encoderBlock struct {
-	ln1, ln2   *LayerNorm
-	inW, inB   *ts.Tensor // self_attention.in_proj_weight [3D, D], in_proj_bias [3D]
-	out        *Linear    // self_attention.out_proj
-	mlp        Seq
+	ln1, ln2   *vision.LayerNorm
+	inW, inB   *ts.Tensor     // self_attention.in_proj_weight [3D, D], in_proj_bias [3D]
+	out        *vision.Linear // self_attention.out_proj
+	mlp        vision.Seq
 	heads, dim int64
 }
 
 func newEncoderBlock(p *nn.Path, c vitConfig) (*encoderBlock, error) {
 	b := &encoderBlock{heads: c.heads, dim: c.hidden}
 	var err error
-	if b.ln1, err = NewLayerNorm(p.Sub("ln_1"), []int64{c.hidden}, 1e-6); err != nil {
+	if b.ln1, err = vision.NewLayerNorm(p.Sub("ln_1"), []int64{c.hidden}, 1e-6); err != nil {
 		return nil, err
 	}
 	a := p.Sub("self_attention")
@@ -184,22 +185,22 @@ func newEncoderBlock(p *nn.Path, c vitConfig) (*encoderBlock, error) {
 		return nil, err
 	}
 	// out_proj keeps nn.Linear's default weight; MultiheadAttention zeroes its bias.
-	if b.out, err = newLinearWith(a.Sub("out_proj"), c.hidden, c.hidden, uniform(1/math.Sqrt(float64(c.hidden))), nn.NewConstInit(0)); err != nil {
+	if b.out, err = newLinearWith(a.Sub("out_proj"), c.hidden, c.hidden, vision.Uniform(1/math.Sqrt(float64(c.hidden))), nn.NewConstInit(0)); err != nil {
 		return nil, err
 	}
-	if b.ln2, err = NewLayerNorm(p.Sub("ln_2"), []int64{c.hidden}, 1e-6); err != nil {
+	if b.ln2, err = vision.NewLayerNorm(p.Sub("ln_2"), []int64{c.hidden}, 1e-6); err != nil {
 		return nil, err
 	}
 	mp := p.Sub("mlp")
-	fc1, err := newLinearWith(mp.Sub("0"), c.hidden, c.mlp, xavierUniform(c.mlp, c.hidden), normal(1e-6))
+	fc1, err := newLinearWith(mp.Sub("0"), c.hidden, c.mlp, xavierUniform(c.mlp, c.hidden), vision.Normal(1e-6))
 	if err != nil {
 		return nil, err
 	}
-	fc2, err := newLinearWith(mp.Sub("3"), c.mlp, c.hidden, xavierUniform(c.hidden, c.mlp), normal(1e-6))
+	fc2, err := newLinearWith(mp.Sub("3"), c.mlp, c.hidden, xavierUniform(c.hidden, c.mlp), vision.Normal(1e-6))
 	if err != nil {
 		return nil, err
 	}
-	b.mlp = Seq{fc1, GELU, fc2}
+	b.mlp = vision.Seq{fc1, vision.GELU, fc2}
 	return b, nil
 }
 

@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"os"
@@ -11,6 +11,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -61,7 +62,7 @@ func TestWeightsSurviveSIGKILL(t *testing.T) {
 			time.Sleep(delay)
 			cmd.Process.Kill()
 			cmd.Wait()
-			do(t, func() error {
+			torchtest.Do(t, func() error {
 				m, err := ReadWeights(p)
 				defer DropAll(m)
 				if err != nil || len(m) != 1 || m["w"].MustSize()[0] != 4096 {

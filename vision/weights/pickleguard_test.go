@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gtl-dev/gtl/internal/torchtest"
 )
 
 // pickleFixtures makes .pth files with Debian's python3-torch: real state
@@ -75,7 +77,7 @@ func TestPickleAllowlist(t *testing.T) {
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			p := filepath.Join(dir, c.file)
-			do(t, func() error {
+			torchtest.Do(t, func() error {
 				m, err := ReadPth(p)
 				defer DropAll(m)
 				if c.want == "" {

@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"archive/zip"
@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -36,7 +38,7 @@ func WritePth(path string, tensors map[string]*ts.Tensor) error {
 	if len(tensors) == 0 {
 		return fail(errors.New("no tensors"))
 	}
-	names := sortedKeys(tensors)
+	names := slices.Sorted(maps.Keys(tensors))
 	type entry struct {
 		name  string
 		d     dtypeInfo
@@ -86,7 +88,7 @@ func WritePth(path string, tensors map[string]*ts.Tensor) error {
 	}
 	p.op(opSetItems, opStop)
 
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := WriteAtomic(path, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
 		zw := zip.NewWriter(cw)
 		add := func(name string, data []byte, align bool) error {

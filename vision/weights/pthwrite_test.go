@@ -1,18 +1,14 @@
-package vision
+package weights
 
 import (
 	"archive/zip"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/sugarme/gotch"
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -22,7 +18,7 @@ import (
 func TestPthGoToPython(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "go.pth")
 	var tensors map[string]*ts.Tensor
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		var err error
 		if tensors, err = goFixture(); err != nil {
 			return err
@@ -31,7 +27,7 @@ func TestPthGoToPython(t *testing.T) {
 	})
 	defer torchDrop(t, tensors)
 	py := pyDumpOf(t, "dump", path, "pth")
-	do(t, func() error { return samePy(py.Tensors, tensors) })
+	torchtest.Do(t, func() error { return samePy(py.Tensors, tensors) })
 	for name, p := range py.Tensors {
 		if !p.Contiguous {
 			t.Errorf("%s: not contiguous in Python", name)
@@ -43,7 +39,7 @@ func TestPthGoToPython(t *testing.T) {
 // record per tensor at a 64-byte aligned offset, byteorder and version "3\n".
 func TestPthLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.pth")
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		tensors, err := goFixture()
 		if err != nil {
 			return err
@@ -85,92 +81,6 @@ func TestPthLayout(t *testing.T) {
 	}
 }
 
-// TestPthTorchvision: a resnet18 made in Go, written with WritePth, loads
-// strictly into torchvision's resnet18 (same tensor sums), and reads back
-// strictly into a Go resnet18 through ReadWeights.
-func TestPthTorchvision(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "resnet18.pth")
-	type stat struct {
-		dtype   string
-		shape   []int64
-		sum, sq float64
-	}
-	want := map[string]stat{}
-	do(t, func() error {
-		m, err := New("resnet18", 10, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		named := map[string]*ts.Tensor{}
-		for k, v := range m.VS.Variables() {
-			named[k] = &v
-		}
-		for k, v := range named {
-			vals, err := float64s(v)
-			if err != nil {
-				return err
-			}
-			var s stat
-			d, err := dtypeOf(v.DType())
-			if err != nil {
-				return err
-			}
-			s.dtype, s.shape = d.st, v.MustSize()
-			for _, x := range vals {
-				s.sum += x
-				s.sq += x * x
-			}
-			want[k] = s
-		}
-		err = WritePth(path, named)
-		runtime.KeepAlive(m) // named holds copies of m's tensors, freed with m
-		if err != nil {
-			return err
-		}
-		back, err := ReadWeights(path)
-		if err != nil {
-			return err
-		}
-		defer DropAll(back)
-		m2, err := New("resnet18", 10, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		rep, err := m2.LoadTensors(back, LoadOptions{})
-		if err != nil {
-			return err
-		}
-		if len(rep.Loaded) != len(named) {
-			return fmt.Errorf("Go reload: %d of %d tensors loaded", len(rep.Loaded), len(named))
-		}
-		return nil
-	})
-	var py map[string][4]json.RawMessage
-	if err := json.Unmarshal(weightsPy(t, "torchvision", path, "resnet18", "10"), &py); err != nil {
-		t.Fatal(err)
-	}
-	if len(py) != len(want) {
-		t.Errorf("torchvision has %d tensors, Go %d", len(py), len(want))
-	}
-	for name, w := range want {
-		p, ok := py[name]
-		if !ok {
-			t.Errorf("%s: not in torchvision's state dict", name)
-			continue
-		}
-		var g stat
-		for i, dst := range []any{&g.dtype, &g.shape, &g.sum, &g.sq} {
-			if err := json.Unmarshal(p[i], dst); err != nil {
-				t.Fatal(err)
-			}
-		}
-		near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
-		if g.dtype != w.dtype || !slices.Equal(g.shape, w.shape) || !near(g.sum, w.sum) || !near(g.sq, w.sq) {
-			t.Errorf("%s: torchvision %v, Go %v", name, g, w)
-		}
-	}
-}
-
 // TestPthPythonToGo: files written by torch.save, in the zip and the legacy
 // format, read through ReadWeights and ReadPth with Python's names, dtypes,
 // shapes and values (a non-contiguous tensor and two views of one storage
@@ -185,7 +95,7 @@ func TestPthPythonToGo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			do(t, func() error {
+			torchtest.Do(t, func() error {
 				for _, read := range []func(string) (map[string]*ts.Tensor, error){ReadWeights, ReadPth} {
 					got, err := read(path)
 					if err != nil {

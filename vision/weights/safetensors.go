@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"bytes"
@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -234,7 +236,7 @@ func ReadSafetensors(path string) (map[string]*ts.Tensor, map[string]string, err
 // It must run on a torch worker thread (see torch.Do).
 func WriteSafetensors(path string, tensors map[string]*ts.Tensor, metadata map[string]string) error {
 	fail := func(err error) error { return fmt.Errorf("vision: write %s: %w", path, err) }
-	names := sortedKeys(tensors)
+	names := slices.Sorted(maps.Keys(tensors))
 	type entry struct {
 		name  string
 		d     dtypeInfo
@@ -300,7 +302,7 @@ func WriteSafetensors(path string, tensors map[string]*ts.Tensor, metadata map[s
 		hb.WriteByte(' ')
 	}
 
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := WriteAtomic(path, func(w io.Writer) error {
 		var lenBuf [8]byte
 		binary.LittleEndian.PutUint64(lenBuf[:], uint64(hb.Len()))
 		if _, err := w.Write(lenBuf[:]); err != nil {

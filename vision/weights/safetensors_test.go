@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -92,7 +93,7 @@ func TestParseSafetensorsHeader(t *testing.T) {
 func TestSafetensorsMetadataAndLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.safetensors")
 	meta := map[string]string{"format": "pt", "arch": "resnet18", "note": `quotes " and <html> & ünïcode`}
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		want, err := goFixture()
 		if err != nil {
 			return err
@@ -142,7 +143,7 @@ func TestSafetensorsGoToPython(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "go.safetensors")
 	meta := map[string]string{"format": "pt", "written_by": "gtl"}
 	var tensors map[string]*ts.Tensor
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		var err error
 		if tensors, err = goFixture(); err != nil {
 			return err
@@ -154,7 +155,7 @@ func TestSafetensorsGoToPython(t *testing.T) {
 	if fmt.Sprint(py.Metadata) != fmt.Sprint(meta) {
 		t.Errorf("Python reads metadata %v, want %v", py.Metadata, meta)
 	}
-	do(t, func() error { return samePy(py.Tensors, tensors) })
+	torchtest.Do(t, func() error { return samePy(py.Tensors, tensors) })
 }
 
 // TestSafetensorsPythonToGo: a file written in Python after the spec (by
@@ -162,7 +163,7 @@ func TestSafetensorsGoToPython(t *testing.T) {
 func TestSafetensorsPythonToGo(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "py.safetensors")
 	py := pyDumpOf(t, "save", path, "safetensors")
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		for _, read := range []func() (map[string]*ts.Tensor, map[string]string, error){
 			func() (map[string]*ts.Tensor, map[string]string, error) { return ReadSafetensors(path) },
 			func() (map[string]*ts.Tensor, map[string]string, error) {
@@ -188,5 +189,5 @@ func TestSafetensorsPythonToGo(t *testing.T) {
 }
 
 func torchDrop(t *testing.T, m map[string]*ts.Tensor) {
-	do(t, func() error { DropAll(m); return nil })
+	torchtest.Do(t, func() error { DropAll(m); return nil })
 }

@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"archive/zip"

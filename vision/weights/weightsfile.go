@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"archive/zip"
@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"unicode"
 	"unsafe"
@@ -284,7 +286,7 @@ func WriteOt(path string, tensors map[string]*ts.Tensor) error {
 	if len(tensors) == 0 {
 		return fmt.Errorf("vision: write %s: no tensors", path)
 	}
-	names := sortedKeys(tensors)
+	names := slices.Sorted(maps.Keys(tensors))
 	named := make([]ts.NamedTensor, 0, len(names))
 	for _, name := range names {
 		t := tensors[name]
@@ -337,9 +339,11 @@ func writeAtomicFile(path string, write func(tmp string) error) (err error) {
 	return os.Rename(tmp, path)
 }
 
-// writeAtomic is writeAtomicFile for writers in Go: write gets a buffered
-// writer to the temporary file, which is synced before the rename.
-func writeAtomic(path string, write func(w io.Writer) error) error {
+// WriteAtomic writes path whole or not at all: write gets a buffered
+// writer to a temporary file in the same folder, which is synced and then
+// renamed over path (see writeAtomicFile). An existing file survives a failed
+// write.
+func WriteAtomic(path string, write func(w io.Writer) error) error {
 	return writeAtomicFile(path, func(tmp string) error {
 		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {

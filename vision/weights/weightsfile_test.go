@@ -1,4 +1,4 @@
-package vision
+package weights
 
 import (
 	"archive/zip"
@@ -7,19 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
-
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // fixtureSpec describes the tensors every format must carry: each dtype, a
@@ -117,10 +116,10 @@ func float64s(t *ts.Tensor) ([]float64, error) {
 // sameTensors checks that got has the names, dtypes, shapes (0-dim ones
 // included) and bytes of want.
 func sameTensors(want, got map[string]*ts.Tensor) error {
-	if w, g := sortedKeys(want), sortedKeys(got); !slices.Equal(w, g) {
+	if w, g := slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(got)); !slices.Equal(w, g) {
 		return fmt.Errorf("names %q, want %q", g, w)
 	}
-	for _, name := range sortedKeys(want) {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		w, g := want[name], got[name]
 		if w.DType() != g.DType() {
 			return fmt.Errorf("%s: dtype %v, want %v", name, g.DType(), w.DType())
@@ -163,10 +162,10 @@ type pyDump struct {
 // samePy checks Go tensors against Python's view of the same tensors:
 // names, dtypes, shapes and exact values.
 func samePy(py map[string]pyTensor, got map[string]*ts.Tensor) error {
-	if w, g := sortedKeys(py), sortedKeys(got); !slices.Equal(w, g) {
+	if w, g := slices.Sorted(maps.Keys(py)), slices.Sorted(maps.Keys(got)); !slices.Equal(w, g) {
 		return fmt.Errorf("names: Go %q, Python %q", g, w)
 	}
-	for _, name := range sortedKeys(py) {
+	for _, name := range slices.Sorted(maps.Keys(py)) {
 		p, g := py[name], got[name]
 		d, err := dtypeOf(g.DType())
 		if err != nil {
@@ -197,12 +196,11 @@ var pyErr error
 // weightsPy runs scripts/parity/weights_io.py with Debian's Python and torch.
 func weightsPy(t *testing.T, args ...string) []byte {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(filepath.Dir(file)), "scripts", "parity", "weights_io.py")
+	script := filepath.Join(torchtest.Root(), "scripts", "parity", "weights_io.py")
 	pyOnce.Do(func() {
 		out, err := exec.Command("/usr/bin/python3", "-c", "import torch, numpy, torchvision").CombinedOutput()
 		if err != nil {
-			pyErr = fmt.Errorf("/usr/bin/python3 with torch, numpy and torchvision is needed (scripts/parity/setup.sh installs them): %v: %s", err, lastLines(out))
+			pyErr = fmt.Errorf("/usr/bin/python3 with torch, numpy and torchvision is needed (scripts/parity/setup.sh installs them): %v: %s", err, torchtest.LastLines(out))
 		}
 	})
 	if pyErr != nil {
@@ -213,14 +211,9 @@ func weightsPy(t *testing.T, args ...string) []byte {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("weights_io.py %s: %v\n%s", strings.Join(args, " "), err, lastLines(stderr.Bytes()))
+		t.Fatalf("weights_io.py %s: %v\n%s", strings.Join(args, " "), err, torchtest.LastLines(stderr.Bytes()))
 	}
 	return out
-}
-
-func lastLines(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-8):], "\n")
 }
 
 func pyDumpOf(t *testing.T, args ...string) pyDump {
@@ -230,13 +223,6 @@ func pyDumpOf(t *testing.T, args ...string) pyDump {
 		t.Fatalf("weights_io.py %v: %v", args, err)
 	}
 	return d
-}
-
-func do(t *testing.T, fn func() error) {
-	t.Helper()
-	if err := torch.Do(fn); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestRoundTripGoToGo writes the fixture in each format from Go and reads it
@@ -255,7 +241,7 @@ func TestRoundTripGoToGo(t *testing.T) {
 		{"w.ot", WriteOt, ReadOt},
 		{"no-extension", WritePth, ReadPth},
 	}
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		want, err := goFixture()
 		if err != nil {
 			return err
@@ -298,7 +284,7 @@ func TestRoundTripGoToGo(t *testing.T) {
 // WriteOt stores "|" names.
 func TestReadOtGotchNames(t *testing.T) {
 	dir := t.TempDir()
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		w, err := makeTensor(gotch.Float, []int64{2, 2}, []float64{1, 2, 3, 4}, false)
 		if err != nil {
 			return err
@@ -373,7 +359,7 @@ func TestReadWeightsNotWeights(t *testing.T) {
 		{"pickle.pth", []byte{0x80, 0x02, ']', '.'}, "not a PyTorch checkpoint"},
 		{"badpickle.pth", append([]byte{0x80, 0x02}, bytes.Repeat([]byte{0xfe}, 600)...), "not a PyTorch checkpoint"},
 	}
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		for _, c := range cases {
 			path := filepath.Join(dir, c.name)
 			if err := os.WriteFile(path, c.content, 0o644); err != nil {
@@ -417,7 +403,7 @@ func TestReadWeightsNotWeights(t *testing.T) {
 // says each is truncated or corrupt, in one line naming the file.
 func TestTruncatedFiles(t *testing.T) {
 	dir := t.TempDir()
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		tensors, err := goFixture()
 		if err != nil {
 			return err
@@ -480,7 +466,7 @@ func checkErr(err error, path, want string) error {
 func TestWritersAreAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "w.safetensors")
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := WriteAtomic(path, func(w io.Writer) error {
 		w.Write(make([]byte, 3<<20)) // past the buffer: bytes reach the file
 		return errors.New("disk full")
 	})
@@ -491,7 +477,7 @@ func TestWritersAreAtomic(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeAtomic(path, func(w io.Writer) error { w.Write([]byte("new")); return errors.New("boom") }); err == nil {
+	if err := WriteAtomic(path, func(w io.Writer) error { w.Write([]byte("new")); return errors.New("boom") }); err == nil {
 		t.Fatal("writeAtomic: no error")
 	}
 	if b, _ := os.ReadFile(path); string(b) != "old" {
@@ -503,7 +489,7 @@ func TestWritersAreAtomic(t *testing.T) {
 	}
 	assertFiles(t, dir, "w.safetensors")
 
-	do(t, func() error {
+	torchtest.Do(t, func() error {
 		good, err := makeTensor(gotch.Float, []int64{2}, []float64{1, 2}, false)
 		if err != nil {
 			return err
