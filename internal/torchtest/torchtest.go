@@ -5,6 +5,8 @@
 package torchtest
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/sugarme/gotch/ts"
 )
 
 // Root returns the repository's root folder (scripts/ and testdata/ are
@@ -58,4 +61,43 @@ func Fixture(t testing.TB, arch string) string {
 		t.Fatalf("make_fixtures.py %s: %v\n%s\n(scripts/parity/setup.sh installs python3-torchvision)", arch, err, LastLines(out))
 	}
 	return dir
+}
+
+// Forwarder is a model's forward pass (vision.Model has it).
+type Forwarder interface {
+	Forward(x *ts.Tensor, train bool) (*ts.Tensor, error)
+}
+
+// CompareLogits runs m on the batch in the .npy file input (in training mode
+// when train is set) and compares its logits with the reference in the .npy
+// file want (torchvision's, written by the fixture scripts). It returns the
+// largest absolute difference and the parity tolerance,
+// 1e-4·max|want| + 1e-5. Errors: an unreadable file, a failed forward pass,
+// or a different number of logits. It must run on the torch worker thread.
+func CompareLogits(m Forwarder, input, want string, train bool) (maxDiff, tol float64, err error) {
+	x, err := ts.ReadNpy(input)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", input, err)
+	}
+	defer x.MustDrop()
+	ref, err := ts.ReadNpy(want)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", want, err)
+	}
+	defer ref.MustDrop()
+	got, err := m.Forward(x, train)
+	if err != nil {
+		return 0, 0, fmt.Errorf("forward: %w", err)
+	}
+	defer got.MustDrop()
+	g, w := got.Float64Values(true), ref.Float64Values(true)
+	if len(g) != len(w) {
+		return 0, 0, fmt.Errorf("%d logits, %s has %d", len(g), want, len(w))
+	}
+	var maxY float64
+	for i := range w {
+		maxY = math.Max(maxY, math.Abs(w[i]))
+		maxDiff = math.Max(maxDiff, math.Abs(g[i]-w[i]))
+	}
+	return maxDiff, 1e-4*maxY + 1e-5, nil
 }

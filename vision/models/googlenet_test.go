@@ -1,14 +1,12 @@
 package models
 
 import (
-	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sugarme/gotch/ts"
-
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
@@ -56,25 +54,11 @@ np.save(sys.argv[1] + "/y.npy", y.numpy())
 		if o.Model.TransformInput {
 			t.Error("transform_input on for a file that is not torchvision's published one")
 		}
-		x, err := ts.ReadNpy(filepath.Join(dir, "x.npy"))
+		maxD, tol, err := torchtest.CompareLogits(o.Model, filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy"), false)
 		if err != nil {
 			return err
 		}
-		defer x.MustDrop()
-		want, err := ts.ReadNpy(filepath.Join(dir, "y.npy"))
-		if err != nil {
-			return err
-		}
-		got, err := o.Model.Forward(x, false)
-		if err != nil {
-			return err
-		}
-		g, w := got.Float64Values(true), want.Float64Values(true)
-		var maxY, maxD float64
-		for i := range w {
-			maxY, maxD = math.Max(maxY, math.Abs(w[i])), math.Max(maxD, math.Abs(g[i]-w[i]))
-		}
-		if tol := 1e-4*maxY + 1e-5; maxD > tol {
+		if maxD > tol {
 			t.Errorf("logits: max |Δ| %.3g > %.3g", maxD, tol)
 		}
 		return nil
