@@ -23,7 +23,7 @@ type SmallCNN struct {
 // zero bias, and PyTorch's default uniform ±1/√fan_in linear layers.
 func NewSmallCNN(p *nn.Path, inChannels, numClasses, size int) (*SmallCNN, error) {
 	if inChannels < 1 || numClasses < 2 || size < 4 || size%4 != 0 {
-		return nil, fmt.Errorf("vision: smallcnn: %d channels, %d classes, size %d: want ≥1 channel, ≥2 classes, size a multiple of 4", inChannels, numClasses, size)
+		return nil, fmt.Errorf("models: smallcnn: %d channels, %d classes, size %d: want ≥1 channel, ≥2 classes, size a multiple of 4", inChannels, numClasses, size)
 	}
 	const c1, c2, hidden = 32, 64, 128
 	flat := int64(c2 * (size / 4) * (size / 4))
@@ -50,7 +50,7 @@ func NewSmallCNN(p *nn.Path, inChannels, numClasses, size int) (*SmallCNN, error
 	for _, q := range params {
 		t, err := p.Sub(q.path).NewVar(q.name, q.dims, q.init)
 		if err != nil {
-			return nil, fmt.Errorf("vision: smallcnn: %s.%s: %w", q.path, q.name, err)
+			return nil, fmt.Errorf("models: smallcnn: %s.%s: %w", q.path, q.name, err)
 		}
 		*q.dst = t
 	}
@@ -77,26 +77,26 @@ func (m *SmallCNN) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	}
 	h, err := block(x, m.conv1W, m.conv1B, false)
 	if err != nil {
-		return nil, fmt.Errorf("vision: smallcnn: conv1 on input %v: %w", x.MustSize(), err)
+		return nil, fmt.Errorf("models: smallcnn: conv1 on input %v: %w", x.MustSize(), err)
 	}
 	if h, err = block(h, m.conv2W, m.conv2B, true); err != nil {
-		return nil, fmt.Errorf("vision: smallcnn: conv2: %w", err)
+		return nil, fmt.Errorf("models: smallcnn: conv2: %w", err)
 	}
 	if h, err = h.Flatten(1, -1, true); err != nil {
-		return nil, fmt.Errorf("vision: smallcnn: flatten: %w", err)
+		return nil, fmt.Errorf("models: smallcnn: flatten: %w", err)
 	}
 	f, err := ts.Linear(h, m.fc1W, m.fc1B)
 	h.MustDrop()
 	if err != nil {
-		return nil, fmt.Errorf("vision: smallcnn: fc1 (input of %v): %w", x.MustSize(), err)
+		return nil, fmt.Errorf("models: smallcnn: fc1 (input of %v): %w", x.MustSize(), err)
 	}
 	if f, err = f.Relu(true); err != nil {
-		return nil, fmt.Errorf("vision: smallcnn: relu: %w", err)
+		return nil, fmt.Errorf("models: smallcnn: relu: %w", err)
 	}
 	out, err := ts.Linear(f, m.fc2W, m.fc2B)
 	f.MustDrop()
 	if err != nil {
-		return nil, fmt.Errorf("vision: smallcnn: fc2: %w", err)
+		return nil, fmt.Errorf("models: smallcnn: fc2: %w", err)
 	}
 	return out, nil
 }

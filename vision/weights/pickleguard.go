@@ -159,7 +159,7 @@ func pthCheckError(name string, err error) error {
 	if errors.As(err, &refused) && isModelClass(refused.Global) {
 		return pickledModuleError(name, refused.Global)
 	}
-	return fmt.Errorf("vision: read %s: %w", name, err)
+	return fmt.Errorf("weights: read %s: %w", name, err)
 }
 
 // isModelClass reports whether a refused global is a model class of

@@ -35,7 +35,7 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 	defer func() {
 		if r := recover(); r != nil {
 			DropAll(out)
-			out, err = nil, fmt.Errorf("vision: read %s: corrupt or unsupported PyTorch checkpoint: %v", path, r)
+			out, err = nil, fmt.Errorf("weights: read %s: corrupt or unsupported PyTorch checkpoint: %v", path, r)
 		}
 	}()
 	if err := checkPthPickle(path); err != nil {
@@ -51,23 +51,23 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 			return nil, src, pickledModuleError(path, c)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, src, fmt.Errorf("vision: read %s: truncated PyTorch checkpoint: %w", path, err)
+			return nil, src, fmt.Errorf("weights: read %s: truncated PyTorch checkpoint: %w", path, err)
 		}
-		return nil, src, fmt.Errorf("vision: read %s: not a PyTorch checkpoint: %w", path, err)
+		return nil, src, fmt.Errorf("weights: read %s: not a PyTorch checkpoint: %w", path, err)
 	}
 	if o, ok := obj.(*pyObject); ok {
 		return nil, src, pickledModuleError(path, o.class)
 	}
 	entries, src, err := unwrapStateDict(obj, key)
 	if err != nil {
-		return nil, src, fmt.Errorf("vision: read %s: %w", path, err)
+		return nil, src, fmt.Errorf("weights: read %s: %w", path, err)
 	}
 	out = make(map[string]*ts.Tensor, len(entries))
 	for _, e := range entries {
 		t, err := storageToTensor(e.value)
 		if err != nil {
 			DropAll(out)
-			return nil, src, fmt.Errorf("vision: read %s: tensor %q: %v", path, e.key, oneLine(err))
+			return nil, src, fmt.Errorf("weights: read %s: tensor %q: %v", path, e.key, oneLine(err))
 		}
 		out[e.key] = t
 	}
@@ -76,7 +76,7 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 
 // pickledModuleError is the one line for a file saved with torch.save(model).
 func pickledModuleError(path, class string) error {
-	return fmt.Errorf("vision: read %s: a whole pickled model (%s, saved with torch.save(model)), not a state dict: "+
+	return fmt.Errorf("weights: read %s: a whole pickled model (%s, saved with torch.save(model)), not a state dict: "+
 		"re-export it in Python with torch.save(model.state_dict(), \"weights.pth\")", path, class)
 }
 
@@ -86,7 +86,7 @@ func pickledModuleError(path, class string) error {
 func checkPthHead(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("vision: read: %w", err)
+		return fmt.Errorf("weights: read: %w", err)
 	}
 	defer f.Close()
 	var head [4]byte
@@ -95,27 +95,27 @@ func checkPthHead(path string) error {
 	case n == 4 && string(head[:]) == "PK\x03\x04":
 		st, err := f.Stat()
 		if err != nil {
-			return fmt.Errorf("vision: read %s: %w", path, err)
+			return fmt.Errorf("weights: read %s: %w", path, err)
 		}
 		if _, err := zip.NewReader(f, st.Size()); err != nil {
-			return fmt.Errorf("vision: read %s: truncated or corrupt zip archive (%d bytes): %v", path, st.Size(), err)
+			return fmt.Errorf("weights: read %s: truncated or corrupt zip archive (%d bytes): %v", path, st.Size(), err)
 		}
 		return nil
 	case n >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
 		st, err := f.Stat()
 		if err != nil {
-			return fmt.Errorf("vision: read %s: %w", path, err)
+			return fmt.Errorf("weights: read %s: %w", path, err)
 		}
 		// gotch's reader takes a short last read of the storages for a
 		// complete one: check the length first.
 		if end, err := legacyPthEnd(f); err == nil && end > st.Size() {
-			return fmt.Errorf("vision: read %s: truncated PyTorch checkpoint: %d bytes, its tensor data ends at byte %d", path, st.Size(), end)
+			return fmt.Errorf("weights: read %s: truncated PyTorch checkpoint: %d bytes, its tensor data ends at byte %d", path, st.Size(), end)
 		}
 		return nil
 	case n == 0:
-		return fmt.Errorf("vision: read %s: empty file", path)
+		return fmt.Errorf("weights: read %s: empty file", path)
 	}
-	return fmt.Errorf("vision: read %s: not a PyTorch checkpoint: starts with % x", path, head[:n])
+	return fmt.Errorf("weights: read %s: not a PyTorch checkpoint: starts with % x", path, head[:n])
 }
 
 // legacyPthEnd returns where the tensor data of a legacy torch.save file

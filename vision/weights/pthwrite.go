@@ -34,7 +34,7 @@ const pthAlign = 64
 // write leaves no file behind (and an existing file as it was).
 // It must run on a torch worker thread (see torch.Do).
 func WritePth(path string, tensors map[string]*ts.Tensor) error {
-	fail := func(err error) error { return fmt.Errorf("vision: write %s: %w", path, err) }
+	fail := func(err error) error { return fmt.Errorf("weights: write %s: %w", path, err) }
 	if len(tensors) == 0 {
 		return fail(errors.New("no tensors"))
 	}

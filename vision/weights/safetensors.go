@@ -52,7 +52,7 @@ var stKnownUnsupported = map[string]bool{
 // touches no tensor. Errors name the file (name) and the tensor.
 func parseSafetensorsHeader(name string, r io.ReaderAt, size int64) (*stHeader, error) {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("vision: read %s: "+format, append([]any{name}, args...)...)
+		return fmt.Errorf("weights: read %s: "+format, append([]any{name}, args...)...)
 	}
 	if size < 8 {
 		return nil, fail("truncated: %d bytes, a safetensors file starts with an 8-byte header length", size)
@@ -202,12 +202,12 @@ func parseSafetensorsEntry(name string, val json.RawMessage, dataLen int64) (stT
 func ReadSafetensors(path string) (map[string]*ts.Tensor, map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("vision: read: %w", err)
+		return nil, nil, fmt.Errorf("weights: read: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("vision: read %s: %w", path, err)
+		return nil, nil, fmt.Errorf("weights: read %s: %w", path, err)
 	}
 	h, err := parseSafetensorsHeader(path, f, st.Size())
 	if err != nil {
@@ -221,7 +221,7 @@ func ReadSafetensors(path string) (map[string]*ts.Tensor, map[string]string, err
 		})
 		if err != nil {
 			DropAll(out)
-			return nil, nil, fmt.Errorf("vision: read %s: tensor %q: %w", path, e.Name, err)
+			return nil, nil, fmt.Errorf("weights: read %s: tensor %q: %w", path, e.Name, err)
 		}
 		out[e.Name] = t
 	}
@@ -235,7 +235,7 @@ func ReadSafetensors(path string) (map[string]*ts.Tensor, map[string]string, err
 // write leaves no file behind (and an existing file as it was).
 // It must run on a torch worker thread (see torch.Do).
 func WriteSafetensors(path string, tensors map[string]*ts.Tensor, metadata map[string]string) error {
-	fail := func(err error) error { return fmt.Errorf("vision: write %s: %w", path, err) }
+	fail := func(err error) error { return fmt.Errorf("weights: write %s: %w", path, err) }
 	names := slices.Sorted(maps.Keys(tensors))
 	type entry struct {
 		name  string

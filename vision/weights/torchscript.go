@@ -40,12 +40,12 @@ func readTorchScript(name string) (out map[string]*ts.Tensor, class string, err 
 	defer func() {
 		if r := recover(); r != nil {
 			DropAll(out)
-			out, err = nil, fmt.Errorf("vision: read %s: corrupt TorchScript archive: %v", name, r)
+			out, err = nil, fmt.Errorf("weights: read %s: corrupt TorchScript archive: %v", name, r)
 		}
 	}()
 	zr, err := zip.OpenReader(name)
 	if err != nil {
-		return nil, "", fmt.Errorf("vision: read %s: truncated or corrupt zip archive: %v", name, err)
+		return nil, "", fmt.Errorf("weights: read %s: truncated or corrupt zip archive: %v", name, err)
 	}
 	defer zr.Close()
 	files := map[string]*zip.File{}
@@ -57,12 +57,12 @@ func readTorchScript(name string) (out map[string]*ts.Tensor, class string, err 
 		}
 	}
 	if dataPkl == "" {
-		return nil, "", fmt.Errorf("vision: read %s: a TorchScript archive without data.pkl", name)
+		return nil, "", fmt.Errorf("weights: read %s: a TorchScript archive without data.pkl", name)
 	}
 	prefix := strings.TrimSuffix(dataPkl, "data.pkl")
 	df, err := files[dataPkl].Open()
 	if err != nil {
-		return nil, "", fmt.Errorf("vision: read %s: %v", name, err)
+		return nil, "", fmt.Errorf("weights: read %s: %v", name, err)
 	}
 	defer df.Close()
 	storages := map[string]pickle.Storage{}
@@ -106,26 +106,26 @@ func readTorchScript(name string) (out map[string]*ts.Tensor, class string, err 
 	}
 	obj, err := u.Load()
 	if err != nil {
-		return nil, "", fmt.Errorf("vision: read %s: TorchScript archive: %v", name, err)
+		return nil, "", fmt.Errorf("weights: read %s: TorchScript archive: %v", name, err)
 	}
 	top, ok := obj.(*pyObject)
 	if !ok {
-		return nil, "", fmt.Errorf("vision: read %s: TorchScript archive holds %s, not a module", name, pyTypeName(obj))
+		return nil, "", fmt.Errorf("weights: read %s: TorchScript archive holds %s, not a module", name, pyTypeName(obj))
 	}
 	class = scriptMangle.ReplaceAllString(top.class, "")
 	var entries []entry
 	if err := walkScriptModule(top, "", &entries, 0); err != nil {
-		return nil, class, fmt.Errorf("vision: read %s: %v", name, err)
+		return nil, class, fmt.Errorf("weights: read %s: %v", name, err)
 	}
 	if len(entries) == 0 {
-		return nil, class, fmt.Errorf("vision: read %s: TorchScript module %s has no tensors", name, class)
+		return nil, class, fmt.Errorf("weights: read %s: TorchScript module %s has no tensors", name, class)
 	}
 	out = make(map[string]*ts.Tensor, len(entries))
 	for _, e := range entries {
 		t, err := storageToTensor(e.value)
 		if err != nil {
 			DropAll(out)
-			return nil, class, fmt.Errorf("vision: read %s: tensor %q: %v", name, e.key, oneLine(err))
+			return nil, class, fmt.Errorf("weights: read %s: tensor %q: %v", name, e.key, oneLine(err))
 		}
 		out[strings.ReplaceAll(e.key, "|", ".")] = t
 	}

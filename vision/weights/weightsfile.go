@@ -109,7 +109,7 @@ func ReadWeightsWith(path string, o WeightsOptions) (map[string]*ts.Tensor, Weig
 	}
 	if o.Key != "" && src.Key == "" {
 		DropAll(m)
-		return nil, src, fmt.Errorf("vision: read %s: --weights-key %q: a %s file holds a plain set of tensors, with no wrapping entries", path, o.Key, src.Format)
+		return nil, src, fmt.Errorf("weights: read %s: --weights-key %q: a %s file holds a plain set of tensors, with no wrapping entries", path, o.Key, src.Format)
 	}
 	m, src.Stripped = stripWrapperPrefix(m)
 	return m, src, nil
@@ -166,25 +166,25 @@ const (
 func sniffWeights(name string) (weightsKind, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return 0, fmt.Errorf("vision: read: %w", err)
+		return 0, fmt.Errorf("weights: read: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("vision: read %s: %w", name, err)
+		return 0, fmt.Errorf("weights: read %s: %w", name, err)
 	}
 	if st.IsDir() {
-		return 0, fmt.Errorf("vision: read %s: is a directory, not a weights file", name)
+		return 0, fmt.Errorf("weights: read %s: is a directory, not a weights file", name)
 	}
 	head := make([]byte, 64)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return 0, fmt.Errorf("vision: read %s: %w", name, err)
+		return 0, fmt.Errorf("weights: read %s: %w", name, err)
 	}
 	head = head[:n]
 	switch {
 	case n == 0:
-		return 0, fmt.Errorf("vision: read %s: empty file", name)
+		return 0, fmt.Errorf("weights: read %s: empty file", name)
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
 		return sniffZip(name, f, st.Size())
 	case head[0] == 0x80 && n >= 2 && head[1] >= 2 && head[1] <= 5:
@@ -192,16 +192,16 @@ func sniffWeights(name string) (weightsKind, error) {
 	case n >= 9 && head[8] == '{':
 		return kindSafetensors, nil
 	case n < 4 && bytes.HasPrefix([]byte("PK\x03\x04"), head), n == 1 && head[0] == 0x80:
-		return 0, fmt.Errorf("vision: read %s: truncated: only %d bytes", name, n)
+		return 0, fmt.Errorf("weights: read %s: truncated: only %d bytes", name, n)
 	}
-	return 0, fmt.Errorf("vision: read %s: not a weights file: %s", name, describeHead(head))
+	return 0, fmt.Errorf("weights: read %s: not a weights file: %s", name, describeHead(head))
 }
 
 // sniffZip tells a torch.save zip from a libtorch (TorchScript) archive.
 func sniffZip(name string, f *os.File, size int64) (weightsKind, error) {
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
-		return 0, fmt.Errorf("vision: read %s: truncated or corrupt zip archive (%d bytes): %v", name, size, err)
+		return 0, fmt.Errorf("weights: read %s: truncated or corrupt zip archive (%d bytes): %v", name, size, err)
 	}
 	hasData := false
 	for _, e := range zr.File {
@@ -214,7 +214,7 @@ func sniffZip(name string, f *os.File, size int64) (weightsKind, error) {
 		}
 	}
 	if !hasData {
-		return 0, fmt.Errorf("vision: read %s: a zip archive without data.pkl, not a PyTorch checkpoint", name)
+		return 0, fmt.Errorf("weights: read %s: a zip archive without data.pkl, not a PyTorch checkpoint", name)
 	}
 	return kindPthZip, nil
 }
@@ -246,17 +246,17 @@ func describeHead(head []byte) string {
 // It must run on a torch worker thread (see torch.Do).
 func ReadOt(path string) (out map[string]*ts.Tensor, err error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("vision: read: %w", err)
+		return nil, fmt.Errorf("weights: read: %w", err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			DropAll(out)
-			out, err = nil, fmt.Errorf("vision: read %s: corrupt libtorch archive: %v", path, r)
+			out, err = nil, fmt.Errorf("weights: read %s: corrupt libtorch archive: %v", path, r)
 		}
 	}()
 	named, err := ts.LoadMultiWithDevice(path, gotch.CPU)
 	if err != nil {
-		return nil, fmt.Errorf("vision: read %s: not a libtorch archive of tensors: %v", path, oneLine(err))
+		return nil, fmt.Errorf("weights: read %s: not a libtorch archive of tensors: %v", path, oneLine(err))
 	}
 	out = make(map[string]*ts.Tensor, len(named))
 	for _, nt := range named {
@@ -265,7 +265,7 @@ func ReadOt(path string) (out map[string]*ts.Tensor, err error) {
 			d, err := t.Detach(true)
 			if err != nil {
 				DropAll(out)
-				return nil, fmt.Errorf("vision: read %s: tensor %q: %v", path, nt.Name, oneLine(err))
+				return nil, fmt.Errorf("weights: read %s: tensor %q: %v", path, nt.Name, oneLine(err))
 			}
 			t = d
 		}
@@ -284,17 +284,17 @@ func ReadOt(path string) (out map[string]*ts.Tensor, err error) {
 // It must run on a torch worker thread (see torch.Do).
 func WriteOt(path string, tensors map[string]*ts.Tensor) error {
 	if len(tensors) == 0 {
-		return fmt.Errorf("vision: write %s: no tensors", path)
+		return fmt.Errorf("weights: write %s: no tensors", path)
 	}
 	names := slices.Sorted(maps.Keys(tensors))
 	named := make([]ts.NamedTensor, 0, len(names))
 	for _, name := range names {
 		t := tensors[name]
 		if err := checkTensor(t); err != nil {
-			return fmt.Errorf("vision: write %s: tensor %q: %w", path, name, err)
+			return fmt.Errorf("weights: write %s: tensor %q: %w", path, name, err)
 		}
 		if name == "" || strings.Contains(name, "|") {
-			return fmt.Errorf("vision: write %s: tensor %q: a name in a libtorch archive must be non-empty and free of '|'", path, name)
+			return fmt.Errorf("weights: write %s: tensor %q: a name in a libtorch archive must be non-empty and free of '|'", path, name)
 		}
 		named = append(named, ts.NamedTensor{Name: strings.ReplaceAll(name, ".", "|"), Tensor: t})
 	}
@@ -305,7 +305,7 @@ func WriteOt(path string, tensors map[string]*ts.Tensor) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("vision: write %s: %w", path, err)
+		return fmt.Errorf("weights: write %s: %w", path, err)
 	}
 	return nil
 }
