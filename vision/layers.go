@@ -138,6 +138,9 @@ func AdaptiveAvgPool(h, w int64) Module {
 
 // GlobalAvgPool averages each channel over space and flattens: [N, C, H, W] -> [N, C].
 var GlobalAvgPool = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	if torch.IsMkldnn(x) { // the oneDNN inference path (infer.go)
+		return torch.MkldnnGlobalAvgPool(x)
+	}
 	return x.MeanDim([]int64{2, 3}, false, gotch.Float, false)
 })
 
