@@ -29,6 +29,11 @@ func TestMkldnnInference(t *testing.T) {
 		{"densenet121", 64, false},
 		{"vgg11_bn", 32, false}, // 1×1 map to 7×7: oneDNN's adaptive pooling needs divisible sizes
 		{"inception_v3", 80, false},
+		{"mnasnet0_5", 64, true},
+		{"regnet_x_400mf", 64, true},
+		{"regnet_y_400mf", 64, false},     // squeeze-excitation: broadcast multiply
+		{"googlenet", 64, false},          // concatenation
+		{"shufflenet_v2_x0_5", 64, false}, // concatenation
 	}
 	for i, tt := range tests {
 		t.Run(tt.arch, func(t *testing.T) {
@@ -130,7 +135,8 @@ func TestMkldnnInference(t *testing.T) {
 				}
 				if err := torch.WithoutGrad(func() error {
 					w := m.VS.Variables()
-					for _, name := range []string{"conv1.weight", "features.0.0.weight", "features.0.weight", "features.conv0.weight", "Conv2d_1a_3x3.conv.weight"} {
+					for _, name := range []string{"conv1.weight", "features.0.0.weight", "features.0.weight", "features.conv0.weight", "Conv2d_1a_3x3.conv.weight",
+						"layers.0.weight", "stem.0.weight", "conv1.conv.weight", "conv1.0.weight"} {
 						if v, ok := w[name]; ok {
 							return fillUniform(&v, rng, -0.1, 0.2)
 						}
@@ -164,4 +170,3 @@ func TestMkldnnInference(t *testing.T) {
 		})
 	}
 }
-
