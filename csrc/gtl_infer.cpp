@@ -113,3 +113,10 @@ void gtl_tensor_versions(void **ts, int n, int64_t *out) {
         out[i] = x.is_inference() ? -1 : (int64_t)x._version();
       })
 }
+
+void gtl_requires_grad_all(void **ts, int n, uint8_t *out) {
+  GTL_PROTECT(
+      for (int i = 0; i < n; i++) {
+        out[i] = static_cast<at::Tensor *>(ts[i])->requires_grad() ? 1 : 0;
+      })
+}

@@ -27,6 +27,8 @@ int gtl_is_inference_tensor(void *t);
 /* The versions of n tensors in one call: out[i] as gtl_tensor_version for
  * ts[i], -2 where ts[i] is NULL. */
 void gtl_tensor_versions(void **ts, int n, int64_t *out);
+/* requires_grad of n tensors in one call: out[i] is 1 or 0. */
+void gtl_requires_grad_all(void **ts, int n, uint8_t *out);
 
 /* oneDNN (MKLDNN) evaluation path, as torch.jit.optimize_for_inference:
  * to_mkldnn/to_dense convert between strided float tensors and MKLDNN

@@ -78,6 +78,44 @@ func Versions(out []int64, tensors ...*ts.Tensor) error {
 	return nil
 }
 
+// TensorList is a fixed list of tensors whose per-tensor flags are read
+// with one call into libtorch and no allocation per call (an optimiser
+// step's worth of parameters, read every step). The tensors must stay
+// alive while the list is used.
+type TensorList struct {
+	T     []*ts.Tensor
+	h     []unsafe.Pointer
+	flags []C.uint8_t
+}
+
+// NewTensorList returns the list of tensors (none nil).
+func NewTensorList(tensors []*ts.Tensor) *TensorList {
+	l := &TensorList{T: tensors, h: make([]unsafe.Pointer, len(tensors)), flags: make([]C.uint8_t, len(tensors))}
+	for i, t := range tensors {
+		l.h[i] = t.Ctensor()
+	}
+	return l
+}
+
+// RequiresGrad stores each tensor's requires_grad flag in out
+// (len(out) ≥ len(l.T)).
+func (l *TensorList) RequiresGrad(out []bool) error {
+	if len(l.T) == 0 {
+		return nil
+	}
+	if len(out) < len(l.T) {
+		return fmt.Errorf("torch: requires_grad: %d slots for %d tensors", len(out), len(l.T))
+	}
+	C.gtl_requires_grad_all(&l.h[0], C.int(len(l.h)), &l.flags[0])
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: requires_grad: %w", err)
+	}
+	for i, f := range l.flags {
+		out[i] = f != 0
+	}
+	return nil
+}
+
 // IsInferenceTensor reports whether t was created in inference mode.
 func IsInferenceTensor(t *ts.Tensor) bool { return C.gtl_is_inference_tensor(t.Ctensor()) != 0 }
 
