@@ -16,7 +16,9 @@ var foldBN = true
 // (default) or "contiguous". A channels-last weight makes libtorch run the
 // convolution, and so every later layer, channels-last (oneDNN), which
 // measured faster on the CPU for mobilenet_v2 evaluation (about 2×; on
-// par for resnet18; see scripts/bench/README.md). Evaluation only: with
+// par for resnet18; see scripts/bench/README.md). In inference mode the
+// oneDNN path (infer.go: MKLDNN activations, weights prepacked in oneDNN's
+// blocked layout) replaces it where the backbone supports it. Evaluation only: with
 // grad mode on (frozen stages in training) folded weights keep the
 // model's layout. A string so that benchmarks can set it at link
 // time (-ldflags -X).
@@ -35,8 +37,9 @@ var foldLayout = "channels-last"
 // The folded tensors are a cached view for evaluation: the model's own
 // parameters never change. The cache lives on the batch norm and is
 // rebuilt when any input of the fold changed (libtorch's version counters
-// see optimiser steps and loaded weights; a Go counter sees running
-// statistics updated by training-mode batch norm, which bumps no counter).
+// see optimiser steps and loaded weights, read for a layer's six inputs in
+// one call; a Go counter sees running statistics updated by training-mode
+// batch norm, which bumps no counter).
 type bnFold struct {
 	mu   sync.Mutex
 	conv *Conv2d
