@@ -7,6 +7,8 @@
 #include <ATen/ops/mkldnn_convolution.h>
 #include <ATen/ops/mkldnn_reorder_conv2d_weight.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/runtime/operator.h>
 #include <cstring>
 #include <exception>
 
@@ -119,4 +121,33 @@ void gtl_requires_grad_all(void **ts, int n, uint8_t *out) {
       for (int i = 0; i < n; i++) {
         out[i] = static_cast<at::Tensor *>(ts[i])->requires_grad() ? 1 : 0;
       })
+}
+
+// ReLU6 in place on an MKLDNN tensor. ATen 1.13 has no oneDNN kernel for
+// hardtanh; PyTorch's frozen path registers one as the JIT operator
+// prim::MKLDNNHardTanh_ (frozen_ops_to_mkldnn.cpp: oneDNN eltwise clip, its
+// bounds read from the node's min_val/max_val). It is built once from a
+// one-node graph and called like the frozen graph calls it.
+static torch::jit::Operation *gtl_relu6_op() {
+  static torch::jit::Operation *op = [] {
+    auto g = std::make_shared<torch::jit::Graph>();
+    auto *in = g->addInput();
+    in->setType(c10::TensorType::get());
+    auto *n = g->create(c10::Symbol::fromQualString("prim::MKLDNNHardTanh_"), {in}, 1);
+    n->output()->setType(c10::TensorType::get());
+    n->f_(c10::Symbol::attr("min_val"), 0.0);
+    n->f_(c10::Symbol::attr("max_val"), 6.0);
+    g->insertNode(n);
+    return new torch::jit::Operation(n->getOperation());
+  }();
+  return op;
+}
+
+void gtl_mkldnn_relu6_(void *t) {
+  GTL_PROTECT(
+      auto &x = *static_cast<at::Tensor *>(t);
+      if (!x.is_mkldnn()) throw std::runtime_error("gtl: mkldnn relu6: not an MKLDNN tensor");
+      torch::jit::Stack st;
+      st.emplace_back(x);
+      (*gtl_relu6_op())(st);)
 }

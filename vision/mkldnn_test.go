@@ -24,7 +24,7 @@ func TestMkldnnInference(t *testing.T) {
 	}{
 		{"resnet18", 64, true},
 		{"resnet50", 64, true},
-		{"mobilenet_v2", 64, false}, // ReLU6 (hardtanh) has no oneDNN kernel in libtorch 1.13
+		{"mobilenet_v2", 64, true}, // ReLU6 through prim::MKLDNNHardTanh_
 		{"efficientnet_b0", 64, false},
 		{"densenet121", 64, false},
 		{"vgg11_bn", 32, false}, // 1×1 map to 7×7: oneDNN's adaptive pooling needs divisible sizes

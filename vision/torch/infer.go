@@ -210,3 +210,13 @@ func MkldnnConv2d(x, w, b *ts.Tensor, padding, stride, dilation []int64, groups 
 func MkldnnGlobalAvgPool(x *ts.Tensor) (*ts.Tensor, error) {
 	return tensorOrErr(C.gtl_mkldnn_global_avg_pool(x.Ctensor()), "mkldnn global average pool")
 }
+
+// mkldnnReLU6InPlace clamps an MKLDNN tensor to [0, 6] in place with the
+// oneDNN kernel PyTorch's frozen path uses (prim::MKLDNNHardTanh_).
+func mkldnnReLU6InPlace(t *ts.Tensor) error {
+	C.gtl_mkldnn_relu6_(t.Ctensor())
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: in-place relu6 (mkldnn): %w", err)
+	}
+	return nil
+}
