@@ -99,7 +99,8 @@ const (
 // layer to layer, converted back to a dense tensor at the global pooling).
 // It applies in inference mode, in evaluation, on float32 CPU input, with
 // folding on. ok is false when it does not apply or the backbone uses an op
-// without a oneDNN kernel (ReLU6, SiLU, concatenation, ...): the first
+// without a oneDNN kernel (SiLU, hardswish, concatenation, ...; ReLU6
+// runs PyTorch's prim::MKLDNNHardTanh_): the first
 // failure marks the model, and it, like every later call, takes the
 // ordinary path. The caller owns y.
 func (m *Model) mkldnnBackbone(x *ts.Tensor, train bool) (y *ts.Tensor, ok bool) {

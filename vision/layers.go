@@ -416,6 +416,16 @@ func Residual(f Module) Module {
 		if err != nil {
 			return nil, err
 		}
+		if !torch.GradEnabled() {
+			// No autograd (evaluation): y is f's own result, so add in
+			// place and save an activation-sized allocation. With autograd
+			// f's last op may have saved y for its backward.
+			if err := y.Add_(x); err != nil {
+				y.MustDrop()
+				return nil, err
+			}
+			return y, nil
+		}
 		return y.Add(x, true)
 	})
 }
