@@ -48,6 +48,9 @@ struct Group {
 #endif
   int world = 1;
   int device = -1; // CUDA index for NCCL
+  // The flat buffers of gradient allreduces, one per bucket, reused from
+  // step to step while the buckets keep their size, type and device.
+  std::vector<torch::Tensor> grad_flat;
 };
 
 Group *group(void *g) {
@@ -101,15 +104,38 @@ std::vector<std::vector<torch::Tensor>> buckets(const std::vector<torch::Tensor>
 }
 
 // flat_apply flattens each bucket into one contiguous buffer, runs f on it
-// and copies the result back into the bucket's tensors.
-template <class F> void flat_apply(const std::vector<torch::Tensor> &ts, int64_t limit, F f) {
+// and copies the result back into the bucket's tensors. With cache, the
+// buffers are kept there from call to call (slot k for the k-th bucket
+// across all calls) and reused when they fit.
+template <class F>
+void flat_apply(const std::vector<torch::Tensor> &ts, int64_t limit, F f,
+                std::vector<torch::Tensor> *cache = nullptr, size_t *slot = nullptr) {
   torch::NoGradGuard no_grad;
   for (auto &b : buckets(ts, limit)) {
     std::vector<torch::Tensor> flat;
     flat.reserve(b.size());
-    for (auto &t : b)
+    int64_t total = 0;
+    for (auto &t : b) {
       flat.push_back(t.reshape({-1}));
-    torch::Tensor buf = torch::cat(flat);
+      total += t.numel();
+    }
+    torch::Tensor buf;
+    if (cache != nullptr) {
+      size_t k = (*slot)++;
+      if (k < cache->size() && (*cache)[k].numel() == total &&
+          (*cache)[k].scalar_type() == b[0].scalar_type() && (*cache)[k].device() == b[0].device()) {
+        buf = (*cache)[k];
+        torch::cat_out(buf, flat);
+      } else {
+        buf = torch::cat(flat);
+        if (k < cache->size())
+          (*cache)[k] = buf;
+        else
+          cache->push_back(buf);
+      }
+    } else {
+      buf = torch::cat(flat);
+    }
     f(buf);
     int64_t off = 0;
     for (auto &t : b) {
@@ -140,16 +166,18 @@ std::vector<std::vector<torch::Tensor>> by_kind(const std::vector<torch::Tensor>
   return out;
 }
 
-void allreduce(Group *g, const std::vector<torch::Tensor> &ts, int op, int64_t limit) {
+void allreduce(Group *g, const std::vector<torch::Tensor> &ts, int op, int64_t limit,
+               std::vector<torch::Tensor> *cache = nullptr) {
   c10d::AllreduceOptions opts;
   opts.reduceOp = reduce_op(op);
+  size_t slot = 0;
   for (auto &kind : by_kind(ts)) {
     flat_apply(kind, limit, [&](torch::Tensor &buf) {
       std::vector<torch::Tensor> v{buf};
       wait(g, [&](auto &pg) { return pg.allreduce(v, opts); });
       if (op == 1)
         buf.div_(g->world);
-    });
+    }, cache, &slot);
   }
 }
 
@@ -249,7 +277,8 @@ int gtl_dist_allreduce_grads(void *g, void **params, int n, int op, int64_t buck
         p.mutable_grad() = torch::zeros_like(p);
       grads.push_back(p.grad());
     }
-    allreduce(group(g), grads, op, bucket_bytes);
+    Group *gr = group(g);
+    allreduce(gr, grads, op, bucket_bytes, &gr->grad_flat);
     return 0;
   )
 #else

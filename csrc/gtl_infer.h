@@ -24,6 +24,30 @@ int gtl_is_inference_mode(void);
  * bump it. -1 for an inference tensor, which has none. */
 int64_t gtl_tensor_version(void *t);
 int gtl_is_inference_tensor(void *t);
+/* The versions of n tensors in one call: out[i] as gtl_tensor_version for
+ * ts[i], -2 where ts[i] is NULL. */
+void gtl_tensor_versions(void **ts, int n, int64_t *out);
+/* requires_grad of n tensors in one call: out[i] is 1 or 0. */
+void gtl_requires_grad_all(void **ts, int n, uint8_t *out);
+
+/* oneDNN (MKLDNN) evaluation path, as torch.jit.optimize_for_inference:
+ * to_mkldnn/to_dense convert between strided float tensors and MKLDNN
+ * (opaque, blocked) ones; prepack reorders a [out, in/groups, kh, kw]
+ * convolution weight once into oneDNN's layout for those parameters
+ * (padding, stride, dilation: 2 values each); conv2d runs
+ * at::mkldnn_convolution on an MKLDNN input (b may be NULL, dense);
+ * global_avg_pool averages an MKLDNN [N, C, H, W] to a dense [N, C].
+ * Each returns a new handle, NULL on error. */
+void *gtl_to_mkldnn(void *t);
+void *gtl_to_dense(void *t);
+int gtl_is_mkldnn(void *t);
+void *gtl_mkldnn_prepack_conv2d(void *w, const int64_t *padding, const int64_t *stride,
+                                const int64_t *dilation, int64_t groups);
+void *gtl_mkldnn_conv2d(void *x, void *w, void *b, const int64_t *padding, const int64_t *stride,
+                        const int64_t *dilation, int64_t groups);
+void *gtl_mkldnn_global_avg_pool(void *x);
+/* ReLU6 in place on an MKLDNN tensor (PyTorch's prim::MKLDNNHardTanh_). */
+void gtl_mkldnn_relu6_(void *t);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@ package finetune
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/sugarme/gotch/nn"
@@ -29,6 +30,14 @@ type ddp struct {
 	vs      *nn.VarStore // keeps alive the tensors behind params and buffers
 	params  []*ts.Tensor // every variable that is not a buffer, by name
 	buffers []*ts.Tensor // BatchNorm running statistics and counters, by name
+
+	// The trainable subset of params, kept between steps: each step reads
+	// every parameter's requires_grad in one call (into now) and rebuilds
+	// trainable only when the flags changed (a stage frozen or unfrozen).
+	list      *torch.TensorList
+	rg, now   []bool
+	trainable []*ts.Tensor
+	known     bool
 }
 
 func newDDP(g *torch.Group, vs *nn.VarStore) *ddp {
@@ -70,17 +79,36 @@ func (d *ddp) broadcastBuffers() error {
 // averageGrads averages the gradients of the parameters that are trainable
 // now (an unfreezing schedule may change which).
 func (d *ddp) averageGrads() error {
-	var ps []*ts.Tensor
-	for _, p := range d.params {
-		rg, err := p.RequiresGrad()
-		if err != nil {
-			return err
-		}
-		if rg {
-			ps = append(ps, p)
-		}
+	ps, err := d.trainableParams()
+	if err != nil {
+		return err
 	}
 	return d.g.AverageGrads(ps)
+}
+
+// trainableParams returns the parameters that need a gradient now, in
+// name order. The slice is reused from step to step: one cgo call and no
+// allocation while the set stays the same.
+func (d *ddp) trainableParams() ([]*ts.Tensor, error) {
+	if d.list == nil {
+		d.list = torch.NewTensorList(d.params)
+		d.rg, d.now = make([]bool, len(d.params)), make([]bool, len(d.params))
+	}
+	if err := d.list.RequiresGrad(d.now); err != nil {
+		return nil, fmt.Errorf("finetune: which parameters train: %w", err)
+	}
+	if d.known && slices.Equal(d.now, d.rg) {
+		return d.trainable, nil
+	}
+	d.trainable = d.trainable[:0]
+	for i, p := range d.params {
+		if d.now[i] {
+			d.trainable = append(d.trainable, p)
+		}
+	}
+	copy(d.rg, d.now)
+	d.known = true
+	return d.trainable, nil
 }
 
 // shardOrder is DistributedSampler's split of an epoch's order: the order

@@ -347,3 +347,53 @@ func TestShardOrder(t *testing.T) {
 		})
 	}
 }
+
+// The trainable set that averageGrads reduces follows freezing and
+// unfreezing, and costs no allocation per step while it stays the same.
+func TestDDPTrainableParams(t *testing.T) {
+	err := torch.Do(func() error {
+		vs := nn.NewVarStore(gotch.CPU)
+		defer vs.Destroy()
+		if _, err := vision.NewSmallCNN(vs.Root(), 1, 10, 28); err != nil {
+			return err
+		}
+		d := newDDP(nil, vs)
+		if len(d.params) < 4 {
+			return fmt.Errorf("SmallCNN has %d parameters, want at least 4", len(d.params))
+		}
+		want := func(what string, n int) {
+			ps, err := d.trainableParams()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if len(ps) != n {
+				t.Errorf("%s: %d trainable parameters, want %d", what, len(ps), n)
+			}
+			for _, p := range ps {
+				if rg, _ := p.RequiresGrad(); !rg {
+					t.Errorf("%s: a frozen parameter is in the trainable set", what)
+				}
+			}
+		}
+		all := len(d.params)
+		want("fresh", all)
+		if allocs := testing.AllocsPerRun(20, func() { _, _ = d.trainableParams() }); allocs != 0 {
+			t.Errorf("steady state allocates %.0f times per step, want 0", allocs)
+		}
+		// Freeze the first two parameters, then unfreeze one.
+		for _, p := range d.params[:2] {
+			if err := torch.SetRequiresGrad(p, false); err != nil {
+				return err
+			}
+		}
+		want("two frozen", all-2)
+		if err := torch.SetRequiresGrad(d.params[1], true); err != nil {
+			return err
+		}
+		want("one unfrozen", all-1)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -75,7 +75,8 @@ type RunConfig struct {
 	GlobalBatch int `json:"global_batch,omitempty"`
 }
 
-// Run carries out spec: it resolves it, reads the data, opens the model,
+// Run carries out spec: it resolves it, opens the model (before reading
+// any image, so that bad weights are reported first), reads the data,
 // freezes stages, trains with the spec's plan, validates after every
 // epoch (every Train.EvalEvery), writes the outputs to Out when set, and
 // evaluates the final model. Cancelling ctx stops the run after the
@@ -99,10 +100,48 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 			return nil, err
 		}
 	}
+	// The classes are known before any image is read (from the spec or a
+	// folder's listing): the model is opened first, so that a bad weights
+	// file is reported before a large data set is read.
 	data := s.Data.Loaded
+	var pending *pendingData
+	classes := []string(nil)
 	if data == nil {
 		// A folder trained with augmentation is read from disk every epoch.
-		if data, err = LoadData(s.Data, s.Seed, aug.Active()); err != nil {
+		if pending, err = listData(s.Data, s.Seed, aug.Active()); err != nil {
+			return nil, err
+		}
+		classes = pending.Classes
+	} else {
+		classes = data.Classes
+	}
+	if n := s.Model.NumClasses; n != 0 && n != len(classes) {
+		return nil, FieldErrorf("Model.NumClasses", "{Model.NumClasses} %d: the data has %d classes", n, len(classes))
+	}
+	open := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
+		PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: s.Model.Fetch}
+	if s.Resume { // the last checkpoint holds the weights to continue from
+		open.Weights, open.Pretrained = filepath.Join(s.Out, "last.safetensors"), false
+	}
+	var o *vision.Opened
+	if err := torch.Do(func() error {
+		if err := torch.ManualSeed(int64(s.Seed)); err != nil {
+			return err
+		}
+		o, err = vision.Open(open)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	m := o.Model
+	keep := false
+	defer func() {
+		if !keep {
+			_ = torch.Do(func() error { m.Close(); return nil })
+		}
+	}()
+	if pending != nil {
+		if data, err = pending.read(); err != nil {
 			return nil, err
 		}
 		if len(data.Unsupported) > 0 && s.Hooks.OnUnsupported != nil {
@@ -126,31 +165,6 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if data.Val == nil || data.Val.Len() == 0 {
 		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no validation images", s.Data.Source)
 	}
-	if n := s.Model.NumClasses; n != 0 && n != len(data.Classes) {
-		return nil, FieldErrorf("Model.NumClasses", "{Model.NumClasses} %d: the data has %d classes", n, len(data.Classes))
-	}
-	open := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
-		PretrainedName: s.Model.PretrainedName, NumClasses: len(data.Classes), Classes: data.Classes, Device: dev, Fetch: s.Model.Fetch}
-	if s.Resume { // the last checkpoint holds the weights to continue from
-		open.Weights, open.Pretrained = filepath.Join(s.Out, "last.safetensors"), false
-	}
-	var o *vision.Opened
-	if err := torch.Do(func() error {
-		if err := torch.ManualSeed(int64(s.Seed)); err != nil {
-			return err
-		}
-		o, err = vision.Open(open)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	m := o.Model
-	keep := false
-	defer func() {
-		if !keep {
-			_ = torch.Do(func() error { m.Close(); return nil })
-		}
-	}()
 	if s.Hooks.OnOpen != nil {
 		s.Hooks.OnOpen(o)
 	}
@@ -160,10 +174,25 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		return nil, err
 	}
 	cached := all && !aug.Active() && !t.NoCache
+	resumed := 0 // epochs done by the run a resumed run continues
+	if s.Resume && len(unfreezeAt) > 0 {
+		if resumed, err = CommittedEpoch(s.Out); err != nil {
+			return nil, err
+		}
+	}
 	if err := torch.Do(func() error {
 		for i := 0; i < nFrozen; i++ {
 			if err := m.SetStageFrozen(i, true, t.BNPolicy == "eval"); err != nil {
 				return err
+			}
+		}
+		// A resumed run continues with the stages that UnfreezeAt let
+		// train again during the epochs already done.
+		for e := 1; e <= resumed; e++ {
+			if unfreezeAt[e] {
+				if _, err := UnfreezeNext(m); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

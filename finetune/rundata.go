@@ -39,32 +39,67 @@ func NewData(train, val *datasets.Images, size int) *Data {
 // class). With stream, an image folder's training images are listed, not
 // read (the loader decodes them every epoch).
 func LoadData(d DataSpec, seed uint64, stream bool) (*Data, error) {
+	p, err := listData(d, seed, stream)
+	if err != nil {
+		return nil, err
+	}
+	return p.read()
+}
+
+// pendingData is the data of a spec before any image is read: its classes
+// (from the spec for Fashion-MNIST, from the folder's listing otherwise)
+// and how to read the images. Run opens the model between the two, so
+// that a bad weights file is reported before a large data set is read.
+type pendingData struct {
+	Classes []string
+	read    func() (*Data, error)
+}
+
+// listData lists the data of a resolved spec (see LoadData) without
+// reading an image.
+func listData(d DataSpec, seed uint64, stream bool) (*pendingData, error) {
 	if d.Source == "fashion-mnist" {
-		train, val, err := readFashion(d.Classes, d.Val)
-		if err != nil {
-			return nil, err
+		classes := datasets.FashionMNISTClasses
+		if d.Classes != "" {
+			idx, err := datasets.ParseClasses(d.Classes, len(datasets.FashionMNISTClasses))
+			if err != nil {
+				return nil, FieldErrorf("Data.Classes", "{Data.Classes}: %w", err)
+			}
+			classes = make([]string, len(idx))
+			for i, c := range idx {
+				classes[i] = datasets.FashionMNISTClasses[c]
+			}
 		}
-		return NewData(train, val, d.ImageSize), nil
+		return &pendingData{Classes: classes, read: func() (*Data, error) {
+			train, val, err := readFashion(d.Classes, d.Val)
+			if err != nil {
+				return nil, err
+			}
+			return NewData(train, val, d.ImageSize), nil
+		}}, nil
 	}
 	skip := d.OnBadImage == "skip"
 	f, err := vision.ListFolder(d.Source, d.ValSplit, seed)
 	if err != nil {
 		return nil, FieldErrorf("Data.Source", "%w", err)
 	}
-	out := &Data{Classes: f.Classes, Size: d.ImageSize, skipBad: skip, Unsupported: f.Unsupported}
-	if out.Val, out.Skipped, err = vision.LoadItems(f.Val, f.Classes, d.ImageSize, skip); err != nil {
-		return nil, badImage(err)
-	}
-	if stream {
-		out.files = f.Train
+	return &pendingData{Classes: f.Classes, read: func() (*Data, error) {
+		out := &Data{Classes: f.Classes, Size: d.ImageSize, skipBad: skip, Unsupported: f.Unsupported}
+		var err error
+		if out.Val, out.Skipped, err = vision.LoadItems(f.Val, f.Classes, d.ImageSize, skip); err != nil {
+			return nil, badImage(err)
+		}
+		if stream {
+			out.files = f.Train
+			return out, nil
+		}
+		train, skipped, err := vision.LoadItems(f.Train, f.Classes, d.ImageSize, skip)
+		if err != nil {
+			return nil, badImage(err)
+		}
+		out.train, out.Skipped = train, append(skipped, out.Skipped...)
 		return out, nil
-	}
-	train, skipped, err := vision.LoadItems(f.Train, f.Classes, d.ImageSize, skip)
-	if err != nil {
-		return nil, badImage(err)
-	}
-	out.train, out.Skipped = train, append(skipped, out.Skipped...)
-	return out, nil
+	}}, nil
 }
 
 // badImage adds the way out to an error about an image that does not

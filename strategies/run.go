@@ -78,7 +78,9 @@ type Outcome struct {
 	TrainImages  int     `json:"train_images"`
 }
 
-// Run trains the job's model (finetune.Run on Spec) and measures it.
+// Run trains the job's model (finetune.Run on Spec) and measures it. A
+// run stopped by a hook (finetune.ErrStop from Hooks.OnEpochEnd) returns an
+// error that wraps finetune.ErrStop and no outcome.
 func (j Job) Run() (*Outcome, error) {
 	began := time.Now()
 	p := j.Plan
@@ -110,6 +112,9 @@ func (j Job) Run() (*Outcome, error) {
 	res, err := finetune.Run(context.Background(), spec)
 	if err != nil {
 		return nil, fmt.Errorf("strategies: %s: %w", p.Strategy, err)
+	}
+	if res.Stopped { // a hook stopped it: the run is unfinished, not measured
+		return nil, fmt.Errorf("strategies: %s: stopped after epoch %d of %d: %w", p.Strategy, len(out.Curve), p.Epochs, finetune.ErrStop)
 	}
 	out.summarise(res.Result, time.Since(began))
 	return out, nil

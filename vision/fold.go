@@ -16,7 +16,9 @@ var foldBN = true
 // (default) or "contiguous". A channels-last weight makes libtorch run the
 // convolution, and so every later layer, channels-last (oneDNN), which
 // measured faster on the CPU for mobilenet_v2 evaluation (about 2×; on
-// par for resnet18; see scripts/bench/README.md). Evaluation only: with
+// par for resnet18; see scripts/bench/README.md). In inference mode the
+// oneDNN path (infer.go: MKLDNN activations, weights prepacked in oneDNN's
+// blocked layout) replaces it where the backbone supports it. Evaluation only: with
 // grad mode on (frozen stages in training) folded weights keep the
 // model's layout. A string so that benchmarks can set it at link
 // time (-ldflags -X).
@@ -35,8 +37,9 @@ var foldLayout = "channels-last"
 // The folded tensors are a cached view for evaluation: the model's own
 // parameters never change. The cache lives on the batch norm and is
 // rebuilt when any input of the fold changed (libtorch's version counters
-// see optimiser steps and loaded weights; a Go counter sees running
-// statistics updated by training-mode batch norm, which bumps no counter).
+// see optimiser steps and loaded weights, read for a layer's six inputs in
+// one call; a Go counter sees running statistics updated by training-mode
+// batch norm, which bumps no counter).
 type bnFold struct {
 	mu   sync.Mutex
 	conv *Conv2d
@@ -52,6 +55,9 @@ type foldKey struct {
 	// channelsLast: weight in channels-last format, for evaluation only
 	// (grad mode off); training keeps the model's own layout.
 	channelsLast bool
+	// mkldnn: weight prepacked in oneDNN's blocked layout for an MKLDNN
+	// input (the inference path of mkldnn.go); the bias stays dense.
+	mkldnn bool
 }
 
 // sameFold reports whether a fold made under key k serves a forward under
@@ -87,29 +93,29 @@ func canFold(c *Conv2d, bn *BatchNorm2d, train bool) bool {
 // forwardFolded returns bn(c(x)) computed as one convolution with folded
 // parameters. The caller owns the result.
 func (bn *BatchNorm2d) forwardFolded(c *Conv2d, x *ts.Tensor) (*ts.Tensor, error) {
-	w, b, err := bn.folded(c)
+	mk := torch.IsMkldnn(x)
+	w, b, err := bn.folded(c, mk)
 	if err != nil {
 		return nil, err
+	}
+	if mk {
+		return torch.MkldnnConv2d(x, w, b, c.padding, c.stride, c.dilation, c.groups)
 	}
 	return ts.Conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)
 }
 
 // folded returns the cached folded weight and bias, rebuilding them when
-// stale. They stay owned by the cache.
-func (bn *BatchNorm2d) folded(c *Conv2d) (w, b *ts.Tensor, err error) {
+// stale; with mkldnn the weight is prepacked for MkldnnConv2d. They stay
+// owned by the cache.
+func (bn *BatchNorm2d) folded(c *Conv2d, mkldnn bool) (w, b *ts.Tensor, err error) {
 	f := &bn.fold
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := foldKey{updates: bn.updates, eps: bn.Eps, inference: torch.InInference(),
-		channelsLast: foldLayout == "channels-last" && !torch.GradEnabled()}
-	for i, t := range []*ts.Tensor{c.W, c.B, bn.W, bn.B, bn.RunningMean, bn.RunningVar} {
-		if t == nil {
-			key.versions[i] = -2
-			continue
-		}
-		if key.versions[i], err = torch.Version(t); err != nil {
-			return nil, nil, fmt.Errorf("vision: fold %s: %w", bn.name, err)
-		}
+	key := foldKey{updates: bn.updates, eps: bn.Eps, inference: torch.InInference(), mkldnn: mkldnn,
+		channelsLast: !mkldnn && foldLayout == "channels-last" && !torch.GradEnabled()}
+	// One cgo call reads the six version counters.
+	if err = torch.Versions(key.versions[:], c.W, c.B, bn.W, bn.B, bn.RunningMean, bn.RunningVar); err != nil {
+		return nil, nil, fmt.Errorf("vision: fold %s: %w", bn.name, err)
 	}
 	if f.w != nil && f.conv == c && f.key.sameFold(key) {
 		return f.w, f.b, nil
@@ -125,6 +131,16 @@ func (bn *BatchNorm2d) folded(c *Conv2d) (w, b *ts.Tensor, err error) {
 		if cl, err = torch.ChannelsLast(w); err == nil {
 			w.MustDrop()
 			w = cl
+		} else {
+			w.MustDrop()
+			b.MustDrop()
+		}
+	}
+	if err == nil && mkldnn {
+		var pw *ts.Tensor
+		if pw, err = torch.MkldnnPrepackConv2d(w, c.padding, c.stride, c.dilation, c.groups); err == nil {
+			w.MustDrop()
+			w = pw
 		} else {
 			w.MustDrop()
 			b.MustDrop()

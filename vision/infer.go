@@ -2,6 +2,7 @@ package vision
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -77,4 +78,76 @@ func (m *Model) rows(x *ts.Tensor, f func(*ts.Tensor, bool) (*ts.Tensor, error))
 		return nil
 	})
 	return out, err
+}
+
+// mkldnnInfer turns the oneDNN evaluation path on (tests switch it off to
+// compare; benchmarks can set it at link time with -ldflags
+// -X .../vision.mkldnnInfer=off).
+var mkldnnInfer = "on"
+
+// States of Model.mkldnn.
+const (
+	mkldnnUntried int32 = iota
+	mkldnnWorks
+	mkldnnUnsupported
+)
+
+// mkldnnBackbone runs the backbone as PyTorch's frozen inference path does
+// on the CPU (torch.jit.optimize_for_inference after torch.jit.freeze:
+// batch norms folded into convolutions whose weights are reordered once
+// into oneDNN's blocked layout, activations kept as MKLDNN tensors from
+// layer to layer, converted back to a dense tensor at the global pooling).
+// It applies in inference mode, in evaluation, on float32 CPU input, with
+// folding on. ok is false when it does not apply or the backbone uses an op
+// without a oneDNN kernel (SiLU, hardswish, concatenation, ...; ReLU6
+// runs PyTorch's prim::MKLDNNHardTanh_): the first
+// failure marks the model, and it, like every later call, takes the
+// ordinary path. The caller owns y.
+func (m *Model) mkldnnBackbone(x *ts.Tensor, train bool) (y *ts.Tensor, ok bool) {
+	if dev, err := x.Device(); err != nil || dev.Name != gotch.CPU.Name {
+		return nil, false
+	}
+	if train || !foldBN || mkldnnInfer != "on" || atomic.LoadInt32(&m.mkldnn) == mkldnnUnsupported ||
+		!torch.InInference() || x.DType() != gotch.Float || x.Dim() != 4 ||
+		torch.AutocastEnabled(gotch.CPU) || torch.IsMkldnn(x) {
+		return nil, false
+	}
+	y, err := m.mkldnnForward(x)
+	if err != nil {
+		m.mkldnnErr = err
+		atomic.StoreInt32(&m.mkldnn, mkldnnUnsupported)
+		return nil, false
+	}
+	atomic.StoreInt32(&m.mkldnn, mkldnnWorks)
+	return y, true
+}
+
+func (m *Model) mkldnnForward(x *ts.Tensor) (*ts.Tensor, error) {
+	in := x
+	if m.TransformInput {
+		t, err := transformInput(x)
+		if err != nil {
+			return nil, err
+		}
+		defer t.MustDrop()
+		in = t
+	}
+	xm, err := torch.ToMkldnn(in)
+	if err != nil {
+		return nil, err
+	}
+	defer xm.MustDrop()
+	y, err := m.Backbone.Forward(xm, false)
+	if err != nil {
+		return nil, err
+	}
+	if torch.IsMkldnn(y) {
+		d, err := torch.ToDense(y)
+		y.MustDrop()
+		if err != nil {
+			return nil, err
+		}
+		y = d
+	}
+	return y, nil
 }

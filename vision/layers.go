@@ -138,6 +138,9 @@ func AdaptiveAvgPool(h, w int64) Module {
 
 // GlobalAvgPool averages each channel over space and flattens: [N, C, H, W] -> [N, C].
 var GlobalAvgPool = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	if torch.IsMkldnn(x) { // the oneDNN inference path (infer.go)
+		return torch.MkldnnGlobalAvgPool(x)
+	}
 	return x.MeanDim([]int64{2, 3}, false, gotch.Float, false)
 })
 
@@ -413,6 +416,16 @@ func Residual(f Module) Module {
 		y, err := f.Forward(x, train)
 		if err != nil {
 			return nil, err
+		}
+		if !torch.GradEnabled() {
+			// No autograd (evaluation): y is f's own result, so add in
+			// place and save an activation-sized allocation. With autograd
+			// f's last op may have saved y for its backward.
+			if err := y.Add_(x); err != nil {
+				y.MustDrop()
+				return nil, err
+			}
+			return y, nil
 		}
 		return y.Add(x, true)
 	})

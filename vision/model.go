@@ -67,6 +67,12 @@ type Model struct {
 	// (x-0.5)/0.5 range inside the model, as torchvision's inception_v3 does
 	// with its pretrained weights (transform_input=True).
 	TransformInput bool
+
+	// mkldnn records whether the oneDNN inference path (infer.go) works
+	// for this model (atomic; mkldnnUntried, mkldnnWorks or
+	// mkldnnUnsupported); mkldnnErr is the op that made it unsupported.
+	mkldnn    int32
+	mkldnnErr error
 }
 
 // transformInput maps ImageNet-normalised channels to (x-0.5)/0.5, as
@@ -113,6 +119,9 @@ func transformInput(x *ts.Tensor) (*ts.Tensor, error) {
 
 // backbone runs the input transform (when set) and the backbone.
 func (m *Model) backbone(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	if y, ok := m.mkldnnBackbone(x, train); ok {
+		return y, nil
+	}
 	if !m.TransformInput {
 		return m.Backbone.Forward(x, train)
 	}

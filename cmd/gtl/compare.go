@@ -167,8 +167,19 @@ func runCompare(c *cli.Context) error {
 		}
 		bar.describe(cell)
 		job := strategies.Job{Arch: arch, Weights: g.Weights, WeightsKey: g.WeightsKey, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
-			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) }}}
+			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) },
+				OnEpochEnd: func(finetune.Epoch) error {
+					if stop.requested() { // Ctrl-C: this run is left unfinished, and redone by --resume
+						return finetune.ErrStop
+					}
+					return nil
+				}}}
 		o, err := job.Run()
+		if errors.Is(err, finetune.ErrStop) {
+			bar.clear()
+			fmt.Fprintf(c.App.ErrWriter, "gtl: %s: stopped unfinished; --resume runs it again\n", cell)
+			break
+		}
 		if div := (*finetune.DivergedError)(nil); errors.As(err, &div) {
 			// The grid goes on; the run is recorded (and not redone by --resume).
 			fmt.Fprintf(c.App.ErrWriter, "gtl: %s: %v\n", cell, div)

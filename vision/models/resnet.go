@@ -125,13 +125,18 @@ func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 			y.MustDrop()
 			return nil, err
 		}
-		sum, err = y.Add(id, true)
+		err = y.Add_(id)
 		id.MustDrop()
 		if err != nil {
+			y.MustDrop()
 			return nil, err
 		}
-	} else if sum, err = y.Add(x, true); err != nil {
+		sum = y
+	} else if err = y.Add_(x); err != nil {
+		y.MustDrop()
 		return nil, err
+	} else {
+		sum = y
 	}
 	// sum is this block's own tensor: relu in place, as torchvision.
 	if err := torch.ReLUInPlace(sum); err != nil {

@@ -199,7 +199,12 @@ func cbool(on bool) C.int {
 func ReLUInPlace(t *ts.Tensor) error { return activationInPlace(t, 0, "relu") }
 
 // ReLU6InPlace clamps t's data to [0, 6] in place, as ReLU6(inplace=True).
-func ReLU6InPlace(t *ts.Tensor) error { return activationInPlace(t, 1, "relu6") }
+func ReLU6InPlace(t *ts.Tensor) error {
+	if IsMkldnn(t) {
+		return mkldnnReLU6InPlace(t)
+	}
+	return activationInPlace(t, 1, "relu6")
+}
 
 func activationInPlace(t *ts.Tensor, kind C.int, name string) error {
 	C.gtl_activation_(t.Ctensor(), kind)

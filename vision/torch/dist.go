@@ -129,8 +129,9 @@ const DefaultBucketBytes = 25 << 20
 // same order with tensors of the same shapes. Every method runs on the
 // process-wide torch worker. Close it when done.
 type Group struct {
-	h   unsafe.Pointer
-	cfg DistConfig
+	h    unsafe.Pointer
+	cfg  DistConfig
+	hbuf []unsafe.Pointer // AverageGrads' handles, reused
 }
 
 // NewGroup joins the group cfg describes: rank 0 starts the TCPStore on
@@ -253,9 +254,14 @@ func (g *Group) AverageGrads(params []*ts.Tensor) error {
 	if len(params) == 0 {
 		return nil
 	}
-	hs := handles(params)
+	// The handle slice is the group's own, reused from call to call
+	// (collectives run one at a time, on the worker).
 	return g.call("allreduce gradients", func() C.int {
-		return C.gtl_dist_allreduce_grads(g.h, &hs[0], C.int(len(hs)), C.int(ReduceAvg), DefaultBucketBytes)
+		g.hbuf = g.hbuf[:0]
+		for _, t := range params {
+			g.hbuf = append(g.hbuf, t.Ctensor())
+		}
+		return C.gtl_dist_allreduce_grads(g.h, &g.hbuf[0], C.int(len(g.hbuf)), C.int(ReduceAvg), DefaultBucketBytes)
 	})
 }
 

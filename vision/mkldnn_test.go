@@ -1,0 +1,172 @@
+package vision
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// In inference mode the oneDNN path (MKLDNN activations, prepacked folded
+// weights) gives the unfolded eager network's logits to the fold
+// tolerance, follows weight changes, and where the backbone has an op
+// without a oneDNN kernel the model falls back to the ordinary path with
+// the same logits.
+func TestMkldnnInference(t *testing.T) {
+	tests := []struct {
+		arch       string
+		size       int64
+		wantMkldnn bool // false: must fall back
+	}{
+		{"resnet18", 64, true},
+		{"resnet50", 64, true},
+		{"mobilenet_v2", 64, true}, // ReLU6 through prim::MKLDNNHardTanh_
+		{"efficientnet_b0", 64, false},
+		{"densenet121", 64, false},
+		{"vgg11_bn", 32, false}, // 1×1 map to 7×7: oneDNN's adaptive pooling needs divisible sizes
+		{"inception_v3", 80, false},
+		{"mnasnet0_5", 64, true},
+		{"regnet_x_400mf", 64, true},
+		{"regnet_y_400mf", 64, false},     // squeeze-excitation: broadcast multiply
+		{"googlenet", 64, false},          // concatenation
+		{"shufflenet_v2_x0_5", 64, false}, // concatenation
+	}
+	for i, tt := range tests {
+		t.Run(tt.arch, func(t *testing.T) {
+			if testing.Short() && tt.arch != "resnet18" && tt.arch != "mobilenet_v2" {
+				t.Skip("large model: not in -short")
+			}
+			rng := rand.New(rand.NewSource(int64(i + 11)))
+			err := torch.Do(func() error {
+				torch.ManualSeed(int64(i + 11))
+				m, err := New(tt.arch, 7, gotch.CPU)
+				if err != nil {
+					return err
+				}
+				defer m.Close()
+				if err := randomiseBN(m, rng); err != nil {
+					return err
+				}
+				x, err := randomImages(rng, 2, tt.size)
+				if err != nil {
+					return err
+				}
+				defer x.MustDrop()
+				// Reference: the unfolded network in eager mode.
+				plain := func() ([]float64, error) {
+					foldBN = false
+					defer func() { foldBN = true }()
+					var out []float64
+					err := torch.WithoutGrad(func() error {
+						y, err := m.Forward(x, false)
+						if err != nil {
+							return err
+						}
+						out = y.Float64Values()
+						y.MustDrop()
+						return nil
+					})
+					return out, err
+				}
+				infer := func() ([]float64, error) {
+					var out []float64
+					err := torch.Inference(func() error {
+						y, err := m.Forward(x, false)
+						if err != nil {
+							return err
+						}
+						if torch.IsMkldnn(y) {
+							y.MustDrop()
+							return fmt.Errorf("logits are an MKLDNN tensor")
+						}
+						out = y.Float64Values()
+						y.MustDrop()
+						return nil
+					})
+					return out, err
+				}
+				check := func(what string) error {
+					want, err := plain()
+					if err != nil {
+						return err
+					}
+					got, err := infer()
+					if err != nil {
+						return fmt.Errorf("%s: %w", what, err)
+					}
+					if len(got) != len(want) {
+						return fmt.Errorf("%s: %d logits, want %d", what, len(got), len(want))
+					}
+					if d := maxRelDiff(got, want); d > 2e-4 || math.IsNaN(d) {
+						t.Errorf("%s: inference and unfolded eager logits differ by %.3g (relative), want ≤ 2e-4", what, d)
+					}
+					return nil
+				}
+				if err := check("first inference"); err != nil {
+					return err
+				}
+				state := map[int32]string{mkldnnUntried: "untried", mkldnnWorks: "works", mkldnnUnsupported: "unsupported"}
+				want := mkldnnUnsupported
+				if tt.wantMkldnn {
+					want = mkldnnWorks
+				}
+				if m.mkldnn != want {
+					t.Errorf("oneDNN path %s (error: %v), want %s", state[m.mkldnn], m.mkldnnErr, state[want])
+				}
+				if tt.wantMkldnn {
+					n := 0
+					for _, bn := range m.bns {
+						if bn.fold.w != nil && bn.fold.key.mkldnn && torch.IsMkldnn(bn.fold.w) {
+							n++
+						}
+					}
+					if n != len(m.bns) {
+						t.Errorf("%d of %d batch norms folded into prepacked oneDNN weights, want all", n, len(m.bns))
+					}
+				}
+				// Weights changed in place (an optimiser step, loaded
+				// weights): the prepacked copy must follow.
+				if err := randomiseBN(m, rng); err != nil {
+					return err
+				}
+				if err := torch.WithoutGrad(func() error {
+					w := m.VS.Variables()
+					for _, name := range []string{"conv1.weight", "features.0.0.weight", "features.0.weight", "features.conv0.weight", "Conv2d_1a_3x3.conv.weight",
+						"layers.0.weight", "stem.0.weight", "conv1.conv.weight", "conv1.0.weight"} {
+						if v, ok := w[name]; ok {
+							return fillUniform(&v, rng, -0.1, 0.2)
+						}
+					}
+					return fmt.Errorf("no stem convolution weight found")
+				}); err != nil {
+					return err
+				}
+				if err := check("after new weights"); err != nil {
+					return err
+				}
+				// With the path switched off, the same logits.
+				mkldnnInfer = "off"
+				got, err := infer()
+				mkldnnInfer = "on"
+				if err != nil {
+					return err
+				}
+				want2, err := infer()
+				if err != nil {
+					return err
+				}
+				if d := maxRelDiff(got, want2); d > 2e-4 {
+					t.Errorf("oneDNN path on and off differ by %.3g (relative)", d)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
