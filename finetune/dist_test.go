@@ -354,7 +354,7 @@ func TestDDPTrainableParams(t *testing.T) {
 	err := torch.Do(func() error {
 		vs := nn.NewVarStore(gotch.CPU)
 		defer vs.Destroy()
-		if _, err := vision.NewSmallCNN(vs.Root(), 1, 10, 28); err != nil {
+		if _, err := models.NewSmallCNN(vs.Root(), 1, 10, 28); err != nil {
 			return err
 		}
 		d := newDDP(nil, vs)

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/finetune"
-	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on dir (unmounted at the end of
@@ -79,7 +79,7 @@ func TestTrainDiskFull(t *testing.T) {
 		t.Fatalf("committed epoch %d (%v), want 1", done, err)
 	}
 	for _, f := range []string{"last.safetensors", "best.safetensors", "state-0001-weights.safetensors"} {
-		if tensors, _, err := vision.ReadSafetensors(filepath.Join(out, f)); err != nil || len(tensors) == 0 {
+		if tensors, _, err := weights.ReadSafetensors(filepath.Join(out, f)); err != nil || len(tensors) == 0 {
 			t.Errorf("%s after the failed write: %d tensors, %v", f, len(tensors), err)
 		}
 	}
