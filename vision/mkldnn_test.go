@@ -1,4 +1,4 @@
-package vision
+package vision_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -43,7 +44,7 @@ func TestMkldnnInference(t *testing.T) {
 			rng := rand.New(rand.NewSource(int64(i + 11)))
 			err := torch.Do(func() error {
 				torch.ManualSeed(int64(i + 11))
-				m, err := New(tt.arch, 7, gotch.CPU)
+				m, err := vision.New(tt.arch, 7, gotch.CPU)
 				if err != nil {
 					return err
 				}
@@ -58,8 +59,8 @@ func TestMkldnnInference(t *testing.T) {
 				defer x.MustDrop()
 				// Reference: the unfolded network in eager mode.
 				plain := func() ([]float64, error) {
-					foldBN = false
-					defer func() { foldBN = true }()
+					old := vision.SetFoldBN(false)
+					defer vision.SetFoldBN(old)
 					var out []float64
 					err := torch.WithoutGrad(func() error {
 						y, err := m.Forward(x, false)
@@ -109,23 +110,23 @@ func TestMkldnnInference(t *testing.T) {
 				if err := check("first inference"); err != nil {
 					return err
 				}
-				state := map[int32]string{mkldnnUntried: "untried", mkldnnWorks: "works", mkldnnUnsupported: "unsupported"}
-				want := mkldnnUnsupported
+				state := map[int32]string{vision.MkldnnUntried: "untried", vision.MkldnnWorks: "works", vision.MkldnnUnsupported: "unsupported"}
+				want := vision.MkldnnUnsupported
 				if tt.wantMkldnn {
-					want = mkldnnWorks
+					want = vision.MkldnnWorks
 				}
-				if m.mkldnn != want {
-					t.Errorf("oneDNN path %s (error: %v), want %s", state[m.mkldnn], m.mkldnnErr, state[want])
+				if got, gotErr := vision.MkldnnState(m); got != want {
+					t.Errorf("oneDNN path %s (error: %v), want %s", state[got], gotErr, state[want])
 				}
 				if tt.wantMkldnn {
 					n := 0
-					for _, bn := range m.bns {
-						if bn.fold.w != nil && bn.fold.key.mkldnn && torch.IsMkldnn(bn.fold.w) {
+					for _, bn := range vision.BatchNorms(m) {
+						if bn.FoldedMkldnn() {
 							n++
 						}
 					}
-					if n != len(m.bns) {
-						t.Errorf("%d of %d batch norms folded into prepacked oneDNN weights, want all", n, len(m.bns))
+					if n != len(vision.BatchNorms(m)) {
+						t.Errorf("%d of %d batch norms folded into prepacked oneDNN weights, want all", n, len(vision.BatchNorms(m)))
 					}
 				}
 				// Weights changed in place (an optimiser step, loaded
@@ -149,9 +150,9 @@ func TestMkldnnInference(t *testing.T) {
 					return err
 				}
 				// With the path switched off, the same logits.
-				mkldnnInfer = "off"
+				vision.SetMkldnnInfer("off")
 				got, err := infer()
-				mkldnnInfer = "on"
+				vision.SetMkldnnInfer("on")
 				if err != nil {
 					return err
 				}
