@@ -1,33 +1,12 @@
 package finetune
 
 import (
-	"bufio"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
-
-// rssKB reads this process's resident set size.
-func rssKB(t *testing.T) int {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skip("no /proc/self/status")
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
 
 // TestMemoryFlat: the resident memory after epoch 20 of a small run is
 // within 5% of that after epoch 2, so no step leaks tensors.
@@ -53,9 +32,9 @@ func TestMemoryFlat(t *testing.T) {
 			runtime.GC() // gotch frees dropped tensors' Go side through finalizers
 			runtime.GC()
 			if e.Epoch == 2 {
-				at2 = rssKB(t)
+				at2 = torchtest.RSSKiB(t)
 			} else {
-				at20 = rssKB(t)
+				at20 = torchtest.RSSKiB(t)
 			}
 		}
 		return nil

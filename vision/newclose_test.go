@@ -1,15 +1,12 @@
 package vision_test
 
 import (
-	"bufio"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
@@ -36,28 +33,11 @@ func TestNewCloseFreesWeights(t *testing.T) {
 		runtime.GC()
 	}
 	build(5) // warm up libtorch's allocator
-	before := rssKiB(t)
+	before := torchtest.RSSKiB(t)
 	build(25)
-	after := rssKiB(t)
+	after := torchtest.RSSKiB(t)
 	t.Logf("RSS %d → %d KiB over 25 models", before, after)
 	if after-before > 25<<10 {
 		t.Errorf("RSS grew %d KiB over 25 built and closed models, want under 25 MiB", after-before)
 	}
-}
-
-func rssKiB(t *testing.T) int {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skip("no /proc/self/status")
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
 }

@@ -161,20 +161,27 @@ func ints2(v []int64, what string) (*C.int64_t, error) {
 	return (*C.int64_t)(unsafe.Pointer(&v[0])), nil
 }
 
+// convArgs checks a convolution's padding, stride and dilation (2 values
+// each) and returns them as C arrays.
+func convArgs(padding, stride, dilation []int64) (p, s, d *C.int64_t, err error) {
+	if p, err = ints2(padding, "padding"); err != nil {
+		return nil, nil, nil, err
+	}
+	if s, err = ints2(stride, "stride"); err != nil {
+		return nil, nil, nil, err
+	}
+	if d, err = ints2(dilation, "dilation"); err != nil {
+		return nil, nil, nil, err
+	}
+	return p, s, d, nil
+}
+
 // MkldnnPrepackConv2d reorders a dense convolution weight
 // [out, in/groups, kh, kw] once into the blocked layout oneDNN picks for
 // these parameters (at::mkldnn_reorder_conv2d_weight); the caller owns
 // the MKLDNN result. padding, stride, dilation: 2 values each.
 func MkldnnPrepackConv2d(w *ts.Tensor, padding, stride, dilation []int64, groups int64) (*ts.Tensor, error) {
-	p, err := ints2(padding, "padding")
-	if err != nil {
-		return nil, err
-	}
-	s, err := ints2(stride, "stride")
-	if err != nil {
-		return nil, err
-	}
-	d, err := ints2(dilation, "dilation")
+	p, s, d, err := convArgs(padding, stride, dilation)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +193,7 @@ func MkldnnPrepackConv2d(w *ts.Tensor, padding, stride, dilation []int64, groups
 // none): at::mkldnn_convolution. The result, owned by the caller, is an
 // MKLDNN tensor.
 func MkldnnConv2d(x, w, b *ts.Tensor, padding, stride, dilation []int64, groups int64) (*ts.Tensor, error) {
-	p, err := ints2(padding, "padding")
-	if err != nil {
-		return nil, err
-	}
-	s, err := ints2(stride, "stride")
-	if err != nil {
-		return nil, err
-	}
-	d, err := ints2(dilation, "dilation")
+	p, s, d, err := convArgs(padding, stride, dilation)
 	if err != nil {
 		return nil, err
 	}
