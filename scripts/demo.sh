@@ -60,9 +60,12 @@ quick)
 	;;
 esac
 [ -x "$GTL" ] || { echo "demo: $GTL not found: run make build" >&2; exit 1; }
-# One libtorch thread unless told otherwise: on a 2-core machine two
-# OpenMP threads lose to one as soon as anything else runs (a resnet18
-# step at 32 px: 597 ms against 283 ms at load 2.5; README, Performance).
+# One libtorch thread unless told otherwise: the README's numbers were
+# measured so (results depend on the thread count), and on a 2-core machine
+# two OpenMP threads lose to one as soon as anything else runs (a resnet18
+# step at 32 px: 597 ms against 283 ms at load 2.5; idle, 202 against
+# 312 ms; README, Performance). The default demo took 21.5 minutes on 2
+# idle cores, 14.5 of them after the sources (cached on a second run).
 export GTL_NUM_THREADS=${GTL_NUM_THREADS:-1}
 mkdir -p "$OUT"
 began=$(date +%s)
