@@ -66,7 +66,7 @@ test-all: test-setup vet build
 	./bin/gtl smoke --quiet
 	bash scripts/demo.sh
 
-# The transfer-learning demo (DEMO=quick for a ~2-minute version): a source
+# The transfer-learning demo (DEMO=quick for a 7-minute version): a source
 # model on Fashion-MNIST 0-4, gtl compare on 5-9 and on rendered glyphs,
 # gtl recommend.
 demo: build

@@ -19,7 +19,7 @@
 #   DEMO=full    the whole table: 5, 20, 100 and 500 per class, full
 #                fine-tuning too (adds the sizes where scratch catches up;
 #                hours on 2 cores)
-#   DEMO=quick   a ~2-minute version at a tiny size (used by the tests)
+#   DEMO=quick   a tiny version (7 minutes on 2 idle cores; used by the tests)
 #   OUT=dir      where the runs go (default runs/demo, runs/demo-full, runs/demo-quick)
 #   SEEDS=n VAL=n SHOTS=list  override the grid
 #   SOURCES_ONLY=1  stop after the source models (the cache test)
