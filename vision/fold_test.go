@@ -46,6 +46,27 @@ func fillUniform(t *ts.Tensor, rng *rand.Rand, base, span float64) error {
 	return nil
 }
 
+// randomModel builds arch with 7 classes from seed, randomises its batch
+// norms' statistics and affine parameters, and draws 2 images of side
+// size; the caller closes the model and drops the images.
+func randomModel(arch string, seed int64, rng *rand.Rand, size int64) (*vision.Model, *ts.Tensor, error) {
+	torch.ManualSeed(seed)
+	m, err := vision.New(arch, 7, gotch.CPU)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := randomiseBN(m, rng); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	x, err := randomImages(rng, 2, size)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, x, nil
+}
+
 func randomImages(rng *rand.Rand, n, s int64) (*ts.Tensor, error) {
 	vals := make([]float32, n*3*s*s)
 	for i := range vals {
@@ -125,19 +146,11 @@ func TestFoldBatchNorm(t *testing.T) {
 			}
 			rng := rand.New(rand.NewSource(int64(i + 1)))
 			err := torch.Do(func() error {
-				torch.ManualSeed(int64(i + 1))
-				m, err := vision.New(tt.arch, 7, gotch.CPU)
+				m, x, err := randomModel(tt.arch, int64(i+1), rng, tt.size)
 				if err != nil {
 					return err
 				}
 				defer m.Close()
-				if err := randomiseBN(m, rng); err != nil {
-					return err
-				}
-				x, err := randomImages(rng, 2, tt.size)
-				if err != nil {
-					return err
-				}
 				defer x.MustDrop()
 				check := func(what string, f func() (*ts.Tensor, error)) error {
 					a, b, err := forwardBoth(f)

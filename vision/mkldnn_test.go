@@ -6,8 +6,6 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
@@ -43,19 +41,11 @@ func TestMkldnnInference(t *testing.T) {
 			}
 			rng := rand.New(rand.NewSource(int64(i + 11)))
 			err := torch.Do(func() error {
-				torch.ManualSeed(int64(i + 11))
-				m, err := vision.New(tt.arch, 7, gotch.CPU)
+				m, x, err := randomModel(tt.arch, int64(i+11), rng, tt.size)
 				if err != nil {
 					return err
 				}
 				defer m.Close()
-				if err := randomiseBN(m, rng); err != nil {
-					return err
-				}
-				x, err := randomImages(rng, 2, tt.size)
-				if err != nil {
-					return err
-				}
 				defer x.MustDrop()
 				// Reference: the unfolded network in eager mode.
 				plain := func() ([]float64, error) {
