@@ -22,6 +22,11 @@
 #   DEMO=quick   a tiny version (7 minutes on 2 idle cores; used by the tests)
 #   OUT=dir      where the runs go (default runs/demo, runs/demo-full, runs/demo-quick)
 #   SEEDS=n VAL=n SHOTS=list  override the grid
+#   JOBS=n       runs at once (default 2: the two source models train side by
+#                side, and each comparison runs as JOBS shards of its grid,
+#                gtl compare --shard K/N, joined with --merge; every run
+#                has one libtorch thread, so the results are the same as
+#                with JOBS=1, only sooner)
 #   SOURCES_ONLY=1  stop after the source models (the cache test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,9 +72,57 @@ esac
 # 312 ms; README, Performance). The default demo took 21.5 minutes on 2
 # idle cores, 14.5 of them after the sources (cached on a second run).
 export GTL_NUM_THREADS=${GTL_NUM_THREADS:-1}
+JOBS=${JOBS:-2}
+case "$JOBS" in '' | *[!0-9]* | 0) echo "demo: JOBS=$JOBS: want a number of runs at once, 1 or more" >&2; exit 2 ;; esac
 mkdir -p "$OUT"
 began=$(date +%s)
 step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+
+# background LOG CMD... runs CMD in the background with its output in LOG;
+# join waits for every background job, prints their logs in the order they
+# were started, and stops the demo if any failed.
+pids=() logs=()
+background() {
+	local log=$1
+	shift
+	("$@") >"$log" 2>&1 &
+	pids+=($!) logs+=("$log")
+}
+join() {
+	local failed=0 i
+	for i in "${!pids[@]}"; do
+		if wait "${pids[$i]}"; then
+			[ "${1:-}" = quiet ] || cat "${logs[$i]}"
+		else
+			failed=1
+			cat "${logs[$i]}" >&2
+		fi
+	done
+	pids=() logs=()
+	[ "$failed" = 0 ] || { echo "demo: a job above failed" >&2; exit 1; }
+}
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+# grid NAME TITLE COMPARE_ARGS... runs `gtl compare COMPARE_ARGS...` into
+# $OUT/NAME: with JOBS > 1 as JOBS shards side by side (each resumable in
+# $OUT/NAME-shards-of-JOBS/K), then joined with --merge.
+grid() {
+	local name=$1 title=$2
+	shift 2
+	if [ "$JOBS" = 1 ]; then
+		step "$title" "$GTL" compare "$@" --out "$OUT/$name" --resume --quiet
+		return
+	fi
+	local shards=$OUT/$name-shards-of-$JOBS k
+	printf '\n== %s\n$ %s compare %s --shard K/%s --out %s/K --resume --quiet   (K = 1..%s, side by side)\n' \
+		"$title" "$GTL" "$*" "$JOBS" "$shards" "$JOBS"
+	for k in $(seq 1 "$JOBS"); do
+		mkdir -p "$shards"
+		background "$shards/$k.log" "$GTL" compare "$@" --shard "$k/$JOBS" --out "$shards/$k" --resume --quiet
+	done
+	join quiet
+	step "   joined" "$GTL" compare --out "$OUT/$name" --force --merge "$(seq -s, -f "$shards/%g" 1 "$JOBS")"
+}
 
 # cached NAME DATA_KEY GTL_ARGS... trains a source model with
 # `gtl train GTL_ARGS... --out DIR` unless the cache holds one made by the
@@ -102,29 +155,34 @@ cached() {
 # 1. The general source: letters A-Z from every font, 32 px.
 step "1. source data: letters A-Z rendered from the machine's fonts" \
 	"$GTL" glyphs --set letters --out "$OUT/letters" "${LETTERS_ARGS[@]}" --seed 1 --force
-cached letters-source "$OUT/letters/glyphs.json" \
-	--model resnet18 --data "$OUT/letters" --image-size 32 "${LETTERS_TRAIN[@]}" --seed 1
-# The narrow source: Fashion-MNIST classes 0-4 only.
+# The narrow source: Fashion-MNIST classes 0-4 only. The two sources train
+# side by side (JOBS > 1).
 echo fashion-mnist >"$OUT/fashion-mnist.key"
-cached narrow-source "$OUT/fashion-mnist.key" \
+# source LOG ARGS... runs `cached ARGS...`, in the background when JOBS > 1.
+source_model() {
+	local log=$1
+	shift
+	if [ "$JOBS" = 1 ]; then cached "$@"; else background "$log" cached "$@"; fi
+}
+source_model "$OUT/letters-source.log" letters-source "$OUT/letters/glyphs.json" \
+	--model resnet18 --data "$OUT/letters" --image-size 32 "${LETTERS_TRAIN[@]}" --seed 1
+source_model "$OUT/narrow-source.log" narrow-source "$OUT/fashion-mnist.key" \
 	--model resnet18 --data fashion-mnist --classes 0-4 "${NARROW_TRAIN[@]}" --seed 1
+join
 [ -n "${SOURCES_ONLY:-}" ] && exit 0
 LETTERS="$OUT/letters-source/best.safetensors"
 NARROW="$OUT/narrow-source/best.safetensors"
 
 step "2. similar target: digits 0-9 rendered from the same fonts (classes the source never saw)" \
 	"$GTL" glyphs --set digits --out "$OUT/digits" "${DIGITS_ARGS[@]}" --seed 2 --force
-step "   compare on the digits" \
-	"$GTL" compare --weights "$LETTERS" --data "$OUT/digits" \
-	--strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS" --out "$OUT/compare-digits" --resume --quiet
+grid compare-digits "   compare on the digits" \
+	--weights "$LETTERS" --data "$OUT/digits" --strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS"
 
-step "3. different target: Fashion-MNIST, all 10 classes (photographs of clothing)" \
-	"$GTL" compare --weights "$LETTERS" --data fashion-mnist --val "$VAL" \
-	--strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS" --out "$OUT/compare-fashion" --resume --quiet
+grid compare-fashion "3. different target: Fashion-MNIST, all 10 classes (photographs of clothing)" \
+	--weights "$LETTERS" --data fashion-mnist --val "$VAL" --strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS"
 
-step "4. narrow source: Fashion-MNIST 5-9 from the source trained on classes 0-4 only" \
-	"$GTL" compare --weights "$NARROW" --data fashion-mnist --classes 5-9 --val "$VAL" \
-	--strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS" --out "$OUT/compare-narrow" --resume --quiet
+grid compare-narrow "4. narrow source: Fashion-MNIST 5-9 from the source trained on classes 0-4 only" \
+	--weights "$NARROW" --data fashion-mnist --classes 5-9 --val "$VAL" --strategies "$STRATS" --shots "$SHOTS" --seeds "$SEEDS"
 
 # 5. The advisor at every size of every target, one line each; the tables
 # above say which strategy was best.
