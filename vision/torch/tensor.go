@@ -57,3 +57,30 @@ func FromSlice[T Element](data []T, shape []int64) (*ts.Tensor, error) {
 	}
 	return ts.New(c), nil
 }
+
+// AddInPlace adds other to t in place (t.add_(other), as x += y in
+// PyTorch); t keeps its identity for autograd and its storage. gotch's
+// generated Add_ replaces t's C handle by a new one to the same tensor and
+// never frees the old one: that handle keeps the tensor, and under autograd
+// the whole graph behind it with every activation it saved, alive for the
+// life of the process (a ResNet-18 training forward at 32 px, batch 16,
+// kept about 7 MB per step). AddInPlace frees it.
+func AddInPlace(t, other *ts.Tensor) error {
+	return inPlace(t, func() error { return t.Add_(other) })
+}
+
+// inPlace runs op, a gotch generated in-place method on t (the X_ form),
+// and frees the C handle of t that op replaced (see AddInPlace).
+func inPlace(t *ts.Tensor, op func() error) error {
+	old := lib.Ctensor(t.Ctensor())
+	if err := op(); err != nil {
+		return err
+	}
+	if lib.Ctensor(t.Ctensor()) != old {
+		lib.AtFree(old)
+		if err := ts.TorchErr(); err != nil {
+			return fmt.Errorf("torch: free replaced handle: %w", err)
+		}
+	}
+	return nil
+}
