@@ -22,11 +22,49 @@ func KaimingNormalOut(out int64, k ...int64) nn.Init {
 	for _, v := range k {
 		fan *= float64(v)
 	}
-	return nn.NewRandnInit(0, math.Sqrt(2/fan))
+	return normalInit{0, math.Sqrt(2 / fan)}
 }
 
 // Normal is N(0, std²) (torch.nn.init.normal_).
-func Normal(std float64) nn.Init { return nn.NewRandnInit(0, std) }
+func Normal(std float64) nn.Init { return normalInit{0, std} }
+
+// normalInit is N(mean, std²), the numbers of gotch's nn.NewRandnInit
+// without its garbage: for mean 0 that init draws a whole tensor, discards
+// it and leaves it to Go's finalizers, so every model built held a second
+// copy of its convolution weights until the next garbage collection
+// (measured: +43.6 MB of C heap per resnet18 built and closed, released
+// only when the GC ran; in gtl compare, one model per run, RSS rose until a
+// collection and then dropped). This one draws the discarded tensor too,
+// so seeded models keep their weights, and frees it at once.
+type normalInit struct{ mean, std float64 }
+
+var _ nn.Init = normalInit{}
+
+func (n normalInit) sample(dims []int64, dtype gotch.DType, dev gotch.Device) (*ts.Tensor, error) {
+	if n.mean == 0 { // gotch's discarded draw, kept for the random stream
+		d, err := ts.Randn(dims, dtype, dev)
+		if err != nil {
+			return nil, err
+		}
+		d.MustDrop()
+	}
+	x, err := ts.Randn(dims, dtype, dev)
+	if err != nil {
+		return nil, err
+	}
+	if x, err = x.MulScalar(ts.FloatScalar(n.std), true); err != nil {
+		return nil, err
+	}
+	return x.AddScalar(ts.FloatScalar(n.mean), true)
+}
+
+// InitTensor returns a new tensor drawn from N(mean, std²).
+func (n normalInit) InitTensor(dims []int64, dev gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
+	return sampler(n.sample).initTensor("normal", dims, dev, dtypeOpt)
+}
+
+// Set redraws x in place.
+func (n normalInit) Set(x *ts.Tensor) { sampler(n.sample).set("normal", x) }
 
 // Uniform is U(-b, b) (torch.nn.init.uniform_), drawn without gotch's leak
 // (see uniformInit).

@@ -40,7 +40,7 @@ func kaimingNormalIn(in int64, k ...int64) nn.Init {
 	for _, v := range k {
 		fan *= float64(v)
 	}
-	return nn.NewRandnInit(0, math.Sqrt(2/fan))
+	return vision.Normal(math.Sqrt(2 / fan))
 }
 
 // denseBNReLUConv is DenseNet's pre-activation unit: batch norm (named

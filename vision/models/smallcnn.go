@@ -6,6 +6,8 @@ import (
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
 )
 
 // SmallCNN is a two-block convolutional network for small images (MNIST
@@ -38,14 +40,14 @@ func NewSmallCNN(p *nn.Path, inChannels, numClasses, size int) (*SmallCNN, error
 	convStd := func(out, k int64) float64 { return math.Sqrt(2 / float64(out*k*k)) }
 	bound := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
 	params := []param{
-		{&m.conv1W, "conv1", "weight", []int64{c1, int64(inChannels), 3, 3}, nn.NewRandnInit(0, convStd(c1, 3))},
+		{&m.conv1W, "conv1", "weight", []int64{c1, int64(inChannels), 3, 3}, vision.Normal(convStd(c1, 3))},
 		{&m.conv1B, "conv1", "bias", []int64{c1}, nn.NewConstInit(0)},
-		{&m.conv2W, "conv2", "weight", []int64{c2, c1, 3, 3}, nn.NewRandnInit(0, convStd(c2, 3))},
+		{&m.conv2W, "conv2", "weight", []int64{c2, c1, 3, 3}, vision.Normal(convStd(c2, 3))},
 		{&m.conv2B, "conv2", "bias", []int64{c2}, nn.NewConstInit(0)},
-		{&m.fc1W, "fc1", "weight", []int64{hidden, flat}, nn.NewUniformInit(-bound(flat), bound(flat))},
-		{&m.fc1B, "fc1", "bias", []int64{hidden}, nn.NewUniformInit(-bound(flat), bound(flat))},
-		{&m.fc2W, "fc2", "weight", []int64{int64(numClasses), hidden}, nn.NewUniformInit(-bound(hidden), bound(hidden))},
-		{&m.fc2B, "fc2", "bias", []int64{int64(numClasses)}, nn.NewUniformInit(-bound(hidden), bound(hidden))},
+		{&m.fc1W, "fc1", "weight", []int64{hidden, flat}, vision.Uniform(bound(flat))},
+		{&m.fc1B, "fc1", "bias", []int64{hidden}, vision.Uniform(bound(flat))},
+		{&m.fc2W, "fc2", "weight", []int64{int64(numClasses), hidden}, vision.Uniform(bound(hidden))},
+		{&m.fc2B, "fc2", "bias", []int64{int64(numClasses)}, vision.Uniform(bound(hidden))},
 	}
 	for _, q := range params {
 		t, err := p.Sub(q.path).NewVar(q.name, q.dims, q.init)
