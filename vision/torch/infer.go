@@ -38,6 +38,31 @@ func (w *Worker) Inference(fn func() error) error {
 	return w.Do(func() error { return Inference(fn) })
 }
 
+// AllocCacheStats describes libtorch's CPU allocator as libgtltorch wraps
+// it when it loads (csrc/gtl_infer.cpp): blocks of 1 MiB or more are
+// mapped from the system and, when freed, kept by size for the next
+// request of that size, up to 1 GiB in all, so that steps which repeat
+// their shapes do not fault their activations in anew (glibc unmaps large
+// blocks on free).
+type AllocCacheStats struct {
+	Installed bool  // false when GTL_MALLOC=system left libtorch's allocator
+	Cached    int64 // bytes of freed blocks kept for reuse
+	Hits      int64 // large requests served from the cache
+	Misses    int64 // large requests that mapped a new block
+}
+
+// AllocCache returns the allocator cache's counters.
+func AllocCache() AllocCacheStats {
+	var v [3]C.int64_t
+	if C.gtl_alloc_cache_stats(&v[0]) == 0 {
+		return AllocCacheStats{}
+	}
+	return AllocCacheStats{Installed: true, Cached: int64(v[0]), Hits: int64(v[1]), Misses: int64(v[2])}
+}
+
+// TrimAllocCache returns every cached block to the system.
+func TrimAllocCache() { C.gtl_alloc_cache_trim() }
+
 // InInference reports whether the calling OS thread is in inference mode.
 func InInference() bool { return C.gtl_is_inference_mode() != 0 }
 
