@@ -265,6 +265,15 @@ void gtl_requires_grad_all(void **ts, int n, uint8_t *out) {
       })
 }
 
+// t += other in place, on the same handle (gotch's generated Add_ makes a
+// new handle and drops the old one without deleting it, so the tensor's
+// storage is never freed).
+void gtl_add_(void *t, void *other) {
+  GTL_PROTECT(
+      auto &x = *static_cast<at::Tensor *>(t);
+      x.add_(*static_cast<at::Tensor *>(other));)
+}
+
 // ReLU6 in place on an MKLDNN tensor. ATen 1.13 has no oneDNN kernel for
 // hardtanh; PyTorch's frozen path registers one as the JIT operator
 // prim::MKLDNNHardTanh_ (frozen_ops_to_mkldnn.cpp: oneDNN eltwise clip, its

@@ -55,6 +55,8 @@ void *gtl_mkldnn_prepack_conv2d(void *w, const int64_t *padding, const int64_t *
 void *gtl_mkldnn_conv2d(void *x, void *w, void *b, const int64_t *padding, const int64_t *stride,
                         const int64_t *dilation, int64_t groups);
 void *gtl_mkldnn_global_avg_pool(void *x);
+/* t += other in place (broadcasting as add_), keeping t's handle. */
+void gtl_add_(void *t, void *other);
 /* ReLU6 in place on an MKLDNN tensor (PyTorch's prim::MKLDNNHardTanh_). */
 void gtl_mkldnn_relu6_(void *t);
 

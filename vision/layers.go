@@ -421,7 +421,7 @@ func Residual(f Module) Module {
 			// No autograd (evaluation): y is f's own result, so add in
 			// place and save an activation-sized allocation. With autograd
 			// f's last op may have saved y for its backward.
-			if err := y.Add_(x); err != nil {
+			if err := torch.AddInPlace(y, x); err != nil {
 				y.MustDrop()
 				return nil, err
 			}

@@ -125,14 +125,14 @@ func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 			y.MustDrop()
 			return nil, err
 		}
-		err = y.Add_(id)
+		err = torch.AddInPlace(y, id)
 		id.MustDrop()
 		if err != nil {
 			y.MustDrop()
 			return nil, err
 		}
 		sum = y
-	} else if err = y.Add_(x); err != nil {
+	} else if err = torch.AddInPlace(y, x); err != nil {
 		y.MustDrop()
 		return nil, err
 	} else {

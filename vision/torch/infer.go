@@ -235,6 +235,18 @@ func MkldnnGlobalAvgPool(x *ts.Tensor) (*ts.Tensor, error) {
 	return tensorOrErr(C.gtl_mkldnn_global_avg_pool(x.Ctensor()), "mkldnn global average pool")
 }
 
+// AddInPlace adds other to t in place (t += other, broadcasting as
+// PyTorch's add_; dense or MKLDNN). Unlike gotch's generated Add_, which
+// swaps t's C handle and leaks the old one (and with it the storage: an
+// activation per call), t keeps its handle.
+func AddInPlace(t, other *ts.Tensor) error {
+	C.gtl_add_(t.Ctensor(), other.Ctensor())
+	if err := lastError(); err != nil {
+		return fmt.Errorf("torch: in-place add: %w", err)
+	}
+	return nil
+}
+
 // mkldnnReLU6InPlace clamps an MKLDNN tensor to [0, 6] in place with the
 // oneDNN kernel PyTorch's frozen path uses (prim::MKLDNNHardTanh_).
 func mkldnnReLU6InPlace(t *ts.Tensor) error {
