@@ -66,9 +66,10 @@ test-all: test-setup vet build
 	./bin/gtl smoke --quiet
 	bash scripts/demo.sh
 
-# The transfer-learning demo (DEMO=quick for a 7-minute version): a source
-# model on Fashion-MNIST 0-4, gtl compare on 5-9 and on rendered glyphs,
-# gtl recommend.
+# The transfer-learning demo (DEMO=quick for a 5-minute version): a general
+# source (resnet18 on rendered letters) and a narrow one (Fashion-MNIST 0-4),
+# gtl compare on digits, Fashion-MNIST and Fashion-MNIST 5-9, gtl recommend
+# at every size (README, "What the demo shows"; JOBS=2 runs at once).
 demo: build
 	bash scripts/demo.sh
 

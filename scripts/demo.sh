@@ -19,7 +19,7 @@
 #   DEMO=full    the whole table: 5, 20, 100 and 500 per class, full
 #                fine-tuning too (adds the sizes where scratch catches up;
 #                hours on 2 cores)
-#   DEMO=quick   a tiny version (7 minutes on 2 idle cores; used by the tests)
+#   DEMO=quick   a tiny version (5 minutes on 2 idle cores; used by the tests)
 #   OUT=dir      where the runs go (default runs/demo, runs/demo-full, runs/demo-quick)
 #   SEEDS=n VAL=n SHOTS=list  override the grid
 #   JOBS=n       runs at once (default 2: the two source models train side by
@@ -69,8 +69,8 @@ esac
 # measured so (results depend on the thread count), and on a 2-core machine
 # two OpenMP threads lose to one as soon as anything else runs (a resnet18
 # step at 32 px: 597 ms against 283 ms at load 2.5; idle, 202 against
-# 312 ms; README, Performance). The default demo took 21.5 minutes on 2
-# idle cores, 14.5 of them after the sources (cached on a second run).
+# 312 ms; README, Performance). The default demo took 13 min 23 s on 2
+# idle cores with JOBS=2, sources included (21 min 40 s with JOBS=1).
 export GTL_NUM_THREADS=${GTL_NUM_THREADS:-1}
 JOBS=${JOBS:-2}
 case "$JOBS" in '' | *[!0-9]* | 0) echo "demo: JOBS=$JOBS: want a number of runs at once, 1 or more" >&2; exit 2 ;; esac
