@@ -10,6 +10,15 @@
 extern "C" {
 #endif
 
+/* libtorch's CPU allocator as gtl wraps it when the library loads (unless
+ * GTL_MALLOC=system): blocks of 1 MiB or more are mmapped and, when freed,
+ * kept by size for the next request of that size (up to 1 GiB in all).
+ * stats fills out[0] cached bytes, out[1] requests served from the cache,
+ * out[2] requests that mapped a new block, and returns 1; 0 (out untouched)
+ * when the wrapper is not installed. trim unmaps every cached block. */
+int gtl_alloc_cache_stats(int64_t *out);
+void gtl_alloc_cache_trim(void);
+
 /* c10::InferenceMode for the calling OS thread, as torch.inference_mode():
  * enter returns a guard (NULL on error) that exit, on the same thread and
  * in last-in first-out order, destroys, restoring the previous mode.
@@ -46,6 +55,8 @@ void *gtl_mkldnn_prepack_conv2d(void *w, const int64_t *padding, const int64_t *
 void *gtl_mkldnn_conv2d(void *x, void *w, void *b, const int64_t *padding, const int64_t *stride,
                         const int64_t *dilation, int64_t groups);
 void *gtl_mkldnn_global_avg_pool(void *x);
+/* t += other in place (broadcasting as add_), keeping t's handle. */
+void gtl_add_(void *t, void *other);
 /* ReLU6 in place on an MKLDNN tensor (PyTorch's prim::MKLDNNHardTanh_). */
 void gtl_mkldnn_relu6_(void *t);
 

@@ -33,6 +33,8 @@ var (
 		"folder for gtl's caches (downloaded weights)"}
 	NumThreads = Var{"GTL_NUM_THREADS", "",
 		"threads libtorch uses inside one op (default: one per physical core)"}
+	Malloc = Var{"GTL_MALLOC", "reuse",
+		"libtorch's CPU memory: reuse (freed blocks of 1 MiB or more are kept, up to 1 GiB, for the next step's tensors of the same size: no page faults on large activations) or system (libtorch's own allocator); read as libgtltorch loads"}
 	FashionMNISTDir = Var{"GTL_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist",
 		"folder with Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist)"}
 	WeightsURL = Var{"GTL_WEIGHTS_URL", "",
@@ -42,7 +44,7 @@ var (
 )
 
 // All lists every variable, for help texts.
-func All() []Var { return []Var{Home, NumThreads, FashionMNISTDir, WeightsURL, HubEndpoint} }
+func All() []Var { return []Var{Home, NumThreads, Malloc, FashionMNISTDir, WeightsURL, HubEndpoint} }
 
 // HomeDir returns GTL_HOME with a leading ~ expanded.
 func HomeDir() (string, error) {
