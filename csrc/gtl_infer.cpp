@@ -41,8 +41,9 @@ extern thread_local char *torch_last_err;
 // wedge apart, and the heap grows every step (measured: +200 MB a step for
 // a chain of 64 MB tensors). So libtorch's CPU allocator is wrapped: blocks
 // of 1 MiB or more come from mmap and, when freed, are kept by exact size
-// (page-rounded) for the next request of that size, up to 1 GiB in all;
-// past that they are unmapped. Steps that repeat their shapes (training,
+// (page-rounded) for the next request of that size, up to 1 GiB in all; a
+// block that would pass that cap first returns every cached one to the
+// system (see release). Steps that repeat their shapes (training,
 // evaluation) then reuse the same blocks. Smaller requests go to libtorch's
 // own allocator. Installed as the library loads, before any tensor exists;
 // GTL_MALLOC=system (env/env.go documents it) leaves libtorch's allocator.
@@ -91,23 +92,35 @@ class GtlCPUAllocator final : public c10::Allocator {
 
   c10::DeleterFnPtr raw_deleter() const override { return &gtl_cache_delete; }
 
-  // release returns a block to the cache, or to the system when the cache
-  // is full; false when p is not one of this allocator's blocks.
+  // release returns a block to the cache; false when p is not one of this
+  // allocator's blocks. When the block would take the cache past its cap,
+  // every block cached before it goes back to the system first: a workload
+  // whose shapes repeat stays under the cap and never gets here, one whose
+  // shapes changed (the next run of a grid, another model) drops the sizes
+  // it no longer asks for instead of keeping them and caching nothing new.
   bool release(void *p) {
     size_t sz;
+    std::unordered_map<size_t, std::vector<void *>> evicted;
     {
       std::lock_guard<std::mutex> g(mu_);
       auto it = live_.find(p);
       if (it == live_.end()) return false;
       sz = it->second;
       live_.erase(it);
-      if (cached_ + sz <= kCacheMax) {
+      if (sz <= kCacheMax) {
+        if (cached_ + sz > kCacheMax) {
+          evicted.swap(free_);
+          cached_ = 0;
+          flushes_++;
+        }
         free_[sz].push_back(p);
         cached_ += sz;
-        return true;
+        p = nullptr;
       }
     }
-    munmap(p, sz);
+    for (auto &kv : evicted)
+      for (void *q : kv.second) munmap(q, kv.first);
+    if (p != nullptr) munmap(p, sz);
     return true;
   }
 
@@ -118,6 +131,7 @@ class GtlCPUAllocator final : public c10::Allocator {
     out[0] = (int64_t)cached_;
     out[1] = hits_;
     out[2] = misses_;
+    out[3] = flushes_;
   }
 
   // trim unmaps every cached block.
@@ -135,7 +149,7 @@ class GtlCPUAllocator final : public c10::Allocator {
   mutable std::unordered_map<void *, size_t> live_;
   mutable std::unordered_map<size_t, std::vector<void *>> free_;
   mutable size_t cached_ = 0;
-  mutable int64_t hits_ = 0, misses_ = 0;
+  mutable int64_t hits_ = 0, misses_ = 0, flushes_ = 0;
 };
 
 GtlCPUAllocator *gtl_alloc = nullptr;
@@ -263,15 +277,6 @@ void gtl_requires_grad_all(void **ts, int n, uint8_t *out) {
       for (int i = 0; i < n; i++) {
         out[i] = static_cast<at::Tensor *>(ts[i])->requires_grad() ? 1 : 0;
       })
-}
-
-// t += other in place, on the same handle (gotch's generated Add_ makes a
-// new handle and drops the old one without deleting it, so the tensor's
-// storage is never freed).
-void gtl_add_(void *t, void *other) {
-  GTL_PROTECT(
-      auto &x = *static_cast<at::Tensor *>(t);
-      x.add_(*static_cast<at::Tensor *>(other));)
 }
 
 // ReLU6 in place on an MKLDNN tensor. ATen 1.13 has no oneDNN kernel for

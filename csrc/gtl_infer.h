@@ -12,9 +12,11 @@ extern "C" {
 
 /* libtorch's CPU allocator as gtl wraps it when the library loads (unless
  * GTL_MALLOC=system): blocks of 1 MiB or more are mmapped and, when freed,
- * kept by size for the next request of that size (up to 1 GiB in all).
+ * kept by size for the next request of that size (up to 1 GiB in all; a
+ * block that would pass the cap first empties the cache).
  * stats fills out[0] cached bytes, out[1] requests served from the cache,
- * out[2] requests that mapped a new block, and returns 1; 0 (out untouched)
+ * out[2] requests that mapped a new block, out[3] times the cache was
+ * emptied at its cap, and returns 1; 0 (out untouched)
  * when the wrapper is not installed. trim unmaps every cached block. */
 int gtl_alloc_cache_stats(int64_t *out);
 void gtl_alloc_cache_trim(void);
@@ -55,8 +57,6 @@ void *gtl_mkldnn_prepack_conv2d(void *w, const int64_t *padding, const int64_t *
 void *gtl_mkldnn_conv2d(void *x, void *w, void *b, const int64_t *padding, const int64_t *stride,
                         const int64_t *dilation, int64_t groups);
 void *gtl_mkldnn_global_avg_pool(void *x);
-/* t += other in place (broadcasting as add_), keeping t's handle. */
-void gtl_add_(void *t, void *other);
 /* ReLU6 in place on an MKLDNN tensor (PyTorch's prim::MKLDNNHardTanh_). */
 void gtl_mkldnn_relu6_(void *t);
 

@@ -43,21 +43,24 @@ func (w *Worker) Inference(fn func() error) error {
 // mapped from the system and, when freed, kept by size for the next
 // request of that size, up to 1 GiB in all, so that steps which repeat
 // their shapes do not fault their activations in anew (glibc unmaps large
-// blocks on free).
+// blocks on free). A block that would take the cache past 1 GiB first
+// returns every cached block to the system (shapes changed: a new run or
+// model).
 type AllocCacheStats struct {
 	Installed bool  // false when GTL_MALLOC=system left libtorch's allocator
 	Cached    int64 // bytes of freed blocks kept for reuse
 	Hits      int64 // large requests served from the cache
 	Misses    int64 // large requests that mapped a new block
+	Flushes   int64 // times the cache was emptied at its cap
 }
 
 // AllocCache returns the allocator cache's counters.
 func AllocCache() AllocCacheStats {
-	var v [3]C.int64_t
+	var v [4]C.int64_t
 	if C.gtl_alloc_cache_stats(&v[0]) == 0 {
 		return AllocCacheStats{}
 	}
-	return AllocCacheStats{Installed: true, Cached: int64(v[0]), Hits: int64(v[1]), Misses: int64(v[2])}
+	return AllocCacheStats{Installed: true, Cached: int64(v[0]), Hits: int64(v[1]), Misses: int64(v[2]), Flushes: int64(v[3])}
 }
 
 // TrimAllocCache returns every cached block to the system.
@@ -233,18 +236,6 @@ func MkldnnConv2d(x, w, b *ts.Tensor, padding, stride, dilation []int64, groups 
 // over space and returns a dense [N, C] the caller owns.
 func MkldnnGlobalAvgPool(x *ts.Tensor) (*ts.Tensor, error) {
 	return tensorOrErr(C.gtl_mkldnn_global_avg_pool(x.Ctensor()), "mkldnn global average pool")
-}
-
-// AddInPlace adds other to t in place (t += other, broadcasting as
-// PyTorch's add_; dense or MKLDNN). Unlike gotch's generated Add_, which
-// swaps t's C handle and leaks the old one (and with it the storage: an
-// activation per call), t keeps its handle.
-func AddInPlace(t, other *ts.Tensor) error {
-	C.gtl_add_(t.Ctensor(), other.Ctensor())
-	if err := lastError(); err != nil {
-		return fmt.Errorf("torch: in-place add: %w", err)
-	}
-	return nil
 }
 
 // mkldnnReLU6InPlace clamps an MKLDNN tensor to [0, 6] in place with the

@@ -130,3 +130,46 @@ func allocChild() {
 	s := AllocCache()
 	fmt.Printf("alloc %t %d %d %d\n", s.Installed, faults, grow, s.Hits)
 }
+
+// TestAllocCacheFlush checks the cache's cap: blocks of sizes that no
+// longer repeat (a grid's next run, another model) fill it, and the block
+// that would take it past 1 GiB first empties it, so the cache keeps the
+// newest sizes and stays under the cap. The blocks are never touched
+// (ts.Empty), so no memory is faulted in.
+func TestAllocCacheFlush(t *testing.T) {
+	if !AllocCache().Installed {
+		t.Skip("allocator cache not installed (GTL_MALLOC=system)")
+	}
+	before := AllocCache()
+	sizes := []int64{300, 301, 302, 303, 304} // MiB: 1,510 in all, past the 1 GiB cap
+	err := Do(func() error {
+		for _, mib := range sizes {
+			x, err := ts.Empty([]int64{mib << 18}, gotch.Float, gotch.CPU)
+			if err != nil {
+				return err
+			}
+			if err := x.Drop(); err != nil {
+				return err
+			}
+			if c := AllocCache().Cached; c > 1<<30 {
+				return fmt.Errorf("after freeing %d MiB: %d bytes cached, want ≤ 1 GiB", mib, c)
+			}
+		}
+		// The newest size is still cached: asking for it again is a hit.
+		hits := AllocCache().Hits
+		x, err := ts.Empty([]int64{sizes[len(sizes)-1] << 18}, gotch.Float, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		if got := AllocCache().Hits - hits; got != 1 {
+			return fmt.Errorf("the newest size again: %d hits, want 1", got)
+		}
+		return x.Drop()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AllocCache().Flushes - before.Flushes; got < 1 {
+		t.Errorf("%d flushes after %v MiB of distinct sizes, want ≥ 1", got, sizes)
+	}
+}
