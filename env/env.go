@@ -39,12 +39,16 @@ var (
 		"folder with Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist)"}
 	WeightsURL = Var{"GTL_WEIGHTS_URL", "",
 		"base URL that --pretrained downloads torchvision weight files from (default: each file's official URL)"}
+	FrozenCache = Var{"GTL_FROZEN_CACHE_MB", "2048",
+		"MiB that the activations of frozen stages (--freeze N and compare's freeze-N, without augmentation) may take when computed once per training and validation image instead of every step; over it, or 0, training runs through the frozen stages"}
 	HubEndpoint = Var{"HF_ENDPOINT", "https://huggingface.co",
 		"Hugging Face Hub that --pretrained hf-hub:ORG/NAME downloads timm weights from (as huggingface_hub reads it)"}
 )
 
 // All lists every variable, for help texts.
-func All() []Var { return []Var{Home, NumThreads, Malloc, FashionMNISTDir, WeightsURL, HubEndpoint} }
+func All() []Var {
+	return []Var{Home, NumThreads, Malloc, FashionMNISTDir, WeightsURL, FrozenCache, HubEndpoint}
+}
 
 // HomeDir returns GTL_HOME with a leading ~ expanded.
 func HomeDir() (string, error) {
@@ -69,4 +73,17 @@ func Threads() (int, error) {
 		return 0, fmt.Errorf("env: %s=%q: want a whole number of at least 1", NumThreads.Name, os.Getenv(NumThreads.Name))
 	}
 	return n, nil
+}
+
+// FrozenCacheBytes returns GTL_FROZEN_CACHE_MB in bytes; -1 when it is 0
+// (caching off).
+func FrozenCacheBytes() (int64, error) {
+	n, err := strconv.ParseInt(FrozenCache.Value(), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("env: %s=%q: want a whole number of MiB, 0 or more", FrozenCache.Name, os.Getenv(FrozenCache.Name))
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n << 20, nil
 }

@@ -31,11 +31,11 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	var trainX, trainY, valX, valY *ts.Tensor
 	err = t.worker().Do(func() error {
 		var err error
-		if trainX, trainY, err = features(m, train, cfg); err != nil {
+		if trainX, trainY, err = activations(m.Backbone, train, cfg); err != nil {
 			return err
 		}
 		if val != nil && val.Len() > 0 {
-			valX, valY, err = features(m, val, cfg)
+			valX, valY, err = activations(m.Backbone, val, cfg)
 		}
 		return err
 	})
@@ -67,10 +67,12 @@ type Func func(x *ts.Tensor, train bool) (*ts.Tensor, error)
 // Forward calls f.
 func (f Func) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x, train) }
 
-// features returns the backbone features [N, D] and labels [N] of every
+// activations returns mod's outputs [N, ...] (the backbone's features
+// [N, D], or a frozen prefix's activations) and the labels [N] of every
 // image, computed in eval mode under inference mode. The concatenation runs
-// outside it, so x is a normal tensor that training can index and save.
-func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tensor, err error) {
+// outside it, so x is a normal, contiguous tensor that training can index
+// and save.
+func activations(mod vision.Module, data *datasets.Images, cfg Config) (x, y *ts.Tensor, err error) {
 	var parts []*ts.Tensor
 	defer func() {
 		for _, p := range parts {
@@ -90,7 +92,7 @@ func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tens
 				return err
 			}
 			by.MustDrop()
-			f, err := m.Backbone.Forward(bx, false)
+			f, err := mod.Forward(bx, false)
 			bx.MustDrop()
 			if err != nil {
 				return fmt.Errorf("finetune: features of images %d-%d: %w", start, start+len(idx)-1, err)
@@ -103,6 +105,9 @@ func features(m *vision.Model, data *datasets.Images, cfg Config) (x, y *ts.Tens
 		return nil, nil, err
 	}
 	if x, err = ts.Cat(parts, 0); err != nil {
+		return nil, nil, err
+	}
+	if x, err = x.Contiguous(true); err != nil { // folded layers may leave channels-last activations
 		return nil, nil, err
 	}
 	if y, err = torch.FromSlice(labels, []int64{int64(len(labels))}); err != nil {

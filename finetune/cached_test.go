@@ -130,7 +130,7 @@ func mustFeatures(b *testing.B, w *torch.Worker, m *vision.Model, data *datasets
 		if err != nil {
 			return err
 		}
-		fx, fy, err = features(m, data, c)
+		fx, fy, err = activations(m.Backbone, data, c)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/env"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/loader"
@@ -69,6 +70,9 @@ type RunConfig struct {
 	Device         string   `json:"device"`
 	Seed           uint64   `json:"seed"`
 	CachedFeatures bool     `json:"cached_features"`
+	// FrozenCache records whether a run with Freeze N computed its frozen
+	// stages once per image (Trainer.FitPrefixCached), and why not.
+	FrozenCache *PrefixCache `json:"frozen_cache,omitempty"`
 	// WorldSize and GlobalBatch are set in a data-parallel run: Batch is
 	// per rank, as in DDP, and the learning rate is not rescaled.
 	WorldSize   int `json:"world_size,omitempty"`
@@ -199,13 +203,45 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	}); err != nil {
 		return nil, err
 	}
+	limit := t.CacheLimit
+	if limit == 0 {
+		if limit, err = env.FrozenCacheBytes(); err != nil {
+			return nil, err
+		}
+	}
+	cfg := Config{Epochs: t.Epochs, BatchSize: t.Batch, LR: t.LR, LRDecay: t.LRDecay, WeightDecay: t.WeightDecay,
+		Optimizer: t.Optimizer, Schedule: t.Schedule, Warmup: t.Warmup, LabelSmoothing: t.LabelSmoothing, ClipNorm: t.ClipGrad,
+		EMA: t.EMA, EvalEvery: t.EvalEvery, Seed: s.Seed, Augment: aug, Device: dev, Normalize: ImageNetNorm, CacheLimit: limit}
+	// Frozen stages below trainable ones run once per image where nothing
+	// changes their output between epochs (FitPrefixCached).
+	var prefix *PrefixCache
+	var train *datasets.Images // in memory (not streamed)
+	if nFrozen > 0 && !all {
+		switch {
+		case len(unfreezeAt) > 0:
+			prefix = &PrefixCache{Reason: "unfreeze-at changes the frozen stages"}
+		case t.NoCache:
+			prefix = &PrefixCache{Reason: "no-cache"}
+		case aug.Active() || data.Streamed():
+			prefix = &PrefixCache{Reason: "augmentation varies the images every epoch"}
+		default:
+			if train, err = data.Images(); err != nil {
+				return nil, err
+			}
+			p, err := (&Trainer{Config: cfg, Dist: s.Dist}).PlanPrefixCache(m, train, data.Val)
+			if err != nil {
+				return nil, err
+			}
+			prefix = &p
+		}
+	}
 	rc := RunConfig{Model: m.Arch, Weights: o.Source, Data: s.Data.Source, Classes: data.Classes, Shots: s.Data.Shots,
 		TrainImages: data.Len(), Augment: t.Augment, Workers: aug.Workers, OnBadImage: aug.OnBadImage, ValImages: data.Val.Len(),
 		ImageSize: data.Size, Strategy: t.Strategy, Freeze: t.Freeze, BNPolicy: t.BNPolicy, UnfreezeAt: JoinEpochs(t.UnfreezeAt),
 		LR: t.LR, LRDecay: t.LRDecay, WeightDecay: t.WeightDecay, Epochs: t.Epochs, Batch: t.Batch, Momentum: 0.9,
 		Optimizer: t.Optimizer, Schedule: t.Schedule, Warmup: t.Warmup, LabelSmoothing: t.LabelSmoothing, ClipGrad: t.ClipGrad,
 		EMA: t.EMA, Mixup: t.Mixup, CutMix: t.CutMix, Erase: t.Erase, EvalEvery: t.EvalEvery, Device: torch.DeviceName(dev),
-		Seed: s.Seed, CachedFeatures: cached}
+		Seed: s.Seed, CachedFeatures: cached, FrozenCache: prefix}
 	if s.Dist != nil {
 		rc.WorldSize, rc.GlobalBatch = s.Dist.World(), t.Batch*s.Dist.World()
 	}
@@ -218,9 +254,6 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		}
 		defer w.close()
 	}
-	cfg := Config{Epochs: t.Epochs, BatchSize: t.Batch, LR: t.LR, LRDecay: t.LRDecay, WeightDecay: t.WeightDecay,
-		Optimizer: t.Optimizer, Schedule: t.Schedule, Warmup: t.Warmup, LabelSmoothing: t.LabelSmoothing, ClipNorm: t.ClipGrad,
-		EMA: t.EMA, EvalEvery: t.EvalEvery, Seed: s.Seed, Augment: aug, Device: dev, Normalize: ImageNetNorm}
 	skippedSeen := map[string]bool{}
 	tr := Trainer{Config: cfg, StateDir: s.Out, Resume: s.Resume, Dist: s.Dist, Hooks: Hooks{
 		OnStart: func(p Plan) {
@@ -270,17 +303,19 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	var res *Result
 	switch {
 	case cached:
-		var train *datasets.Images
 		if train, err = data.Images(); err != nil {
 			return nil, err
 		}
 		res, err = tr.FitCached(m, train, data.Val)
+	case prefix != nil && prefix.Used:
+		res, err = tr.FitPrefixCached(m, train, data.Val)
 	case data.Streamed():
 		res, err = tr.FitSource(m, m.VS, loader.FromFiles(data.files), len(data.Classes), data.Size, data.Val)
 	default:
-		var train *datasets.Images
-		if train, err = data.Images(); err != nil {
-			return nil, err
+		if train == nil {
+			if train, err = data.Images(); err != nil {
+				return nil, err
+			}
 		}
 		res, err = tr.Fit(m, m.VS, train, data.Val)
 	}
@@ -321,8 +356,8 @@ func (t TrainSpec) checkFreeze(stages int, fineTune bool) (nFrozen int, all bool
 	if len(unfreezeAt) > 0 && all {
 		return 0, false, nil, FieldErrorf("Train.UnfreezeAt", "{Train.UnfreezeAt} needs the backbone in the loop: use {Train.Freeze} N, not all (cached features)")
 	}
-	if t.NoCache && !all {
-		return 0, false, nil, FieldErrorf("Train.NoCache", "{Train.NoCache} applies to {Train.Freeze} all (the cached-feature fast path)")
+	if t.NoCache && nFrozen == 0 {
+		return 0, false, nil, FieldErrorf("Train.NoCache", "{Train.NoCache} applies to frozen stages: {Train.Freeze} N or all")
 	}
 	if nFrozen > 0 && !fineTune {
 		return 0, false, nil, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)

@@ -130,9 +130,18 @@ type TrainSpec struct {
 	// UnfreezeAt lists epochs (1 to Epochs-1) after which one more frozen
 	// stage, top-down, starts training (gradual unfreezing); default none.
 	UnfreezeAt []int
-	// NoCache runs the frozen backbone every step with Freeze "all"
-	// instead of caching its features (the naive path, for comparisons).
+	// NoCache runs the frozen stages every step instead of computing them
+	// once per image: with Freeze "all", the backbone instead of its cached
+	// features; with Freeze N, the frozen prefix (see CacheLimit). The naive
+	// path, for comparisons.
 	NoCache bool
+	// CacheLimit caps, in bytes, the activations of a frozen prefix
+	// (Freeze N without augmentation or UnfreezeAt) computed once per
+	// training and validation image instead of every step (see
+	// Trainer.FitPrefixCached); over it the run trains through the frozen
+	// stages. Default 0: GTL_FROZEN_CACHE_MB (default 2048 MiB); negative:
+	// never cache. RunConfig.FrozenCache records what the run did.
+	CacheLimit int64
 	// LR is the head's learning rate; default 0.01 when fine-tuning, 0.05
 	// from scratch (timm: fine-tune at about 1/10 of the scratch rate).
 	LR float64

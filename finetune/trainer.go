@@ -63,6 +63,10 @@ type Config struct {
 	// Device holds the model; batches are moved there. Default CPU.
 	Device    gotch.Device
 	Normalize vision.Normalize // applied to every batch; default none
+	// CacheLimit caps, in bytes, the frozen-stage activations of the
+	// training and validation images that FitPrefixCached keeps; default
+	// DefaultCacheLimit (2 GiB); negative: never cache.
+	CacheLimit int64
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -89,6 +93,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.EvalEvery == 0 {
 		c.EvalEvery = 1
+	}
+	if c.CacheLimit == 0 {
+		c.CacheLimit = DefaultCacheLimit
 	}
 	switch c.Optimizer {
 	case "":
@@ -156,6 +163,8 @@ type Result struct {
 	// Report is the last validation's (with a validation set): after the
 	// last epoch, of the model as the run leaves it.
 	Report *Report
+	// PrefixCache is set by FitPrefixCached: the frozen prefix it cached.
+	PrefixCache *PrefixCache
 }
 
 // Trainer trains one model. Worker defaults to the process-wide torch worker.

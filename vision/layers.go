@@ -26,6 +26,23 @@ type Func func(x *ts.Tensor, train bool) (*ts.Tensor, error)
 // Forward calls f.
 func (f Func) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x, train) }
 
+// Stateless is a Func without parameters and without randomness (pooling,
+// activations, reshapes): the same input gives the same output in training
+// and in evaluation. FrozenPrefix may cache what it computes; a plain Func
+// may hide parameters or random ops, so FrozenPrefix stops at one.
+type Stateless func(x *ts.Tensor, train bool) (*ts.Tensor, error)
+
+// Forward calls f.
+func (f Stateless) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x, train) }
+
+// Parent is a module made of other modules (a residual block, say):
+// Children lists every module its Forward runs (nil entries are skipped),
+// so that FrozenPrefix can check all of its parameters and random ops.
+type Parent interface {
+	Module
+	Children() []Module
+}
+
 // Seq runs modules one after another, freeing each intermediate result.
 type Seq []Module
 
@@ -75,7 +92,7 @@ func (s Seq) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 }
 
 // Identity returns x unchanged (a new handle to the same data).
-var Identity = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.ShallowClone() })
+var Identity = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.ShallowClone() })
 
 // inPlacer is a module that can also overwrite a tensor its caller owns
 // and no one else uses (Seq's intermediates), as torchvision's
@@ -108,36 +125,36 @@ var (
 		f:       func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu6(false) },
 		inPlace: torch.ReLU6InPlace,
 	}
-	SiLU      = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Silu(false) })
-	Hardswish = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardswish(false) })
-	Sigmoid   = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Sigmoid(false) })
-	Hardsig   = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardsigmoid(false) })
-	GELU      = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Gelu("none", false) })
+	SiLU      = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Silu(false) })
+	Hardswish = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardswish(false) })
+	Sigmoid   = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Sigmoid(false) })
+	Hardsig   = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardsigmoid(false) })
+	GELU      = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Gelu("none", false) })
 	// Flatten turns [N, C, H, W] into [N, C*H*W].
-	Flatten = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Flatten(1, -1, false) })
+	Flatten = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Flatten(1, -1, false) })
 )
 
 // MaxPool returns a 2-D max pooling module.
 func MaxPool(k, stride, pad int64, ceil bool) Module {
-	return Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	return Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 		return x.MaxPool2d([]int64{k, k}, []int64{stride, stride}, []int64{pad, pad}, []int64{1, 1}, ceil, false)
 	})
 }
 
 // AvgPool returns a 2-D average pooling module (padding counted, as PyTorch).
 func AvgPool(k, stride, pad int64, ceil bool) Module {
-	return Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	return Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 		return x.AvgPool2d([]int64{k, k}, []int64{stride, stride}, []int64{pad, pad}, ceil, true, nil, false)
 	})
 }
 
 // AdaptiveAvgPool returns a module that averages each channel to an h×w grid.
 func AdaptiveAvgPool(h, w int64) Module {
-	return Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.AdaptiveAvgPool2d([]int64{h, w}, false) })
+	return Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.AdaptiveAvgPool2d([]int64{h, w}, false) })
 }
 
 // GlobalAvgPool averages each channel over space and flattens: [N, C, H, W] -> [N, C].
-var GlobalAvgPool = Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+var GlobalAvgPool = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 	if torch.IsMkldnn(x) { // the oneDNN inference path (infer.go)
 		return torch.MkldnnGlobalAvgPool(x)
 	}
@@ -411,24 +428,30 @@ func (s StochasticDepth) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 }
 
 // Residual returns x + f(x).
-func Residual(f Module) Module {
-	return Func(func(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-		y, err := f.Forward(x, train)
-		if err != nil {
+func Residual(f Module) Module { return residual{f} }
+
+type residual struct{ f Module }
+
+// Children returns the residual branch.
+func (r residual) Children() []Module { return []Module{r.f} }
+
+// Forward returns x + f(x).
+func (r residual) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	y, err := r.f.Forward(x, train)
+	if err != nil {
+		return nil, err
+	}
+	if !torch.GradEnabled() {
+		// No autograd (evaluation): y is f's own result, so add in
+		// place and save an activation-sized allocation. With autograd
+		// f's last op may have saved y for its backward.
+		if err := torch.AddInPlace(y, x); err != nil {
+			y.MustDrop()
 			return nil, err
 		}
-		if !torch.GradEnabled() {
-			// No autograd (evaluation): y is f's own result, so add in
-			// place and save an activation-sized allocation. With autograd
-			// f's last op may have saved y for its backward.
-			if err := torch.AddInPlace(y, x); err != nil {
-				y.MustDrop()
-				return nil, err
-			}
-			return y, nil
-		}
-		return y.Add(x, true)
-	})
+		return y, nil
+	}
+	return y.Add(x, true)
 }
 
 // building collects the batch-norm layers created while New builds a

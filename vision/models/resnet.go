@@ -113,6 +113,9 @@ type resBlock struct {
 	main, downsample vision.Module
 }
 
+// Children returns the main path and the downsample (nil without one).
+func (r *resBlock) Children() []vision.Module { return []vision.Module{r.main, r.downsample} }
+
 func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	y, err := r.main.Forward(x, train)
 	if err != nil {

@@ -1,0 +1,163 @@
+package finetune
+
+import (
+	"fmt"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/torch"
+)
+
+// DefaultCacheLimit is Config.CacheLimit's default: 2 GiB of cached
+// frozen-stage activations (resnet18 with stem and layer1 frozen keeps
+// 64×56×56 floats, 784 KiB, per 224-pixel image: about 2,700 images).
+const DefaultCacheLimit = 2 << 30
+
+// PrefixCache says whether a run computed its frozen stages once per
+// image (FitPrefixCached) or ran them every step (Fit), and why not.
+type PrefixCache struct {
+	Used bool `json:"used"`
+	// Modules is the number of leading backbone modules cached (see
+	// vision.Model.FrozenPrefix); Bytes what their activations of the
+	// training and validation images take (or would take: over the cap).
+	Modules int    `json:"modules,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+	Reason  string `json:"reason,omitempty"` // why not, when not used
+}
+
+// PlanPrefixCache decides whether FitPrefixCached can train m on train
+// and val, with m's stages frozen as they are now: not with augmentation
+// (each epoch's images differ), not in a data-parallel run, not with
+// Config.CacheLimit negative, and only when m has a frozen prefix
+// (vision.Model.FrozenPrefix) whose activations of all the images fit
+// under Config.CacheLimit. It runs the prefix on one training image to
+// measure them.
+func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) (PrefixCache, error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return PrefixCache{}, err
+	}
+	switch {
+	case train == nil || train.Len() == 0:
+		return PrefixCache{}, fmt.Errorf("finetune: empty training set")
+	case t.Dist != nil:
+		return PrefixCache{Reason: "data-parallel run"}, nil
+	case cfg.Augment.Active():
+		return PrefixCache{Reason: "augmentation varies the images every epoch"}, nil
+	case cfg.CacheLimit < 0:
+		return PrefixCache{Reason: "cache turned off"}, nil
+	}
+	var p PrefixCache
+	err = t.worker().Do(func() error {
+		n, why := m.FrozenPrefix()
+		if n == 0 {
+			p.Reason = why
+			return nil
+		}
+		p.Modules = n
+		x, y, err := imageBatches(train, cfg)([]int{0})
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		y.MustDrop()
+		return torch.Inference(func() error {
+			a, err := m.Backbone.(vision.Seq)[:n].Forward(x, false)
+			if err != nil {
+				return fmt.Errorf("finetune: frozen prefix of %s: %w", m.Arch, err)
+			}
+			defer a.MustDrop()
+			images := int64(train.Len())
+			if val != nil {
+				images += int64(val.Len())
+			}
+			p.Bytes = images * int64(a.Numel()) * int64(a.DType().Size())
+			return nil
+		})
+	})
+	if err != nil {
+		return PrefixCache{}, err
+	}
+	switch {
+	case p.Reason != "":
+	case p.Bytes > cfg.CacheLimit:
+		p.Reason = fmt.Sprintf("activations %.2f MiB over the cache limit %.2f MiB", float64(p.Bytes)/(1<<20), float64(cfg.CacheLimit)/(1<<20))
+	default:
+		p.Used = true
+	}
+	return p, nil
+}
+
+// FitPrefixCached is Fit for a model whose leading stages are frozen: the
+// frozen prefix of the backbone (vision.Model.FrozenPrefix) runs once per
+// image, in eval mode under inference mode, and the rest of the backbone
+// and the head train on its stored activations, with Fit's optimiser,
+// schedule, batches (the same seed gives the same order), EMA,
+// checkpoints and resumption. Without augmentation this gives Fit's
+// results (to float rounding: the cached prefix folds its batch norms in
+// evaluation's memory layout) without running the frozen stages every
+// epoch. It fails, saying why, where PlanPrefixCache says no; the result's
+// PrefixCache records the plan.
+func (t *Trainer) FitPrefixCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := t.PlanPrefixCache(m, train, val)
+	if err != nil {
+		return nil, err
+	}
+	if !plan.Used {
+		return nil, fmt.Errorf("finetune: frozen stages cannot be cached: %s", plan.Reason)
+	}
+	prefix, suffix := m.Backbone.(vision.Seq)[:plan.Modules], m.Backbone.(vision.Seq)[plan.Modules:]
+	var trainX, trainY, valX, valY *ts.Tensor
+	err = t.worker().Do(func() error {
+		var err error
+		if trainX, trainY, err = activations(prefix, train, cfg); err != nil {
+			return err
+		}
+		if val != nil && val.Len() > 0 {
+			valX, valY, err = activations(prefix, val, cfg)
+		}
+		return err
+	})
+	defer func() {
+		_ = t.worker().Do(func() error {
+			for _, x := range []*ts.Tensor{trainX, trainY, valX, valY} {
+				if x != nil {
+					x.MustDrop()
+				}
+			}
+			return nil
+		})
+	}()
+	if err != nil {
+		return nil, err
+	}
+	var vset evalSet
+	if valX != nil {
+		vset = evalSet{n: val.Len(), batches: rows(valX, valY), classes: val.Classes}
+	}
+	rest := Func(func(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+		f, err := suffix.Forward(x, train)
+		if err != nil {
+			return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
+		}
+		defer f.MustDrop()
+		out, err := m.Head.Forward(f, train)
+		if err != nil {
+			return nil, fmt.Errorf("vision: %s head: %w", m.Arch, err)
+		}
+		return out, nil
+	})
+	res, err := t.run(rest, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, m.VS, cfg) },
+		train.Len(), fromBatcher(rows(trainX, trainY), cfg.BatchSize), vset)
+	if err != nil {
+		return nil, err
+	}
+	res.PrefixCache = &plan
+	return res, nil
+}
