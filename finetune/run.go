@@ -258,7 +258,8 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	tr := Trainer{Config: cfg, StateDir: s.Out, Resume: s.Resume, Dist: s.Dist, Hooks: Hooks{
 		OnStart: func(p Plan) {
 			if s.Hooks.OnStart != nil {
-				s.Hooks.OnStart(RunStart{Model: m, Plan: p, Frozen: nFrozen, Classes: data.Classes, Size: data.Size, Batch: t.Batch})
+				s.Hooks.OnStart(RunStart{Model: m, Plan: p, Frozen: nFrozen, Classes: data.Classes, Size: data.Size, Batch: t.Batch,
+					FrozenCache: prefix})
 			}
 		},
 		OnStep: s.Hooks.OnStep,

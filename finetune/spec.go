@@ -204,6 +204,10 @@ type RunStart struct {
 	Classes []string
 	Size    int
 	Batch   int // images per step (per rank in a data-parallel run)
+	// FrozenCache says whether the frozen stages (Freeze N) run once per
+	// image or every step, and why; nil without frozen stages or with
+	// Freeze "all".
+	FrozenCache *PrefixCache
 }
 
 // ImageNetNorm is the per-channel normalisation every run applies:

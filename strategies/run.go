@@ -76,6 +76,9 @@ type Outcome struct {
 	Seconds      float64 `json:"seconds"`        // wall time of the whole run, model set-up included
 	ImagesPerSec float64 `json:"images_per_sec"` // training images processed per second of training
 	TrainImages  int     `json:"train_images"`
+	// FrozenCache says whether a run with frozen stages computed them once
+	// per image (see finetune.RunConfig.FrozenCache); nil without any.
+	FrozenCache *finetune.PrefixCache `json:"frozen_cache,omitempty"`
 }
 
 // Run trains the job's model (finetune.Run on Spec) and measures it. A
@@ -116,6 +119,7 @@ func (j Job) Run() (*Outcome, error) {
 	if res.Stopped { // a hook stopped it: the run is unfinished, not measured
 		return nil, fmt.Errorf("strategies: %s: stopped after epoch %d of %d: %w", p.Strategy, len(out.Curve), p.Epochs, finetune.ErrStop)
 	}
+	out.FrozenCache = res.Config.FrozenCache
 	out.summarise(res.Result, time.Since(began))
 	return out, nil
 }

@@ -611,7 +611,7 @@ func TestTrainImageFolder(t *testing.T) {
 		{[]string{"--data", bad}, `class folder "b" is in val but not in train`},
 		{[]string{"--data", root, "--val-split", "0"}, "a validation split in (0, 1) is needed"},
 		{[]string{"--data", "/nonexistent"}, "not fashion-mnist and not an image folder"},
-		{[]string{"--data", root, "--on-bad-image", "skip", "--freeze", "2", "--no-cache"}, "--no-cache applies to --freeze all"},
+		{[]string{"--data", root, "--on-bad-image", "skip", "--no-cache"}, "--no-cache applies to frozen stages: --freeze N or all"},
 		{[]string{"--data", root, "--classes", "0-1"}, "--classes applies to fashion-mnist"},
 		{[]string{"--data", root, "--on-bad-image", "skip", "--shots", "13"}, "--shots: datasets: 13 images per class asked"},
 		{[]string{"--data", root, "--on-bad-image", "skip", "--freeze", "all"}, "--freeze all: without source weights (--weights or --pretrained)"},

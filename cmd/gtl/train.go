@@ -32,7 +32,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
 			&cli.StringFlag{Name: "strategy", Usage: "scratch, linear, freeze-N, full, gradual, or auto (gtl recommend's choice): sets freeze, rates, epochs and schedule unless given"},
 			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
-			&cli.BoolFlag{Name: "no-cache", Usage: "with --freeze all: run the frozen backbone every step instead of caching its features (the naive path, for comparisons)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "run the frozen stages every step instead of once per image: with --freeze all the backbone instead of its cached features, with --freeze N the frozen stages (cached up to GTL_FROZEN_CACHE_MB) (the naive path, for comparisons)"},
 			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
 			&cli.StringFlag{Name: "unfreeze-at", Usage: "epochs after which one more frozen stage (top-down) starts training, e.g. 1,2 (gradual unfreezing)"},
 			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
@@ -99,6 +99,11 @@ func runTrain(c *cli.Context) error {
 			printStageTable(w, s.Model, p.Groups, s.Frozen)
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
 				s.Model.Arch, p.TrainImages, len(s.Classes), s.Size, p.ValImages, p.Epochs, p.StepsPerEpoch)
+			if fc := s.FrozenCache; fc != nil && fc.Used {
+				fmt.Fprintf(w, "frozen stages: computed once per image (%d backbone modules, %.1f MiB of activations)\n", fc.Modules, float64(fc.Bytes)/(1<<20))
+			} else if fc != nil {
+				fmt.Fprintf(w, "frozen stages: run every step (%s)\n", fc.Reason)
+			}
 			if group != nil {
 				fmt.Fprintf(w, "data-parallel: %d ranks (c10d %s, rendezvous %s:%d), %d images per rank and step, global batch %d\n",
 					group.World(), group.Config().Backend, group.Config().Addr, group.Config().Port, s.Batch, s.Batch*group.World())

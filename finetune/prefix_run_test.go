@@ -1,0 +1,120 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunFrozenCache runs Freeze 2 (resnet18: stem and layer1) from
+// source weights: without anything that varies the frozen stages' output
+// the run computes them once per image, with the uncached run's losses
+// and accuracy; each reason against it makes the run train through them
+// and says why, in the result and in config.json; and a cached run stopped
+// after an epoch resumes to the uninterrupted run's weights.
+func TestRunFrozenCache(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	writeGrayFolder(t, images, map[string]uint8{"bright": 200, "dark": 40, "mid": 120}, 6)
+	src := filepath.Join(dir, "source")
+	s := crashSpec(images, src, 0)
+	s.Train.Epochs = 1
+	if _, err := Run(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	spec := func(out string) RunSpec {
+		s := crashSpec(images, out, 0.5)
+		s.Model.Weights = filepath.Join(src, "last.safetensors")
+		s.Train.Freeze, s.Train.Epochs = "2", 2
+		return s
+	}
+	var cached, uncached *RunResult
+	for _, tt := range []struct {
+		name   string
+		change func(*RunSpec)
+		env    string // GTL_FROZEN_CACHE_MB
+		want   string // reason; "" when cached
+	}{
+		{"cached", nil, "", ""},
+		{"no-cache", func(s *RunSpec) { s.Train.NoCache = true }, "", "no-cache"},
+		{"unfreeze-at", func(s *RunSpec) { s.Train.UnfreezeAt = []int{1} }, "", "unfreeze-at changes the frozen stages"},
+		{"augmentation", func(s *RunSpec) { s.Train.Augment = "light" }, "", "augmentation varies the images"},
+		{"over the limit", func(s *RunSpec) { s.Train.CacheLimit = 1024 }, "", "over the cache limit 0.00 MiB"},
+		{"env off", nil, "0", "cache turned off"},
+		{"env limit", nil, "1", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GTL_FROZEN_CACHE_MB", tt.env)
+			out := filepath.Join(dir, tt.name)
+			s := spec(out)
+			if tt.change != nil {
+				tt.change(&s)
+			}
+			res, err := Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := res.Config.FrozenCache
+			if p == nil || p.Used != (tt.want == "") || !strings.Contains(p.Reason, tt.want) {
+				t.Fatalf("FrozenCache %+v, want reason %q", p, tt.want)
+			}
+			if (res.Result.PrefixCache != nil) != p.Used {
+				t.Errorf("Result.PrefixCache %+v, want set when cached", res.Result.PrefixCache)
+			}
+			var conf struct {
+				FrozenCache *PrefixCache `json:"frozen_cache"`
+			}
+			b, _ := os.ReadFile(filepath.Join(out, "config.json"))
+			if err := json.Unmarshal(b, &conf); err != nil || conf.FrozenCache == nil || *conf.FrozenCache != *p {
+				t.Errorf("config.json frozen_cache %+v (%v), want %+v", conf.FrozenCache, err, p)
+			}
+			switch tt.name {
+			case "cached":
+				cached = res
+			case "no-cache":
+				uncached = res
+			}
+		})
+	}
+	if cached == nil || uncached == nil {
+		t.Fatal("the cached or the uncached run failed")
+	}
+	for e := range cached.Result.Epochs {
+		c, u := cached.Result.Epochs[e], uncached.Result.Epochs[e]
+		if math.Abs(c.TrainLoss-u.TrainLoss) > 1e-4*math.Max(1, u.TrainLoss) || c.ValAccuracy != u.ValAccuracy {
+			t.Errorf("epoch %d: cached %+v, uncached %+v", e+1, c, u)
+		}
+	}
+	// Stopped after epoch 1 and resumed: the cache is rebuilt and the run
+	// ends where the uninterrupted one did.
+	out := filepath.Join(dir, "stopped")
+	s = spec(out)
+	s.Hooks.OnEpochEnd = func(e Epoch) error {
+		if e.Epoch == 1 {
+			return ErrStop
+		}
+		return nil
+	}
+	if res, err := Run(context.Background(), s); err != nil || !res.Stopped {
+		t.Fatalf("stop after epoch 1: %v", err)
+	}
+	s = spec(out)
+	s.Resume = true
+	res, err := Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.Config.FrozenCache; p == nil || !p.Used {
+		t.Errorf("resumed run: FrozenCache %+v, want cached", p)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "cached", "last.safetensors"))
+	got, _ := os.ReadFile(filepath.Join(out, "last.safetensors"))
+	if len(want) == 0 || !bytes.Equal(got, want) {
+		t.Error("stopped after epoch 1 and resumed: last.safetensors differs from the uninterrupted cached run's")
+	}
+}
