@@ -25,6 +25,13 @@
 //	}
 //	res, err := tr.Fit(model, vs, train, val)
 //
+// Frozen parts of a model are computed once per image where nothing
+// varies them between epochs: FitCached trains only the head on the
+// backbone's features (Freeze "all"), FitPrefixCached trains the rest of
+// the network on the frozen prefix's activations (Freeze N, see
+// PlanPrefixCache for when it applies); Run picks the path and records it
+// (RunConfig.CachedFeatures, RunConfig.FrozenCache).
+//
 // All torch work runs on the trainer's worker (package vision/torch), so
 // Fit and Run may be called from any goroutine. finetune sits on vision;
 // package strategies builds training plans on top of it.
