@@ -28,37 +28,59 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	if cfg.Augment.Active() {
 		return nil, fmt.Errorf("finetune: cached features are computed once: no augmentation (train with Fit and the backbone frozen instead)")
 	}
-	var trainX, trainY, valX, valY *ts.Tensor
-	err = t.worker().Do(func() error {
-		var err error
-		if trainX, trainY, err = activations(m.Backbone, train, cfg); err != nil {
-			return err
-		}
-		if val != nil && val.Len() > 0 {
-			valX, valY, err = activations(m.Backbone, val, cfg)
-		}
-		return err
-	})
-	defer func() {
-		_ = t.worker().Do(func() error {
-			for _, x := range []*ts.Tensor{trainX, trainY, valX, valY} {
-				if x != nil {
-					x.MustDrop()
-				}
-			}
-			return nil
-		})
-	}()
+	c, err := t.cacheActivations(m.Backbone, train, val, cfg)
 	if err != nil {
 		return nil, err
 	}
-	var vset evalSet
-	if valX != nil {
-		vset = evalSet{n: val.Len(), batches: rows(valX, valY), classes: val.Classes}
-	}
+	defer t.release(c)
 	head := Func(m.Head.Forward)
 	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
-		train.Len(), fromBatcher(rows(trainX, trainY), cfg.BatchSize), vset)
+		train.Len(), fromBatcher(c.train, cfg.BatchSize), c.val)
+}
+
+// cached holds the outputs of a module for the training and validation
+// images (activations), as training batches and an evaluation set.
+type cached struct {
+	train   batcher
+	val     evalSet
+	tensors []*ts.Tensor
+}
+
+// cacheActivations computes mod's outputs for train and val (nil or
+// empty: no evaluation set) on the trainer's worker; release frees them.
+func (t *Trainer) cacheActivations(mod vision.Module, train, val *datasets.Images, cfg Config) (*cached, error) {
+	c := &cached{}
+	err := t.worker().Do(func() error {
+		x, y, err := activations(mod, train, cfg)
+		if err != nil {
+			return err
+		}
+		c.tensors = append(c.tensors, x, y)
+		c.train = rows(x, y)
+		if val != nil && val.Len() > 0 {
+			if x, y, err = activations(mod, val, cfg); err != nil {
+				return err
+			}
+			c.tensors = append(c.tensors, x, y)
+			c.val = evalSet{n: val.Len(), batches: rows(x, y), classes: val.Classes}
+		}
+		return nil
+	})
+	if err != nil {
+		t.release(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// release frees the cached activations.
+func (t *Trainer) release(c *cached) {
+	_ = t.worker().Do(func() error {
+		for _, x := range c.tensors {
+			x.MustDrop()
+		}
+		return nil
+	})
 }
 
 // Func adapts a forward function to Model.

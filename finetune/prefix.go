@@ -112,49 +112,14 @@ func (t *Trainer) FitPrefixCached(m *vision.Model, train, val *datasets.Images) 
 	if !plan.Used {
 		return nil, fmt.Errorf("finetune: frozen stages cannot be cached: %s", plan.Reason)
 	}
-	prefix, suffix := m.Backbone.(vision.Seq)[:plan.Modules], m.Backbone.(vision.Seq)[plan.Modules:]
-	var trainX, trainY, valX, valY *ts.Tensor
-	err = t.worker().Do(func() error {
-		var err error
-		if trainX, trainY, err = activations(prefix, train, cfg); err != nil {
-			return err
-		}
-		if val != nil && val.Len() > 0 {
-			valX, valY, err = activations(prefix, val, cfg)
-		}
-		return err
-	})
-	defer func() {
-		_ = t.worker().Do(func() error {
-			for _, x := range []*ts.Tensor{trainX, trainY, valX, valY} {
-				if x != nil {
-					x.MustDrop()
-				}
-			}
-			return nil
-		})
-	}()
+	c, err := t.cacheActivations(m.Backbone.(vision.Seq)[:plan.Modules], train, val, cfg)
 	if err != nil {
 		return nil, err
 	}
-	var vset evalSet
-	if valX != nil {
-		vset = evalSet{n: val.Len(), batches: rows(valX, valY), classes: val.Classes}
-	}
-	rest := Func(func(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-		f, err := suffix.Forward(x, train)
-		if err != nil {
-			return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
-		}
-		defer f.MustDrop()
-		out, err := m.Head.Forward(f, train)
-		if err != nil {
-			return nil, fmt.Errorf("vision: %s head: %w", m.Arch, err)
-		}
-		return out, nil
-	})
+	defer t.release(c)
+	rest := Func(func(a *ts.Tensor, train bool) (*ts.Tensor, error) { return m.ForwardAfter(plan.Modules, a, train) })
 	res, err := t.run(rest, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, m.VS, cfg) },
-		train.Len(), fromBatcher(rows(trainX, trainY), cfg.BatchSize), vset)
+		train.Len(), fromBatcher(c.train, cfg.BatchSize), c.val)
 	if err != nil {
 		return nil, err
 	}

@@ -18,15 +18,7 @@ import (
 // and says why, in the result and in config.json; and a cached run stopped
 // after an epoch resumes to the uninterrupted run's weights.
 func TestRunFrozenCache(t *testing.T) {
-	dir := t.TempDir()
-	images := filepath.Join(dir, "images")
-	writeGrayFolder(t, images, map[string]uint8{"bright": 200, "dark": 40, "mid": 120}, 6)
-	src := filepath.Join(dir, "source")
-	s := crashSpec(images, src, 0)
-	s.Train.Epochs = 1
-	if _, err := Run(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	dir, images, src := sourceRun(t)
 	spec := func(out string) RunSpec {
 		s := crashSpec(images, out, 0.5)
 		s.Model.Weights = filepath.Join(src, "last.safetensors")
@@ -93,7 +85,7 @@ func TestRunFrozenCache(t *testing.T) {
 	// Stopped after epoch 1 and resumed: the cache is rebuilt and the run
 	// ends where the uninterrupted one did.
 	out := filepath.Join(dir, "stopped")
-	s = spec(out)
+	s := spec(out)
 	s.Hooks.OnEpochEnd = func(e Epoch) error {
 		if e.Epoch == 1 {
 			return ErrStop

@@ -14,15 +14,7 @@ import (
 // resumed run must start with the stage unfrozen at epoch 1 training, not
 // with the initial frozen stages.
 func TestResumeUnfreezeAt(t *testing.T) {
-	dir := t.TempDir()
-	images := filepath.Join(dir, "images")
-	writeGrayFolder(t, images, map[string]uint8{"bright": 200, "dark": 40, "mid": 120}, 6)
-	src := filepath.Join(dir, "source")
-	s := crashSpec(images, src, 0)
-	s.Train.Epochs = 1
-	if _, err := Run(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	dir, images, src := sourceRun(t)
 	spec := func(out string) RunSpec {
 		s := crashSpec(images, out, 0)
 		s.Model.Weights = filepath.Join(src, "last.safetensors")
@@ -62,4 +54,22 @@ func TestResumeUnfreezeAt(t *testing.T) {
 			t.Errorf("stopped after epoch %d and resumed: last.safetensors differs from the uninterrupted run's", stopAt)
 		}
 	}
+}
+
+// sourceRun trains crashSpec's model for one epoch on a folder of three
+// grey classes (6 images each) in a temporary dir, as a source for
+// fine-tuning tests: it returns the dir, the folder and the run's output
+// (its last.safetensors).
+func sourceRun(t *testing.T) (dir, images, src string) {
+	t.Helper()
+	dir = t.TempDir()
+	images = filepath.Join(dir, "images")
+	writeGrayFolder(t, images, map[string]uint8{"bright": 200, "dark": 40, "mid": 120}, 6)
+	src = filepath.Join(dir, "source")
+	s := crashSpec(images, src, 0)
+	s.Train.Epochs = 1
+	if _, err := Run(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return dir, images, src
 }

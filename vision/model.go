@@ -197,6 +197,12 @@ func (m *Model) Close() {
 // Forward returns the logits for a batch of images. The caller owns them.
 func (m *Model) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	f, err := m.backbone(x, train)
+	return m.logits(f, err, train)
+}
+
+// logits maps the backbone's output f (or its error) to the head's
+// logits, freeing f.
+func (m *Model) logits(f *ts.Tensor, err error, train bool) (*ts.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vision: %s: %w", m.Arch, err)
 	}

@@ -6,6 +6,19 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
+// ForwardAfter returns the logits [N, NumClasses] for the activations
+// of the backbone's first n modules (Backbone[:n] of a Seq backbone, see
+// FrozenPrefix): the remaining modules, then the head. The caller owns
+// them. It fails when the backbone is not a Seq of more than n modules.
+func (m *Model) ForwardAfter(n int, a *ts.Tensor, train bool) (*ts.Tensor, error) {
+	seq, ok := m.Backbone.(Seq)
+	if !ok || n < 0 || n >= len(seq) {
+		return nil, fmt.Errorf("vision: %s: no backbone modules after the first %d", m.Arch, n)
+	}
+	f, err := seq[n:].Forward(a, train)
+	return m.logits(f, err, train)
+}
+
 // FrozenPrefix returns how many leading modules of the model's backbone
 // (a top-level Seq) compute a fixed function of their input in training:
 // the longest leading run whose every parameter is frozen (no gradient),
