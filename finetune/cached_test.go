@@ -4,7 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/vision"
@@ -15,26 +14,7 @@ import (
 // headOnly builds resnet18 (seeded) with every stage but the head frozen,
 // batch norms in eval mode: the feature-extractor setting.
 func headOnly(t testing.TB, w *torch.Worker) *vision.Model {
-	var m *vision.Model
-	err := w.Do(func() error {
-		if err := torch.ManualSeed(5); err != nil {
-			return err
-		}
-		var err error
-		if m, err = vision.New("resnet18", 3, gotch.CPU); err != nil {
-			return err
-		}
-		for i := 0; i < len(m.Stages)-1; i++ {
-			if err := m.SetStageFrozen(i, true, true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return seededFrozen(t, w, 5, "resnet18", -1, true)
 }
 
 func headWeights(t testing.TB, w *torch.Worker, m *vision.Model) []float64 {

@@ -12,17 +12,26 @@ import (
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
-// frozenModel builds arch (seeded, 3 classes) with its first n stages
+// frozenModel builds arch (seed 7, 3 classes) with its first n stages
 // frozen; bnEval as SetStageFrozen takes it.
 func frozenModel(t testing.TB, w *torch.Worker, arch string, n int, bnEval bool) *vision.Model {
+	return seededFrozen(t, w, 7, arch, n, bnEval)
+}
+
+// seededFrozen builds arch (3 classes) from seed with its first n stages
+// frozen, or all but the last -n when n is negative.
+func seededFrozen(t testing.TB, w *torch.Worker, seed int64, arch string, n int, bnEval bool) *vision.Model {
 	var m *vision.Model
 	err := w.Do(func() error {
-		if err := torch.ManualSeed(7); err != nil {
+		if err := torch.ManualSeed(seed); err != nil {
 			return err
 		}
 		var err error
 		if m, err = vision.New(arch, 3, gotch.CPU); err != nil {
 			return err
+		}
+		if n < 0 {
+			n += len(m.Stages)
 		}
 		for i := 0; i < n; i++ {
 			if err := m.SetStageFrozen(i, true, bnEval); err != nil {
