@@ -69,8 +69,9 @@ esac
 # measured so (results depend on the thread count), and on a 2-core machine
 # two OpenMP threads lose to one as soon as anything else runs (a resnet18
 # step at 32 px: 597 ms against 283 ms at load 2.5; idle, 202 against
-# 312 ms; README, Performance). The default demo took 13 min 23 s on 2
-# idle cores with JOBS=2, sources included (21 min 40 s with JOBS=1).
+# 312 ms; README, Performance). The default demo took 12 min 10 s on 2
+# idle cores with JOBS=2, sources included (21 min 40 s with JOBS=1, before
+# freeze-2's frozen stages were computed once per image).
 export GTL_NUM_THREADS=${GTL_NUM_THREADS:-1}
 JOBS=${JOBS:-2}
 case "$JOBS" in '' | *[!0-9]* | 0) echo "demo: JOBS=$JOBS: want a number of runs at once, 1 or more" >&2; exit 2 ;; esac
