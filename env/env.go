@@ -75,6 +75,18 @@ func Threads() (int, error) {
 	return n, nil
 }
 
+// CheckMalloc reports an error when GTL_MALLOC is set to anything but
+// "reuse" or "system": the wrapper library reads it as it loads and would
+// treat a misspelling as the default.
+func CheckMalloc() error {
+	switch v := os.Getenv(Malloc.Name); v {
+	case "", "reuse", "system":
+		return nil
+	default:
+		return fmt.Errorf("env: %s=%q: want reuse or system", Malloc.Name, v)
+	}
+}
+
 // FrozenCacheBytes returns GTL_FROZEN_CACHE_MB in bytes; -1 when it is 0
 // (caching off).
 func FrozenCacheBytes() (int64, error) {

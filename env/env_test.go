@@ -1,6 +1,7 @@
 package env
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -48,5 +49,25 @@ func TestAllNamed(t *testing.T) {
 			t.Errorf("bad or duplicate variable %+v", v)
 		}
 		seen[v.Name] = true
+	}
+}
+
+func TestCheckMalloc(t *testing.T) {
+	tests := []struct {
+		val     string
+		wantErr string
+	}{
+		{"", ""}, {"reuse", ""}, {"system", ""},
+		{"sytem", `env: GTL_MALLOC="sytem": want reuse or system`},
+		{"System", `env: GTL_MALLOC="System": want reuse or system`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.val, func(t *testing.T) {
+			t.Setenv(Malloc.Name, tt.val)
+			err := CheckMalloc()
+			if got := fmt.Sprint(err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && got != tt.wantErr) {
+				t.Fatalf("CheckMalloc() = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }

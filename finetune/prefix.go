@@ -47,7 +47,7 @@ func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) 
 	case cfg.Augment.Active():
 		return PrefixCache{Reason: "augmentation varies the images every epoch"}, nil
 	case cfg.CacheLimit < 0:
-		return PrefixCache{Reason: "cache turned off"}, nil
+		return PrefixCache{Reason: "turned off (cache limit 0: GTL_FROZEN_CACHE_MB=0)"}, nil
 	}
 	var p PrefixCache
 	err = t.worker().Do(func() error {

@@ -33,11 +33,11 @@ func TestRunFrozenCache(t *testing.T) {
 		want   string // reason; "" when cached
 	}{
 		{"cached", nil, "", ""},
-		{"no-cache", func(s *RunSpec) { s.Train.NoCache = true }, "", "no-cache"},
+		{"no-cache", func(s *RunSpec) { s.Train.NoCache = true }, "", "turned off (no-cache)"},
 		{"unfreeze-at", func(s *RunSpec) { s.Train.UnfreezeAt = []int{1} }, "", "unfreeze-at changes the frozen stages"},
 		{"augmentation", func(s *RunSpec) { s.Train.Augment = "light" }, "", "augmentation varies the images"},
 		{"over the limit", func(s *RunSpec) { s.Train.CacheLimit = 1024 }, "", "over the cache limit 0.00 MiB"},
-		{"env off", nil, "0", "cache turned off"},
+		{"env off", nil, "0", "turned off (cache limit 0: GTL_FROZEN_CACHE_MB=0)"},
 		{"env limit", nil, "1", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

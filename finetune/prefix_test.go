@@ -135,7 +135,7 @@ func TestPlanPrefixCache(t *testing.T) {
 			s[4] = vision.Func(s[4].Forward) // layer1.1: the prefix ends before it
 		}, ""},
 		{"limit one byte short", 2, true, Config{CacheLimit: bytes - 1}, nil, "activations 0.25 MiB over the cache limit 0.25 MiB"},
-		{"off", 2, true, Config{CacheLimit: -1}, nil, "cache turned off"},
+		{"off", 2, true, Config{CacheLimit: -1}, nil, "turned off (cache limit 0: GTL_FROZEN_CACHE_MB=0)"},
 		{"augmentation", 2, true, Config{Augment: Augmentation{Erase: &augment.RandomErasing{P: 0.5}}}, nil, "augmentation varies the images"},
 		{"nothing frozen", 0, true, Config{}, nil, "resnet18 backbone module 0: trainable parameters"},
 		{"batch norms follow the data", 2, false, Config{}, nil, "resnet18 backbone module 0: batch norm bn1 follows the data"},

@@ -221,7 +221,7 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		case len(unfreezeAt) > 0:
 			prefix = &PrefixCache{Reason: "unfreeze-at changes the frozen stages"}
 		case t.NoCache:
-			prefix = &PrefixCache{Reason: "no-cache"}
+			prefix = &PrefixCache{Reason: "turned off (no-cache)"}
 		case aug.Active() || data.Streamed():
 			prefix = &PrefixCache{Reason: "augmentation varies the images every epoch"}
 		default:

@@ -168,6 +168,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // setup applies the global flags before any command runs.
 func setup(c *cli.Context) error {
+	if err := env.CheckMalloc(); err != nil && c.Args().First() != "doctor" {
+		return cli.Exit(err.Error(), 2)
+	}
 	n := c.Int("threads")
 	if n == 0 {
 		var err error

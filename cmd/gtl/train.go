@@ -100,7 +100,7 @@ func runTrain(c *cli.Context) error {
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
 				s.Model.Arch, p.TrainImages, len(s.Classes), s.Size, p.ValImages, p.Epochs, p.StepsPerEpoch)
 			if fc := s.FrozenCache; fc != nil && fc.Used {
-				fmt.Fprintf(w, "frozen stages: computed once per image (%d backbone modules, %.1f MiB of activations)\n", fc.Modules, float64(fc.Bytes)/(1<<20))
+				fmt.Fprintf(w, "frozen stages: computed once per image (%d stages = the first %d backbone modules, %.1f MiB of activations)\n", s.Frozen, fc.Modules, float64(fc.Bytes)/(1<<20))
 			} else if fc != nil {
 				fmt.Fprintf(w, "frozen stages: run every step (%s)\n", fc.Reason)
 			}
