@@ -8,12 +8,13 @@ import (
 
 // ForwardAfter returns the logits [N, NumClasses] for the activations
 // of the backbone's first n modules (Backbone[:n] of a Seq backbone, see
-// FrozenPrefix): the remaining modules, then the head. The caller owns
-// them. It fails when the backbone is not a Seq of more than n modules.
+// FrozenPrefix): the remaining modules (none when n is the whole
+// backbone), then the head. The caller owns them. It fails when the
+// backbone is not a Seq of at least n modules.
 func (m *Model) ForwardAfter(n int, a *ts.Tensor, train bool) (*ts.Tensor, error) {
 	seq, ok := m.Backbone.(Seq)
-	if !ok || n < 0 || n >= len(seq) {
-		return nil, fmt.Errorf("vision: %s: no backbone modules after the first %d", m.Arch, n)
+	if !ok || n < 0 || n > len(seq) {
+		return nil, fmt.Errorf("vision: %s: backbone has no first %d modules", m.Arch, n)
 	}
 	f, err := seq[n:].Forward(a, train)
 	return m.logits(f, err, train)
@@ -66,9 +67,9 @@ func (m *Model) FrozenPrefix() (n int, why string) {
 // fixedParams returns the number of parameter tensors in mod's subtree,
 // or why mod's training-mode output is not a fixed function of its input.
 func fixedParams(mod Module) (int, string) {
-	frozen := func(ts ...*ts.Tensor) (int, string) {
+	frozen := func(params ...*ts.Tensor) (int, string) {
 		k := 0
-		for _, t := range ts {
+		for _, t := range params {
 			if t == nil {
 				continue
 			}

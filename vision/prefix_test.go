@@ -1,10 +1,13 @@
 package vision_test
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
@@ -53,5 +56,60 @@ func TestFrozenPrefix(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestForwardAfter: the logits from the activations of the backbone's
+// first n modules equal Forward's, for n inside the backbone and for the
+// whole backbone (resnet18 --freeze 5: nothing left but the head); n past
+// the backbone is an error.
+func TestForwardAfter(t *testing.T) {
+	err := torch.Do(func() error {
+		if err := torch.ManualSeed(3); err != nil {
+			return err
+		}
+		m, err := vision.New("resnet18", 3, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		seq := m.Backbone.(vision.Seq)
+		x, err := ts.Randn([]int64{2, 3, 32, 32}, gotch.Float, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		want, err := m.Forward(x, false)
+		if err != nil {
+			return err
+		}
+		defer want.MustDrop()
+		for _, n := range []int{0, 5, len(seq)} {
+			a, err := seq[:n].Forward(x, false)
+			if err != nil {
+				return err
+			}
+			got, err := m.ForwardAfter(n, a, false)
+			a.MustDrop()
+			if err != nil {
+				return fmt.Errorf("ForwardAfter(%d): %w", n, err)
+			}
+			g, w := got.Float64Values(), want.Float64Values()
+			got.MustDrop()
+			dmax := 0.0
+			for i := range w {
+				dmax = math.Max(dmax, math.Abs(g[i]-w[i]))
+			}
+			if len(g) != len(w) || dmax > 1e-5 {
+				t.Errorf("ForwardAfter(%d): max |Δlogits| %g against Forward, want ≤ 1e-5", n, dmax)
+			}
+		}
+		if _, err := m.ForwardAfter(len(seq)+1, x, false); err == nil {
+			t.Errorf("ForwardAfter(%d) of a %d-module backbone: no error", len(seq)+1, len(seq))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
