@@ -64,27 +64,26 @@ class GtlCPUAllocator final : public c10::Allocator {
       return orig_->allocate(n);
     }
     size_t sz = (n + 4095) & ~size_t(4095);
-    void *p = nullptr;
     {
       std::lock_guard<std::mutex> g(mu_);
       auto it = free_.find(sz);
       if (it != free_.end() && !it->second.empty()) {
-        p = it->second.back();
+        void *p = it->second.back();
         it->second.pop_back();
         cached_ -= sz;
         hits_++;
+        live_[p] = sz;
+        return {p, p, &gtl_cache_delete, c10::Device(c10::DeviceType::CPU)};
       }
     }
-    if (p == nullptr) {
-      p = mmap(nullptr, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) {
-        C10_THROW_ERROR(Error, "gtl: CPU allocator: out of memory allocating " + std::to_string(n) + " bytes");
-      }
-      std::lock_guard<std::mutex> g(mu_);
-      misses_++;
+    // A miss maps outside the lock.
+    void *p = mmap(nullptr, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      C10_THROW_ERROR(Error, "gtl: CPU allocator: out of memory allocating " + std::to_string(n) + " bytes");
     }
     {
       std::lock_guard<std::mutex> g(mu_);
+      misses_++;
       live_[p] = sz;
     }
     return {p, p, &gtl_cache_delete, c10::Device(c10::DeviceType::CPU)};

@@ -15,6 +15,9 @@ import (
 // 64×56×56 floats, 784 KiB, per 224-pixel image: about 2,700 images).
 const DefaultCacheLimit = 2 << 30
 
+// reasonAugment is why augmented runs train through their frozen stages.
+const reasonAugment = "augmentation varies the images every epoch"
+
 // PrefixCache says whether a run computed its frozen stages once per
 // image (FitPrefixCached) or ran them every step (Fit), and why not.
 type PrefixCache struct {
@@ -45,7 +48,7 @@ func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) 
 	case t.Dist != nil:
 		return PrefixCache{Reason: "data-parallel run"}, nil
 	case cfg.Augment.Active():
-		return PrefixCache{Reason: "augmentation varies the images every epoch"}, nil
+		return PrefixCache{Reason: reasonAugment}, nil
 	case cfg.CacheLimit < 0:
 		return PrefixCache{Reason: "turned off (cache limit 0: GTL_FROZEN_CACHE_MB=0)"}, nil
 	}
@@ -101,16 +104,22 @@ func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) 
 // epoch. It fails, saying why, where PlanPrefixCache says no; the result's
 // PrefixCache records the plan.
 func (t *Trainer) FitPrefixCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
-	cfg, err := t.Config.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	plan, err := t.PlanPrefixCache(m, train, val)
 	if err != nil {
 		return nil, err
 	}
+	return t.fitPrefix(m, plan, train, val)
+}
+
+// fitPrefix is FitPrefixCached with the plan PlanPrefixCache made for m,
+// train and val (Run makes it first, to record it).
+func (t *Trainer) fitPrefix(m *vision.Model, plan PrefixCache, train, val *datasets.Images) (*Result, error) {
 	if !plan.Used {
 		return nil, fmt.Errorf("finetune: frozen stages cannot be cached: %s", plan.Reason)
+	}
+	cfg, err := t.Config.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	c, err := t.cacheActivations(m.Backbone.(vision.Seq)[:plan.Modules], train, val, cfg)
 	if err != nil {

@@ -94,7 +94,13 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	dev, _ := torch.ParseDevice(s.Device)       // checked by Resolve
+	dev, _ := torch.ParseDevice(s.Device) // checked by Resolve
+	limit := s.Train.CacheLimit           // frozen-stage cache (FitPrefixCached)
+	if limit == 0 {
+		if limit, err = env.FrozenCacheBytes(); err != nil {
+			return nil, err
+		}
+	}
 	if s.Train.Freeze != "0" && !s.FineTune() { // refused before any data is read
 		stages, err := StageCount(s.Model.Arch)
 		if err != nil {
@@ -203,12 +209,6 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	limit := t.CacheLimit
-	if limit == 0 {
-		if limit, err = env.FrozenCacheBytes(); err != nil {
-			return nil, err
-		}
-	}
 	cfg := Config{Epochs: t.Epochs, BatchSize: t.Batch, LR: t.LR, LRDecay: t.LRDecay, WeightDecay: t.WeightDecay,
 		Optimizer: t.Optimizer, Schedule: t.Schedule, Warmup: t.Warmup, LabelSmoothing: t.LabelSmoothing, ClipNorm: t.ClipGrad,
 		EMA: t.EMA, EvalEvery: t.EvalEvery, Seed: s.Seed, Augment: aug, Device: dev, Normalize: ImageNetNorm, CacheLimit: limit}
@@ -222,8 +222,8 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 			prefix = &PrefixCache{Reason: "unfreeze-at changes the frozen stages"}
 		case t.NoCache:
 			prefix = &PrefixCache{Reason: "turned off (no-cache)"}
-		case aug.Active() || data.Streamed():
-			prefix = &PrefixCache{Reason: "augmentation varies the images every epoch"}
+		case aug.Active(): // (only augmented runs stream their images)
+			prefix = &PrefixCache{Reason: reasonAugment}
 		default:
 			if train, err = data.Images(); err != nil {
 				return nil, err
@@ -309,7 +309,7 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		}
 		res, err = tr.FitCached(m, train, data.Val)
 	case prefix != nil && prefix.Used:
-		res, err = tr.FitPrefixCached(m, train, data.Val)
+		res, err = tr.fitPrefix(m, *prefix, train, data.Val)
 	case data.Streamed():
 		res, err = tr.FitSource(m, m.VS, loader.FromFiles(data.files), len(data.Classes), data.Size, data.Val)
 	default:

@@ -32,7 +32,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
 			&cli.StringFlag{Name: "strategy", Usage: "scratch, linear, freeze-N, full, gradual, or auto (gtl recommend's choice): sets freeze, rates, epochs and schedule unless given"},
 			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
-			&cli.BoolFlag{Name: "no-cache", Usage: "run the frozen stages every step instead of once per image: with --freeze all the backbone instead of its cached features, with --freeze N the frozen stages (cached up to GTL_FROZEN_CACHE_MB) (the naive path, for comparisons)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "run the frozen stages every step instead of once per image (--freeze all or N; the naive path, for comparisons)"},
 			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
 			&cli.StringFlag{Name: "unfreeze-at", Usage: "epochs after which one more frozen stage (top-down) starts training, e.g. 1,2 (gradual unfreezing)"},
 			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
