@@ -139,6 +139,25 @@ double gtl_opt_clip_grad_norm(void *opt, double max_norm) {
   return -1;
 }
 
+// gtl_opt_unscale_grads multiplies every parameter's gradient by inv_scale
+// in place and returns 1 when any of them holds a NaN or an infinity, 0
+// when all are finite, -1 on an error: the unscale-and-check half of
+// torch.cuda.amp.GradScaler.step (_amp_foreach_non_finite_check_and_unscale_).
+int gtl_opt_unscale_grads(void *opt, double inv_scale) {
+  PROTECT(
+    bool found = false;
+    for (auto &g : static_cast<torch::optim::Optimizer *>(opt)->param_groups())
+      for (auto &p : g.params()) {
+        if (!p.grad().defined()) continue;
+        auto grad = p.mutable_grad();
+        grad.mul_(inv_scale);
+        if (!found && !grad.isfinite().all().item<bool>()) found = true;
+      }
+    return found ? 1 : 0;
+  )
+  return -1;
+}
+
 void gtl_opt_zero_grad(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->zero_grad();) }
 
 void gtl_opt_step(void *opt) { PROTECT(static_cast<torch::optim::Optimizer *>(opt)->step();) }

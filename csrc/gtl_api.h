@@ -41,6 +41,7 @@ double gtl_opt_get_lr(void *opt, int group);
 void gtl_opt_set_lr(void *opt, int group, double lr);
 double gtl_opt_get_weight_decay(void *opt, int group);
 void gtl_opt_zero_grad(void *opt);
+int gtl_opt_unscale_grads(void *opt, double inv_scale);
 /* Scales the gradients of all the optimiser's parameters so that their
  * global L2 norm is at most max_norm; returns the norm before clipping. */
 double gtl_opt_clip_grad_norm(void *opt, double max_norm);

@@ -39,8 +39,8 @@ func TestAugmentedFitDeterministic(t *testing.T) {
 		if mix {
 			a.Mix = &augment.MixCutMix{MixupAlpha: 0.2, CutMixAlpha: 1, Prob: 1, SwitchProb: 0.5}
 		}
-		cfg := Config{Epochs: 2, BatchSize: 8, LR: 0.01, Seed: seed, Augment: a}
-		res, err := (&Trainer{Config: cfg, Worker: w}).Fit(m, m.VS, data, data)
+		cfg := Trainer{Train: TrainSpec{Epochs: 2, Batch: 8, LR: 0.01}, Seed: seed, Augment: a}
+		res, err := (&Trainer{Train: cfg.Train, Seed: cfg.Seed, Normalize: cfg.Normalize, Augment: cfg.Augment, Device: cfg.Device, Worker: w}).Fit(m, m.VS, data, data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,14 +11,14 @@ import (
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
-// FitCached trains only m's head, as a feature extractor: the backbone's
+// fitCached trains only m's head, as a feature extractor: the backbone's
 // features of every image are computed once (eval mode, no gradients) and
 // the head is trained on them, instead of running the frozen backbone
 // every epoch. Without augmentation this gives the results of Fit with
 // every stage but the head frozen (batch norms in eval mode), much faster.
 // Dropout in the head behaves as in Fit.
-func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
-	cfg, err := t.Config.withDefaults()
+func (t *Trainer) fitCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
+	cfg, err := t.loop()
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (t *Trainer) FitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	defer t.release(c)
 	head := Func(m.Head.Forward)
 	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
-		train.Len(), fromBatcher(c.train, cfg.BatchSize), c.val)
+		train.Len(), fromBatcher(c.train, cfg.Batch), c.val)
 }
 
 // cached holds the outputs of a module for the training and validation
@@ -48,7 +48,7 @@ type cached struct {
 
 // cacheActivations computes mod's outputs for train and val (nil or
 // empty: no evaluation set) on the trainer's worker; release frees them.
-func (t *Trainer) cacheActivations(mod vision.Module, train, val *datasets.Images, cfg Config) (*cached, error) {
+func (t *Trainer) cacheActivations(mod vision.Module, train, val *datasets.Images, cfg loop) (*cached, error) {
 	c := &cached{}
 	err := t.worker().Do(func() error {
 		x, y, err := activations(mod, train, cfg)
@@ -94,7 +94,7 @@ func (f Func) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x
 // image, computed in eval mode under inference mode. The concatenation runs
 // outside it, so x is a normal, contiguous tensor that training can index
 // and save.
-func activations(mod vision.Module, data *datasets.Images, cfg Config) (x, y *ts.Tensor, err error) {
+func activations(mod vision.Module, data *datasets.Images, cfg loop) (x, y *ts.Tensor, err error) {
 	var parts []*ts.Tensor
 	defer func() {
 		for _, p := range parts {
@@ -103,9 +103,9 @@ func activations(mod vision.Module, data *datasets.Images, cfg Config) (x, y *ts
 	}()
 	labels := make([]int64, 0, data.Len())
 	err = torch.Inference(func() error {
-		for start := 0; start < data.Len(); start += cfg.BatchSize {
-			idx := make([]int, 0, cfg.BatchSize)
-			for i := start; i < min(start+cfg.BatchSize, data.Len()); i++ {
+		for start := 0; start < data.Len(); start += cfg.Batch {
+			idx := make([]int, 0, cfg.Batch)
+			for i := start; i < min(start+cfg.Batch, data.Len()); i++ {
 				idx = append(idx, i)
 				labels = append(labels, int64(data.Labels[i]))
 			}
@@ -172,7 +172,7 @@ func rows(x, y *ts.Tensor) batcher {
 
 // headOptimizer is SGD over the head's parameters (those under its
 // HeadPrefixes) at the head's rate, weights and biases in separate groups.
-func headOptimizer(m *vision.Model, cfg Config) (*torch.Optimizer, []Group, error) {
+func headOptimizer(m *vision.Model, cfg loop) (*torch.Optimizer, []Group, error) {
 	opt, err := torch.NewOptimizer(optimizerOptions(cfg))
 	if err != nil {
 		return nil, nil, err

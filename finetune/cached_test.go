@@ -35,15 +35,15 @@ func TestFitCachedEqualsFit(t *testing.T) {
 	w := torch.NewWorker()
 	defer w.Close()
 	train, val := randomImages(48, 32, 3), randomImages(24, 32, 4)
-	cfg := Config{Epochs: 3, BatchSize: 8, LR: 0.05, Seed: 2, WeightDecay: 1e-3}
+	cfg := Trainer{Train: TrainSpec{Epochs: 3, Batch: 8, LR: 0.05, WeightDecay: 1e-3}, Seed: 2}
 	slow, fast := headOnly(t, w), headOnly(t, w)
 	defer w.Do(func() error { slow.Close(); fast.Close(); return nil })
-	tr := Trainer{Config: cfg, Worker: w}
+	tr := Trainer{Train: cfg.Train, Seed: cfg.Seed, Normalize: cfg.Normalize, Augment: cfg.Augment, Device: cfg.Device, Worker: w}
 	rs, err := tr.Fit(slow, slow.VS, train, val)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf, err := tr.FitCached(fast, train, val)
+	rf, err := tr.fitCached(fast, train, val)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +73,8 @@ func BenchmarkFeatureExtractorEpoch(b *testing.B) {
 	w := torch.NewWorker()
 	defer w.Close()
 	data := randomImages(64, 64, 6)
-	cfg := Config{Epochs: 1, BatchSize: 16, LR: 0.01, Seed: 1}
-	tr := Trainer{Config: cfg, Worker: w}
+	cfg := Trainer{Train: TrainSpec{Epochs: 1, Batch: 16, LR: 0.01}, Seed: 1}
+	tr := Trainer{Train: cfg.Train, Seed: cfg.Seed, Normalize: cfg.Normalize, Augment: cfg.Augment, Device: cfg.Device, Worker: w}
 	m := headOnly(b, w)
 	defer w.Do(func() error { m.Close(); return nil })
 	b.Run("naive", func(b *testing.B) {
@@ -95,18 +95,18 @@ func BenchmarkFeatureExtractorEpoch(b *testing.B) {
 		defer w.Do(func() error { fx.MustDrop(); fy.MustDrop(); return nil })
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			c, _ := cfg.withDefaults()
+			c, _ := cfg.loop()
 			if _, err := tr.run(Func(m.Head.Forward), m.VS, c, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, c) },
-				data.Len(), fromBatcher(rows(fx, fy), c.BatchSize), evalSet{}); err != nil {
+				data.Len(), fromBatcher(rows(fx, fy), c.Batch), evalSet{}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 }
 
-func mustFeatures(b *testing.B, w *torch.Worker, m *vision.Model, data *datasets.Images, cfg Config) (fx, fy *ts.Tensor) {
+func mustFeatures(b *testing.B, w *torch.Worker, m *vision.Model, data *datasets.Images, cfg Trainer) (fx, fy *ts.Tensor) {
 	err := w.Do(func() error {
-		c, err := cfg.withDefaults()
+		c, err := cfg.loop()
 		if err != nil {
 			return err
 		}

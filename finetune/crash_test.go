@@ -54,7 +54,7 @@ func TestCrashChild(t *testing.T) {
 	case "before-commit":
 		testHookBeforeCommit = kill
 	}
-	if _, err := Run(context.Background(), crashSpec(f[1], f[2], ema)); err != nil {
+	if _, err := Run(context.Background(), crashSpec(f[1], f[2], ema), RunEnv{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Fatal("not killed")
@@ -79,7 +79,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("%s ema %g", tc.point, tc.ema), func(t *testing.T) {
 			ref := filepath.Join(t.TempDir(), "ref")
-			if _, err := Run(context.Background(), crashSpec(images, ref, tc.ema)); err != nil {
+			if _, err := Run(context.Background(), crashSpec(images, ref, tc.ema), RunEnv{}); err != nil {
 				t.Fatal(err)
 			}
 			out := filepath.Join(t.TempDir(), "crashed")
@@ -98,7 +98,7 @@ func TestResumeAfterCrash(t *testing.T) {
 			}
 			s := crashSpec(images, out, tc.ema)
 			s.Resume = true
-			res, err := Run(context.Background(), s)
+			res, err := Run(context.Background(), s, RunEnv{})
 			if err != nil {
 				t.Fatal(err)
 			}

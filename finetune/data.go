@@ -148,9 +148,9 @@ func (a Augmentation) Active() bool { return len(a.Transform) > 0 || a.Erase != 
 
 // newLoader builds the loader of a training source with cfg's augmentation
 // and normalisation at the given image size.
-func newLoader(src loader.Source, classes, size int, cfg Config) (*loader.Loader, error) {
+func newLoader(src loader.Source, classes, size int, cfg loop) (*loader.Loader, error) {
 	a := cfg.Augment
-	lc := loader.Config{BatchSize: cfg.BatchSize, Workers: a.Workers, Size: size, Classes: classes, OnBadImage: a.OnBadImage, Seed: cfg.Seed}
+	lc := loader.Config{BatchSize: cfg.Batch, Workers: a.Workers, Size: size, Classes: classes, OnBadImage: a.OnBadImage, Seed: cfg.Seed}
 	for c := 0; c < 3; c++ {
 		mean, std := cfg.Normalize.Channel(c)
 		lc.Mean[c], lc.Std[c] = float32(mean), float32(std)

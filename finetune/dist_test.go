@@ -111,8 +111,7 @@ func ddpTrain(g *torch.Group, batch int, model func(Model) Model) (*ddpResult, e
 	if model != nil {
 		mm = model(m)
 	}
-	tr := Trainer{Config: Config{Epochs: 2, BatchSize: batch, LR: 0.05, Seed: 5,
-		Normalize: vision.Normalize{Mean: []float64{0.286}, Std: []float64{0.353}}}, Dist: g}
+	tr := Trainer{Train: TrainSpec{Epochs: 2, Batch: batch, LR: 0.05}, Seed: 5, Normalize: vision.Normalize{Mean: []float64{0.286}, Std: []float64{0.353}}, Dist: g}
 	res, err := tr.Fit(mm, vs, train, val)
 	if err != nil {
 		return nil, err

@@ -1,38 +1,50 @@
 // Package finetune trains gtl's models.
 //
-// Run carries out a whole training run described by a RunSpec: the data
-// (Fashion-MNIST classes or an image folder, shots, validation split,
-// resolution), the model (architecture, source weights, classes), the
-// training plan (freezing, rates, schedule, optimiser, augmentation, EMA,
-// epochs, batch), the device, the seed and an optional output folder
-// (checkpoints, metrics, config.json, plots). It is what `gtl train` runs,
-// and what every cell of `gtl compare` runs (package strategies builds
-// those specs):
+// A run is described by one settings type, RunSpec: the data (Fashion-MNIST
+// classes or an image folder, shots, validation split, resolution), the
+// model (architecture, source weights, classes), the training settings
+// (TrainSpec: freezing, rates, schedule, optimiser, augmentation, EMA,
+// epochs, batch, mixed precision, channels-last), the device, the seed and
+// an optional output folder (checkpoints, metrics, config.json, plots).
+// Its defaults are one table (TrainSpec.withDefaults, each field's comment
+// states its default); what config.json, the checkpoints and gtl compare's
+// results.json record is that type, resolved. What travels beside it
+// without changing its numbers — hooks, a data-parallel process group,
+// data already in memory, download progress, a strategy's planner — is
+// RunEnv's.
+//
+// Run is the one orchestrator: it resolves the spec once, lists the data
+// without decoding an image, opens the model (bad weights are reported
+// first), reads the data, asks RunEnv.Plan for a strategy's settings
+// (package strategies), and trains with Fit. It is what `gtl train` runs,
+// and what every cell of `gtl compare` and the probes of `gtl recommend`
+// run:
 //
 //	res, err := finetune.Run(ctx, finetune.RunSpec{
 //		Data:  finetune.DataSpec{Source: "images/", Shots: 20},
 //		Model: finetune.ModelSpec{Arch: "resnet18", Pretrained: true},
-//		Train: finetune.TrainSpec{Freeze: "2", Epochs: 3},
-//	})
+//		Train: finetune.TrainSpec{Freeze: "2", Epochs: 3, AMP: "bf16"},
+//	}, finetune.RunEnv{})
 //
-// Underneath is a small training loop with named hooks (start, step,
-// epoch end) through which callers attach progress, logging and early
-// stopping; the loop itself never prints:
+// Fit trains an open model on a data source and picks inside how the
+// images are served: the head on features computed once (Freeze "all"), the
+// rest of the network on a frozen prefix's activations computed once
+// (Freeze N, see PlanPrefixCache), images decoded and augmented by the
+// loader's workers, or in memory; it records the choice
+// (RunConfig.CachedFeatures, RunConfig.FrozenCache). Every path runs the
+// same training loop (Trainer, with named hooks for start, step, epoch
+// end) and the same step (Stepper: forward under autocast, loss, backward
+// with loss scaling for fp16, gradient sync, clipping, update), which gtl
+// bench also times. The loop never prints:
 //
 //	tr := finetune.Trainer{
-//		Config: finetune.Config{Epochs: 3, Seed: 1},
-//		Hooks:  finetune.Hooks{OnEpochEnd: func(e finetune.Epoch) error { fmt.Println(e.ValAccuracy); return nil }},
+//		Train: finetune.TrainSpec{Epochs: 3}, Seed: 1,
+//		Hooks: finetune.Hooks{OnEpochEnd: func(e finetune.Epoch) error { fmt.Println(e.ValAccuracy); return nil }},
 //	}
-//	res, err := tr.Fit(model, vs, train, val)
-//
-// Frozen parts of a model are computed once per image where nothing
-// varies them between epochs: FitCached trains only the head on the
-// backbone's features (Freeze "all"), FitPrefixCached trains the rest of
-// the network on the frozen prefix's activations (Freeze N, see
-// PlanPrefixCache for when it applies); Run picks the path and records it
-// (RunConfig.CachedFeatures, RunConfig.FrozenCache).
+//	res, err := tr.Fit(model, vs, train, val) // any Model, e.g. gtl smoke's small CNN
 //
 // All torch work runs on the trainer's worker (package vision/torch), so
 // Fit and Run may be called from any goroutine. finetune sits on vision;
-// package strategies builds training plans on top of it.
+// package strategies builds training plans on top of it, and package bench
+// measures its step.
 package finetune

@@ -21,14 +21,14 @@ type Report struct {
 
 // Report evaluates m on data in eval mode without gradients.
 func (t *Trainer) Report(m Model, data *datasets.Images) (*Report, error) {
-	cfg, err := t.Config.withDefaults()
+	cfg, err := t.loop()
 	if err != nil {
 		return nil, err
 	}
 	if data == nil || data.Len() == 0 {
 		return nil, fmt.Errorf("finetune: evaluate: empty data set")
 	}
-	return t.report(m, evalSet{n: data.Len(), batches: imageBatches(data, cfg), classes: data.Classes}, cfg.BatchSize)
+	return t.report(m, evalSet{n: data.Len(), batches: imageBatches(data, cfg), classes: data.Classes}, cfg.Batch)
 }
 
 // evalSet is a validation set: n items served by batches, labelled with

@@ -31,7 +31,7 @@ func ExampleRun() {
 		Train: finetune.TrainSpec{Epochs: 1, Batch: 4},
 		Seed:  1,
 		Out:   filepath.Join(dir, "source"), // config.json, metrics, best/last checkpoints, plots
-	})
+	}, finetune.RunEnv{})
 	if err != nil {
 		panic(err)
 	}
@@ -40,12 +40,12 @@ func ExampleRun() {
 		Model: finetune.ModelSpec{Weights: filepath.Join(dir, "source", "best.safetensors")},
 		Train: finetune.TrainSpec{Freeze: "1", Epochs: 1, Batch: 4}, // the stem stays fixed
 		Seed:  1,
-	})
+	}, finetune.RunEnv{})
 	if err != nil {
 		panic(err)
 	}
-	c := res.Config
-	fmt.Printf("%s: %d classes, %d training images at %d px, frozen %s, augment %s\n", c.Model, len(c.Classes), c.TrainImages, c.ImageSize, c.Freeze, c.Augment)
+	c := res.Config // what config.json records: the resolved spec and what the run found
+	fmt.Printf("%s: %d classes, %d training images at %d px, frozen %s, augment %s\n", c.Spec.Model.Arch, len(c.Classes), c.TrainImages, c.Spec.Data.ImageSize, c.Spec.Train.Freeze, c.Spec.Train.Augment)
 	fmt.Println("accuracy in [0, 1]:", res.Report.Top1 >= 0 && res.Report.Top1 <= 1)
 	// Output:
 	// resnet18: 2 classes, 12 training images at 32 px, frozen 1, augment none

@@ -71,7 +71,7 @@ func TestFrozenStagesDoNotMove(t *testing.T) {
 			if !m.StageFrozen(0) || !m.StageFrozen(1) || m.StageFrozen(2) {
 				t.Fatal("StageFrozen does not report the frozen stages")
 			}
-			tr := Trainer{Config: Config{Epochs: 2, BatchSize: 8, LR: 0.05, Seed: 1}, Worker: w}
+			tr := Trainer{Train: TrainSpec{Epochs: 2, Batch: 8, LR: 0.05}, Seed: 1, Worker: w}
 			if _, err := tr.Fit(m, m.VS, randomImages(32, 32, 1), nil); err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestUnfreezeTrainsAgain(t *testing.T) {
 	if m.StageFrozen(1) {
 		t.Fatal("stage still frozen")
 	}
-	tr := Trainer{Config: Config{Epochs: 1, BatchSize: 8, LR: 0.05, Seed: 1}, Worker: w}
+	tr := Trainer{Train: TrainSpec{Epochs: 1, Batch: 8, LR: 0.05}, Seed: 1, Worker: w}
 	if _, err := tr.Fit(m, m.VS, randomImages(16, 32, 1), nil); err != nil {
 		t.Fatal(err)
 	}

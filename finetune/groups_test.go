@@ -113,7 +113,7 @@ func TestDiscriminativeRates(t *testing.T) {
 	defer w.Do(func() error { m.Close(); return nil })
 	// LRDecay 0 means "no decay", so use a tiny one: every update below the
 	// head (lr·1e-300^k) is too small to change a float32 weight.
-	tr := Trainer{Config: Config{Epochs: 1, BatchSize: 8, LR: 0.05, LRDecay: 1e-300, Seed: 1}, Worker: w}
+	tr := Trainer{Train: TrainSpec{Epochs: 1, Batch: 8, LR: 0.05, LRDecay: 1e-300}, Seed: 1, Worker: w}
 	var plan Plan
 	tr.Hooks.OnStart = func(p Plan) { plan = p }
 	if _, err := tr.Fit(m, m.VS, randomImages(16, 32, 2), nil); err != nil {

@@ -27,7 +27,7 @@ func TestMemoryFlat(t *testing.T) {
 	}
 	defer w.Do(func() error { m.Close(); return nil })
 	var at2, at20 int
-	tr := Trainer{Config: Config{Epochs: 20, BatchSize: 16, LR: 0.01, Seed: 1}, Worker: w, Hooks: Hooks{OnEpochEnd: func(e Epoch) error {
+	tr := Trainer{Train: TrainSpec{Epochs: 20, Batch: 16, LR: 0.01}, Seed: 1, Worker: w, Hooks: Hooks{OnEpochEnd: func(e Epoch) error {
 		if e.Epoch == 2 || e.Epoch == 20 {
 			runtime.GC() // gotch frees dropped tensors' Go side through finalizers
 			runtime.GC()

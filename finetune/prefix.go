@@ -19,7 +19,7 @@ const DefaultCacheLimit = 2 << 30
 const reasonAugment = "augmentation varies the images every epoch"
 
 // PrefixCache says whether a run computed its frozen stages once per
-// image (FitPrefixCached) or ran them every step (Fit), and why not.
+// image (fitPrefixCached) or ran them every step (Fit), and why not.
 type PrefixCache struct {
 	Used bool `json:"used"`
 	// Modules is the number of leading backbone modules cached (see
@@ -30,7 +30,7 @@ type PrefixCache struct {
 	Reason  string `json:"reason,omitempty"` // why not, when not used
 }
 
-// PlanPrefixCache decides whether FitPrefixCached can train m on train
+// PlanPrefixCache decides whether fitPrefixCached can train m on train
 // and val, with m's stages frozen as they are now: not with augmentation
 // (each epoch's images differ), not in a data-parallel run, not with
 // Config.CacheLimit negative, and only when m has a frozen prefix
@@ -38,7 +38,7 @@ type PrefixCache struct {
 // under Config.CacheLimit. It runs the prefix on one training image to
 // measure them.
 func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) (PrefixCache, error) {
-	cfg, err := t.Config.withDefaults()
+	cfg, err := t.loop()
 	if err != nil {
 		return PrefixCache{}, err
 	}
@@ -93,7 +93,7 @@ func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) 
 	return p, nil
 }
 
-// FitPrefixCached is Fit for a model whose leading stages are frozen: the
+// fitPrefixCached is Fit for a model whose leading stages are frozen: the
 // frozen prefix of the backbone (vision.Model.FrozenPrefix) runs once per
 // image, in eval mode under inference mode, and the rest of the backbone
 // and the head train on its stored activations, with Fit's optimiser,
@@ -103,7 +103,7 @@ func (t *Trainer) PlanPrefixCache(m *vision.Model, train, val *datasets.Images) 
 // evaluation's memory layout) without running the frozen stages every
 // epoch. It fails, saying why, where PlanPrefixCache says no; the result's
 // PrefixCache records the plan.
-func (t *Trainer) FitPrefixCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
+func (t *Trainer) fitPrefixCached(m *vision.Model, train, val *datasets.Images) (*Result, error) {
 	plan, err := t.PlanPrefixCache(m, train, val)
 	if err != nil {
 		return nil, err
@@ -111,13 +111,13 @@ func (t *Trainer) FitPrefixCached(m *vision.Model, train, val *datasets.Images) 
 	return t.fitPrefix(m, plan, train, val)
 }
 
-// fitPrefix is FitPrefixCached with the plan PlanPrefixCache made for m,
+// fitPrefix is fitPrefixCached with the plan PlanPrefixCache made for m,
 // train and val (Run makes it first, to record it).
 func (t *Trainer) fitPrefix(m *vision.Model, plan PrefixCache, train, val *datasets.Images) (*Result, error) {
 	if !plan.Used {
 		return nil, fmt.Errorf("finetune: frozen stages cannot be cached: %s", plan.Reason)
 	}
-	cfg, err := t.Config.withDefaults()
+	cfg, err := t.loop()
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (t *Trainer) fitPrefix(m *vision.Model, plan PrefixCache, train, val *datas
 	defer t.release(c)
 	rest := Func(func(a *ts.Tensor, train bool) (*ts.Tensor, error) { return m.ForwardAfter(plan.Modules, a, train) })
 	res, err := t.run(rest, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, m.VS, cfg) },
-		train.Len(), fromBatcher(c.train, cfg.BatchSize), c.val)
+		train.Len(), fromBatcher(c.train, cfg.Batch), c.val)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,9 @@ import (
 	"math"
 	"path/filepath"
 
-	"github.com/sugarme/gotch"
+	"encoding/json"
 
-	"github.com/gtl-dev/gtl/env"
+	gtlenv "github.com/gtl-dev/gtl/env"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/loader"
@@ -33,59 +33,112 @@ type RunResult struct {
 	Model *vision.Model
 }
 
-// RunConfig is the resolved configuration of a run, as config.json and
-// the checkpoints' "train" entry record it: enough to repeat the run.
+// RunConfig is what config.json and the checkpoints' "train" entry
+// record: the resolved RunSpec (one flat JSON object: its data, model and
+// training fields under their own keys) and what the run found — enough
+// to repeat it.
 type RunConfig struct {
-	Model          string   `json:"model"`
-	Weights        string   `json:"weights"`
-	Data           string   `json:"data"`
-	Classes        []string `json:"classes"`
-	Shots          int      `json:"shots"`
-	TrainImages    int      `json:"train_images"`
-	Augment        string   `json:"augment"`
-	Workers        int      `json:"workers"`
-	OnBadImage     string   `json:"on_bad_image"`
-	ValImages      int      `json:"val_images"`
-	ImageSize      int      `json:"image_size"`
-	Strategy       string   `json:"strategy"`
-	Freeze         string   `json:"freeze"`
-	BNPolicy       string   `json:"bn_policy"`
-	UnfreezeAt     string   `json:"unfreeze_at"`
-	LR             float64  `json:"lr"`
-	LRDecay        float64  `json:"lr_decay"`
-	WeightDecay    float64  `json:"weight_decay"`
-	Epochs         int      `json:"epochs"`
-	Batch          int      `json:"batch"`
-	Momentum       float64  `json:"momentum"`
-	Optimizer      string   `json:"optimizer"`
-	Schedule       string   `json:"schedule"`
-	Warmup         float64  `json:"warmup"`
-	LabelSmoothing float64  `json:"label_smoothing"`
-	ClipGrad       float64  `json:"clip_grad"`
-	EMA            float64  `json:"ema"`
-	Mixup          float64  `json:"mixup"`
-	CutMix         float64  `json:"cutmix"`
-	Erase          float64  `json:"erase"`
-	EvalEvery      int      `json:"eval_every"`
-	Device         string   `json:"device"`
-	Seed           uint64   `json:"seed"`
-	CachedFeatures bool     `json:"cached_features"`
-	// FrozenCache records whether a run with Freeze N computed its frozen
-	// stages once per image (Trainer.FitPrefixCached), and why not.
-	FrozenCache *PrefixCache `json:"frozen_cache,omitempty"`
+	Spec RunSpec // resolved, with what the strategy decided
+	// Loaded is the weights file the model was loaded from (a fetched
+	// file's path with Model.Pretrained); "" from scratch.
+	Loaded      string
+	Classes     []string
+	TrainImages int
+	ValImages   int
+	// CachedFeatures says whether the head trained on features computed
+	// once (Freeze "all" without augmentation or NoCache); FrozenCache
+	// whether a run with Freeze N computed its frozen stages once per
+	// image, and why not.
+	CachedFeatures bool
+	FrozenCache    *PrefixCache
 	// WorldSize and GlobalBatch are set in a data-parallel run: Batch is
 	// per rank, as in DDP, and the learning rate is not rescaled.
-	WorldSize   int `json:"world_size,omitempty"`
-	GlobalBatch int `json:"global_batch,omitempty"`
+	WorldSize, GlobalBatch int
 }
 
-// Run carries out spec: it resolves it, opens the model (before reading
-// any image, so that bad weights are reported first), reads the data,
-// freezes stages, trains with the spec's plan, validates after every
-// epoch (every Train.EvalEvery), writes the outputs to Out when set, and
-// evaluates the final model. Cancelling ctx stops the run after the
-// current epoch, as a hook's ErrStop does (RunResult.Stopped).
-func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
+// runFacts are RunConfig's own keys beside the spec's.
+type runFacts struct {
+	Loaded         string       `json:"loaded_weights"`
+	Classes        []string     `json:"classes"`
+	TrainImages    int          `json:"train_images"`
+	ValImages      int          `json:"val_images"`
+	CachedFeatures bool         `json:"cached_features"`
+	FrozenCache    *PrefixCache `json:"frozen_cache,omitempty"`
+	WorldSize      int          `json:"world_size,omitempty"`
+	GlobalBatch    int          `json:"global_batch,omitempty"`
+}
+
+// MarshalJSON writes the spec's fields and the facts as one object.
+func (c RunConfig) MarshalJSON() ([]byte, error) {
+	spec, err := json.Marshal(c.Spec)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := json.Marshal(runFacts{c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch})
+	if err != nil {
+		return nil, err
+	}
+	return joinObjects(spec, facts)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (c *RunConfig) UnmarshalJSON(b []byte) error {
+	var f runFacts
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &c.Spec); err != nil {
+		return err
+	}
+	c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch =
+		f.Loaded, f.Classes, f.TrainImages, f.ValImages, f.CachedFeatures, f.FrozenCache, f.WorldSize, f.GlobalBatch
+	return nil
+}
+
+// flatSpec is RunSpec's JSON form: one object, the sections' keys side by
+// side (they are distinct).
+type flatSpec struct {
+	DataSpec
+	ModelSpec
+	TrainSpec
+	Device string `json:"device"`
+	Seed   uint64 `json:"seed"`
+	Out    string `json:"out,omitempty"`
+	Resume bool   `json:"resume,omitempty"`
+}
+
+// MarshalJSON writes the spec as one flat object (see RunConfig).
+func (s RunSpec) MarshalJSON() ([]byte, error) {
+	return json.Marshal(flatSpec{s.Data, s.Model, s.Train, s.Device, s.Seed, s.Out, s.Resume})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (s *RunSpec) UnmarshalJSON(b []byte) error {
+	var f flatSpec
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*s = RunSpec{Data: f.DataSpec, Model: f.ModelSpec, Train: f.TrainSpec, Device: f.Device, Seed: f.Seed, Out: f.Out, Resume: f.Resume}
+	return nil
+}
+
+// joinObjects merges two JSON objects (the second's keys win).
+func joinObjects(a, b []byte) ([]byte, error) {
+	m := map[string]json.RawMessage{}
+	for _, o := range [][]byte{a, b} {
+		if err := json.Unmarshal(o, &m); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(m)
+}
+
+// Run carries out spec: it resolves it once, lists the data (no image
+// read yet), opens the model (so that bad weights are reported before any
+// image is decoded), reads the data and draws the shots, asks env.Plan for
+// a strategy's settings, and trains with Fit. Cancelling ctx stops the run
+// after the current epoch, as a hook's ErrStop does (RunResult.Stopped).
+func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	s, err := spec.Resolve()
 	if err != nil {
 		return nil, err
@@ -94,26 +147,16 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Train.CacheLimit == 0 { // checked before data or weights are read
+		if s.Train.CacheLimit, err = gtlenv.FrozenCacheBytes(); err != nil {
+			return nil, err
+		}
+	}
 	dev, _ := torch.ParseDevice(s.Device) // checked by Resolve
-	limit := s.Train.CacheLimit           // frozen-stage cache (FitPrefixCached)
-	if limit == 0 {
-		if limit, err = env.FrozenCacheBytes(); err != nil {
-			return nil, err
-		}
-	}
-	if s.Train.Freeze != "0" && !s.FineTune() { // refused before any data is read
-		stages, err := StageCount(s.Model.Arch)
-		if err != nil {
-			return nil, err
-		}
-		if _, _, _, err := s.Train.checkFreeze(stages, s.FineTune()); err != nil {
-			return nil, err
-		}
-	}
+	s.Device = torch.DeviceName(dev)      // recorded as chosen
 	// The classes are known before any image is read (from the spec or a
-	// folder's listing): the model is opened first, so that a bad weights
-	// file is reported before a large data set is read.
-	data := s.Data.Loaded
+	// folder's listing).
+	data := env.Data
 	var pending *pendingData
 	classes := []string(nil)
 	if data == nil {
@@ -128,19 +171,25 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if n := s.Model.NumClasses; n != 0 && n != len(classes) {
 		return nil, FieldErrorf("Model.NumClasses", "{Model.NumClasses} %d: the data has %d classes", n, len(classes))
 	}
-	open := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
-		PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: s.Model.Fetch}
-	if s.Resume { // the last checkpoint holds the weights to continue from
-		open.Weights, open.Pretrained = filepath.Join(s.Out, "last.safetensors"), false
-	}
-	var o *vision.Opened
-	if err := torch.Do(func() error {
-		if err := torch.ManualSeed(int64(s.Seed)); err != nil {
-			return err
+	open := func(s RunSpec) (*vision.Opened, error) {
+		o := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
+			PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: env.Fetch}
+		if s.Resume { // the last checkpoint holds the weights to continue from
+			o.Weights, o.Pretrained = filepath.Join(s.Out, "last.safetensors"), false
 		}
-		o, err = vision.Open(open)
-		return err
-	}); err != nil {
+		var op *vision.Opened
+		err := torch.Do(func() error {
+			if err := torch.ManualSeed(int64(s.Seed)); err != nil {
+				return err
+			}
+			var err error
+			op, err = vision.Open(o)
+			return err
+		})
+		return op, err
+	}
+	o, err := open(s)
+	if err != nil {
 		return nil, err
 	}
 	m := o.Model
@@ -154,11 +203,11 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		if data, err = pending.read(); err != nil {
 			return nil, err
 		}
-		if len(data.Unsupported) > 0 && s.Hooks.OnUnsupported != nil {
-			s.Hooks.OnUnsupported(data.Unsupported)
+		if len(data.Unsupported) > 0 && env.Hooks.OnUnsupported != nil {
+			env.Hooks.OnUnsupported(data.Unsupported)
 		}
-		if len(data.Skipped) > 0 && s.Hooks.OnSkipped != nil {
-			s.Hooks.OnSkipped(data.Skipped)
+		if len(data.Skipped) > 0 && env.Hooks.OnSkipped != nil {
+			env.Hooks.OnSkipped(data.Skipped)
 		}
 	}
 	if data, err = data.Shots(s.Data.Shots, s.Seed); err != nil {
@@ -167,19 +216,70 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if data.Len() == 0 {
 		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no training images", s.Data.Source)
 	}
+	if data.Val == nil || data.Val.Len() == 0 {
+		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no validation images", s.Data.Source)
+	}
+	if env.Plan != nil && s.Train.Strategy != "" {
+		c, err := env.Plan(PlanRequest{Spec: &s, Given: spec.Train, Arch: m.Arch, Weights: o.Source, Stages: len(m.Stages), Data: data})
+		if err != nil {
+			return nil, err
+		}
+		if env.Hooks.OnPlan != nil {
+			env.Hooks.OnPlan(c)
+		}
+		if !c.Transfer && s.FineTune() { // nothing to transfer: the same architecture from its initialisation
+			s.Model = ModelSpec{Arch: m.Arch, NumClasses: s.Model.NumClasses}
+			_ = torch.Do(func() error { m.Close(); return nil })
+			if o, err = open(s); err != nil {
+				return nil, err
+			}
+			m = o.Model
+		}
+	}
 	if spec.Train.Epochs == 0 && s.FineTune() && s.Train.Strategy == "" {
 		// A plain fine-tuning run trains at least FineTuneMinSteps steps.
 		per := StepsPerEpoch(data.Len(), s.Train.Batch)
 		s.Train.Epochs = max(s.Train.Epochs, (FineTuneMinSteps+per-1)/per)
 	}
-	if data.Val == nil || data.Val.Len() == 0 {
-		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no validation images", s.Data.Source)
+	if env.Hooks.OnOpen != nil {
+		env.Hooks.OnOpen(o)
 	}
-	if s.Hooks.OnOpen != nil {
-		s.Hooks.OnOpen(o)
+	res, err := Fit(ctx, m, o.Source, data, s, env)
+	if err != nil {
+		return nil, err
+	}
+	if env.KeepModel {
+		keep, res.Model = true, m
+	}
+	return res, nil
+}
+
+// Fit trains the open model m (loaded from the weights file loaded, ""
+// from scratch) on data with the resolved spec's training settings: it
+// freezes Train.Freeze stages, picks how the training images are served —
+// the head on features computed once (Freeze all, no augmentation), the
+// trainable stages on a frozen prefix's activations computed once (Freeze
+// N, no augmentation, under Train.CacheLimit), images streamed from disk
+// through the loader (a folder with augmentation), or in memory — records
+// the choice in config.json, and trains every one of them through the same
+// loop and Stepper. It writes Out when set, and evaluates the final model.
+func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunSpec, env RunEnv) (*RunResult, error) {
+	aug, err := s.augmentation()
+	if err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(s.Device)
+	if err != nil {
+		return nil, FieldErrorf("Device", "{Device}: %w", err)
+	}
+	if s.Train, err = s.Train.withDefaults(loaded != ""); err != nil { // a resolved spec stays as it is
+		return nil, err
 	}
 	t := s.Train
-	nFrozen, all, unfreezeAt, err := t.checkFreeze(len(m.Stages), s.FineTune())
+	// Resolve refuses a user's frozen stages without source weights; Fit
+	// freezes what it is told (the advisor's random-feature probe freezes a
+	// random backbone on purpose).
+	nFrozen, all, unfreezeAt, err := t.checkFreeze(len(m.Stages), true)
 	if err != nil {
 		return nil, err
 	}
@@ -209,11 +309,9 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	cfg := Config{Epochs: t.Epochs, BatchSize: t.Batch, LR: t.LR, LRDecay: t.LRDecay, WeightDecay: t.WeightDecay,
-		Optimizer: t.Optimizer, Schedule: t.Schedule, Warmup: t.Warmup, LabelSmoothing: t.LabelSmoothing, ClipNorm: t.ClipGrad,
-		EMA: t.EMA, EvalEvery: t.EvalEvery, Seed: s.Seed, Augment: aug, Device: dev, Normalize: ImageNetNorm, CacheLimit: limit}
+	tr := &Trainer{Train: t, Seed: s.Seed, Device: dev, Normalize: ImageNetNorm, Augment: aug, StateDir: s.Out, Resume: s.Resume, Dist: env.Dist}
 	// Frozen stages below trainable ones run once per image where nothing
-	// changes their output between epochs (FitPrefixCached).
+	// changes their output between epochs.
 	var prefix *PrefixCache
 	var train *datasets.Images // in memory (not streamed)
 	if nFrozen > 0 && !all {
@@ -228,24 +326,20 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 			if train, err = data.Images(); err != nil {
 				return nil, err
 			}
-			p, err := (&Trainer{Config: cfg, Dist: s.Dist}).PlanPrefixCache(m, train, data.Val)
+			p, err := tr.PlanPrefixCache(m, train, data.Val)
 			if err != nil {
 				return nil, err
 			}
 			prefix = &p
 		}
 	}
-	rc := RunConfig{Model: m.Arch, Weights: o.Source, Data: s.Data.Source, Classes: data.Classes, Shots: s.Data.Shots,
-		TrainImages: data.Len(), Augment: t.Augment, Workers: aug.Workers, OnBadImage: aug.OnBadImage, ValImages: data.Val.Len(),
-		ImageSize: data.Size, Strategy: t.Strategy, Freeze: t.Freeze, BNPolicy: t.BNPolicy, UnfreezeAt: JoinEpochs(t.UnfreezeAt),
-		LR: t.LR, LRDecay: t.LRDecay, WeightDecay: t.WeightDecay, Epochs: t.Epochs, Batch: t.Batch, Momentum: 0.9,
-		Optimizer: t.Optimizer, Schedule: t.Schedule, Warmup: t.Warmup, LabelSmoothing: t.LabelSmoothing, ClipGrad: t.ClipGrad,
-		EMA: t.EMA, Mixup: t.Mixup, CutMix: t.CutMix, Erase: t.Erase, EvalEvery: t.EvalEvery, Device: torch.DeviceName(dev),
-		Seed: s.Seed, CachedFeatures: cached, FrozenCache: prefix}
-	if s.Dist != nil {
-		rc.WorldSize, rc.GlobalBatch = s.Dist.World(), t.Batch*s.Dist.World()
+	rc := RunConfig{Spec: s, Loaded: loaded, Classes: data.Classes, TrainImages: data.Len(), ValImages: data.Val.Len(),
+		CachedFeatures: cached, FrozenCache: prefix}
+	rc.Spec.Data.ImageSize, rc.Spec.Model.Arch = data.Size, m.Arch
+	if env.Dist != nil {
+		rc.WorldSize, rc.GlobalBatch = env.Dist.World(), t.Batch*env.Dist.World()
 	}
-	rank0 := s.Dist == nil || s.Dist.Rank() == 0 // the rank that writes
+	rank0 := env.Dist == nil || env.Dist.Rank() == 0 // the rank that writes
 	out := &RunResult{Spec: s, Config: rc, Best: -1}
 	var w *runWriter
 	if s.Out != "" && rank0 {
@@ -254,64 +348,21 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		}
 		defer w.close()
 	}
-	skippedSeen := map[string]bool{}
-	tr := Trainer{Config: cfg, StateDir: s.Out, Resume: s.Resume, Dist: s.Dist, Hooks: Hooks{
-		OnStart: func(p Plan) {
-			if s.Hooks.OnStart != nil {
-				s.Hooks.OnStart(RunStart{Model: m, Plan: p, Frozen: nFrozen, Classes: data.Classes, Size: data.Size, Batch: t.Batch,
-					FrozenCache: prefix})
-			}
-		},
-		OnStep: s.Hooks.OnStep,
-		OnEpochEnd: func(e Epoch) error {
-			for _, name := range e.Skipped {
-				if !skippedSeen[name] {
-					skippedSeen[name] = true
-					out.Skipped = append(out.Skipped, name)
-				}
-			}
-			var stop error
-			if s.Hooks.OnEpochEnd != nil {
-				if stop = s.Hooks.OnEpochEnd(e); stop != nil && !errors.Is(stop, ErrStop) {
-					return stop
-				}
-			}
-			if w != nil {
-				if err := w.epoch(m, e, &out.Best); err != nil {
-					return err
-				}
-			} else if !math.IsNaN(e.ValAccuracy) {
-				out.Best = max(out.Best, e.ValAccuracy)
-			}
-			if unfreezeAt[e.Epoch] {
-				i, err := UnfreezeNext(m)
-				if err != nil {
-					return err
-				}
-				if i >= 0 && s.Hooks.OnUnfreeze != nil {
-					s.Hooks.OnUnfreeze(i, m.Stages[i].Name)
-				}
-			}
-			if stop == nil && ctx.Err() != nil {
-				stop = ErrStop
-			}
-			if stop != nil {
-				out.Stopped = true
-			}
-			return stop
-		},
-	}}
+	tr.Hooks = runHooks(ctx, m, s, env, w, out, nFrozen, data, prefix, unfreezeAt)
+	if err := torch.Do(func() error { return applyDevice(m, mustLoop(tr)) }); err != nil {
+		return nil, err
+	}
 	var res *Result
 	switch {
 	case cached:
 		if train, err = data.Images(); err != nil {
 			return nil, err
 		}
-		res, err = tr.FitCached(m, train, data.Val)
+		res, err = tr.fitCached(m, train, data.Val)
 	case prefix != nil && prefix.Used:
 		res, err = tr.fitPrefix(m, *prefix, train, data.Val)
 	case data.Streamed():
-		res, err = tr.FitSource(m, m.VS, loader.FromFiles(data.files), len(data.Classes), data.Size, data.Val)
+		res, err = tr.fitSource(m, m.VS, loader.FromFiles(data.files), len(data.Classes), data.Size, data.Val)
 	default:
 		if train == nil {
 			if train, err = data.Images(); err != nil {
@@ -338,10 +389,80 @@ func Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 			}
 		}
 	}
-	if s.KeepModel {
-		keep, out.Model = true, m
-	}
 	return out, nil
+}
+
+// mustLoop is the trainer's resolved settings; Fit's trainer holds a
+// resolved TrainSpec, so this cannot fail.
+func mustLoop(t *Trainer) loop {
+	l, _ := t.loop()
+	return l
+}
+
+// runHooks are the loop's hooks of a run, in order: the caller's OnStart
+// and OnStep; at each epoch's end, the skipped images, the caller's
+// OnEpochEnd, the metrics and checkpoints (w), the unfreezing schedule,
+// and the context's cancellation.
+func runHooks(ctx context.Context, m *vision.Model, s RunSpec, env RunEnv, w *runWriter, out *RunResult, nFrozen int, data *Data,
+	prefix *PrefixCache, unfreezeAt map[int]bool) Hooks {
+	h := env.Hooks
+	skippedSeen := map[string]bool{}
+	skipped := func(e Epoch) {
+		for _, name := range e.Skipped {
+			if !skippedSeen[name] {
+				skippedSeen[name] = true
+				out.Skipped = append(out.Skipped, name)
+			}
+		}
+	}
+	checkpoints := func(e Epoch) error {
+		if w != nil {
+			return w.epoch(m, e, &out.Best)
+		}
+		if !math.IsNaN(e.ValAccuracy) {
+			out.Best = max(out.Best, e.ValAccuracy)
+		}
+		return nil
+	}
+	unfreeze := func(e Epoch) error {
+		if !unfreezeAt[e.Epoch] {
+			return nil
+		}
+		i, err := UnfreezeNext(m)
+		if err == nil && i >= 0 && h.OnUnfreeze != nil {
+			h.OnUnfreeze(i, m.Stages[i].Name)
+		}
+		return err
+	}
+	return Hooks{
+		OnStart: func(p Plan) {
+			if h.OnStart != nil {
+				h.OnStart(RunStart{Model: m, Plan: p, Frozen: nFrozen, Classes: data.Classes, Size: data.Size, Batch: s.Train.Batch, FrozenCache: prefix})
+			}
+		},
+		OnStep: h.OnStep,
+		OnEpochEnd: func(e Epoch) error {
+			skipped(e)
+			var stop error
+			if h.OnEpochEnd != nil {
+				if stop = h.OnEpochEnd(e); stop != nil && !errors.Is(stop, ErrStop) {
+					return stop
+				}
+			}
+			for _, step := range []func(Epoch) error{checkpoints, unfreeze} {
+				if err := step(e); err != nil {
+					return err
+				}
+			}
+			if stop == nil && ctx.Err() != nil {
+				stop = ErrStop
+			}
+			if stop != nil {
+				out.Stopped = true
+			}
+			return stop
+		},
+	}
 }
 
 // checkFreeze reads Freeze, UnfreezeAt and NoCache for a model of the
@@ -364,20 +485,4 @@ func (t TrainSpec) checkFreeze(stages int, fineTune bool) (nFrozen int, all bool
 		return 0, false, nil, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)
 	}
 	return nFrozen, all, unfreezeAt, nil
-}
-
-// StageCount returns the number of stages of an architecture, head
-// included (it builds the model once, on the CPU, without weights).
-func StageCount(arch string) (int, error) {
-	n := 0
-	err := torch.Do(func() error {
-		m, err := vision.New(arch, 2, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		n = len(m.Stages)
-		m.Close()
-		return nil
-	})
-	return n, err
 }

@@ -102,8 +102,8 @@ func TestRun(t *testing.T) {
 	s := base
 	s.Out = out
 	var epochs, steps int
-	s.Hooks = finetune.RunHooks{OnStep: func(finetune.Step) { steps++ }, OnEpochEnd: func(finetune.Epoch) error { epochs++; return nil }}
-	res, err := finetune.Run(ctx, s)
+	env := finetune.RunEnv{Hooks: finetune.RunHooks{OnStep: func(finetune.Step) { steps++ }, OnEpochEnd: func(finetune.Epoch) error { epochs++; return nil }}}
+	res, err := finetune.Run(ctx, s, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRun(t *testing.T) {
 	s = base
 	s.Train.Freeze = "1"
 	var fe *finetune.FieldError
-	if _, err := finetune.Run(ctx, s); !errors.As(err, &fe) || fe.Field != "Train.Freeze" || !strings.Contains(err.Error(), "random initialisation") {
+	if _, err := finetune.Run(ctx, s, finetune.RunEnv{}); !errors.As(err, &fe) || fe.Field != "Train.Freeze" || !strings.Contains(err.Error(), "random initialisation") {
 		t.Errorf("frozen stem without weights: %v", err)
 	}
 
@@ -139,14 +139,13 @@ func TestRun(t *testing.T) {
 	s = base
 	s.Model = finetune.ModelSpec{Weights: filepath.Join(out, "best.safetensors")}
 	s.Train = finetune.TrainSpec{Freeze: "1", Epochs: 3, Batch: 4, Augment: "none"}
-	s.KeepModel = true
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	res, err = finetune.Run(cctx, s)
+	res, err = finetune.Run(cctx, s, finetune.RunEnv{KeepModel: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Stopped || len(res.Result.Epochs) != 1 || res.Report != nil || res.Model == nil || res.Config.LR != 0.01 {
+	if !res.Stopped || len(res.Result.Epochs) != 1 || res.Report != nil || res.Model == nil || res.Config.Spec.Train.LR != 0.01 {
 		t.Errorf("cancelled run: %+v", res)
 	}
 	if res.Model != nil {

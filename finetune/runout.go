@@ -64,7 +64,7 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 		return nil, 0, err
 	}
 	w := &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
-		Preprocess: vision.Preprocess{CropSize: rc.ImageSize, ResizeSize: rc.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
+		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
 	if !resume {
 		_ = w.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
 	}

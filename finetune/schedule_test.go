@@ -52,7 +52,7 @@ func TestTrainerAppliesSchedule(t *testing.T) {
 			defer w.Close()
 			m, vs := newCNN(t, w)
 			var lrs, losses []float64
-			tr := Trainer{Config: Config{Epochs: 2, BatchSize: 8, LR: 0.01, Optimizer: optName, Schedule: "cosine", Warmup: 0.2, LabelSmoothing: 0.1},
+			tr := Trainer{Train: TrainSpec{Epochs: 2, Batch: 8, LR: 0.01, Optimizer: optName, Schedule: "cosine", Warmup: 0.2, LabelSmoothing: 0.1},
 				Worker: w, Hooks: Hooks{OnStep: func(s Step) { lrs = append(lrs, s.LR); losses = append(losses, s.Loss) }}}
 			if _, err := tr.Fit(m, vs, train, nil); err != nil {
 				t.Fatal(err)
@@ -77,7 +77,7 @@ func TestTrainerAppliesSchedule(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (&Trainer{Config: Config{Optimizer: "adam"}}).Fit(nil, nil, train, nil); err == nil || !strings.Contains(err.Error(), `optimizer "adam"`) {
+	if _, err := (&Trainer{Train: TrainSpec{Optimizer: "adam"}}).Fit(nil, nil, train, nil); err == nil || !strings.Contains(err.Error(), "Train.Optimizer adam: want sgd or adamw") {
 		t.Errorf("unknown optimizer: %v", err)
 	}
 }

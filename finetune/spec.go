@@ -10,24 +10,32 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/augment"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
-// RunSpec describes a whole training run: the data, the model, how to
-// train it, where, with which seed, and where its outputs go. Run carries
-// it out; `gtl train` is its flags turned into a RunSpec, and every run of
-// `gtl compare` is one too. The zero value of every field means the
-// default its comment states; Resolve fills them in and checks the spec
-// once, up front, with errors (*FieldError) that name the field.
+// RunSpec is gtl's one settings type: everything that decides a training
+// run (the data, the model, how to train it, where, with which seed, and
+// where its outputs go). Run carries it out; `gtl train` is its flags
+// turned into a RunSpec, every run of `gtl compare` is one too, and what a
+// run records (config.json, the checkpoints' "train" entry, compare's
+// results.json) is this type, resolved. The zero value of every field
+// means the default its comment states; Resolve fills them in from one
+// table and checks the spec once, up front, with errors (*FieldError) that
+// name the field. What travels beside a run without deciding its numbers
+// (hooks, a process group, data already in memory, download progress) is
+// RunEnv's.
 type RunSpec struct {
 	Data  DataSpec
 	Model ModelSpec
 	Train TrainSpec
 	// Device is auto (default: the first CUDA device when there is one,
 	// else the CPU), cpu, cuda or cuda:N; a CUDA device that is not there
-	// is an error, never a silent fall back to the CPU.
+	// is an error, never a silent fall back to the CPU. Resolve leaves the
+	// device it chose (cpu, cuda:N).
 	Device string
 	// Seed seeds the head's initialisation, the validation split of an
 	// image folder, the shots drawn, the shuffling and the augmentation.
@@ -42,16 +50,63 @@ type RunSpec struct {
 	// last committed epoch (trainer-state.json: weights, optimiser and loop
 	// state; metrics lines after that epoch are dropped); default false.
 	Resume bool
-	// KeepModel leaves the trained model open in RunResult.Model (the
-	// caller closes it, on the torch worker); default false: Run closes it.
-	KeepModel bool
+}
+
+// RunEnv is what travels beside a RunSpec: it changes what a run reports
+// and where it runs, not its numbers. The zero value is a plain
+// single-process run that reads its own data.
+type RunEnv struct {
+	Hooks RunHooks
 	// Dist is the data-parallel process group this process is a rank of
 	// (see torch.NewGroup and docs/distributed.md); default nil: one
 	// process. Train.Batch is per rank, as in DDP (the global batch is
 	// Batch × world size; the learning rate is not rescaled); only rank 0
 	// writes Out and calls the OnStart and OnStep hooks.
-	Dist  *torch.Group `json:"-"`
-	Hooks RunHooks
+	Dist *torch.Group
+	// Data, when set, is the data already read (see LoadData and NewData);
+	// the spec's Data.Source, Classes, Val and ValSplit are then only
+	// recorded, and Data.Shots still draws from it.
+	Data *Data
+	// Fetch reports a download of pretrained weights.
+	Fetch vision.FetchOptions
+	// Plan, when set, decides the training settings of Train.Strategy once
+	// the model is open and the training images are known (see
+	// strategies.Planner): Run resolves the spec, lists the data, opens
+	// the model (bad weights are reported before any image is read), reads
+	// the data, asks Plan, and trains.
+	Plan Planner
+	// KeepModel leaves the trained model open in RunResult.Model (the
+	// caller closes it, on the torch worker); default false: Run closes it.
+	KeepModel bool
+}
+
+// Planner fills the settings a strategy decides (see RunEnv.Plan) into
+// req.Spec.Train, where they are unset, for a model of req.Stages stages
+// (head included) and req.Data's training images (shots drawn). Returning
+// Transfer false drops the source weights: Run trains the same
+// architecture from its initialisation.
+type Planner func(req PlanRequest) (PlanChoice, error)
+
+// PlanRequest is what a Planner decides from.
+type PlanRequest struct {
+	Spec *RunSpec // resolved
+	// Given is the training section as the caller gave it, before
+	// defaults: a plan sets only the fields left zero there.
+	Given TrainSpec
+	Arch  string
+	// Weights is the file the open model was loaded from ("" from
+	// scratch): a fetched file's path with Model.Pretrained.
+	Weights string
+	Stages  int
+	Data    *Data // training images with the shots drawn, validation images
+}
+
+// PlanChoice is a Planner's answer: the strategy it chose (for auto, the
+// advisor's) and why, and whether it starts from the source weights.
+type PlanChoice struct {
+	Strategy string
+	Reason   string
+	Transfer bool
 }
 
 // DataSpec is the data of a run.
@@ -59,33 +114,29 @@ type DataSpec struct {
 	// Source is "fashion-mnist" (default; Debian's dataset-fashion-mnist)
 	// or an image folder: root/<class>/<image>, or root/train/<class>/…
 	// and root/val/<class>/….
-	Source string
+	Source string `json:"data"`
 	// Classes selects Fashion-MNIST classes, e.g. "5-9" or "0,2,4"
 	// (default: all); an image folder is used with all its classes.
-	Classes string
+	Classes string `json:"class_selection,omitempty"`
 	// Shots is the number of training images per class, drawn with Seed;
 	// default 0: all of them.
-	Shots int
+	Shots int `json:"shots"`
 	// Val is the number of Fashion-MNIST test images to validate on,
 	// balanced over the classes; default 0: all of the selected classes.
-	Val int
+	Val int `json:"val"`
 	// ValSplit is the share of each class an image folder without val/
 	// keeps for validation, in (0, 1); default 0.2.
-	ValSplit float64
+	ValSplit float64 `json:"val_split"`
 	// ImageSize is the training resolution in pixels (at least 16);
 	// default: a gtl checkpoint's, 224 with other weights, and from
 	// scratch the data's own scale: 32 for Fashion-MNIST, 64 for folders.
-	ImageSize int
+	ImageSize int `json:"image_size"`
 	// OnBadImage is fail (default: stop, naming the image) or skip (leave
 	// unreadable images out and report them).
-	OnBadImage string
+	OnBadImage string `json:"on_bad_image"`
 	// Workers is the number of goroutines decoding and augmenting ahead of
 	// training; default 0: one per CPU.
-	Workers int
-	// Loaded, when set, is the data already read (see LoadData and
-	// NewData); Source, Classes, Val and ValSplit are then only recorded,
-	// and Shots still draws from it.
-	Loaded *Data
+	Workers int `json:"workers"`
 }
 
 // ModelSpec is the model of a run: an architecture, from random
@@ -94,83 +145,107 @@ type DataSpec struct {
 type ModelSpec struct {
 	// Arch is the architecture (see vision.Architectures); optional with a
 	// gtl checkpoint, whose JSON names it.
-	Arch string
+	Arch string `json:"model"`
 	// Weights is a weights file (torchvision .pth/.pt, .safetensors, gotch
 	// .ot, or a gtl checkpoint); Pretrained fetches torchvision's ImageNet
 	// weights for Arch instead. Neither: training from scratch.
-	Weights    string
-	Pretrained bool
+	Weights    string `json:"weights"`
+	Pretrained bool   `json:"pretrained,omitempty"`
 	// WeightsKey names the entry of a wrapping checkpoint to load (e.g.
 	// state_dict_ema; default "": the plain weights, see vision.OpenOptions).
-	WeightsKey string
+	WeightsKey string `json:"weights_key,omitempty"`
 	// PretrainedName picks which of torchvision's weights Pretrained
 	// fetches (default "": DEFAULT), or hf-hub:ORG/NAME for timm weights.
-	PretrainedName string
+	PretrainedName string `json:"pretrained_name,omitempty"`
 	// NumClasses must be 0 (default: the data's) or the data's class count.
-	NumClasses int
-	// Fetch reports a download of pretrained weights.
-	Fetch vision.FetchOptions
+	NumClasses int `json:"num_classes,omitempty"`
 }
 
-// TrainSpec is how a run trains.
+// TrainSpec is how a run trains. Its defaults are one table, applied by
+// RunSpec.Resolve (see withDefaults); a strategy (Strategy) fills the
+// fields it decides before that (see strategies.Plan).
 type TrainSpec struct {
-	// Strategy names the strategy that filled this spec (see
-	// strategies.Apply); it is recorded and decides the augmentation
-	// default (none for linear). Default "": none.
-	Strategy string
+	// Strategy names the strategy that fills this spec (scratch, linear,
+	// freeze-N, full, gradual or auto, see RunEnv.Plan); it is recorded
+	// and decides the augmentation default. Default "": none.
+	Strategy string `json:"strategy"`
 	// Freeze keeps stages fixed from the stem: "" or "0" (default: none),
 	// a count N below the model's stage count, or "all" (every stage but
 	// the head: the feature extractor, which trains the head on features
 	// computed once unless NoCache or augmentation is on). Freezing needs
 	// source weights.
-	Freeze string
+	Freeze string `json:"freeze"`
 	// BNPolicy is eval (default: frozen stages' batch norms keep their
 	// statistics) or train (they follow the data).
-	BNPolicy string
+	BNPolicy string `json:"bn_policy"`
 	// UnfreezeAt lists epochs (1 to Epochs-1) after which one more frozen
 	// stage, top-down, starts training (gradual unfreezing); default none.
-	UnfreezeAt []int
+	UnfreezeAt []int `json:"unfreeze_at"`
 	// NoCache runs the frozen stages every step instead of computing them
 	// once per image: with Freeze "all", the backbone instead of its cached
 	// features; with Freeze N, the frozen prefix (see CacheLimit). The naive
 	// path, for comparisons.
-	NoCache bool
+	NoCache bool `json:"no_cache,omitempty"`
 	// CacheLimit caps, in bytes, the activations of a frozen prefix
 	// (Freeze N without augmentation or UnfreezeAt) computed once per
-	// training and validation image instead of every step (see
-	// Trainer.FitPrefixCached); over it the run trains through the frozen
-	// stages. Default 0: GTL_FROZEN_CACHE_MB (default 2048 MiB); negative:
-	// never cache. RunConfig.FrozenCache records what the run did.
-	CacheLimit int64
+	// training and validation image instead of every step; over it the run
+	// trains through the frozen stages. Default 0: GTL_FROZEN_CACHE_MB
+	// (default 2048 MiB); negative: never cache. RunConfig.FrozenCache
+	// records what the run did.
+	CacheLimit int64 `json:"cache_limit,omitempty"`
 	// LR is the head's learning rate; default 0.01 when fine-tuning, 0.05
 	// from scratch (timm: fine-tune at about 1/10 of the scratch rate).
-	LR float64
+	LR float64 `json:"lr"`
 	// LRDecay gives stage k below the head the rate LR·LRDecay^k; default 1.
-	LRDecay float64
+	LRDecay float64 `json:"lr_decay"`
 	// WeightDecay applies to weights, not biases and norms; default 0.
-	WeightDecay float64
-	// Optimizer is sgd (default, momentum 0.9) or adamw.
-	Optimizer string
-	// Schedule is constant (default), cosine, step or onecycle (see
-	// ParseSchedule); Warmup the share of the steps spent warming up.
-	Schedule string
-	Warmup   float64
+	WeightDecay float64 `json:"weight_decay"`
+	// Optimizer is sgd (default) or adamw; Momentum is SGD's (default 0.9,
+	// torchvision's reference recipes; negative: none).
+	Optimizer string  `json:"optimizer"`
+	Momentum  float64 `json:"momentum"`
+	// Schedule is constant, cosine, step or onecycle (see ParseSchedule);
+	// Warmup the share of the steps spent warming up. Default constant,
+	// but cosine with Warmup FineTuneWarmup for a plain fine-tuning run
+	// (source weights, no Strategy; see FineTuneMinSteps).
+	Schedule string  `json:"schedule"`
+	Warmup   float64 `json:"warmup"`
 	// LabelSmoothing is in [0, 1); ClipGrad caps the gradients' global L2
 	// norm (0: off); EMA, in [0, 1), keeps an exponential moving average of
 	// the weights that validation and checkpoints use (0: off).
-	LabelSmoothing, ClipGrad, EMA float64
-	// Epochs defaults to 3 when fine-tuning, 5 from scratch; Batch (images
-	// per step) to 32; EvalEvery (validate every this many epochs, and
-	// after the last) to 1.
-	Epochs, Batch, EvalEvery int
-	// Augment is none, light (random resized crop 35-100% + flip) or strong
-	// (crop 8-100% + flip + TrivialAugmentWide); default light when
-	// fine-tuning with the backbone in the loop (not Freeze "all", not the
-	// linear strategy), none otherwise.
-	Augment string
+	LabelSmoothing float64 `json:"label_smoothing"`
+	ClipGrad       float64 `json:"clip_grad"`
+	EMA            float64 `json:"ema"`
+	// Epochs defaults to 3 when fine-tuning (at least FineTuneMinSteps
+	// steps for a plain fine-tuning run), 5 from scratch; Batch (images per
+	// step, per rank) to 32; EvalEvery (validate every this many epochs,
+	// and after the last) to 1.
+	Epochs    int `json:"epochs"`
+	Batch     int `json:"batch"`
+	EvalEvery int `json:"eval_every"`
+	// Augment is none (default), light (random resized crop 35-100% +
+	// flip) or strong (crop 8-100% + flip + TrivialAugmentWide).
+	Augment string `json:"augment"`
 	// Mixup and CutMix are alphas (0: off; both: one of the two per
 	// batch); Erase is the random-erasing probability per image (0: off).
-	Mixup, CutMix, Erase float64
+	Mixup  float64 `json:"mixup"`
+	CutMix float64 `json:"cutmix"`
+	Erase  float64 `json:"erase"`
+	// AMP is mixed precision in the training step: "" or none (default:
+	// float32), bf16 (autocast to bfloat16, CPU and CUDA) or fp16 (autocast
+	// to float16 with dynamic loss scaling as torch.cuda.amp.GradScaler:
+	// scale 2^16, halved on a step with non-finite gradients, which is
+	// skipped, doubled after 2000 clean steps; CUDA only).
+	AMP string `json:"amp,omitempty"`
+	// ChannelsLast keeps the batches and the model's 4-D weights in
+	// channels-last (NHWC) memory format; default false.
+	ChannelsLast bool `json:"channels_last,omitempty"`
+	// CuDNNBenchmark lets cuDNN time its algorithms for each input shape
+	// (torch.backends.cudnn.benchmark); TF32 allows TensorFloat-32 in
+	// float32 convolutions and matrix products (Ampere and later). CUDA
+	// only; default false.
+	CuDNNBenchmark bool `json:"cudnn_benchmark,omitempty"`
+	TF32           bool `json:"tf32,omitempty"`
 }
 
 // RunHooks receive a run's progress. Any may be nil. They run on the
@@ -184,6 +259,8 @@ type RunHooks struct {
 	OnUnsupported func(names []string)
 	// OnOpen receives the opened model and its load report.
 	OnOpen func(*vision.Opened)
+	// OnPlan receives the strategy RunEnv.Plan chose.
+	OnPlan func(PlanChoice)
 	// OnStart is called before the first step.
 	OnStart func(RunStart)
 	OnStep  func(Step)
@@ -250,7 +327,9 @@ func (s *RunSpec) FineTune() bool { return s.Model.Weights != "" || s.Model.Pret
 // Resolve returns the spec with every default filled in, or the first
 // field that cannot be used. It reads no data and builds no model (it
 // reads a gtl checkpoint's JSON for the default resolution); checks that
-// need the model (the stage count for Freeze) are Run's.
+// need the model (the stage count for Freeze) are Run's, and so is the
+// strategy's plan (RunEnv.Plan), which replaces the defaults of the fields
+// it decides where the caller left them unset.
 func (s RunSpec) Resolve() (RunSpec, error) {
 	m, t := &s.Model, &s.Train
 	fineTune := s.FineTune()
@@ -270,9 +349,50 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 	if s.Device == "" {
 		s.Device = "auto"
 	}
-	if _, err := torch.ParseDevice(s.Device); err != nil {
+	dev, err := torch.ParseDevice(s.Device)
+	if err != nil {
 		return s, FieldErrorf("Device", "{Device}: %w", err)
 	}
+	if t.Strategy == "auto" && !fineTune {
+		return s, FieldErrorf("Train.Strategy", "{Train.Strategy} auto: needs source weights ({Model.Weights} or {Model.Pretrained}) to measure the target against")
+	}
+	if t.Schedule == "" && fineTune && t.Strategy == "" {
+		// A plain fine-tuning run (see FineTuneMinSteps).
+		t.Schedule = "cosine"
+		if t.Warmup == 0 {
+			t.Warmup = FineTuneWarmup
+		}
+	}
+	if *t, err = t.withDefaults(fineTune); err != nil {
+		return s, err
+	}
+	if err := t.checkDevice(dev); err != nil {
+		return s, err
+	}
+	if s.Data.ImageSize == 0 {
+		s.Data.ImageSize = defaultSize(s)
+	}
+	if _, err := s.augmentation(); err != nil {
+		return s, err
+	}
+	if t.Freeze != "" && t.Freeze != "0" && !fineTune { // refused before any data is read
+		return s, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)
+	}
+	if s.Resume {
+		if s.Out == "" {
+			return s, FieldErrorf("Resume", "{Resume} needs {Out}, the folder of the run to continue")
+		}
+		if _, err := os.Stat(filepath.Join(s.Out, "trainer-state.json")); err != nil {
+			return s, FieldErrorf("Resume", "{Resume}: %s holds no resumable run (no trainer-state.json)", s.Out)
+		}
+	}
+	return s, nil
+}
+
+// withDefaults is the one table of training defaults (each field's comment
+// states its default), then the checks of check. fineTune selects the
+// fine-tuning rate and epochs over the scratch ones.
+func (t TrainSpec) withDefaults(fineTune bool) (TrainSpec, error) {
 	if t.LR == 0 {
 		t.LR = map[bool]float64{true: 0.01, false: 0.05}[fineTune]
 	}
@@ -288,43 +408,17 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 	if t.EvalEvery == 0 {
 		t.EvalEvery = 1
 	}
-	if t.Epochs < 0 || t.Batch < 1 || t.LR <= 0 || math.IsNaN(t.LR) || math.IsInf(t.LR, 0) || t.LRDecay <= 0 || t.WeightDecay < 0 || t.EvalEvery < 1 {
-		return s, FieldErrorf("Train.LR", "{Train.Epochs}, {Train.Batch}, {Train.LR} and {Train.LRDecay}: want positive values; {Train.WeightDecay}: 0 or more")
-	}
 	if t.Optimizer == "" {
 		t.Optimizer = "sgd"
 	}
-	if t.Schedule == "" && fineTune && t.Strategy == "" {
-		// A plain fine-tuning run (see FineTuneMinSteps).
-		t.Schedule = "cosine"
-		if t.Warmup == 0 {
-			t.Warmup = FineTuneWarmup
-		}
+	if t.Momentum == 0 {
+		t.Momentum = 0.9
 	}
 	if t.Schedule == "" {
 		t.Schedule = "constant"
 	}
 	if t.BNPolicy == "" {
 		t.BNPolicy = "eval"
-	}
-	switch {
-	case t.Optimizer != "sgd" && t.Optimizer != "adamw":
-		return s, FieldErrorf("Train.Optimizer", "{Train.Optimizer} %s: want sgd or adamw", t.Optimizer)
-	case t.EMA < 0 || t.EMA >= 1:
-		return s, FieldErrorf("Train.EMA", "{Train.EMA} %g: want a decay in [0, 1), e.g. 0.999", t.EMA)
-	case t.ClipGrad < 0:
-		return s, FieldErrorf("Train.ClipGrad", "{Train.ClipGrad} %g: want 0 (off) or more", t.ClipGrad)
-	case t.LabelSmoothing < 0 || t.LabelSmoothing >= 1:
-		return s, FieldErrorf("Train.LabelSmoothing", "{Train.LabelSmoothing} %g: want a value in [0, 1)", t.LabelSmoothing)
-	}
-	if _, err := ParseSchedule(t.Schedule, t.Warmup); err != nil {
-		return s, FieldErrorf("Train.Schedule", "{Train.Schedule} %s {Train.Warmup} %g: %w", t.Schedule, t.Warmup, err)
-	}
-	if t.BNPolicy != "eval" && t.BNPolicy != "train" {
-		return s, FieldErrorf("Train.BNPolicy", "{Train.BNPolicy} %s: want eval or train", t.BNPolicy)
-	}
-	if s.Data.ImageSize == 0 {
-		s.Data.ImageSize = defaultSize(s)
 	}
 	if t.Freeze == "" {
 		t.Freeze = "0"
@@ -337,18 +431,86 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 		// Photographs and longer runs: ask for light or strong.
 		t.Augment = "none"
 	}
-	if _, err := s.augmentation(); err != nil {
-		return s, err
+	if t.AMP == "" {
+		t.AMP = "none"
 	}
-	if s.Resume {
-		if s.Out == "" {
-			return s, FieldErrorf("Resume", "{Resume} needs {Out}, the folder of the run to continue")
-		}
-		if _, err := os.Stat(filepath.Join(s.Out, "trainer-state.json")); err != nil {
-			return s, FieldErrorf("Resume", "{Resume}: %s holds no resumable run (no trainer-state.json)", s.Out)
+	return t, t.check()
+}
+
+// check returns the first training field set to a value that cannot be
+// used (zero values pass: they are defaults).
+func (t TrainSpec) check() error {
+	if t.Epochs < 0 || t.Batch < 0 || t.LR < 0 || math.IsNaN(t.LR) || math.IsInf(t.LR, 0) || t.LRDecay < 0 || t.WeightDecay < 0 || t.EvalEvery < 0 {
+		return FieldErrorf("Train.LR", "{Train.Epochs}, {Train.Batch}, {Train.LR} and {Train.LRDecay}: want positive values; {Train.WeightDecay}: 0 or more")
+	}
+	switch {
+	case t.Optimizer != "" && t.Optimizer != "sgd" && t.Optimizer != "adamw":
+		return FieldErrorf("Train.Optimizer", "{Train.Optimizer} %s: want sgd or adamw", t.Optimizer)
+	case t.EMA < 0 || t.EMA >= 1:
+		return FieldErrorf("Train.EMA", "{Train.EMA} %g: want a decay in [0, 1), e.g. 0.999", t.EMA)
+	case t.ClipGrad < 0:
+		return FieldErrorf("Train.ClipGrad", "{Train.ClipGrad} %g: want 0 (off) or more", t.ClipGrad)
+	case t.LabelSmoothing < 0 || t.LabelSmoothing >= 1:
+		return FieldErrorf("Train.LabelSmoothing", "{Train.LabelSmoothing} %g: want a value in [0, 1)", t.LabelSmoothing)
+	case t.BNPolicy != "" && t.BNPolicy != "eval" && t.BNPolicy != "train":
+		return FieldErrorf("Train.BNPolicy", "{Train.BNPolicy} %s: want eval or train", t.BNPolicy)
+	}
+	if t.Schedule != "" {
+		if _, err := ParseSchedule(t.Schedule, t.Warmup); err != nil {
+			return FieldErrorf("Train.Schedule", "{Train.Schedule} %s {Train.Warmup} %g: %w", t.Schedule, t.Warmup, err)
 		}
 	}
-	return s, nil
+	if _, err := torch.ParseAMP(ampName(t.AMP)); err != nil {
+		return FieldErrorf("Train.AMP", "{Train.AMP} %s: want none, bf16 or fp16", t.AMP)
+	}
+	return nil
+}
+
+// CheckOn checks t's values (zero fields pass) and its device choices
+// against device (see RunSpec.Device), as Resolve does: for callers that
+// fill specs from a template, like gtl compare's grid.
+func (t TrainSpec) CheckOn(device string) error {
+	if device == "" {
+		device = "auto"
+	}
+	dev, err := torch.ParseDevice(device)
+	if err != nil {
+		return FieldErrorf("Device", "{Device}: %w", err)
+	}
+	if err := t.check(); err != nil {
+		return err
+	}
+	return t.checkDevice(dev)
+}
+
+// checkDevice refuses the choices that only CUDA has on another device.
+func (t TrainSpec) checkDevice(dev gotch.Device) error {
+	if dev.IsCuda() {
+		return nil
+	}
+	switch {
+	case t.AMP == "fp16":
+		return FieldErrorf("Train.AMP", "{Train.AMP} fp16 needs a CUDA device (float16 autocast and loss scaling); on the CPU use bf16")
+	case t.CuDNNBenchmark:
+		return FieldErrorf("Train.CuDNNBenchmark", "{Train.CuDNNBenchmark} needs a CUDA device (cuDNN); this run is on the CPU")
+	case t.TF32:
+		return FieldErrorf("Train.TF32", "{Train.TF32} needs a CUDA device (TensorFloat-32 on Ampere or later); this run is on the CPU")
+	}
+	return nil
+}
+
+// ampName maps the spec's AMP to torch.ParseAMP's names ("none" is off).
+func ampName(s string) string {
+	if s == "none" {
+		return ""
+	}
+	return s
+}
+
+// amp returns the spec's mixed precision.
+func (t TrainSpec) amp() torch.AMP {
+	a, _ := torch.ParseAMP(ampName(t.AMP)) // checked by check
+	return a
 }
 
 // Resolve returns the data spec with its defaults filled in (but for
@@ -358,7 +520,7 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 	if d.Source == "" {
 		d.Source = "fashion-mnist"
 	}
-	if d.Source != "fashion-mnist" && d.Loaded == nil {
+	if d.Source != "fashion-mnist" {
 		if st, err := os.Stat(d.Source); err != nil || !st.IsDir() {
 			return d, FieldErrorf("Data.Source", "{Data.Source} %s: not fashion-mnist and not an image folder", d.Source)
 		}
@@ -414,6 +576,9 @@ func defaultSize(s RunSpec) int {
 func (s RunSpec) augmentation() (Augmentation, error) {
 	var a Augmentation
 	t := s.Train
+	if t.Augment == "" { // a strategy's plan sets it; none until then
+		t.Augment = "none"
+	}
 	p, err := augment.Preset(t.Augment, s.Data.ImageSize)
 	if err != nil {
 		return a, FieldErrorf("Train.Augment", "{Train.Augment} %s: want none, light or strong", t.Augment)

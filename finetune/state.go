@@ -57,7 +57,7 @@ func stateFileName(epoch int, what string) string {
 // the state file that names them (atomically: the commit), then removes
 // the files of older epochs. Call it while avg is swapped (the model holds
 // the average).
-func (t *Trainer) saveState(opt *torch.Optimizer, vs *nn.VarStore, avg *ema, cfg Config, epoch int) error {
+func (t *Trainer) saveState(opt *torch.Optimizer, vs *nn.VarStore, avg *ema, cfg loop, epoch int) error {
 	if err := os.MkdirAll(t.StateDir, 0o755); err != nil {
 		return fmt.Errorf("finetune: state: %w", err)
 	}
@@ -153,7 +153,7 @@ func CommittedEpoch(dir string) (int, error) {
 // restore loads the state committed by saveState: the weights into vs
 // (whatever the caller loaded), the optimiser's state and the random
 // state. It returns the state (Epoch: the epochs already done).
-func (t *Trainer) restore(opt *torch.Optimizer, vs *nn.VarStore, cfg Config) (trainerState, error) {
+func (t *Trainer) restore(opt *torch.Optimizer, vs *nn.VarStore, cfg loop) (trainerState, error) {
 	if t.StateDir == "" {
 		return trainerState{}, fmt.Errorf("finetune: resume: no state folder")
 	}

@@ -29,7 +29,7 @@ func testResume(t *testing.T, emaDecay float64) {
 	w := torch.NewWorker()
 	defer w.Close()
 	data := randomImages(24, 32, 8)
-	cfg := Config{Epochs: 4, BatchSize: 8, LR: 0.02, Seed: 4, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.1, EMA: emaDecay}
+	cfg := Trainer{Train: TrainSpec{Epochs: 4, Batch: 8, LR: 0.02, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.1, EMA: emaDecay}, Seed: 4}
 	build := func(seed int64) *vision.Model {
 		var m *vision.Model
 		if err := w.Do(func() error {
@@ -49,7 +49,7 @@ func testResume(t *testing.T, emaDecay float64) {
 		return out
 	}
 	a := build(1)
-	if _, err := (&Trainer{Config: cfg, Worker: w}).Fit(a, a.VS, data, nil); err != nil {
+	if _, err := (&Trainer{Train: cfg.Train, Seed: cfg.Seed, Normalize: cfg.Normalize, Augment: cfg.Augment, Device: cfg.Device, Worker: w}).Fit(a, a.VS, data, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -57,7 +57,7 @@ func testResume(t *testing.T, emaDecay float64) {
 	b := build(1)
 	// The schedule spans the whole run: a 2-epoch run is not the first half
 	// of a 4-epoch one. Interrupt a 4-epoch run after epoch 2 instead.
-	tr := Trainer{Config: cfg, Worker: w, StateDir: dir, Hooks: Hooks{OnEpochEnd: func(e Epoch) error {
+	tr := Trainer{Train: cfg.Train, Seed: cfg.Seed, Normalize: cfg.Normalize, Augment: cfg.Augment, Device: cfg.Device, Worker: w, StateDir: dir, Hooks: Hooks{OnEpochEnd: func(e Epoch) error {
 		if err := b.SaveWeights(filepath.Join(dir, "last.safetensors"), nil); err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func testResume(t *testing.T, emaDecay float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := (&Trainer{Config: cfg, Worker: w, StateDir: dir, Resume: true}).Fit(c, c.VS, data, nil)
+	res, err := (&Trainer{Train: cfg.Train, Seed: cfg.Seed, Normalize: cfg.Normalize, Augment: cfg.Augment, Device: cfg.Device, Worker: w, StateDir: dir, Resume: true}).Fit(c, c.VS, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func testResume(t *testing.T, emaDecay float64) {
 	// A state from another run is refused.
 	other := cfg
 	other.Seed = 5
-	if _, err := (&Trainer{Config: other, Worker: w, StateDir: dir, Resume: true}).Fit(c, c.VS, data, nil); err == nil {
+	if _, err := (&Trainer{Train: other.Train, Seed: other.Seed, Normalize: other.Normalize, Augment: other.Augment, Device: other.Device, Worker: w, StateDir: dir, Resume: true}).Fit(c, c.VS, data, nil); err == nil {
 		t.Error("resumed with another seed")
 	}
 	_ = w.Do(func() error { a.Close(); b.Close(); c.Close(); return nil })

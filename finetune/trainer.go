@@ -24,99 +24,36 @@ type Model interface {
 	Forward(x *ts.Tensor, train bool) (*ts.Tensor, error)
 }
 
-// Config sets up a training run. The zero value of each field means its
-// default.
-type Config struct {
-	Epochs    int     // passes over the training set; default 3
-	BatchSize int     // images per step; default 64
-	LR        float64 // SGD learning rate; default 0.01
-	Momentum  float64 // SGD momentum; default 0.9 (negative: none)
-	// LRDecay gives the stage k below the head of a vision.Model the rate
-	// LR·LRDecay^k (discriminative learning rates); default 1 (one rate).
-	LRDecay float64
-	// WeightDecay applies to weights, never to biases and normalisation
-	// parameters; default 0.
-	WeightDecay float64
-	// Optimizer is "sgd" (default; with Momentum) or "adamw".
-	Optimizer string
-	// Schedule names the learning-rate schedule (see ParseSchedule);
-	// default "constant". Warmup is the fraction of steps spent warming up.
-	Schedule string
-	Warmup   float64
-	// LabelSmoothing mixes the one-hot targets with the uniform
-	// distribution; default 0.
-	LabelSmoothing float64
-	// ClipNorm caps the global L2 norm of the gradients before each update;
-	// default 0 (no clipping).
-	ClipNorm float64
-	// EMA, when above 0, keeps an exponential moving average of the
-	// weights with this decay (e.g. 0.999; warmed up, see ema): validation
-	// and the hooks of each epoch see the averaged weights. Default 0 (off).
-	EMA float64
-	// EvalEvery validates after every this many epochs (and after the
-	// last); default 1. Epochs without validation report NaN.
-	EvalEvery int
-	Seed      uint64 // seeds the shuffling and libtorch's generator; default 0
-	// Augment varies the training images (Fit and FitSource); the zero
-	// value trains on them as they are.
-	Augment Augmentation
-	// Device holds the model; batches are moved there. Default CPU.
+// loop is what the training loop reads: the resolved training section of
+// the run's RunSpec and the trainer's seed, device, normalisation and
+// augmentation (built from that section by Run).
+type loop struct {
+	TrainSpec
+	Seed      uint64
 	Device    gotch.Device
-	Normalize vision.Normalize // applied to every batch; default none
-	// CacheLimit caps, in bytes, the frozen-stage activations of the
-	// training and validation images that FitPrefixCached keeps; default
-	// DefaultCacheLimit (2 GiB); negative: never cache.
-	CacheLimit int64
+	Normalize vision.Normalize
+	Augment   Augmentation
 }
 
-func (c Config) withDefaults() (Config, error) {
-	if c.Epochs == 0 {
-		c.Epochs = 3
+// loop resolves the trainer's settings: zero fields of Train take the
+// table's fine-tuning defaults (see TrainSpec.withDefaults), a zero
+// CacheLimit DefaultCacheLimit, a zero Device the CPU.
+func (t *Trainer) loop() (loop, error) {
+	tr, err := t.Train.withDefaults(true)
+	if err != nil {
+		return loop{}, err
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 64
+	if tr.CacheLimit == 0 {
+		tr.CacheLimit = DefaultCacheLimit
 	}
-	if c.LR == 0 {
-		c.LR = 0.01
+	dev := t.Device
+	if dev.Name == "" {
+		dev = gotch.CPU
 	}
-	switch {
-	case c.Momentum == 0:
-		c.Momentum = 0.9
-	case c.Momentum < 0:
-		c.Momentum = 0
+	if err := tr.checkDevice(dev); err != nil {
+		return loop{}, err
 	}
-	if c.LRDecay == 0 {
-		c.LRDecay = 1
-	}
-	if c.Device.Name == "" {
-		c.Device = gotch.CPU
-	}
-	if c.EvalEvery == 0 {
-		c.EvalEvery = 1
-	}
-	if c.CacheLimit == 0 {
-		c.CacheLimit = DefaultCacheLimit
-	}
-	switch c.Optimizer {
-	case "":
-		c.Optimizer = "sgd"
-	case "sgd", "adamw":
-	default:
-		return c, fmt.Errorf("finetune: optimizer %q: want sgd or adamw", c.Optimizer)
-	}
-	if _, err := ParseSchedule(c.Schedule, c.Warmup); err != nil {
-		return c, err
-	}
-	if c.ClipNorm < 0 {
-		return c, fmt.Errorf("finetune: clip norm %g: want 0 (off) or more", c.ClipNorm)
-	}
-	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
-		return c, fmt.Errorf("finetune: label smoothing %g: want [0, 1)", c.LabelSmoothing)
-	}
-	if c.Epochs < 0 || c.BatchSize < 0 || c.LR < 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LRDecay < 0 || c.WeightDecay < 0 || c.EvalEvery < 0 || c.EMA < 0 || c.EMA >= 1 {
-		return c, fmt.Errorf("finetune: config: epochs %d, batch size %d, lr %g: want positive values", c.Epochs, c.BatchSize, c.LR)
-	}
-	return c, nil
+	return loop{TrainSpec: tr, Seed: t.Seed, Device: dev, Normalize: t.Normalize, Augment: t.Augment}, nil
 }
 
 // Plan is what OnStart learns about the run.
@@ -163,15 +100,26 @@ type Result struct {
 	// Report is the last validation's (with a validation set): after the
 	// last epoch, of the model as the run leaves it.
 	Report *Report
-	// PrefixCache is set by FitPrefixCached: the frozen prefix it cached.
+	// PrefixCache is set by fitPrefixCached: the frozen prefix it cached.
 	PrefixCache *PrefixCache
 }
 
-// Trainer trains one model. Worker defaults to the process-wide torch worker.
+// Trainer is the training loop of one model: Fit picks how its data is
+// served (in memory, streamed, cached features, cached frozen prefix) and
+// every way runs the same epochs and the same step (see Stepper). Worker
+// defaults to the process-wide torch worker.
 type Trainer struct {
-	Config Config
-	Hooks  Hooks
-	Worker *torch.Worker
+	// Train is the run's training settings (RunSpec.Train, resolved); zero
+	// fields take the defaults of TrainSpec's table for fine-tuning.
+	Train     TrainSpec
+	Seed      uint64           // seeds the shuffling and libtorch's generator
+	Device    gotch.Device     // holds the model; batches are moved there (default CPU)
+	Normalize vision.Normalize // applied to every batch; default none
+	// Augment varies the training images (built from Train by Run); the
+	// zero value trains on them as they are.
+	Augment Augmentation
+	Hooks   Hooks
+	Worker  *torch.Worker
 	// StateDir, when set, receives after every epoch (once OnEpochEnd has
 	// succeeded, e.g. after it saved the checkpoints) what a resumed run
 	// needs, committed as one unit (see trainerState): the weights, the
@@ -217,7 +165,7 @@ func (t *Trainer) worker() *torch.Worker {
 // cross-entropy, and evaluates on val (which may be nil) after every
 // epoch. With augmentation the loader's workers prepare the batches.
 func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*Result, error) {
-	cfg, err := t.Config.withDefaults()
+	cfg, err := t.loop()
 	if err != nil {
 		return nil, err
 	}
@@ -225,16 +173,16 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
 	if cfg.Augment.Active() {
-		return t.FitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
+		return t.fitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
 	}
-	return t.fit(m, vs, cfg, train.Len(), fromBatcher(imageBatches(train, cfg), cfg.BatchSize), val)
+	return t.fit(m, vs, cfg, train.Len(), fromBatcher(imageBatches(train, cfg), cfg.Batch), val)
 }
 
-// FitSource is Fit on images that the loader's Go workers read (decoding
+// fitSource is Fit on images that the loader's Go workers read (decoding
 // files, for loader.FromFiles), augment and normalise ahead of the torch
 // thread, at size×size.
-func (t *Trainer) FitSource(m Model, vs *nn.VarStore, train loader.Source, classes, size int, val *datasets.Images) (*Result, error) {
-	cfg, err := t.Config.withDefaults()
+func (t *Trainer) fitSource(m Model, vs *nn.VarStore, train loader.Source, classes, size int, val *datasets.Images) (*Result, error) {
+	cfg, err := t.loop()
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +196,7 @@ func (t *Trainer) FitSource(m Model, vs *nn.VarStore, train loader.Source, class
 	return t.fit(m, vs, cfg, train.Len(), fromLoader(l, cfg.Device), val)
 }
 
-func (t *Trainer) fit(m Model, vs *nn.VarStore, cfg Config, n int, train trainSource, val *datasets.Images) (*Result, error) {
+func (t *Trainer) fit(m Model, vs *nn.VarStore, cfg loop, n int, train trainSource, val *datasets.Images) (*Result, error) {
 	var vset evalSet
 	if val != nil && val.Len() > 0 {
 		vset = evalSet{n: val.Len(), batches: imageBatches(val, cfg), classes: val.Classes}
@@ -261,7 +209,7 @@ func (t *Trainer) fit(m Model, vs *nn.VarStore, cfg Config, n int, train trainSo
 // owns both tensors.
 type batcher func(idx []int) (x, y *ts.Tensor, err error)
 
-func imageBatches(data *datasets.Images, cfg Config) batcher {
+func imageBatches(data *datasets.Images, cfg loop) batcher {
 	return func(idx []int) (*ts.Tensor, *ts.Tensor, error) {
 		x, y, err := vision.Batch(data, idx, cfg.Normalize)
 		if err != nil {
@@ -290,9 +238,9 @@ func toDevice(x, y *ts.Tensor, dev gotch.Device) (*ts.Tensor, *ts.Tensor, error)
 	return dx, dy, nil
 }
 
-// run is the training loop shared by Fit and FitCached: seed, optimiser,
+// run is the training loop shared by Fit and fitCached: seed, optimiser,
 // epochs of shuffled batches, evaluation, hooks.
-func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource, val evalSet) (*Result, error) {
+func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource, val evalSet) (*Result, error) {
 	res := &Result{}
 	start := time.Now()
 	err := t.worker().Do(func() error {
@@ -311,8 +259,13 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 				return err
 			}
 		}
+		var sync func() error
+		if d != nil {
+			sync = d.averageGrads
+		}
+		stepper := newStepper(m, opt, cfg, sync)
 		_, world := t.world()
-		steps := StepsPerEpoch(shardLen(nTrain, world), cfg.BatchSize)
+		steps := StepsPerEpoch(shardLen(nTrain, world), cfg.Batch)
 		if t.Hooks.OnStart != nil && t.rank0() {
 			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups})
 		}
@@ -352,7 +305,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			first = done + 1
 		}
 		for e := first; e <= cfg.Epochs; e++ {
-			ep, err := t.epoch(m, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps)
+			ep, err := t.epoch(stepper, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps)
 			if err != nil {
 				return err
 			}
@@ -373,7 +326,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg Config, newOpt func() (*torc
 			}
 			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
 			if val.n > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
-				r, err := t.report(m, val, cfg.BatchSize)
+				r, err := t.report(m, val, cfg.Batch)
 				if err != nil {
 					return err
 				}
@@ -429,7 +382,7 @@ func StepsPerEpoch(n, b int) int {
 }
 
 // optimizerOptions maps the configuration to libtorch's optimiser.
-func optimizerOptions(cfg Config) torch.OptimizerOptions {
+func optimizerOptions(cfg loop) torch.OptimizerOptions {
 	if cfg.Optimizer == "adamw" {
 		return torch.OptimizerOptions{Kind: torch.AdamW}
 	}
@@ -438,7 +391,7 @@ func optimizerOptions(cfg Config) torch.OptimizerOptions {
 
 // newOptimizer builds SGD over the model's stages (with discriminative
 // rates) for a vision.Model, or over all trainable variables otherwise.
-func newOptimizer(m Model, vs *nn.VarStore, cfg Config) (*torch.Optimizer, []Group, error) {
+func newOptimizer(m Model, vs *nn.VarStore, cfg loop) (*torch.Optimizer, []Group, error) {
 	o := optimizerOptions(cfg)
 	if vm, ok := m.(*vision.Model); ok {
 		return NewStageOptimizer(vm, o, StageLRs(len(vm.Stages), cfg.LR, cfg.LRDecay), cfg.WeightDecay)
@@ -468,7 +421,7 @@ type lrSchedule struct {
 	total int
 }
 
-func newLRSchedule(opt *torch.Optimizer, cfg Config, total int) (*lrSchedule, error) {
+func newLRSchedule(opt *torch.Optimizer, cfg loop, total int) (*lrSchedule, error) {
 	sched, err := ParseSchedule(cfg.Schedule, cfg.Warmup)
 	if err != nil {
 		return nil, err
@@ -496,11 +449,11 @@ func (l *lrSchedule) apply(i int) (float64, error) {
 	return l.opt.LR(len(l.base) - 1)
 }
 
-func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrSchedule, n int, train trainSource, cfg Config, rng *rand.Rand, e, steps int) (Epoch, error) {
+func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrSchedule, n int, train trainSource, cfg loop, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
 	rank, world := t.world()
 	order := shardOrder(rng.Perm(n), rank, world) // the same permutation on every rank
-	it := train(order[:min(len(order), steps*cfg.BatchSize)], e)
+	it := train(order[:min(len(order), steps*cfg.Batch)], e)
 	defer it.close()
 	var sum float64
 	var skipped []string
@@ -526,11 +479,7 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrS
 			}
 			continue
 		}
-		var sync func() error
-		if d != nil {
-			sync = d.averageGrads
-		}
-		loss, correct, err := step(m, opt, b, cfg.LabelSmoothing, cfg.ClipNorm, sync)
+		loss, correct, err := st.run(b)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
@@ -550,25 +499,133 @@ func (t *Trainer) epoch(m Model, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrS
 	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began), Skipped: skipped}, nil
 }
 
-// step runs one forward/backward/update on b, frees b and everything it
-// allocated, and returns the batch's mean loss and how many of its images
-// the model (before the update) classified right. sync, when set, runs
-// between the backward pass and the update (gradient averaging).
-func step(m Model, opt *torch.Optimizer, b *trainBatch, labelSmoothing, clipNorm float64, sync func() error) (float64, int, error) {
+// Stepper is gtl's one training step: forward (under autocast with
+// TrainSpec.AMP), cross-entropy (soft targets with Mixup/CutMix, label
+// smoothing), backward (of the scaled loss with fp16), data-parallel
+// gradient averaging, unscaling and clipping, and the optimiser's update.
+// Every Fit path steps through it, and so does gtl bench, which therefore
+// times exactly the step gtl train runs. It runs on the torch thread.
+type Stepper struct {
+	m            Model
+	opt          *torch.Optimizer
+	dev          gotch.Device
+	amp          torch.AMP
+	smoothing    float64
+	clip         float64
+	channelsLast bool
+	scaler       *gradScaler  // fp16 only
+	sync         func() error // between backward and update; nil: one process
+	ownOpt       bool
+}
+
+func newStepper(m Model, opt *torch.Optimizer, cfg loop, sync func() error) *Stepper {
+	s := &Stepper{m: m, opt: opt, dev: cfg.Device, amp: cfg.amp(), smoothing: cfg.LabelSmoothing, clip: cfg.ClipGrad,
+		channelsLast: cfg.ChannelsLast, sync: sync}
+	if s.amp == torch.AMPFloat16 {
+		s.scaler = newGradScaler()
+	}
+	return s
+}
+
+// NewStepper returns the training step gtl train takes for m with the
+// settings train (resolved or not: zero fields take the fine-tuning
+// defaults) on dev: the optimiser over m's stages with their rates and
+// weight decay, mixed precision, channels-last (m's 4-D weights are
+// converted here), clipping and label smoothing. The device settings of
+// train (CuDNNBenchmark, TF32) are applied process-wide. Call it and Step
+// on the torch thread; Close frees the optimiser.
+func NewStepper(m *vision.Model, train TrainSpec, dev gotch.Device) (*Stepper, error) {
+	cfg, err := (&Trainer{Train: train, Device: dev}).loop()
+	if err != nil {
+		return nil, err
+	}
+	if err := applyDevice(m, cfg); err != nil {
+		return nil, err
+	}
+	opt, _, err := newOptimizer(m, m.VS, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := newStepper(m, opt, cfg, nil)
+	s.ownOpt = true
+	return s, nil
+}
+
+// applyDevice applies the device settings of cfg: cuDNN benchmark and TF32
+// (process-wide, CUDA only) and channels-last weights.
+func applyDevice(m *vision.Model, cfg loop) error {
+	if cfg.Device.IsCuda() {
+		if err := torch.SetCuDNNBenchmark(cfg.CuDNNBenchmark); err != nil {
+			return err
+		}
+		if err := torch.SetAllowTF32(cfg.TF32); err != nil {
+			return err
+		}
+	}
+	if cfg.ChannelsLast && m != nil {
+		vars := m.VS.Variables()
+		all := make([]*ts.Tensor, 0, len(vars))
+		for _, name := range sortedKeys(vars) {
+			v := vars[name]
+			all = append(all, &v)
+		}
+		return torch.SetChannelsLast(all...)
+	}
+	return nil
+}
+
+// Close frees the optimiser of a Stepper made by NewStepper.
+func (s *Stepper) Close() {
+	if s.ownOpt {
+		s.opt.Close()
+	}
+}
+
+// Step trains on one batch: x [N, C, H, W] and labels y [N] (int64) on the
+// step's device, both still the caller's. It returns the batch's mean loss
+// and how many images the model (before the update) classified right. A
+// non-finite loss is returned without touching the weights.
+func (s *Stepper) Step(x, y *ts.Tensor) (loss float64, correct int, err error) {
+	return s.step(x, y, nil)
+}
+
+// run is Step on a training batch, which it frees.
+func (s *Stepper) run(b *trainBatch) (float64, int, error) {
 	defer b.free()
-	logits, err := m.Forward(b.x, true)
+	return s.step(b.x, b.y, b.soft)
+}
+
+func (s *Stepper) step(x, y, soft *ts.Tensor) (float64, int, error) {
+	if s.channelsLast && x.Dim() == 4 {
+		cl, err := torch.ChannelsLast(x)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer cl.MustDrop()
+		x = cl
+	}
+	var logits, loss *ts.Tensor
+	err := torch.Autocast(s.dev, s.amp, func() error {
+		var err error
+		if logits, err = s.m.Forward(x, true); err != nil {
+			return err
+		}
+		if soft != nil {
+			loss, err = softCrossEntropy(logits, soft)
+		} else {
+			// cross_entropy autocasts to float32, as in PyTorch.
+			loss, err = logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, s.smoothing, false)
+		}
+		if err != nil {
+			return fmt.Errorf("loss: %w", err)
+		}
+		return nil
+	})
+	if logits != nil {
+		defer logits.MustDrop()
+	}
 	if err != nil {
 		return 0, 0, err
-	}
-	defer logits.MustDrop()
-	var loss *ts.Tensor
-	if b.soft != nil {
-		loss, err = softCrossEntropy(logits, b.soft)
-	} else {
-		loss, err = logits.CrossEntropyLoss(b.y, ts.NewTensor(), 1, -100, labelSmoothing, false)
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("loss: %w", err)
 	}
 	defer loss.MustDrop()
 	v, err := loss.Float64Value([]int64{})
@@ -578,30 +635,72 @@ func step(m Model, opt *torch.Optimizer, b *trainBatch, labelSmoothing, clipNorm
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return v, 0, nil // the caller stops before the weights are touched
 	}
-	correct, err := countCorrect(logits, b.y)
+	correct, err := countCorrect(logits, y)
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := opt.ZeroGrad(); err != nil {
+	if err := s.opt.ZeroGrad(); err != nil {
 		return 0, 0, err
 	}
-	if err := loss.Backward(); err != nil {
+	back := loss
+	if s.scaler != nil {
+		if back, err = loss.MulScalar(ts.FloatScalar(s.scaler.scale), false); err != nil {
+			return 0, 0, fmt.Errorf("scale loss: %w", err)
+		}
+		defer back.MustDrop()
+	}
+	if err := back.Backward(); err != nil {
 		return 0, 0, fmt.Errorf("backward: %w", err)
 	}
-	if sync != nil {
-		if err := sync(); err != nil {
+	if s.sync != nil {
+		if err := s.sync(); err != nil {
 			return 0, 0, err
 		}
 	}
-	if clipNorm > 0 {
-		if _, err := opt.ClipGradNorm(clipNorm); err != nil {
+	if s.scaler != nil {
+		nonFinite, err := s.opt.UnscaleGrads(1 / s.scaler.scale)
+		if err != nil {
+			return 0, 0, err
+		}
+		if !s.scaler.update(nonFinite) { // an overflow: skip the update, as GradScaler.step does
+			return v, correct, nil
+		}
+	}
+	if s.clip > 0 {
+		if _, err := s.opt.ClipGradNorm(s.clip); err != nil {
 			return 0, 0, err
 		}
 	}
-	if err := opt.Step(); err != nil {
+	if err := s.opt.Step(); err != nil {
 		return 0, 0, err
 	}
 	return v, correct, nil
+}
+
+// gradScaler is torch.cuda.amp.GradScaler's dynamic loss scale with its
+// defaults: init_scale 2^16, growth_factor 2, backoff_factor 0.5,
+// growth_interval 2000.
+type gradScaler struct {
+	scale float64
+	good  int // clean steps since the last change
+}
+
+func newGradScaler() *gradScaler { return &gradScaler{scale: 1 << 16} }
+
+// update records a step's gradients (non-finite or not) and reports
+// whether the optimiser may step: not after an overflow, which halves the
+// scale; 2000 clean steps in a row double it.
+func (g *gradScaler) update(nonFinite bool) bool {
+	if nonFinite {
+		g.scale *= 0.5
+		g.good = 0
+		return false
+	}
+	if g.good++; g.good == 2000 {
+		g.scale *= 2
+		g.good = 0
+	}
+	return true
 }
 
 // softCrossEntropy is the mean over the batch of -Σ soft·log_softmax(logits)

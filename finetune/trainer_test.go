@@ -71,7 +71,7 @@ func TestSmokeFashionMNIST(t *testing.T) {
 	m, vs := newCNN(t, w)
 	var steps, starts int
 	tr := Trainer{
-		Config: Config{Epochs: 4, BatchSize: 32, LR: 0.02, Seed: 1, Normalize: vision.Normalize{Mean: []float64{0.286}, Std: []float64{0.353}}},
+		Train: TrainSpec{Epochs: 4, Batch: 32, LR: 0.02}, Seed: 1, Normalize: vision.Normalize{Mean: []float64{0.286}, Std: []float64{0.353}},
 		Hooks: Hooks{
 			OnStart: func(p Plan) {
 				starts++
@@ -113,7 +113,7 @@ func TestFitDeterministic(t *testing.T) {
 		w := torch.NewWorker()
 		defer w.Close()
 		m, vs := newCNN(t, w)
-		tr := Trainer{Config: Config{Epochs: 2, BatchSize: 10, Seed: 3}, Worker: w}
+		tr := Trainer{Train: TrainSpec{Epochs: 2, Batch: 10}, Seed: 3, Worker: w}
 		res, err := tr.Fit(m, vs, train, test)
 		if err != nil {
 			t.Fatal(err)
@@ -132,19 +132,19 @@ func TestFitErrors(t *testing.T) {
 	m, vs := newCNN(t, w)
 	tests := []struct {
 		name  string
-		cfg   Config
+		cfg   Trainer
 		model Model
 		data  *datasets.Images
 		want  string
 	}{
-		{"empty", Config{}, m, &datasets.Images{}, "empty training set"},
-		{"negative epochs", Config{Epochs: -1}, m, train, "want positive"},
-		{"infinite lr", Config{LR: math.Inf(1)}, m, train, "want positive"},
-		{"nan loss", Config{LR: 0.05}, nanModel{m}, train, "diverged at epoch 1 step 1: loss is NaN at learning rate 0.05; lower the learning rate"},
+		{"empty", Trainer{Train: TrainSpec{}}, m, &datasets.Images{}, "empty training set"},
+		{"negative epochs", Trainer{Train: TrainSpec{Epochs: -1}}, m, train, "want positive"},
+		{"infinite lr", Trainer{Train: TrainSpec{LR: math.Inf(1)}}, m, train, "want positive"},
+		{"nan loss", Trainer{Train: TrainSpec{LR: 0.05}}, nanModel{m}, train, "diverged at epoch 1 step 1: loss is NaN at learning rate 0.05; lower the learning rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := Trainer{Config: tt.cfg, Worker: w}
+			tr := Trainer{Train: tt.cfg.Train, Seed: tt.cfg.Seed, Normalize: tt.cfg.Normalize, Augment: tt.cfg.Augment, Device: tt.cfg.Device, Worker: w}
 			_, err := tr.Fit(tt.model, vs, tt.data, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
@@ -156,7 +156,7 @@ func TestFitErrors(t *testing.T) {
 		})
 	}
 	// ErrStop ends early without failing.
-	tr := Trainer{Config: Config{Epochs: 5}, Worker: w, Hooks: Hooks{OnEpochEnd: func(Epoch) error { return ErrStop }}}
+	tr := Trainer{Train: TrainSpec{Epochs: 5}, Worker: w, Hooks: Hooks{OnEpochEnd: func(Epoch) error { return ErrStop }}}
 	res, err := tr.Fit(m, vs, train, nil)
 	if err != nil || len(res.Epochs) != 1 || !math.IsNaN(res.Epochs[0].ValAccuracy) {
 		t.Fatalf("stop: %v, %+v", err, res)
@@ -182,7 +182,7 @@ func TestReportAgreesWithEvaluate(t *testing.T) {
 	w := torch.NewWorker()
 	defer w.Close()
 	m, vs := newCNN(t, w)
-	tr := Trainer{Config: Config{Epochs: 2, BatchSize: 20, Seed: 1}, Worker: w}
+	tr := Trainer{Train: TrainSpec{Epochs: 2, Batch: 20}, Seed: 1, Worker: w}
 	if _, err := tr.Fit(m, vs, train, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestLastBatchOfOneIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Do(func() error { m.Close(); return nil })
-	res, err := (&Trainer{Config: Config{Epochs: 2, BatchSize: 8, Seed: 1}, Worker: w}).Fit(m, m.VS, data, data)
+	res, err := (&Trainer{Train: TrainSpec{Epochs: 2, Batch: 8}, Seed: 1, Worker: w}).Fit(m, m.VS, data, data)
 	if err != nil {
 		t.Fatal(err)
 	}

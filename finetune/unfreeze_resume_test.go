@@ -22,7 +22,7 @@ func TestResumeUnfreezeAt(t *testing.T) {
 		return s
 	}
 	ref := filepath.Join(dir, "ref")
-	if _, err := Run(context.Background(), spec(ref)); err != nil {
+	if _, err := Run(context.Background(), spec(ref), RunEnv{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, stopAt := range []int{1, 2, 3} {
@@ -31,13 +31,14 @@ func TestResumeUnfreezeAt(t *testing.T) {
 		}
 		out := filepath.Join(dir, "stopped", string(rune('0'+stopAt)))
 		s := spec(out)
-		s.Hooks.OnEpochEnd = func(e Epoch) error {
+		var env RunEnv
+		env.Hooks.OnEpochEnd = func(e Epoch) error {
 			if e.Epoch == stopAt {
 				return ErrStop
 			}
 			return nil
 		}
-		if res, err := Run(context.Background(), s); err != nil || !res.Stopped {
+		if res, err := Run(context.Background(), s, env); err != nil || !res.Stopped {
 			t.Fatalf("stop after epoch %d: %v", stopAt, err)
 		}
 		if done, err := CommittedEpoch(out); err != nil || done != stopAt {
@@ -45,7 +46,7 @@ func TestResumeUnfreezeAt(t *testing.T) {
 		}
 		s = spec(out)
 		s.Resume = true
-		if _, err := Run(context.Background(), s); err != nil {
+		if _, err := Run(context.Background(), s, RunEnv{}); err != nil {
 			t.Fatal(err)
 		}
 		want, _ := os.ReadFile(filepath.Join(ref, "last.safetensors"))
@@ -68,7 +69,7 @@ func sourceRun(t *testing.T) (dir, images, src string) {
 	src = filepath.Join(dir, "source")
 	s := crashSpec(images, src, 0)
 	s.Train.Epochs = 1
-	if _, err := Run(context.Background(), s); err != nil {
+	if _, err := Run(context.Background(), s, RunEnv{}); err != nil {
 		t.Fatal(err)
 	}
 	return dir, images, src

@@ -1,6 +1,7 @@
 package strategies
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 
@@ -33,7 +34,6 @@ type ProbeOptions struct {
 	// WeightsKey names the entry of a wrapping checkpoint in Weights to
 	// load (see vision.OpenOptions.WeightsKey); "" takes the plain weights.
 	WeightsKey string
-	Normalize  vision.Normalize
 	// PerClass is the number of images per class the probes use (70% to
 	// fit, 30% to score); default 100, fewer when a class is smaller.
 	PerClass int
@@ -184,11 +184,6 @@ func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64
 			return err
 		}
 		m = op.Model
-		for i := 0; i < len(m.Stages)-1; i++ {
-			if err := m.SetStageFrozen(i, true, true); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
 	if m != nil {
@@ -202,13 +197,13 @@ func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64
 	if err != nil {
 		return 0, err
 	}
-	tr := finetune.Trainer{Config: finetune.Config{Epochs: p.Epochs, BatchSize: p.Batch, LR: p.LR, Schedule: p.Schedule,
-		EvalEvery: p.Epochs, Seed: o.Seed, Normalize: o.Normalize}}
-	res, err := tr.FitCached(m, fit, score)
+	p.EvalEvery = p.Epochs // scored once, at the end
+	spec := finetune.RunSpec{Model: finetune.ModelSpec{Arch: o.Arch, Weights: weights}, Train: p.TrainSpec, Seed: o.Seed, Device: "cpu"}
+	res, err := finetune.Fit(context.Background(), m, weights, finetune.NewData(fit, score, fit.Height), spec, finetune.RunEnv{})
 	if err != nil {
 		return 0, fmt.Errorf("strategies: probe on %s features: %w", map[bool]string{true: "random", false: "source"}[weights == ""], err)
 	}
-	return res.Epochs[len(res.Epochs)-1].ValAccuracy, nil
+	return res.Result.Epochs[len(res.Result.Epochs)-1].ValAccuracy, nil
 }
 
 // Placement is the target's cell in the transfer-learning table and the

@@ -30,30 +30,26 @@ type Job struct {
 	Hooks finetune.Hooks
 }
 
-// Spec is the run of the job: its plan, on its images.
-func (j Job) Spec() finetune.RunSpec {
-	p := j.Plan
+// Spec is the run of the job: its plan's settings on its images (Data,
+// to pass in finetune.RunEnv).
+func (j Job) Spec() (finetune.RunSpec, *finetune.Data) {
 	size := j.Size
 	if size == 0 && j.Val != nil {
 		size = j.Val.Height
 	}
-	s := finetune.RunSpec{Device: j.Device, Seed: j.Seed,
-		Data:  finetune.DataSpec{ImageSize: size},
-		Model: finetune.ModelSpec{Arch: j.Arch},
-		Train: finetune.TrainSpec{Strategy: p.Strategy, BNPolicy: p.BNPolicy, WeightDecay: p.WeightDec, Warmup: p.Warmup,
-			EvalEvery: p.EvalEvery, Augment: p.Augment},
-		Hooks: finetune.RunHooks{OnStep: j.Hooks.OnStep, OnEpochEnd: j.Hooks.OnEpochEnd}}
+	s := finetune.RunSpec{Device: j.Device, Seed: j.Seed, Data: finetune.DataSpec{ImageSize: size},
+		Model: finetune.ModelSpec{Arch: j.Arch}, Train: j.Plan.TrainSpec}
 	if s.Train.Augment == "" {
 		s.Train.Augment = "none"
 	}
-	if p.Transfer {
+	if j.Plan.Transfer {
 		s.Model.Weights, s.Model.WeightsKey = j.Weights, j.WeightsKey
 	}
+	var data *finetune.Data
 	if j.Train != nil && j.Val != nil {
-		s.Data.Loaded = finetune.NewData(j.Train, j.Val, size)
+		data = finetune.NewData(j.Train, j.Val, size)
 	}
-	p.Fill(&s.Train)
-	return s
+	return s, data
 }
 
 // Point is the state of a run after one epoch.
@@ -98,9 +94,10 @@ func (j Job) Run() (*Outcome, error) {
 	}
 	out := &Outcome{TrainImages: j.Train.Len()}
 	trainStart := time.Now()
-	spec := j.Spec()
-	spec.Hooks.OnOpen = func(*vision.Opened) { trainStart = time.Now() }
-	spec.Hooks.OnEpochEnd = func(e finetune.Epoch) error {
+	spec, data := j.Spec()
+	env := finetune.RunEnv{Data: data, Hooks: finetune.RunHooks{OnStep: j.Hooks.OnStep}}
+	env.Hooks.OnOpen = func(*vision.Opened) { trainStart = time.Now() }
+	env.Hooks.OnEpochEnd = func(e finetune.Epoch) error {
 		pt := Point{Epoch: e.Epoch, TrainLoss: e.TrainLoss, Seconds: time.Since(trainStart).Seconds()}
 		if !math.IsNaN(e.ValAccuracy) {
 			a := e.ValAccuracy
@@ -112,7 +109,7 @@ func (j Job) Run() (*Outcome, error) {
 		}
 		return nil
 	}
-	res, err := finetune.Run(context.Background(), spec)
+	res, err := finetune.Run(context.Background(), spec, env)
 	if err != nil {
 		return nil, fmt.Errorf("strategies: %s: %w", p.Strategy, err)
 	}

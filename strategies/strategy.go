@@ -63,28 +63,22 @@ func ParseList(s string) ([]Strategy, error) {
 	return out, nil
 }
 
-// Plan is a strategy resolved for one model and training-set size: every
-// setting a training run needs. It is saved with the run's results.
+// Plan is a strategy resolved for one model and training-set size: the
+// training settings it decides, in the one settings type
+// (finetune.TrainSpec: Strategy names the strategy; Freeze is "all" for the
+// linear probe on features computed once), and how they were chosen. It is
+// saved with the run's results, as one flat JSON object.
 type Plan struct {
-	Strategy  string  `json:"strategy"`
-	Transfer  bool    `json:"transfer"`            // start from the source weights
-	Freeze    int     `json:"freeze"`              // stages frozen from the stem
-	Cached    bool    `json:"cached_features"`     // linear probe on features computed once
-	Unfreeze  []int   `json:"unfreeze_at"`         // epochs after which one more stage trains
-	LR        float64 `json:"lr"`                  // the head's rate
-	LRDecay   float64 `json:"lr_decay"`            // stage k below the head: lr·decay^k
-	Epochs    int     `json:"epochs"`              // passes over the training set
-	Batch     int     `json:"batch"`               // images per step
-	Steps     int     `json:"steps"`               // optimisation steps in all
-	Schedule  string  `json:"schedule"`            // learning-rate schedule
-	Warmup    float64 `json:"warmup"`              // share of the steps spent warming up
-	EvalEvery int     `json:"eval_every"`          // validate every this many epochs (and after the last)
-	Budget    string  `json:"budget"`              // "own" or "equal:<steps>"
-	Note      string  `json:"note,omitempty"`      // why the settings are what they are
-	Augment   string  `json:"augment,omitempty"`   // augmentation preset
-	WeightDec float64 `json:"weight_decay"`        // weight decay (not on biases and norms)
-	BNPolicy  string  `json:"bn_policy,omitempty"` // batch norm in frozen stages
+	finetune.TrainSpec
+	Transfer bool   `json:"transfer"`       // start from the source weights
+	Steps    int    `json:"steps"`          // optimisation steps in all
+	Budget   string `json:"budget"`         // "own" or "equal:<steps>"
+	Note     string `json:"note,omitempty"` // why the settings are what they are
 }
+
+// Cached reports whether the plan trains the head on features computed
+// once (the linear probe).
+func (p Plan) Cached() bool { return p.Freeze == "all" }
 
 // StepsPerEpoch returns the optimisation steps of one epoch of the plan
 // (Steps / Epochs; 0 for a plan without epochs).
@@ -146,28 +140,30 @@ func (s Strategy) Resolve(sz Size, equalSteps int) (Plan, error) {
 		return Plan{}, fmt.Errorf("strategies: %s: the model has %d stages (the last is the head); freeze at most %d", s.Name, sz.Stages, sz.Stages-1)
 	}
 	d := DefaultsFor(s)
-	p := Plan{Strategy: s.Name, Transfer: s.Transfer, Freeze: s.Freeze, LR: d.LR, LRDecay: d.LRDecay,
-		Batch: BatchFor(sz.Images), Schedule: "cosine", Warmup: 0, Budget: "own", BNPolicy: "eval", Augment: "none"}
-	perEpoch := finetune.StepsPerEpoch(sz.Images, p.Batch)
-	p.Epochs = max(d.Epochs, (d.MinSteps+perEpoch-1)/perEpoch)
+	p := Plan{Transfer: s.Transfer, Budget: "own"}
+	t := &p.TrainSpec
+	*t = finetune.TrainSpec{Strategy: s.Name, Freeze: strconv.Itoa(s.Freeze), LR: d.LR, LRDecay: d.LRDecay,
+		Batch: BatchFor(sz.Images), Schedule: "cosine", BNPolicy: "eval", Augment: "none"}
+	perEpoch := finetune.StepsPerEpoch(sz.Images, t.Batch)
+	t.Epochs = max(d.Epochs, (d.MinSteps+perEpoch-1)/perEpoch)
 	if equalSteps > 0 {
-		p.Epochs = max(1, (equalSteps+perEpoch-1)/perEpoch)
+		t.Epochs = max(1, (equalSteps+perEpoch-1)/perEpoch)
 		p.Budget = "equal:" + strconv.Itoa(equalSteps)
 	}
-	p.Steps = p.Epochs * perEpoch
+	p.Steps = t.Epochs * perEpoch
 	switch s.Name {
 	case "linear":
-		p.Freeze, p.Cached = sz.Stages-1, true
+		t.Freeze = "all"
 		p.Note = "frozen backbone, head trained on features computed once"
 	case "gradual":
 		// fastai/ULMFiT: train the head first, then unfreeze one stage at a
 		// time from the top, spread evenly over the run.
-		p.Freeze = sz.Stages - 1
-		k := min(sz.Stages-1, p.Epochs-1)
+		t.Freeze = strconv.Itoa(sz.Stages - 1)
+		k := min(sz.Stages-1, t.Epochs-1)
 		for i := 1; i <= k; i++ {
-			e := i * p.Epochs / (k + 1)
-			if e >= 1 && (len(p.Unfreeze) == 0 || e > p.Unfreeze[len(p.Unfreeze)-1]) {
-				p.Unfreeze = append(p.Unfreeze, e)
+			e := i * t.Epochs / (k + 1)
+			if e >= 1 && (len(t.UnfreezeAt) == 0 || e > t.UnfreezeAt[len(t.UnfreezeAt)-1]) {
+				t.UnfreezeAt = append(t.UnfreezeAt, e)
 			}
 		}
 		p.Note = "head first, then one more stage from the top at each listed epoch"

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gtl-dev/gtl/finetune"
 )
 
 func TestParse(t *testing.T) {
@@ -51,17 +53,17 @@ func TestResolve(t *testing.T) {
 		strategy   string
 		images     int
 		equal      int
-		wantFreeze int
+		wantFreeze string
 		cached     bool
 		unfreeze   []int
 		minSteps   int
 		lr         float64
 	}{
-		{"scratch", 500, 0, 0, false, nil, 200, 0.05},
-		{"linear", 500, 0, 5, true, nil, 300, 0.05},
-		{"freeze-2", 500, 0, 2, false, nil, 100, 0.01},
-		{"full", 25, 0, 0, false, nil, 100, 0.01},
-		{"gradual", 5000, 0, 5, false, []int{0, 1, 2, 3}, 100, 0.01},
+		{"scratch", 500, 0, "0", false, nil, 200, 0.05},
+		{"linear", 500, 0, "all", true, nil, 300, 0.05},
+		{"freeze-2", 500, 0, "2", false, nil, 100, 0.01},
+		{"full", 25, 0, "0", false, nil, 100, 0.01},
+		{"gradual", 5000, 0, "5", false, []int{0, 1, 2, 3}, 100, 0.01},
 	} {
 		t.Run(tc.strategy, func(t *testing.T) {
 			s, _ := Parse(tc.strategy)
@@ -69,7 +71,7 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Freeze != tc.wantFreeze || p.Cached != tc.cached || p.LR != tc.lr {
+			if p.Freeze != tc.wantFreeze || p.Cached() != tc.cached || p.LR != tc.lr {
 				t.Errorf("plan %+v", p)
 			}
 			perEpoch := max(1, tc.images/p.Batch)
@@ -78,8 +80,8 @@ func TestResolve(t *testing.T) {
 			}
 			if tc.unfreeze != nil {
 				// One stage more at each listed epoch, strictly increasing, before the last.
-				if len(p.Unfreeze) == 0 || !slices.IsSorted(p.Unfreeze) || p.Unfreeze[len(p.Unfreeze)-1] >= p.Epochs || p.Unfreeze[0] < 1 {
-					t.Errorf("unfreeze at %v over %d epochs", p.Unfreeze, p.Epochs)
+				if len(p.UnfreezeAt) == 0 || !slices.IsSorted(p.UnfreezeAt) || p.UnfreezeAt[len(p.UnfreezeAt)-1] >= p.Epochs || p.UnfreezeAt[0] < 1 {
+					t.Errorf("unfreeze at %v over %d epochs", p.UnfreezeAt, p.Epochs)
 				}
 			}
 		})
@@ -226,7 +228,7 @@ func TestConvergence(t *testing.T) {
 	g := testGrid()
 	g.Shots = []int{5}
 	r := &Results{Grid: g}
-	plan := Plan{Epochs: 4, Steps: 40} // 10 steps an epoch
+	plan := Plan{TrainSpec: finetune.TrainSpec{Epochs: 4}, Steps: 40} // 10 steps an epoch
 	curve := func(accs ...float64) []Point {
 		var c []Point
 		for i, a := range accs {
@@ -300,7 +302,7 @@ func TestConvergence(t *testing.T) {
 
 func TestStepsToNotReached(t *testing.T) {
 	r := &Results{Grid: testGrid()}
-	r.Add(Record{Cell: Cell{"scratch", 5, 1}, Plan: Plan{Epochs: 2, Steps: 8}, Outcome: Outcome{FinalAccuracy: 0.5,
+	r.Add(Record{Cell: Cell{"scratch", 5, 1}, Plan: Plan{TrainSpec: finetune.TrainSpec{Epochs: 2}, Steps: 8}, Outcome: Outcome{FinalAccuracy: 0.5,
 		Curve: []Point{{Epoch: 1, ValAccuracy: acc(0.2)}, {Epoch: 2, ValAccuracy: acc(0.5)}}}})
 	s := r.Summaries()[0]
 	if s.Reached != 1 || s.StepsToTarget.Mean != 8 {

@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/bench"
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
@@ -17,21 +19,19 @@ func benchCommand() *cli.Command {
 		Description: "Builds the model with seeded random weights, runs --warmup untimed and --steps timed steps on one\n" +
 			"random batch and prints images/s, step-time percentiles and peak memory. scripts/bench/pytorch_ref.py\n" +
 			"measures the same in PyTorch and prints the same --json keys.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Value: "resnet50", Usage: "architecture (gtl models lists them)"},
-			&cli.StringFlag{Name: "mode", Value: "train", Usage: "train (forward, cross-entropy, backward, SGD step) or infer (no-grad eval forward)"},
+			&cli.StringFlag{Name: "mode", Value: "train", Usage: "train (gtl train's step: forward, cross-entropy, backward, update) or infer (no-grad eval forward)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per step"},
 			&cli.IntFlag{Name: "image-size", Usage: "input side in pixels (0: the model's, 224 for most)"},
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "cpu, cuda, cuda:N or auto"},
 			&cli.IntFlag{Name: "steps", Value: 10, Usage: "timed steps"},
 			&cli.IntFlag{Name: "warmup", Value: 3, Usage: "untimed steps first"},
-			&cli.StringFlag{Name: "amp", Usage: "mixed precision: bf16 or fp16 (fp16 on CUDA only)"},
-			&cli.BoolFlag{Name: "channels-last", Usage: "channels-last memory format for the input and the weights"},
 			&cli.IntFlag{Name: "freeze", Usage: "train mode: freeze the first N stages (no gradients, batch norms on running statistics)"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch intra-op threads (0: the global --threads / default)"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the weights and the batch"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of text"},
-		},
+		}, stepFlags()...),
 		Action: runBench,
 	}
 }
@@ -39,10 +39,6 @@ func benchCommand() *cli.Command {
 func runBench(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return cli.Exit(fmt.Sprintf("bench: unexpected argument %q (all settings are flags)", c.Args().First()), 2)
-	}
-	amp, err := torch.ParseAMP(c.String("amp"))
-	if err != nil {
-		return cli.Exit("--amp: "+err.Error(), 2)
 	}
 	dev, err := torch.ParseDevice(c.String("device"))
 	if err != nil {
@@ -64,15 +60,16 @@ func runBench(c *cli.Context) error {
 	if c.Int("warmup") < 0 || c.Int("image-size") < 0 || c.Int("freeze") < 0 {
 		return cli.Exit(fmt.Sprintf("--warmup %d, --image-size %d, --freeze %d: want 0 or more", c.Int("warmup"), c.Int("image-size"), c.Int("freeze")), 2)
 	}
-	cfg := finetune.BenchConfig{
-		Arch: c.String("model"), Mode: c.String("mode"), Batch: c.Int("batch"), ImageSize: c.Int("image-size"),
-		Device: dev, Steps: c.Int("steps"), Warmup: c.Int("warmup"), AMP: amp,
-		ChannelsLast: c.Bool("channels-last"), Seed: c.Int64("seed"), Freeze: c.Int("freeze"),
+	cfg := bench.Config{
+		Arch: c.String("model"), Mode: c.String("mode"), ImageSize: c.Int("image-size"),
+		Device: dev, Steps: c.Int("steps"), Warmup: c.Int("warmup"), Seed: c.Int64("seed"),
+		Train: finetune.TrainSpec{Batch: c.Int("batch"), Freeze: strconv.Itoa(c.Int("freeze")), AMP: c.String("amp"),
+			ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
 	}
-	if err := finetune.CheckBench(cfg); err != nil {
-		return cli.Exit(err.Error(), 2)
+	if err := bench.Check(cfg); err != nil {
+		return specError(err)
 	}
-	res, err := finetune.Bench(torch.Default(), cfg)
+	res, err := bench.Bench(torch.Default(), cfg)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
@@ -27,7 +28,7 @@ func compareCommand() *cli.Command {
 			"(with PNG plots) to --out. Each strategy gets its own budget (see gtl compare --help-strategies in\n" +
 			"the README) unless --equal-budget gives every run the steps of full fine-tuning. Results are saved\n" +
 			"after every run: --resume continues an interrupted comparison.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (a gtl checkpoint, or torchvision weights)"},
 			weightsKeyFlag(),
@@ -48,7 +49,7 @@ func compareCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
-		},
+		}, stepFlags()...),
 		Action: runCompare,
 	}
 }
@@ -56,6 +57,10 @@ func compareCommand() *cli.Command {
 func runCompare(c *cli.Context) error {
 	if c.IsSet("merge") {
 		return mergeCompare(c)
+	}
+	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")}
+	if err := step.CheckOn(c.String("device")); err != nil {
+		return specError(err)
 	}
 	if c.Args().Len() > 0 {
 		return cli.Exit(fmt.Sprintf("unexpected arguments %v (shard folders go with --merge)", c.Args().Slice()), 2)
@@ -96,7 +101,7 @@ func runCompare(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--shots %d: class %s has only %d training images", n, name, small), 2)
 		}
 	}
-	stages, err := strategies.StageCount(arch)
+	stages, err := stageCount(arch)
 	if err != nil {
 		return cli.Exit("--model: "+err.Error(), 2)
 	}
@@ -131,6 +136,10 @@ func runCompare(c *cli.Context) error {
 	plans, total, err := planGrid(g, sts, tgt.Len(), len(tgt.Classes), stages)
 	if err != nil {
 		return err
+	}
+	for cell, p := range plans { // every cell takes the same step
+		p.AMP, p.ChannelsLast, p.CuDNNBenchmark, p.TF32 = step.AMP, step.ChannelsLast, step.CuDNNBenchmark, step.TF32
+		plans[cell] = p
 	}
 	w := c.App.Writer
 	todo := 0
@@ -286,7 +295,7 @@ func planGrid(g strategies.Grid, sts []strategies.Strategy, images, classes, sta
 			if err != nil {
 				return nil, 0, err
 			}
-			if g.Augment && s.Transfer && !p.Cached {
+			if g.Augment && s.Transfer && !p.Cached() {
 				p.Augment = "light" // gtl train's default when fine-tuning with the backbone in the loop
 			}
 			plans[cell] = p
@@ -356,4 +365,20 @@ func mergeCompare(c *cli.Context) error {
 	printSummary(w, res)
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report.md"))
 	return nil
+}
+
+// stageCount returns the number of stages of an architecture, head
+// included.
+func stageCount(arch string) (int, error) {
+	n := 0
+	err := torch.Do(func() error {
+		m, err := vision.New(arch, 2, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		n = len(m.Stages)
+		m.Close()
+		return nil
+	})
+	return n, err
 }

@@ -230,7 +230,7 @@ func TestPlanGridAugment(t *testing.T) {
 				t.Errorf("augment %v: %s: %q, want %q", augment, cell.Strategy, p.Augment, want)
 			}
 			job := strategies.Job{Arch: "resnet18", Weights: "w.pth", Plan: p}
-			if s := job.Spec(); s.Train.Augment != want {
+			if s, _ := job.Spec(); s.Train.Augment != want {
 				t.Errorf("augment %v: %s: the run's augmentation %q, want %q", augment, cell.Strategy, s.Train.Augment, want)
 			}
 		}

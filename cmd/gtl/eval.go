@@ -47,7 +47,7 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			test = vision.PrepareRGB(test, o.Prep.CropSize)
-			tr := finetune.Trainer{Config: finetune.Config{BatchSize: 64, Normalize: finetune.ImageNetNorm}}
+			tr := finetune.Trainer{Train: finetune.TrainSpec{Batch: 64}, Normalize: finetune.ImageNetNorm}
 			r, err := tr.Report(o.Model, test)
 			if err != nil {
 				return err

@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/strategies"
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
@@ -97,11 +96,11 @@ func runRecommend(c *cli.Context) error {
 
 // recommend measures the target and places it in the table.
 func recommend(arch, weights, key string, train *datasets.Images, perClass int, seed uint64) (*recommendation, error) {
-	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, WeightsKey: key, Normalize: finetune.ImageNetNorm, PerClass: perClass, Seed: seed})
+	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, WeightsKey: key, PerClass: perClass, Seed: seed})
 	if err != nil {
 		return nil, err
 	}
-	stages, err := strategies.StageCount(arch)
+	stages, err := stageCount(arch)
 	if err != nil {
 		return nil, err
 	}

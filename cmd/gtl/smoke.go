@@ -97,7 +97,7 @@ func runSmoke(c *cli.Context) error {
 	fmt.Fprintf(out, "%-6s %-11s %-10s %-9s %s\n", "epoch", "train loss", "test loss", "test acc", "time")
 	bar := newTrainingBar(c)
 	tr := finetune.Trainer{
-		Config: finetune.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch"), LR: c.Float64("lr"), Seed: seed, Normalize: fashionNorm},
+		Train: finetune.TrainSpec{Epochs: c.Int("epochs"), Batch: c.Int("batch"), LR: c.Float64("lr")}, Seed: seed, Normalize: fashionNorm,
 		Hooks: finetune.Hooks{
 			OnStart: bar.start,
 			OnStep:  bar.step,

@@ -24,7 +24,7 @@ func trainCommand() *cli.Command {
 			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
 			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
 			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
-		Flags: append(append(append(modelFlags(), augmentFlags()...),
+		Flags: append(append(append(append(modelFlags(), augmentFlags()...), stepFlags()...),
 			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder: root/<class>/<image>, or root/train/<class>/… and root/val/<class>/…"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
@@ -72,11 +72,12 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	defer group.Close()
-	if group != nil {
-		spec.Dist = group
-		if dev.IsCuda() { // one GPU per rank: cuda:LOCAL_RANK
-			spec.Device = torch.DeviceName(dev)
-		}
+	env := finetune.RunEnv{Dist: group}
+	if group != nil && dev.IsCuda() { // one GPU per rank: cuda:LOCAL_RANK
+		spec.Device = torch.DeviceName(dev)
+	}
+	if env.Plan, err = strategies.NewPlanner(spec); err != nil { // a bad strategy name before anything is read
+		return specError(err)
 	}
 	rank0 := group == nil || group.Rank() == 0 // the rank that prints and writes
 	w := c.App.Writer
@@ -86,7 +87,10 @@ func runTrain(c *cli.Context) error {
 	bar := newTrainingBar(c)
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
-	spec.Hooks = finetune.RunHooks{
+	if !c.Bool("quiet") {
+		env.Fetch = fetchProgress(c)
+	}
+	env.Hooks = finetune.RunHooks{
 		OnSkipped:     func(names []string) { reportSkipped(c, names) },
 		OnUnsupported: func(names []string) { reportUnsupported(c, names) },
 		OnOpen: func(o *vision.Opened) {
@@ -127,18 +131,13 @@ func runTrain(c *cli.Context) error {
 			return nil
 		},
 		OnUnfreeze: func(i int, name string) { fmt.Fprintf(w, "unfrozen: stage %d (%s)\n", i+1, name) },
+		OnPlan: func(p finetune.PlanChoice) {
+			if spec.Train.Strategy == "auto" {
+				fmt.Fprintf(w, "strategy auto: %s (%s)\n", p.Strategy, p.Reason)
+			}
+		},
 	}
-	if spec.Train.Strategy != "" { // after the hooks: Apply reads the data
-		name := spec.Train.Strategy
-		choice, err := strategies.Apply(&spec)
-		if err != nil {
-			return specError(err)
-		}
-		if name == "auto" {
-			fmt.Fprintf(w, "strategy auto: %s (%s)\n", choice.Strategy, choice.Reason)
-		}
-	}
-	res, err := finetune.Run(c.Context, spec)
+	res, err := finetune.Run(c.Context, spec, env)
 	bar.finish()
 	if err != nil {
 		return specError(err)
@@ -186,7 +185,8 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 			UnfreezeAt: unfreeze, NoCache: c.Bool("no-cache"), LR: c.Float64("lr"), WeightDecay: c.Float64("weight-decay"),
 			Optimizer: c.String("optimizer"), Schedule: set("schedule", c.String("schedule")), Warmup: c.Float64("warmup"),
 			LabelSmoothing: c.Float64("label-smoothing"), ClipGrad: c.Float64("clip-grad"), EMA: c.Float64("ema"),
-			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase")},
+			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase"),
+			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
 		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"),
 	}
 	if c.IsSet("unfreeze-at") && s.Train.UnfreezeAt == nil {
@@ -197,9 +197,6 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 	}
 	if c.IsSet("lr-decay") {
 		s.Train.LRDecay = c.Float64("lr-decay")
-	}
-	if !c.Bool("quiet") {
-		s.Model.Fetch = fetchProgress(c)
 	}
 	if _, err := s.Resolve(); err != nil { // every flag checked before any data is read
 		return s, specError(err)
@@ -230,5 +227,17 @@ func printStageTable(w interface{ Write([]byte) (int, error) }, m *vision.Model,
 			trains, lr, wd = "frozen", "-", "-"
 		}
 		fmt.Fprintf(w, "%-3d %-16s %10s %-9s %-10s %s\n", i+1, s.Name, humanCount(counts[i]), trains, lr, wd)
+	}
+}
+
+// stepFlags are the training step's device settings, shared by gtl train
+// and gtl compare (finetune.TrainSpec's AMP, ChannelsLast, CuDNNBenchmark,
+// TF32).
+func stepFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "amp", Usage: "mixed precision: bf16 (CPU and CUDA) or fp16 (CUDA, with dynamic loss scaling); default: float32"},
+		&cli.BoolFlag{Name: "channels-last", Usage: "keep batches and weights in channels-last (NHWC) memory format"},
+		&cli.BoolFlag{Name: "cudnn-benchmark", Usage: "let cuDNN time its algorithms for each input shape (CUDA only)"},
+		&cli.BoolFlag{Name: "tf32", Usage: "allow TensorFloat-32 in float32 convolutions and matrix products (CUDA, Ampere or later)"},
 	}
 }

@@ -108,6 +108,17 @@ func (o *Optimizer) ClipGradNorm(maxNorm float64) (float64, error) {
 	return n, nil
 }
 
+// UnscaleGrads multiplies every gradient by invScale in place and reports
+// whether any gradient holds a NaN or an infinity afterwards (the check
+// torch.cuda.amp.GradScaler makes before it lets the optimiser step).
+func (o *Optimizer) UnscaleGrads(invScale float64) (nonFinite bool, err error) {
+	r := C.gtl_opt_unscale_grads(o.p, C.double(invScale))
+	if err := lastError(); err != nil {
+		return false, fmt.Errorf("torch: unscale gradients: %w", err)
+	}
+	return r == 1, nil
+}
+
 // ZeroGrad clears the gradients of every parameter.
 func (o *Optimizer) ZeroGrad() error {
 	C.gtl_opt_zero_grad(o.p)

@@ -1,36 +1,39 @@
-package finetune
+package bench
 
 import (
+	"cmp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
-func TestBenchConfigValidation(t *testing.T) {
-	ok := BenchConfig{Arch: "resnet18"}
+func TestConfigValidation(t *testing.T) {
+	ok := Config{Arch: "resnet18"}
 	tests := []struct {
 		name    string
-		edit    func(c *BenchConfig)
+		edit    func(c *Config)
 		wantErr string // "" for valid
 	}{
-		{"defaults", func(c *BenchConfig) {}, ""},
-		{"no arch", func(c *BenchConfig) { c.Arch = "" }, "no architecture"},
-		{"unknown arch", func(c *BenchConfig) { c.Arch = "resnet19" }, "resnet19"},
-		{"mode", func(c *BenchConfig) { c.Mode = "eval" }, `mode "eval"`},
-		{"batch", func(c *BenchConfig) { c.Batch = -1 }, "batch -1"},
-		{"steps", func(c *BenchConfig) { c.Steps = -2 }, "steps -2"},
-		{"warmup", func(c *BenchConfig) { c.Warmup = -1 }, "warmup -1"},
-		{"freeze", func(c *BenchConfig) { c.Freeze = -1 }, "freeze -1"},
-		{"fp16 on cpu", func(c *BenchConfig) { c.AMP = torch.AMPFloat16 }, "fp16 needs a CUDA device"},
-		{"bf16 on cpu", func(c *BenchConfig) { c.AMP = torch.AMPBFloat16 }, ""},
+		{"defaults", func(c *Config) {}, ""},
+		{"no arch", func(c *Config) { c.Arch = "" }, "no architecture"},
+		{"unknown arch", func(c *Config) { c.Arch = "resnet19" }, "resnet19"},
+		{"mode", func(c *Config) { c.Mode = "eval" }, `mode "eval"`},
+		{"batch", func(c *Config) { c.Train.Batch = -1 }, "batch -1"},
+		{"steps", func(c *Config) { c.Steps = -2 }, "steps -2"},
+		{"warmup", func(c *Config) { c.Warmup = -1 }, "warmup -1"},
+		{"freeze", func(c *Config) { c.Train.Freeze = "-1" }, "freeze -1"},
+		{"fp16 on cpu", func(c *Config) { c.Train.AMP = "fp16" }, "fp16 needs a CUDA device"},
+		{"bf16 on cpu", func(c *Config) { c.Train.AMP = "bf16" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := ok
 			tt.edit(&c)
-			err := CheckBench(c)
+			err := Check(c)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("CheckBench = %v, want nil", err)
@@ -94,12 +97,11 @@ func TestParseVmHWM(t *testing.T) {
 func TestBenchRuns(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  BenchConfig
+		cfg  Config
 	}{
-		{"train", BenchConfig{Arch: "resnet18", Mode: "train", Batch: 2, ImageSize: 32, Steps: 2, Classes: 5}},
-		{"train freeze 2", BenchConfig{Arch: "resnet18", Mode: "train", Batch: 2, ImageSize: 32, Steps: 2, Classes: 5, Freeze: 2}},
-		{"infer bf16 channels-last", BenchConfig{Arch: "resnet18", Mode: "infer", Batch: 2, ImageSize: 32, Steps: 3,
-			Warmup: 1, AMP: torch.AMPBFloat16, ChannelsLast: true, Classes: 5}},
+		{"train", Config{Arch: "resnet18", Mode: "train", ImageSize: 32, Steps: 2, Classes: 5, Train: finetune.TrainSpec{Batch: 2}}},
+		{"train freeze 2", Config{Arch: "resnet18", Mode: "train", ImageSize: 32, Steps: 2, Classes: 5, Train: finetune.TrainSpec{Batch: 2, Freeze: "2"}}},
+		{"infer bf16 channels-last", Config{Arch: "resnet18", Mode: "infer", ImageSize: 32, Steps: 3, Warmup: 1, Classes: 5, Train: finetune.TrainSpec{Batch: 2, AMP: "bf16", ChannelsLast: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +115,7 @@ func TestBenchRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			if r.Tool != "gtl" || r.Model != "resnet18" || r.Mode != tt.cfg.Mode || r.Batch != 2 || r.ImageSize != 32 ||
-				r.Steps != tt.cfg.Steps || r.Device != "cpu" || r.AMP != tt.cfg.AMP.String() || r.ChannelsLast != tt.cfg.ChannelsLast || r.Freeze != tt.cfg.Freeze {
+				r.Steps != tt.cfg.Steps || r.Device != "cpu" || r.AMP != tt.cfg.Train.AMP || r.ChannelsLast != tt.cfg.Train.ChannelsLast || strconv.Itoa(r.Freeze) != cmp.Or(tt.cfg.Train.Freeze, "0") {
 				t.Errorf("result does not echo the config: %+v", r)
 			}
 			if r.Threads != 1 {

@@ -1,4 +1,4 @@
-package finetune
+package bench
 
 import (
 	"bufio"
@@ -14,30 +14,40 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
-// BenchConfig describes one throughput measurement of a model on synthetic
+// Config describes one throughput measurement of a model on synthetic
 // data. The zero value of each field means its default.
-type BenchConfig struct {
+type Config struct {
 	Arch      string       // torchvision architecture name; required
-	Mode      string       // "train" (forward, cross-entropy, backward, SGD step) or "infer" (no-grad eval forward); default "train"
-	Batch     int          // images per step; default 32
+	Mode      string       // "train" (gtl train's step: forward, cross-entropy, backward, update) or "infer" (no-grad eval forward); default "train"
 	ImageSize int          // square input side in pixels; default the model's input size (224, 299 for inception_v3)
 	Classes   int          // output classes; default 1000
 	Device    gotch.Device // default (zero value) the CPU
 	Steps     int          // timed steps; default 10
 	Warmup    int          // untimed steps before them; default 0
-	AMP       torch.AMP
-	// ChannelsLast converts the input and the model's 4-D parameters to
-	// channels-last memory format.
-	ChannelsLast bool
-	// Freeze freezes the first Freeze stages in train mode (no gradients,
-	// batch norms on running statistics), as gtl train --freeze; default 0.
-	Freeze int
-	Seed   int64   // seeds the weights and the synthetic batch; default 0
-	LR     float64 // SGD learning rate (momentum 0.9); default 0.01
+	Seed      int64        // seeds the weights and the synthetic batch; default 0
+	// Train is the step's settings, gtl train's own type: Batch (images per
+	// step; default 32), Freeze (a number of stages frozen in train mode:
+	// no gradients, batch norms on running statistics), AMP and
+	// ChannelsLast (infer mode too), LR, Optimizer, CuDNNBenchmark, TF32;
+	// other fields take gtl train's defaults.
+	Train finetune.TrainSpec
+}
+
+// freeze returns the stages Train.Freeze asks to freeze.
+func (c Config) freeze() (int, error) {
+	if c.Train.Freeze == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(c.Train.Freeze)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bench: freeze %q: want a number of stages, 0 or more", c.Train.Freeze)
+	}
+	return n, nil
 }
 
 // BenchResult is one measurement. The JSON keys are stable: scripts
@@ -67,12 +77,12 @@ type BenchResult struct {
 	Libtorch     string `json:"libtorch"`
 }
 
-func (c BenchConfig) withDefaults() (BenchConfig, error) {
+func (c Config) withDefaults() (Config, error) {
 	if c.Mode == "" {
 		c.Mode = "train"
 	}
-	if c.Batch == 0 {
-		c.Batch = 32
+	if c.Train.Batch == 0 {
+		c.Train.Batch = 32
 	}
 	if c.Classes == 0 {
 		c.Classes = 1000
@@ -80,34 +90,33 @@ func (c BenchConfig) withDefaults() (BenchConfig, error) {
 	if c.Steps == 0 {
 		c.Steps = 10
 	}
-	if c.LR == 0 {
-		c.LR = 0.01
-	}
 	if c.Device == (gotch.Device{}) {
 		c.Device = gotch.CPU
 	}
+	freeze, err := c.freeze()
 	switch {
 	case c.Arch == "":
-		return c, fmt.Errorf("finetune: bench: no architecture given")
+		return c, fmt.Errorf("bench: no architecture given")
 	case c.Mode != "train" && c.Mode != "infer":
-		return c, fmt.Errorf("finetune: bench: mode %q: want train or infer", c.Mode)
-	case c.Batch < 1:
-		return c, fmt.Errorf("finetune: bench: batch %d: want at least 1", c.Batch)
+		return c, fmt.Errorf("bench: mode %q: want train or infer", c.Mode)
+	case c.Train.Batch < 1:
+		return c, fmt.Errorf("bench: batch %d: want at least 1", c.Train.Batch)
 	case c.ImageSize < 0:
-		return c, fmt.Errorf("finetune: bench: image size %d: want at least 1", c.ImageSize)
+		return c, fmt.Errorf("bench: image size %d: want at least 1", c.ImageSize)
 	case c.Steps < 1:
-		return c, fmt.Errorf("finetune: bench: steps %d: want at least 1", c.Steps)
-	case c.Freeze < 0:
-		return c, fmt.Errorf("finetune: bench: freeze %d: want 0 or more", c.Freeze)
+		return c, fmt.Errorf("bench: steps %d: want at least 1", c.Steps)
+	case err != nil || freeze < 0:
+		return c, fmt.Errorf("bench: freeze %s: want 0 or more", c.Train.Freeze)
 	case c.Warmup < 0:
-		return c, fmt.Errorf("finetune: bench: warmup %d: want 0 or more", c.Warmup)
+		return c, fmt.Errorf("bench: warmup %d: want 0 or more", c.Warmup)
 	case c.Classes < 1:
-		return c, fmt.Errorf("finetune: bench: classes %d: want at least 1", c.Classes)
-	case c.AMP == torch.AMPFloat16 && !c.Device.IsCuda():
-		return c, fmt.Errorf("finetune: bench: amp fp16 needs a CUDA device; use bf16 on the CPU")
+		return c, fmt.Errorf("bench: classes %d: want at least 1", c.Classes)
+	}
+	if err := c.Train.CheckOn(torch.DeviceName(c.Device)); err != nil {
+		return c, fmt.Errorf("bench: %w", err)
 	}
 	if _, err := vision.Lookup(c.Arch); err != nil {
-		return c, fmt.Errorf("finetune: bench: %w", err)
+		return c, fmt.Errorf("bench: %w", err)
 	}
 	return c, nil
 }
@@ -116,7 +125,7 @@ func (c BenchConfig) withDefaults() (BenchConfig, error) {
 // cfg.Warmup untimed and cfg.Steps timed steps on one synthetic batch, and
 // returns the throughput, step-time percentiles and peak memory. On a GPU
 // each step ends with a device synchronisation, so step times are real.
-func Bench(w *torch.Worker, cfg BenchConfig) (BenchResult, error) {
+func Bench(w *torch.Worker, cfg Config) (BenchResult, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return BenchResult{}, err
@@ -128,25 +137,20 @@ func Bench(w *torch.Worker, cfg BenchConfig) (BenchResult, error) {
 		return err
 	})
 	if err != nil {
-		return BenchResult{}, fmt.Errorf("finetune: bench %s %s: %w", cfg.Arch, cfg.Mode, err)
+		return BenchResult{}, fmt.Errorf("bench: %s %s: %w", cfg.Arch, cfg.Mode, err)
 	}
 	return res, nil
 }
 
 // bench runs on the worker's thread.
-func bench(cfg BenchConfig) (BenchResult, error) {
+func bench(cfg Config) (BenchResult, error) {
 	dev := cfg.Device
 	cuda := dev.IsCuda()
-	if cuda {
-		if err := torch.SetCuDNNBenchmark(true); err != nil {
-			return BenchResult{}, err
-		}
-		// TF32 for float32 convolutions and matmuls, as PyTorch's default for
-		// cuDNN (and the reference script sets for matmuls too).
-		if err := torch.SetAllowTF32(true); err != nil {
-			return BenchResult{}, err
-		}
+	ampName := cfg.Train.AMP
+	if ampName == "none" {
+		ampName = ""
 	}
+	amp, _ := torch.ParseAMP(ampName) // checked by withDefaults
 	if err := torch.ManualSeed(cfg.Seed); err != nil {
 		return BenchResult{}, err
 	}
@@ -159,34 +163,22 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 	if size == 0 {
 		size = m.InputSize
 	}
-	if cfg.Freeze > len(m.Stages)-1 {
-		return BenchResult{}, fmt.Errorf("freeze %d: %s has %d stages below its head", cfg.Freeze, cfg.Arch, len(m.Stages)-1)
+	freeze, _ := cfg.freeze()
+	if freeze > len(m.Stages)-1 {
+		return BenchResult{}, fmt.Errorf("freeze %d: %s has %d stages below its head", freeze, cfg.Arch, len(m.Stages)-1)
 	}
-	for i := 0; i < cfg.Freeze && cfg.Mode == "train"; i++ {
+	for i := 0; i < freeze && cfg.Mode == "train"; i++ {
 		if err := m.SetStageFrozen(i, true, true); err != nil {
 			return BenchResult{}, err
 		}
 	}
-	params := m.VS.TrainableVariables()
-	if cfg.ChannelsLast {
-		if err := torch.SetChannelsLast(params...); err != nil {
-			return BenchResult{}, err
-		}
-	}
-	x, err := ts.Randn([]int64{int64(cfg.Batch), 3, int64(size), int64(size)}, gotch.Float, dev)
+	batch := cfg.Train.Batch
+	x, err := ts.Randn([]int64{int64(batch), 3, int64(size), int64(size)}, gotch.Float, dev)
 	if err != nil {
 		return BenchResult{}, fmt.Errorf("synthetic batch: %w", err)
 	}
 	defer x.MustDrop()
-	if cfg.ChannelsLast {
-		y, err := torch.ChannelsLast(x)
-		if err != nil {
-			return BenchResult{}, err
-		}
-		x.MustDrop()
-		x = y
-	}
-	y, err := ts.Randint(int64(cfg.Classes), []int64{int64(cfg.Batch)}, gotch.Int64, dev)
+	y, err := ts.Randint(int64(cfg.Classes), []int64{int64(batch)}, gotch.Int64, dev)
 	if err != nil {
 		return BenchResult{}, fmt.Errorf("synthetic labels: %w", err)
 	}
@@ -194,20 +186,38 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 
 	var step func() error
 	if cfg.Mode == "train" {
-		opt, err := torch.NewOptimizer(torch.OptimizerOptions{Kind: torch.SGD, Momentum: 0.9})
+		// gtl train's own step, optimiser and device settings.
+		st, err := finetune.NewStepper(m, cfg.Train, dev)
 		if err != nil {
 			return BenchResult{}, err
 		}
-		defer opt.Close()
-		if err := opt.Add(0, cfg.LR, 0, params...); err != nil {
-			return BenchResult{}, err
-		}
-		step = func() error { return trainStep(m, opt, x, y, dev, cfg.AMP) }
+		defer st.Close()
+		step = func() error { _, _, err := st.Step(x, y); return err }
 	} else {
+		if cuda {
+			if err := torch.SetCuDNNBenchmark(cfg.Train.CuDNNBenchmark); err != nil {
+				return BenchResult{}, err
+			}
+			if err := torch.SetAllowTF32(cfg.Train.TF32); err != nil {
+				return BenchResult{}, err
+			}
+		}
+		in := x
+		if cfg.Train.ChannelsLast {
+			if err := torch.SetChannelsLast(m.VS.TrainableVariables()...); err != nil {
+				return BenchResult{}, err
+			}
+			cl, err := torch.ChannelsLast(x)
+			if err != nil {
+				return BenchResult{}, err
+			}
+			defer cl.MustDrop()
+			in = cl
+		}
 		step = func() error {
 			return torch.Inference(func() error {
-				return torch.Autocast(dev, cfg.AMP, func() error {
-					out, err := m.Forward(x, false)
+				return torch.Autocast(dev, amp, func() error {
+					out, err := m.Forward(in, false)
 					if err != nil {
 						return err
 					}
@@ -250,10 +260,10 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 	total := time.Since(began)
 
 	res := BenchResult{
-		Tool: "gtl", Model: cfg.Arch, Mode: cfg.Mode, Batch: cfg.Batch, ImageSize: size,
-		Device: "cpu", AMP: cfg.AMP.String(), ChannelsLast: cfg.ChannelsLast, Freeze: cfg.Freeze,
+		Tool: "gtl", Model: cfg.Arch, Mode: cfg.Mode, Batch: batch, ImageSize: size,
+		Device: "cpu", AMP: amp.String(), ChannelsLast: cfg.Train.ChannelsLast, Freeze: freeze,
 		Threads: torch.NumThreadsHere(), Steps: cfg.Steps, Warmup: cfg.Warmup,
-		ImagesPerSec: float64(cfg.Batch*cfg.Steps) / total.Seconds(),
+		ImagesPerSec: float64(batch*cfg.Steps) / total.Seconds(),
 		StepP50Ms:    percentileMs(times, 0.5),
 		StepP90Ms:    percentileMs(times, 0.9),
 		PeakMemBytes: -1,
@@ -274,31 +284,6 @@ func bench(cfg BenchConfig) (BenchResult, error) {
 		res.PeakMemBytes = peakRSS()
 	}
 	return res, nil
-}
-
-// trainStep runs one SGD step on (x, y) and frees what it allocated.
-func trainStep(m *vision.Model, opt *torch.Optimizer, x, y *ts.Tensor, dev gotch.Device, amp torch.AMP) error {
-	if err := opt.ZeroGrad(); err != nil {
-		return err
-	}
-	var loss *ts.Tensor
-	err := torch.Autocast(dev, amp, func() error {
-		logits, err := m.Forward(x, true)
-		if err != nil {
-			return err
-		}
-		defer logits.MustDrop()
-		loss, err = logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, 0, false)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer loss.MustDrop()
-	if err := loss.Backward(); err != nil {
-		return fmt.Errorf("backward: %w", err)
-	}
-	return opt.Step()
 }
 
 // percentileMs returns the q-quantile of d in milliseconds (nearest rank on
@@ -358,8 +343,8 @@ func cpuName() string {
 	return runtime.GOARCH
 }
 
-// CheckBench validates cfg as Bench would, without running anything.
-func CheckBench(cfg BenchConfig) error {
+// Check validates cfg as Bench would, without running anything.
+func Check(cfg Config) error {
 	_, err := cfg.withDefaults()
 	return err
 }
