@@ -173,9 +173,9 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	}
 	open := func(s RunSpec) (*vision.Opened, error) {
 		o := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
-			PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: env.Fetch}
+			PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: env.Fetch, Meta: s.meta}
 		if s.Resume { // the last checkpoint holds the weights to continue from
-			o.Weights, o.Pretrained = filepath.Join(s.Out, "last.safetensors"), false
+			o.Weights, o.Pretrained, o.Meta = filepath.Join(s.Out, "last.safetensors"), false, nil
 		}
 		var op *vision.Opened
 		err := torch.Do(func() error {
@@ -186,6 +186,10 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 			op, err = vision.Open(o)
 			return err
 		})
+		var oe *vision.OptionError
+		if errors.As(err, &oe) { // named as the spec's fields
+			return nil, &FieldError{Field: "Model." + oe.Field, msg: oe.Render(func(o string) string { return "{Model." + o + "}" }), err: err}
+		}
 		return op, err
 	}
 	o, err := open(s)
@@ -220,7 +224,7 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 		return nil, FieldErrorf("Data.Source", "{Data.Source} %s: no validation images", s.Data.Source)
 	}
 	if env.Plan != nil && s.Train.Strategy != "" {
-		c, err := env.Plan(PlanRequest{Spec: &s, Given: spec.Train, Arch: m.Arch, Weights: o.Source, Stages: len(m.Stages), Data: data})
+		c, err := env.Plan(PlanRequest{Spec: &s, Given: s.given, Arch: m.Arch, Weights: o.Source, Stages: len(m.Stages), Data: data})
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +232,7 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 			env.Hooks.OnPlan(c)
 		}
 		if !c.Transfer && s.FineTune() { // nothing to transfer: the same architecture from its initialisation
-			s.Model = ModelSpec{Arch: m.Arch, NumClasses: s.Model.NumClasses}
+			s.Model, s.meta = ModelSpec{Arch: m.Arch, NumClasses: s.Model.NumClasses}, nil
 			_ = torch.Do(func() error { m.Close(); return nil })
 			if o, err = open(s); err != nil {
 				return nil, err
@@ -236,7 +240,7 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 			m = o.Model
 		}
 	}
-	if spec.Train.Epochs == 0 && s.FineTune() && s.Train.Strategy == "" {
+	if s.given.Epochs == 0 && s.FineTune() && s.Train.Strategy == "" {
 		// A plain fine-tuning run trains at least FineTuneMinSteps steps.
 		per := StepsPerEpoch(data.Len(), s.Train.Batch)
 		s.Train.Epochs = max(s.Train.Epochs, (FineTuneMinSteps+per-1)/per)
@@ -268,9 +272,11 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	if err != nil {
 		return nil, err
 	}
-	dev, err := torch.ParseDevice(s.Device)
-	if err != nil {
-		return nil, FieldErrorf("Device", "{Device}: %w", err)
+	dev := s.dev
+	if !s.resolved { // a caller's own spec (the advisor's probes): the device is all Fit needs of Resolve
+		if dev, err = torch.ParseDevice(s.Device); err != nil {
+			return nil, FieldErrorf("Device", "{Device}: %w", err)
+		}
 	}
 	if s.Train, err = s.Train.withDefaults(loaded != ""); err != nil { // a resolved spec stays as it is
 		return nil, err

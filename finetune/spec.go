@@ -50,6 +50,25 @@ type RunSpec struct {
 	// last committed epoch (trainer-state.json: weights, optimiser and loop
 	// state; metrics lines after that epoch are dropped); default false.
 	Resume bool
+
+	// What Resolve found, so that a resolved spec is not resolved again:
+	// the device parsed, the weights' checkpoint description read, and the
+	// training section as given (before defaults: a strategy's plan fills
+	// what it leaves unset).
+	resolved bool
+	dev      gotch.Device
+	meta     *vision.CheckpointMeta
+	given    TrainSpec
+}
+
+// ParsedDevice returns the device a resolved spec runs on.
+func (s RunSpec) ParsedDevice() gotch.Device { return s.dev }
+
+// OnDevice returns the resolved spec moved to dev (a data-parallel rank's
+// cuda:LOCAL_RANK).
+func (s RunSpec) OnDevice(dev gotch.Device) RunSpec {
+	s.dev, s.Device = dev, torch.DeviceName(dev)
+	return s
 }
 
 // RunEnv is what travels beside a RunSpec: it changes what a run reports
@@ -331,6 +350,10 @@ func (s *RunSpec) FineTune() bool { return s.Model.Weights != "" || s.Model.Pret
 // strategy's plan (RunEnv.Plan), which replaces the defaults of the fields
 // it decides where the caller left them unset.
 func (s RunSpec) Resolve() (RunSpec, error) {
+	if s.resolved {
+		return s, nil
+	}
+	s.given = s.Train
 	m, t := &s.Model, &s.Train
 	fineTune := s.FineTune()
 	var err error
@@ -352,6 +375,12 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 	dev, err := torch.ParseDevice(s.Device)
 	if err != nil {
 		return s, FieldErrorf("Device", "{Device}: %w", err)
+	}
+	s.dev = dev
+	if m.Weights != "" {
+		if s.meta, err = vision.ReadMeta(m.Weights); err != nil {
+			return s, FieldErrorf("Model.Weights", "{Model.Weights}: %w", err)
+		}
 	}
 	if t.Strategy == "auto" && !fineTune {
 		return s, FieldErrorf("Train.Strategy", "{Train.Strategy} auto: needs source weights ({Model.Weights} or {Model.Pretrained}) to measure the target against")
@@ -386,6 +415,7 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 			return s, FieldErrorf("Resume", "{Resume}: %s holds no resumable run (no trainer-state.json)", s.Out)
 		}
 	}
+	s.resolved = true
 	return s, nil
 }
 
@@ -558,10 +588,8 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 // the data's own scale (Fashion-MNIST's 28 px rounded up to 32; 64 for
 // folders).
 func defaultSize(s RunSpec) int {
-	if w := s.Model.Weights; w != "" {
-		if meta, err := vision.ReadMeta(w); err == nil && meta != nil && meta.Preprocess.CropSize > 0 {
-			return meta.Preprocess.CropSize
-		}
+	if s.meta != nil && s.meta.Preprocess.CropSize > 0 {
+		return s.meta.Preprocess.CropSize
 	}
 	if s.FineTune() {
 		return 224

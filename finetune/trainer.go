@@ -613,7 +613,7 @@ func (s *Stepper) step(x, y, soft *ts.Tensor) (float64, int, error) {
 		if soft != nil {
 			loss, err = softCrossEntropy(logits, soft)
 		} else {
-			// cross_entropy autocasts to float32, as in PyTorch.
+			// Autocast's op lists decide the loss's precision, as in PyTorch.
 			loss, err = logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, s.smoothing, false)
 		}
 		if err != nil {

@@ -98,7 +98,7 @@ func HubCacheDir(repo string) (string, error) {
 func FetchHub(ref string, o FetchOptions) (*HubModel, error) {
 	repo := strings.TrimPrefix(ref, HubPrefix)
 	if !hubRepoRE.MatchString(repo) || strings.Contains(repo, "..") {
-		return nil, fmt.Errorf("vision: --pretrained %s: want %sORG/NAME (e.g. %stimm/resnet50.a1_in1k)", ref, HubPrefix, HubPrefix)
+		return nil, optionErrorf("PretrainedName", "{PretrainedName} %s: want %sORG/NAME (e.g. %stimm/resnet50.a1_in1k)", ref, HubPrefix, HubPrefix)
 	}
 	dir := o.Dir
 	if dir == "" {
@@ -140,7 +140,7 @@ func FetchHub(ref string, o FetchOptions) (*HubModel, error) {
 			return "", nil // config.json: a git blob, no SHA-256 published
 		})
 		if err != nil {
-			return "", fmt.Errorf("vision: %s: %w; without network, put config.json and model.safetensors from %s into %s, or pass --weights FILE",
+			return "", optionErrorf("Pretrained", "%s: %w; without network, put config.json and model.safetensors from %s into %s, or pass {Weights} FILE",
 				ref, err, base, dir)
 		}
 		return dst, nil

@@ -98,6 +98,9 @@ type OpenOptions struct {
 	Classes []string
 	Device  gotch.Device
 	Fetch   FetchOptions
+	// Meta is the checkpoint description of Weights when the caller has
+	// read it already (see ReadMeta); nil: Open reads it.
+	Meta *CheckpointMeta
 }
 
 // Opened is a model ready to use, with what is known about its data.
@@ -122,7 +125,7 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	var hub *HubModel
 	if o.Pretrained && o.Weights != "" {
-		return nil, fmt.Errorf("vision: give either --weights or --pretrained, not both")
+		return nil, optionErrorf("Weights", "give either {Weights} or {Pretrained}, not both")
 	}
 	if o.Pretrained && IsHubRef(o.PretrainedName) {
 		var err error
@@ -130,13 +133,13 @@ func Open(o OpenOptions) (*Opened, error) {
 			return nil, err
 		}
 		if o.Arch != "" && o.Arch != hub.Arch {
-			return nil, fmt.Errorf("vision: %s is a %s, not %s (--model)", o.PretrainedName, hub.Arch, o.Arch)
+			return nil, optionErrorf("Arch", "%s is a %s, not %s ({Arch})", o.PretrainedName, hub.Arch, o.Arch)
 		}
 		o.Arch, o.Weights, o.Pretrained = hub.Arch, hub.Weights, false
 	}
 	if o.Pretrained {
 		if o.Arch == "" {
-			return nil, fmt.Errorf("vision: --pretrained needs --model")
+			return nil, optionErrorf("Arch", "{Pretrained} needs {Arch}")
 		}
 		pw, err := PretrainedNamed(o.Arch, o.PretrainedName)
 		if err != nil {
@@ -156,9 +159,11 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	var named map[string]*ts.Tensor
 	if o.Weights != "" {
-		meta, err := ReadMeta(o.Weights)
-		if err != nil {
-			return nil, err
+		meta, err := o.Meta, error(nil)
+		if meta == nil {
+			if meta, err = ReadMeta(o.Weights); err != nil {
+				return nil, err
+			}
 		}
 		out.Meta, out.Source = meta, o.Weights
 		if meta != nil {
@@ -179,7 +184,7 @@ func Open(o OpenOptions) (*Opened, error) {
 		}
 	}
 	if o.Arch == "" {
-		return nil, fmt.Errorf("vision: no architecture given (--model)")
+		return nil, optionErrorf("Arch", "no architecture given ({Arch})")
 	}
 	spec, err := Lookup(o.Arch)
 	if err != nil {

@@ -174,7 +174,7 @@ func FetchPretrained(arch string, o FetchOptions) (string, error) {
 		o.Started(url, dst)
 	}
 	if err := download(url, dst, p.SHA256Prefix, o); err != nil {
-		return "", fmt.Errorf("vision: pretrained %s %s: %w; without network, put %s (from %s) into %s, or pass --weights FILE",
+		return "", optionErrorf("Pretrained", "pretrained %s %s: %w; without network, put %s (from %s) into %s, or pass {Weights} FILE",
 			arch, p.Name, err, p.FileName(), p.URL, dir)
 	}
 	return dst, nil

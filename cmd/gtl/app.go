@@ -22,6 +22,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if err == nil {
 		return 0
 	}
+	err = specError(err) // library errors name fields: say the flags
 	code = 1
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {

@@ -6,13 +6,14 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/vision"
 )
 
 // specFlags names the flag of each finetune.RunSpec field, for errors.
 var specFlags = map[string]string{
 	"Data.Source": "data", "Data.Classes": "classes", "Data.Shots": "shots", "Data.Val": "val", "Data.ValSplit": "val-split",
 	"Data.ImageSize": "image-size", "Data.OnBadImage": "on-bad-image", "Data.Workers": "workers",
-	"Model.Arch": "model", "Model.Weights": "weights", "Model.Pretrained": "pretrained", "Model.NumClasses": "num-classes",
+	"Model.Arch": "model", "Model.Weights": "weights", "Model.Pretrained": "pretrained", "Model.PretrainedName": "pretrained", "Model.WeightsKey": "weights-key", "Model.NumClasses": "num-classes",
 	"Train.Strategy": "strategy", "Train.Freeze": "freeze", "Train.BNPolicy": "bn-policy", "Train.UnfreezeAt": "unfreeze-at",
 	"Train.NoCache": "no-cache", "Train.LR": "lr", "Train.LRDecay": "lr-decay", "Train.WeightDecay": "weight-decay",
 	"Train.Optimizer": "optimizer", "Train.Schedule": "schedule", "Train.Warmup": "warmup", "Train.LabelSmoothing": "label-smoothing",
@@ -22,17 +23,30 @@ var specFlags = map[string]string{
 	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume",
 }
 
-// specError turns a spec error into one line naming the flags (exit
-// status 2); other errors pass unchanged.
+// visionFlags names the flag of each vision.OpenOptions field, for errors.
+var visionFlags = map[string]string{"Arch": "model", "Weights": "weights", "Pretrained": "pretrained", "PretrainedName": "pretrained"}
+
+// specError turns a spec error (finetune.FieldError, vision.OptionError)
+// into one line naming the flags (exit status 2); other errors pass
+// unchanged.
 func specError(err error) error {
 	var fe *finetune.FieldError
-	if !errors.As(err, &fe) {
-		return err
+	var oe *vision.OptionError
+	switch {
+	case errors.As(err, &fe):
+		return cli.Exit(fe.Render(func(field string) string {
+			if f, ok := specFlags[field]; ok {
+				return "--" + f
+			}
+			return field
+		}), 2)
+	case errors.As(err, &oe):
+		return cli.Exit(oe.Render(func(option string) string {
+			if f, ok := visionFlags[option]; ok {
+				return "--" + f
+			}
+			return option
+		}), 2)
 	}
-	return cli.Exit(fe.Render(func(field string) string {
-		if f, ok := specFlags[field]; ok {
-			return "--" + f
-		}
-		return field
-	}), 2)
+	return err
 }

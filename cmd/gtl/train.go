@@ -11,7 +11,6 @@ import (
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/strategies"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 func trainCommand() *cli.Command {
@@ -59,14 +58,11 @@ func runTrain(c *cli.Context) error {
 	if c.IsSet("nproc-per-node") {
 		return launch(c, c.Int("nproc-per-node"))
 	}
-	spec, err := trainSpec(c)
+	spec, err := trainSpec(c) // resolved: every flag checked before any data is read
 	if err != nil {
 		return err
 	}
-	dev, err := torch.ParseDevice(c.String("device"))
-	if err != nil {
-		return cli.Exit("--device: "+err.Error(), 2)
-	}
+	dev := spec.ParsedDevice()
 	group, err := joinGroup(c, &dev) // nil outside a data-parallel run
 	if err != nil {
 		return err
@@ -74,7 +70,7 @@ func runTrain(c *cli.Context) error {
 	defer group.Close()
 	env := finetune.RunEnv{Dist: group}
 	if group != nil && dev.IsCuda() { // one GPU per rank: cuda:LOCAL_RANK
-		spec.Device = torch.DeviceName(dev)
+		spec = spec.OnDevice(dev)
 	}
 	if env.Plan, err = strategies.NewPlanner(spec); err != nil { // a bad strategy name before anything is read
 		return specError(err)
@@ -198,10 +194,11 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 	if c.IsSet("lr-decay") {
 		s.Train.LRDecay = c.Float64("lr-decay")
 	}
-	if _, err := s.Resolve(); err != nil { // every flag checked before any data is read
+	r, err := s.Resolve() // every flag checked before any data is read
+	if err != nil {
 		return s, specError(err)
 	}
-	return s, nil
+	return r, nil
 }
 
 func printStageTable(w interface{ Write([]byte) (int, error) }, m *vision.Model, groups []finetune.Group, nFrozen int) {
