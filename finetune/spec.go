@@ -326,7 +326,7 @@ func FieldErrorf(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, msg: err.Error(), err: errors.Unwrap(err)}
 }
 
-var fieldRef = regexp.MustCompile(`\{([A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)*)\}`)
+var fieldRef = regexp.MustCompile(`\{([A-Z][A-Za-z0-9]*(\.[A-Z][A-Za-z0-9]*)*)\}`)
 
 // Render returns the message with each field reference replaced by
 // name(path).

@@ -67,7 +67,10 @@ func runBench(c *cli.Context) error {
 			ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
 	}
 	if err := bench.Check(cfg); err != nil {
-		return specError(err)
+		if e := specError(err); e != err { // a training setting: named as its flag
+			return e
+		}
+		return cli.Exit(err.Error(), 2)
 	}
 	res, err := bench.Bench(torch.Default(), cfg)
 	if err != nil {
