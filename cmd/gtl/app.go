@@ -29,11 +29,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if errors.As(err, &ec) {
 		code = ec.ExitCode()
 	}
-	line := firstLine(err.Error())
-	if requiredRE.MatchString(line) { // a missing flag is a usage error
-		line, code = describeRequired(commandName(app, args), line), 2
-	}
-	msg, code := reportIfPanic(line, code)
+	msg, code := reportIfPanic(firstLine(err.Error()), code)
 	if msg != "" {
 		fmt.Fprintln(stderr, "gtl:", msg)
 	}
@@ -191,6 +187,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	app.OnUsageError = onUsageError(app)
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
+		requireFlags(c)
 	}
 	app.CustomAppHelpTemplate = cli.AppHelpTemplate + envHelp()
 	return app

@@ -204,7 +204,7 @@ func TestBadInputs(t *testing.T) {
 		tc{"train/idx", []string{"train", "-q", "--model", "squeezenet1_1", "--epochs", "1", "--out", out("train")}, fm, "train-images-idx3-ubyte", out("train/last.safetensors")},
 		tc{"embed/idx", []string{"embed", "-q", "--weights", p["good.safetensors"], "--data", "fashion-mnist", "--out", out("emb.npy")}, fm, "t10k-images-idx3-ubyte", out("emb.npy")},
 		tc{"compare/idx", []string{"compare", "-q", "--weights", p["good.safetensors"], "--classes", "0-2", "--out", out("cmp")}, fm, "idx", out("cmp/results.json")},
-		tc{"recommend/idx", []string{"recommend", "--weights", p["good.safetensors"], "--classes", "0-2"}, fm, "idx", ""},
+		tc{"recommend/idx", []string{"recommend", "--weights", p["good.safetensors"], "--data", "fashion-mnist", "--classes", "0-2"}, fm, "idx", ""},
 	)
 	// Unknown flags and bad values.
 	for _, c := range []string{"predict", "embed", "export", "train", "eval", "compare", "recommend"} {

@@ -80,7 +80,7 @@ func TestCompareAndRecommend(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want 2 and %q", tc.args, code, errOut, tc.want)
 		}
 	}
-	stdout, errOut, code = gtl("--threads", "1", "recommend", "--weights", weights, "--classes", "5-9", "--shots", "20", "--probe-images", "20", "--json")
+	stdout, errOut, code = gtl("--threads", "1", "recommend", "--weights", weights, "--data", "fashion-mnist", "--classes", "5-9", "--shots", "20", "--probe-images", "20", "--json")
 	var rec recommendation
 	if code != 0 || json.Unmarshal([]byte(stdout), &rec) != nil {
 		t.Fatalf("recommend: %d %s %s", code, stdout, errOut)

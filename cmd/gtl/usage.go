@@ -28,7 +28,6 @@ var (
 	unknownFlagRE  = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	invalidValueRE = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]*): (.*)$`)
 	needsValueRE   = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	requiredRE     = regexp.MustCompile(`^Required flags? "([^"]*)" not set$`)
 )
 
 // dashed writes a flag name as it is typed: -q, --epochs.
@@ -94,44 +93,57 @@ func flagKind(flags []cli.Flag, name string) string {
 	return "another value"
 }
 
-// describeRequired rewords urfave/cli's "Required flags "a, b" not set"
-// for command cmd; other messages pass unchanged.
-func describeRequired(cmd, msg string) string {
-	m := requiredRE.FindStringSubmatch(msg)
-	if m == nil {
-		return msg
-	}
-	var names []string
-	for _, n := range strings.Split(m[1], ",") {
-		names = append(names, dashed(strings.TrimSpace(n)))
-	}
-	verb := "is"
-	if len(names) > 1 {
-		verb = "are"
-	}
-	return fmt.Sprintf("%s %s required (%s --help lists the flags)", strings.Join(names, " and "), verb, cmd)
-}
-
-// commandName is the name of the command args (after flagsFirst) run:
-// "gtl train", or "gtl" for none.
-func commandName(app *cli.App, args []string) string {
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") {
-			if takesValue(app.Flags, a) {
-				i++
+// requireFlags checks cmd's required flags in its Before, in one line
+// naming the missing ones (exit status 2), instead of urfave/cli's check,
+// which prints the command's whole help first.
+func requireFlags(cmd *cli.Command) {
+	var required []string
+	for _, f := range cmd.Flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			if f.Required {
+				f.Required = false
+				required = append(required, f.Name)
 			}
-			continue
+		case *cli.IntFlag:
+			if f.Required {
+				f.Required = false
+				required = append(required, f.Name)
+			}
+		case *cli.StringSliceFlag:
+			if f.Required {
+				f.Required = false
+				required = append(required, f.Name)
+			}
+		case cli.RequiredFlag:
+			if f.IsRequired() {
+				panic("gtl: requireFlags: add a case for the required flag " + f.Names()[0])
+			}
 		}
-		if app.Command(a) != nil {
-			return "gtl " + app.Command(a).Name
-		}
-		break
 	}
-	return "gtl"
+	if len(required) == 0 {
+		return
+	}
+	before := cmd.Before
+	cmd.Before = func(c *cli.Context) error {
+		var missing []string
+		for _, n := range required {
+			if !c.IsSet(n) {
+				missing = append(missing, dashed(n))
+			}
+		}
+		if len(missing) > 0 {
+			verb := "is"
+			if len(missing) > 1 {
+				verb = "are"
+			}
+			return cli.Exit(fmt.Sprintf("%s %s required (gtl %s --help lists the flags)", strings.Join(missing, " and "), verb, cmd.Name), 2)
+		}
+		if before != nil {
+			return before(c)
+		}
+		return nil
+	}
 }
 
 // requireData checks --data of train, compare and recommend: it must be

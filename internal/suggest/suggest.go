@@ -42,34 +42,45 @@ func Distance(a, b string) int {
 	return d[len(x)][len(y)]
 }
 
-// Closest returns up to n of candidates nearest to word, nearest first
-// (ties in the candidates' order), leaving out any farther than maxDist
-// edits (maxDist < 0: none is too far). A candidate that starts with word
-// ("epoch" for "epochs") counts as one edit away, so that a truncated name
-// finds its whole.
+// Closest returns up to n of candidates nearest to word, nearest first,
+// leaving out any farther than maxDist edits (maxDist < 0: none is too
+// far). A candidate that starts with word ("epochs" for "epoch") counts as
+// one edit away, so that a truncated name finds its whole; among equally
+// near ones, those that start with word come first, the shortest first,
+// then the rest in the candidates' order.
 func Closest(word string, candidates []string, n, maxDist int) []string {
 	type scored struct {
-		name string
-		dist int
-		pos  int
+		name   string
+		dist   int
+		prefix int // 0 for a candidate that starts with word, else 1
+		extra  int // letters a prefix candidate adds to word
 	}
 	var s []scored
 	seen := map[string]bool{}
-	for i, c := range candidates {
+	for _, c := range candidates {
 		if seen[c] || c == "" {
 			continue
 		}
 		seen[c] = true
-		d := Distance(word, c)
+		sc := scored{name: c, dist: Distance(word, c), prefix: 1}
 		if len(word) >= 3 && strings.HasPrefix(strings.ToLower(c), strings.ToLower(word)) {
-			d = min(d, 1)
+			sc.dist, sc.prefix, sc.extra = min(sc.dist, 1), 0, len(c)-len(word)
 		}
-		if maxDist >= 0 && d > maxDist {
+		if maxDist >= 0 && sc.dist > maxDist {
 			continue
 		}
-		s = append(s, scored{c, d, i})
+		s = append(s, sc)
 	}
-	sort.SliceStable(s, func(i, j int) bool { return s[i].dist < s[j].dist })
+	sort.SliceStable(s, func(i, j int) bool {
+		a, b := s[i], s[j]
+		if a.dist != b.dist {
+			return a.dist < b.dist
+		}
+		if a.prefix != b.prefix {
+			return a.prefix < b.prefix
+		}
+		return a.extra < b.extra
+	})
 	out := make([]string, 0, min(n, len(s)))
 	for _, c := range s[:min(n, len(s))] {
 		out = append(out, c.name)
