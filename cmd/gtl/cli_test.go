@@ -43,7 +43,7 @@ func TestCommands(t *testing.T) {
 		{name: "doctor missing data", args: []string{"doctor"}, env: map[string]string{"GTL_FASHION_MNIST_DIR": "/nonexistent"},
 			stdout: []string{`(?m)^WARN  data .*not found`, `apt-get install dataset-fashion-mnist`}},
 		{name: "smoke", args: []string{"--threads", "1", "smoke", "--per-class", "5", "--test", "200", "--epochs", "2", "--quiet"},
-			stdout: []string{`50 training images \(5 per class\), 200 test images, 2 epochs, 1 libtorch threads`,
+			stdout: []string{`(?m)50 training images \(5 per class\), 200 test images, 2 epochs, 1 libtorch thread$`,
 				`(?m)^1 +\d\.\d{4} +\d\.\d{4} +\d+\.\d%`, `(?m)^2 +`, `final test accuracy \d+\.\d% \(chance 10%\)`}},
 		{name: "smoke bad flag value", args: []string{"smoke", "--per-class", "0"}, code: 2, stderrRE: `^gtl: --per-class 0: want 1\.\.6000`},
 		{name: "bad threads", args: []string{"--threads", "-2", "version"}, code: 2, stderrRE: `^gtl: --threads -2: want at least 1`},

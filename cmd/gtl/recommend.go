@@ -115,8 +115,8 @@ func recommend(arch, weights, key string, train *datasets.Images, perClass int, 
 }
 
 func printRecommendation(w io.Writer, r *recommendation) {
-	fmt.Fprintf(w, "target: %d classes, %d labelled images per class (smallest class)\n", r.Classes, r.PerClass)
-	fmt.Fprintf(w, "linear probe on %d images, scored on held-out target images:\n", r.ProbeImages)
+	fmt.Fprintf(w, "target: %d classes, %s per class (smallest class)\n", r.Classes, plural(r.PerClass, "labelled image"))
+	fmt.Fprintf(w, "linear probe on %s, scored on held-out target images:\n", plural(r.ProbeImages, "image"))
 	fmt.Fprintf(w, "  source features  %5.1f%%\n  random features  %5.1f%%\n", 100*r.SourceProbe, 100*r.RandomProbe)
 	if r.Gain >= 0 {
 		fmt.Fprintf(w, "  gain: source features remove %.0f%% of the random probe's errors (similar from %.0f%%)\n\n", 100*r.Gain, 100*strategies.SimilarGain)
