@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +132,19 @@ func TestTrainingBarLine(t *testing.T) {
 	tb.clear()
 	if buf.String() != "\r\x1b[K" {
 		t.Errorf("clear wrote %q", buf.String())
+	}
+}
+
+// TestEmbedNoCarriageReturn: gtl embed with its progress on (no -q) writes
+// no carriage return into a stderr that is not a terminal.
+func TestEmbedNoCarriageReturn(t *testing.T) {
+	root := t.TempDir()
+	for i := 0; i < 3; i++ {
+		writeSeededPNG(t, filepath.Join(root, "cats", fmt.Sprintf("c%d.png", i)), uint64(i))
+		writeSeededPNG(t, filepath.Join(root, "dogs", fmt.Sprintf("d%d.png", i)), uint64(10+i))
+	}
+	_, errOut, code := gtl("embed", "--model", "squeezenet1_1", "--num-classes", "2", "--batch", "2", "--data", root, "--out", filepath.Join(t.TempDir(), "f.npy"))
+	if code != 0 || strings.Contains(errOut, "\r") || strings.Contains(errOut, "\x1b") {
+		t.Fatalf("exit %d, stderr %q: want no carriage returns or escapes off a terminal", code, errOut)
 	}
 }
