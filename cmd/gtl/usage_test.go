@@ -48,6 +48,8 @@ func TestUsageMessages(t *testing.T) {
 			"gtl: --data " + filepath.Join(dir, "clothes") + ": does not exist"},
 		{"data misspelt", []string{"recommend", "--weights", file, "--data", "fashion_mnist"},
 			"gtl: --data fashion_mnist: does not exist (the built-in data set is called fashion-mnist)"},
+		{"embed data missing", []string{"embed", "--model", "resnet18", "--data", filepath.Join(dir, "nosuch"), "--out", filepath.Join(dir, "f.npy")},
+			"gtl: --data " + filepath.Join(dir, "nosuch") + ": does not exist"},
 		{"data is a file", []string{"recommend", "--weights", file, "--data", file},
 			"gtl: --data " + file + ": is a file, not an image folder (want DIR/<class>/<image>, or DIR/train/<class>/… and DIR/val/<class>/…)"},
 	}
