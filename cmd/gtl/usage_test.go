@@ -107,9 +107,17 @@ type errorString string
 func (e errorString) Error() string { return string(e) }
 
 func TestPlural(t *testing.T) {
-	for n, want := range map[int]string{0: "0 epochs", 1: "1 epoch", 2: "2 epochs", 60000: "60000 epochs"} {
-		if got := plural(n, "epoch"); got != want {
-			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+	tests := []struct {
+		n          int
+		noun, want string
+	}{
+		{0, "epoch", "0 epochs"}, {1, "epoch", "1 epoch"}, {2, "epoch", "2 epochs"}, {60000, "epoch", "60000 epochs"},
+		{1, "strategy", "1 strategy"}, {3, "strategy", "3 strategies"}, {2, "day", "2 days"},
+		{1, "libtorch thread", "1 libtorch thread"}, {2, "labelled image", "2 labelled images"},
+	}
+	for _, tt := range tests {
+		if got := plural(tt.n, tt.noun); got != tt.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", tt.n, tt.noun, got, tt.want)
 		}
 	}
 }
