@@ -5,8 +5,10 @@ import (
 	"image/color"
 	"math"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // gridColor is the colour of the background grid lines.
@@ -19,11 +21,16 @@ type BarSeries struct {
 	// Values are the bar heights, one per group; NaN draws no bar (for
 	// example a strategy that never reached the target accuracy).
 	Values []float64
+	// Err, when set, draws an error bar of ±Err[i] on each bar (for
+	// example the standard deviation over seeds; NaN or 0: none); same
+	// length as Values.
+	Err []float64
 }
 
 // BarChart is a grouped bar chart, such as time to a target accuracy per
-// strategy (series) for each training-set size (groups). The zero value of
-// each option means its default.
+// strategy (series) for each training-set size (groups). The y axis starts
+// at zero (or below, for negative values), and the legend is drawn beside
+// the plot. The zero value of each option means its default.
 type BarChart struct {
 	// Title, XLabel and YLabel are the chart's title and axis labels.
 	Title, XLabel, YLabel string
@@ -57,24 +64,33 @@ func bars(path string, c BarChart) error {
 		if len(s.Values) != len(c.Groups) {
 			return fmt.Errorf("series %q: %d values for %d groups", s.Name, len(s.Values), len(c.Groups))
 		}
-		for _, v := range s.Values {
-			if math.IsInf(v, 0) {
+		if s.Err != nil && len(s.Err) != len(s.Values) {
+			return fmt.Errorf("series %q: %d error values for %d groups", s.Name, len(s.Err), len(c.Groups))
+		}
+		for j, v := range s.Values {
+			if math.IsInf(v, 0) || s.Err != nil && math.IsInf(s.Err[j], 0) {
 				return fmt.Errorf("series %q: infinite value", s.Name)
 			}
 			if !math.IsNaN(v) {
-				top, bottom = math.Max(top, v), math.Min(bottom, v)
+				e := 0.0
+				if s.Err != nil && !math.IsNaN(s.Err[j]) {
+					e = math.Abs(s.Err[j])
+				}
+				top, bottom = math.Max(top, v+e), math.Min(bottom, v-e)
 			}
 		}
 	}
 
-	p := newPlot(c.Title, c.XLabel, c.YLabel)
+	p := newPlot("", c.XLabel, c.YLabel)
 	g := plotter.NewGrid()
 	g.Vertical.Color = nil
 	g.Horizontal.Color = gridColor
 	p.Add(g)
+	leg := newLegend()
 	// Bars fill 80% of each group's share of the plot's width (the plot
-	// area is about the canvas less 60 points of axis and margins).
-	plotWidth := vg.Length(w)*vg.Inch/dpi - vg.Points(60)
+	// area is about the canvas less 60 points of axis and margins and the
+	// legend's column).
+	plotWidth := vg.Length(w)*vg.Inch/dpi - vg.Points(60) - legendWidth(c.Series)
 	n := len(c.Series)
 	barWidth := plotWidth / vg.Length(len(c.Groups)) * 0.8 / vg.Length(n)
 	for i, s := range c.Series {
@@ -92,19 +108,55 @@ func bars(path string, c BarChart) error {
 		b.LineStyle.Width = 0
 		b.Offset = (vg.Length(i) - vg.Length(n-1)/2) * barWidth
 		p.Add(b)
-		p.Legend.Add(s.Name, b)
+		leg.Add(s.Name, b)
+		if s.Err != nil {
+			eb := &errBars{offset: b.Offset, width: barWidth / 3}
+			for j, v := range s.Values {
+				if e := s.Err[j]; !math.IsNaN(v) && !math.IsNaN(e) && e != 0 {
+					eb.pts = append(eb.pts, [3]float64{float64(j), v, math.Abs(e)})
+				}
+			}
+			p.Add(eb)
+		}
 	}
 	p.NominalX(c.Groups...)
 	p.X.Min, p.X.Max = -0.5, float64(len(c.Groups))-0.5
 	p.Y.Tick.Marker = niceTicks{}
-	p.Legend.Top = true
-	p.Legend.Padding = vg.Points(4)
-	// Head room above the tallest bar for the legend, one line per series.
 	span := top - bottom
 	if span == 0 {
 		span = 1
 	}
 	p.Y.Min = bottom
-	p.Y.Max = top + span*(0.05+0.07*float64(n))
-	return save(p, path, w, h)
+	p.Y.Max = top + span*0.05
+	return drawFigure(path, w, h, c.Title, []*plot.Plot{p}, []plot.Legend{leg})
+}
+
+// legendWidth estimates the legend column's width for the series' names.
+func legendWidth(series []BarSeries) vg.Length {
+	l := newLegend()
+	widest := vg.Length(0)
+	for _, s := range series {
+		widest = max(widest, l.TextStyle.Rectangle(" "+s.Name).Max.X)
+	}
+	return widest + l.ThumbnailWidth + vg.Points(18)
+}
+
+// errBars draws a black error bar of ±e on each bar (group j, height v),
+// offset as the bars of its series.
+type errBars struct {
+	pts           [][3]float64 // group, value, error
+	offset, width vg.Length
+}
+
+// Plot implements plot.Plotter.
+func (e *errBars) Plot(c draw.Canvas, p *plot.Plot) {
+	tx, ty := p.Transforms(&c)
+	sty := draw.LineStyle{Color: color.Black, Width: vg.Points(1)}
+	for _, pt := range e.pts {
+		x := tx(pt[0]) + e.offset
+		lo, hi := ty(pt[1]-pt[2]), ty(pt[1]+pt[2])
+		c.StrokeLine2(sty, x, lo, x, hi)
+		c.StrokeLine2(sty, x-e.width/2, lo, x+e.width/2, lo)
+		c.StrokeLine2(sty, x-e.width/2, hi, x+e.width/2, hi)
+	}
 }

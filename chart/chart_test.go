@@ -12,6 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // keep, when set, is a folder the charts drawn by the tests are copied to,
@@ -116,7 +120,7 @@ func TestLines(t *testing.T) {
 				{Name: "full fine-tune", X: labels, Y: []float64{0.52, 0.76, 0.88, 0.93}},
 			}}},
 		{name: "lines_linear_800x600", w: 800, h: 600, c: LineChart{
-			Title: "Training loss", XLabel: "epoch", YLabel: "loss", LegendTop: true, YMin: 0, YMax: 2.5, Width: 800, Height: 600,
+			Title: "Training loss", XLabel: "epoch", YLabel: "loss", YMin: 0, YMax: 2.5, Width: 800, Height: 600,
 			Series: []Series{{Name: "train", X: []float64{1, 2, 3, 4}, Y: []float64{2.1, 1.2, 0.8, 0.6}},
 				{Name: "val", X: []float64{1, 2, 3, 4}, Y: []float64{2.0, 1.4, 1.1, 1.05}}}}},
 		{name: "one point", w: 640, h: 480, c: LineChart{Series: []Series{{Name: "a", X: []float64{3}, Y: []float64{1}}}}},
@@ -126,6 +130,7 @@ func TestLines(t *testing.T) {
 		{name: "nan", wantErr: `series "a": NaN or infinite`, c: LineChart{Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{math.NaN()}}}}},
 		{name: "log of zero", wantErr: `x = 0 on a log axis`, c: LineChart{LogX: true, Series: []Series{{Name: "a", X: []float64{0, 1}, Y: []float64{1, 2}}}}},
 		{name: "bad size", wantErr: "size 50×480 pixels", c: LineChart{Width: 50, Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{1}}}}},
+		{name: "outside the fixed range", wantErr: `data outside the fixed range 0..2`, c: LineChart{YMin: 0, YMax: 2, Series: []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{0, 3}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +151,9 @@ func TestBars(t *testing.T) {
 			Series: []BarSeries{
 				{Name: "linear probe", Values: []float64{math.NaN(), math.NaN(), 12, 40}},
 				{Name: "gradual unfreeze", Values: []float64{30, 22, 18, 55}},
-				{Name: "full fine-tune", Values: []float64{45, 35, 25, 70}},
+				{Name: "full fine-tune", Values: []float64{45, 35, 25, 70}, Err: []float64{5, 3, math.NaN(), 0}},
 			}}},
+		{name: "error length", wantErr: `series "a": 1 error values for 2 groups`, c: BarChart{Groups: []string{"x", "y"}, Series: []BarSeries{{Name: "a", Values: []float64{1, 2}, Err: []float64{1}}}}},
 		{name: "one bar", c: BarChart{Groups: []string{"x"}, Series: []BarSeries{{Name: "a", Values: []float64{3}}}}},
 		{name: "no groups", wantErr: "0 groups and 1 series", c: BarChart{Series: []BarSeries{{Name: "a"}}}},
 		{name: "value count", wantErr: `series "a": 1 values for 2 groups`, c: BarChart{Groups: []string{"x", "y"}, Series: []BarSeries{{Name: "a", Values: []float64{1}}}}},
@@ -228,5 +234,119 @@ func TestNiceTicks(t *testing.T) {
 				t.Fatalf("ticks %q, want %q", s, tt.want)
 			}
 		})
+	}
+}
+
+func TestPanels(t *testing.T) {
+	epochs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25}
+	train, val, acc := make([]float64, 25), make([]float64, 25), make([]float64, 25)
+	for i := range epochs {
+		train[i] = 2.3 * math.Exp(-float64(i)/6)
+		val[i] = 2.2 * math.Exp(-float64(i)/8)
+		acc[i] = 1 - 0.9*math.Exp(-float64(i)/5)
+	}
+	val[3] = 2873 // a validation loss that blew up: on the log axis, not off the chart
+	curves := PanelsChart{Title: "resnet18 on clothes (5 classes), strategy full", XLabel: "epoch", IntegerX: true, Panels: []Panel{
+		{YLabel: "loss (log scale)", LogY: true, Series: []Series{{Name: "train loss", X: epochs, Y: train}, {Name: "val loss", X: epochs, Y: val}}},
+		{YLabel: "val accuracy (%)", YMin: 0, YMax: 100, Series: []Series{{Name: "val accuracy", X: epochs, Y: scale(acc, 100)}},
+			Refs: []Ref{{Name: "chance", Y: 20}}},
+	}}
+	tests := []struct {
+		name    string
+		c       PanelsChart
+		wantErr string
+	}{
+		{name: "panels_curves", c: curves},
+		{name: "one epoch", c: PanelsChart{IntegerX: true, Panels: []Panel{{Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{0.5}}}}}}},
+		{name: "no panels", wantErr: "chart: panels ", c: PanelsChart{}},
+		{name: "empty panel", wantErr: "panel 2 (b): no series", c: PanelsChart{Panels: []Panel{{YLabel: "a", Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{1}}}}, {YLabel: "b"}}}},
+		{name: "log of zero", wantErr: `y = 0 on a log axis`, c: PanelsChart{Panels: []Panel{{LogY: true, Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{0}}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runChart(t, tt.name, func(p string) error { return Panels(p, tt.c) }, 640, 480, palette[0], tt.wantErr)
+		})
+	}
+}
+
+func scale(xs []float64, k float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = k * x
+	}
+	return out
+}
+
+// TestLegendsOffTheData: every legend lies right of its plot's data area,
+// inside the image, and the stacked data areas are aligned.
+func TestLegendsOffTheData(t *testing.T) {
+	c := PanelsChart{Title: "t", XLabel: "epoch", Panels: []Panel{
+		{YLabel: "loss", Series: []Series{{Name: "train loss", X: []float64{1, 2}, Y: []float64{2, 1}}, {Name: "a long validation name", X: []float64{1, 2}, Y: []float64{2, 1.5}}}},
+		{YLabel: "accuracy (%)", Series: []Series{{Name: "val accuracy", X: []float64{1, 2}, Y: []float64{50, 60}}}},
+	}}
+	plots, legends, err := panelPlots(c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := draw.New(vgimg.NewWith(vgimg.UseWH(640*vg.Inch/dpi, 480*vg.Inch/dpi), vgimg.UseDPI(dpi)))
+	lay := figureLayout(dc, plots, legends)
+	for i, l := range lay {
+		r := legends[i].Rectangle(l.legend)
+		if r.Min.X < l.data.Max.X || r.Max.X > dc.Max.X || r.Min.Y < l.data.Min.Y-1 || r.Max.Y > l.data.Max.Y+1 {
+			t.Errorf("panel %d: legend %v overlaps the data area %v or leaves the image %v", i, r, l.data.Rectangle, dc.Rectangle)
+		}
+		if l.data.Max.X-l.data.Min.X < 300 {
+			t.Errorf("panel %d: data area %v narrower than 300 pt", i, l.data.Rectangle)
+		}
+		if l.data.Min.X != lay[0].data.Min.X || l.data.Max.X != lay[0].data.Max.X {
+			t.Errorf("panel %d: data area %v not aligned with %v", i, l.data.Rectangle, lay[0].data.Rectangle)
+		}
+	}
+}
+
+func TestIntegerTicks(t *testing.T) {
+	tests := []struct {
+		lo, hi float64
+		want   string
+	}{
+		{0.5, 1.5, "1"},
+		{0.5, 3.5, "1 2 3"},
+		{0, 25.5, "0 5 10 15 20 25"}, // never 2.5, 12.5, 22.5
+		{0.5, 100.5, "10 20 30 40 50 60 70 80 90 100"},
+		{0.2, 0.8, ""},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, tk := range (integerTicks{}).Ticks(tt.lo, tt.hi) {
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			}
+			if tk.Value != math.Trunc(tk.Value) {
+				t.Errorf("%g..%g: a tick at %g", tt.lo, tt.hi, tk.Value)
+			}
+		}
+		if s := strings.Join(got, " "); s != tt.want {
+			t.Errorf("%g..%g: ticks %q, want %q", tt.lo, tt.hi, s, tt.want)
+		}
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	tests := []struct {
+		lo, hi float64
+		want   string
+	}{
+		{0.05, 3, "0.05 0.1 0.2 0.5 1 2"},
+		{0.01, 3000, "0.01 0.1 1 10 100 1000"},
+		{1.1, 1.9, "1.1 1.9"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, tk := range (logTicks{}).Ticks(tt.lo, tt.hi) {
+			got = append(got, tk.Label)
+		}
+		if s := strings.Join(got, " "); s != tt.want {
+			t.Errorf("%g..%g: ticks %q, want %q", tt.lo, tt.hi, s, tt.want)
+		}
 	}
 }

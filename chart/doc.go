@@ -1,6 +1,7 @@
 // Package chart draws the PNG charts of gtl's reports: accuracy curves with
-// error bars ([Lines]), grouped bars such as time-to-accuracy per strategy
-// ([Bars]) and confusion matrices ([Confusion]).
+// error bars ([Lines]), stacked panels such as a run's loss and accuracy
+// ([Panels]), grouped bars with error bars such as time-to-accuracy per
+// strategy ([Bars]) and confusion matrices ([Confusion]).
 //
 // Each function takes plain Go values, writes one PNG atomically (a
 // temporary file renamed into place) and is deterministic: the same input
@@ -17,6 +18,11 @@
 //		},
 //	})
 //
-// It is pure Go (gonum.org/v1/plot) and imports no libtorch; it is meant for
-// the reports of gtl train and gtl compare (not wired into them yet).
+// Legends are drawn in a column beside the plots, never over the data;
+// [Panels] stacks plots that share an x axis (a run's losses above its
+// accuracy in gtl train's curves.png), with whole-number ticks for epochs
+// and log axes labelled with plain values.
+//
+// It is pure Go (gonum.org/v1/plot) and imports no libtorch; gtl train's
+// curves and confusion matrix and gtl compare's report use it.
 package chart

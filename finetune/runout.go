@@ -213,22 +213,3 @@ func WriteConfusionCSV(path string, r *Report) error {
 	}
 	return npy.WriteFileAtomic(path, []byte(b.String()))
 }
-
-// plotCurves draws the run's training loss and validation accuracy per
-// epoch (this process's epochs; a resumed run's earlier ones are in
-// metrics.csv).
-func plotCurves(path string, res *Result) error {
-	loss := chart.Series{Name: "train loss"}
-	acc := chart.Series{Name: "val accuracy"}
-	for _, e := range res.Epochs {
-		loss.X, loss.Y = append(loss.X, float64(e.Epoch)), append(loss.Y, e.TrainLoss)
-		if !math.IsNaN(e.ValAccuracy) {
-			acc.X, acc.Y = append(acc.X, float64(e.Epoch)), append(acc.Y, e.ValAccuracy)
-		}
-	}
-	series := []chart.Series{loss}
-	if len(acc.X) > 0 {
-		series = append(series, acc)
-	}
-	return chart.Lines(path, chart.LineChart{Title: "Training", XLabel: "epoch", YLabel: "loss / accuracy (0-1)", Series: series})
-}

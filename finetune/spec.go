@@ -14,6 +14,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/augment"
+	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -404,7 +405,14 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 	if _, err := s.augmentation(); err != nil {
 		return s, err
 	}
-	if t.Freeze != "" && t.Freeze != "0" && !fineTune { // refused before any data is read
+	if t.Freeze != "0" && m.Arch != "" { // checked against the architecture's description (nothing is built)
+		if stages, err := vision.StageCount(m.Arch); err == nil {
+			if _, _, err := t.freezing(stages); err != nil {
+				return s, err
+			}
+		}
+	}
+	if t.Freeze != "0" && !fineTune { // refused before any data is read
 		return s, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)
 	}
 	if s.Resume {
@@ -551,8 +559,8 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 		d.Source = "fashion-mnist"
 	}
 	if d.Source != "fashion-mnist" {
-		if st, err := os.Stat(d.Source); err != nil || !st.IsDir() {
-			return d, FieldErrorf("Data.Source", "{Data.Source} %s: not fashion-mnist and not an image folder", d.Source)
+		if why := datasets.DescribeSource(d.Source); why != "" {
+			return d, FieldErrorf("Data.Source", "{Data.Source} %s: %s", d.Source, why)
 		}
 		if d.Classes != "" {
 			return d, FieldErrorf("Data.Classes", "{Data.Classes} applies to fashion-mnist; an image folder is used with all its classes")

@@ -162,8 +162,49 @@ func OpenResults(dir string, g Grid, resume, force bool) (*Results, error) {
 	case !resume && len(old.Runs) > 0:
 		return nil, fmt.Errorf("strategies: %s already holds %d finished runs; --resume continues them, --force discards them", dir, len(old.Runs))
 	}
+	if left := outside(old.Runs, g); len(left) > 0 {
+		return nil, fmt.Errorf("strategies: %s %w: %d finished runs are not in this grid (%s; it was %s); --resume continues the same grid, or one that adds to it; use another --out, or --force to discard them",
+			dir, ErrDifferentGrid, len(left), describeCells(left), old.Grid.cellsString())
+	}
 	old.Grid = g
 	return &old, nil
+}
+
+// outside returns the cells of runs that grid g does not have.
+func outside(runs []Record, g Grid) []Cell {
+	in := map[Cell]bool{}
+	for _, c := range g.Cells() {
+		in[c] = true
+	}
+	var out []Cell
+	for _, r := range runs {
+		if !in[r.Cell] {
+			out = append(out, r.Cell)
+		}
+	}
+	return out
+}
+
+// describeCells names up to three cells: "linear, 5 shots, seed 1; …".
+func describeCells(cs []Cell) string {
+	var parts []string
+	for _, c := range cs[:min(3, len(cs))] {
+		parts = append(parts, c.String())
+	}
+	if len(cs) > 3 {
+		parts = append(parts, fmt.Sprintf("and %d more", len(cs)-3))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// cellsString writes what the grid runs, as its flags: "--strategies
+// scratch,linear --shots 5,all --seeds 2".
+func (g Grid) cellsString() string {
+	shots := make([]string, len(g.Shots))
+	for i, s := range g.Shots {
+		shots[i] = ShotsLabel(s)
+	}
+	return fmt.Sprintf("--strategies %s --shots %s --seeds %d", strings.Join(g.Strategies, ","), strings.Join(shots, ","), g.Seeds)
 }
 
 // Save writes results.json and results.csv atomically.
@@ -337,11 +378,41 @@ func StepsTo(curve []Point, stepsPerEpoch int, target float64) (steps int, secon
 	return e * stepsPerEpoch, s, true
 }
 
-// Best returns, for a target size, the strategy with the highest mean
-// accuracy and the strategies within noise of it (mean difference at most
-// the larger of the two standard deviations, or one point when there is a
-// single seed).
-func (r *Results) Best(shots int) (best string, tied []string) {
+// Verdict says which strategy is best at one target size, or that the
+// best ones are tied within noise.
+type Verdict struct {
+	// Best is the strategy with the highest mean accuracy when it beats
+	// every other by more than the noise; "" when some are tied.
+	Best string
+	// Tied are the strategies within noise of the highest mean (it
+	// included, first), when there is no clear best.
+	Tied []string
+	// Margin is the highest mean accuracy less the runner-up's, and Noise
+	// the noise that margin was compared with (fractions; see PairNoise).
+	Margin, Noise float64
+	// Seeds is the number of seeds of the top strategy.
+	Seeds int
+}
+
+// String words the verdict: "linear (ahead by 3.1 points, noise 1.2)", or
+// "tie within noise: linear, full (0.4 points apart, noise 1.6)".
+func (v Verdict) String() string {
+	switch {
+	case v.Best != "" && len(v.Tied) == 0 && v.Noise == 0 && v.Margin == 0:
+		return v.Best // the only strategy
+	case v.Best != "":
+		return fmt.Sprintf("%s (ahead by %.1f points, noise %.1f)", v.Best, 100*v.Margin, 100*v.Noise)
+	case len(v.Tied) > 0:
+		return fmt.Sprintf("tie within noise: %s (%.1f points apart, noise %.1f)", strings.Join(v.Tied, ", "), 100*v.Margin, 100*v.Noise)
+	}
+	return ""
+}
+
+// Verdict compares the strategies at a target size. The strategy with the
+// highest mean final accuracy is named best only when its lead over each
+// other strategy exceeds their PairNoise; the strategies whose lead it
+// does not exceed are tied with it.
+func (r *Results) Verdict(shots int) Verdict {
 	var sums []Summary
 	for _, s := range r.Summaries() {
 		if s.Shots == shots {
@@ -349,20 +420,92 @@ func (r *Results) Best(shots int) (best string, tied []string) {
 		}
 	}
 	if len(sums) == 0 {
-		return "", nil
+		return Verdict{}
 	}
 	sort.SliceStable(sums, func(i, j int) bool { return sums[i].Accuracy.Mean > sums[j].Accuracy.Mean })
 	top := sums[0]
-	for _, s := range sums[1:] {
-		if top.Accuracy.Mean-s.Accuracy.Mean <= Noise(top.Accuracy, s.Accuracy) {
+	v := Verdict{Seeds: top.Accuracy.N}
+	if len(sums) == 1 {
+		v.Best = top.Strategy
+		return v
+	}
+	v.Margin = top.Accuracy.Mean - sums[1].Accuracy.Mean
+	tied := []string{top.Strategy}
+	for i, s := range sums[1:] {
+		noise := r.PairNoise(top.Strategy, s.Strategy, shots)
+		if i == 0 {
+			v.Noise = noise
+		}
+		if top.Accuracy.Mean-s.Accuracy.Mean <= noise {
 			tied = append(tied, s.Strategy)
+			v.Noise = max(v.Noise, noise)
 		}
 	}
-	return top.Strategy, tied
+	if len(tied) == 1 {
+		v.Best = top.Strategy
+	} else {
+		v.Tied = tied
+	}
+	return v
 }
 
-// Noise is the accuracy difference two summaries cannot be told apart
-// within: the larger standard deviation, at least one point.
-func Noise(a, b Stat) float64 {
-	return max(0.01, a.Std, b.Std)
+// Best returns, for a target size, the strategy with the highest mean
+// accuracy and the strategies within noise of it (see Verdict).
+func (r *Results) Best(shots int) (best string, tied []string) {
+	v := r.Verdict(shots)
+	if v.Best != "" {
+		return v.Best, nil
+	}
+	if len(v.Tied) == 0 {
+		return "", nil
+	}
+	return v.Tied[0], v.Tied[1:]
+}
+
+// PairNoise is the accuracy difference between strategies a and b at a
+// target size that cannot be told from noise: the larger of the spread of
+// their differences paired over seeds (the sample standard deviation of
+// a's accuracy less b's, seed by seed: the same seed draws the same
+// training images), and the standard error of the difference of two
+// accuracies measured on the evaluation images (sqrt(p(1-p)/n) each), which
+// is all there is with a single seed.
+func (r *Results) PairNoise(a, b string, shots int) float64 {
+	accs := map[string]map[uint64]float64{a: {}, b: {}}
+	for _, rec := range r.inGrid() {
+		if m, ok := accs[rec.Strategy]; ok && rec.Shots == shots {
+			m[rec.Seed] = rec.FinalAccuracy
+		}
+	}
+	var diffs, pa, pb []float64
+	for seed, x := range accs[a] {
+		if y, ok := accs[b][seed]; ok {
+			diffs = append(diffs, x-y)
+		}
+		pa = append(pa, x)
+	}
+	for _, y := range accs[b] {
+		pb = append(pb, y)
+	}
+	sort.Float64s(diffs) // map order must not change the sums
+	spread := 0.0
+	if len(diffs) > 1 {
+		spread = stat(diffs).Std
+	}
+	n := float64(max(r.Grid.ValImages, 1))
+	ma, mb := stat(pa).Mean, stat(pb).Mean
+	if math.IsNaN(ma) || math.IsNaN(mb) {
+		return math.Inf(1)
+	}
+	eval := math.Sqrt(ma*(1-ma)/n + mb*(1-mb)/n)
+	return max(spread, eval)
+}
+
+// FormatAccuracy writes a strategy's accuracy over seeds: "86.1 ± 0.4%"
+// with a spread, "86.1% (1 seed)" with one seed, whose spread is unknown
+// (not zero).
+func FormatAccuracy(s Stat) string {
+	if s.N == 1 {
+		return fmt.Sprintf("%.1f%% (1 seed)", 100*s.Mean)
+	}
+	return fmt.Sprintf("%.1f ± %.1f%%", 100*s.Mean, 100*s.Std)
 }

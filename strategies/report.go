@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gtl-dev/gtl/chart"
 
@@ -58,9 +60,19 @@ func (r *Results) plots(dir string) (string, error) {
 		}
 		return math.NaN()
 	}
+	spread := g.Seeds > 1 // error bars: the standard deviation over seeds
+	for _, s := range sums {
+		spread = spread && s.Accuracy.N > 1
+	}
+	accLabel, secsLabel := "final accuracy (%), one seed: no error bars", "seconds, one seed"
+	if spread {
+		accLabel, secsLabel = "final accuracy (%), mean ± std over seeds", "seconds, mean ± std over seeds"
+	}
+	// Accuracy from 0 to 100: a narrow axis would make seed noise look
+	// like a difference between strategies.
 	acc := chart.LineChart{Title: "Final accuracy against labelled images per class", XLabel: "labelled images per class (log scale)",
-		YLabel: "accuracy (mean ± std over seeds)", LogX: true, LegendTop: false}
-	bars := chart.BarChart{Title: "Training time to 95% of each run's best accuracy", XLabel: "labelled images per class", YLabel: "seconds (mean over seeds)"}
+		YLabel: accLabel, LogX: true, YMin: 0, YMax: 100}
+	bars := chart.BarChart{Title: "Training time to 95% of each run's best accuracy", XLabel: "labelled images per class", YLabel: secsLabel}
 	for _, sh := range g.Shots {
 		bars.Groups = append(bars.Groups, ShotsLabel(sh))
 	}
@@ -68,16 +80,20 @@ func (r *Results) plots(dir string) (string, error) {
 		line := chart.Series{Name: st}
 		bar := chart.BarSeries{Name: st}
 		for _, sh := range g.Shots {
-			v := math.NaN()
+			v, e := math.NaN(), math.NaN()
 			for _, s := range sums {
 				if x := perClass(sh); s.Strategy == st && s.Shots == sh && x > 0 {
 					line.X = append(line.X, x)
 					line.Y = append(line.Y, 100*s.Accuracy.Mean)
 					line.Err = append(line.Err, 100*s.Accuracy.Std)
-					v = s.SecondsTo95.Mean
+					v, e = s.SecondsTo95.Mean, s.SecondsTo95.Std
 				}
 			}
 			bar.Values = append(bar.Values, v)
+			bar.Err = append(bar.Err, e)
+		}
+		if !spread {
+			line.Err, bar.Err = nil, nil
 		}
 		if len(line.X) > 0 {
 			acc.Series = append(acc.Series, line)
@@ -96,7 +112,7 @@ func (r *Results) plots(dir string) (string, error) {
 	// mean over seeds at each validated epoch.
 	for _, sh := range g.Shots {
 		lc := chart.LineChart{Title: fmt.Sprintf("Learning curves, %s labelled images per class", ShotsLabel(sh)),
-			XLabel: "seconds of training (mean over seeds)", YLabel: "validation accuracy (%)"}
+			XLabel: "seconds of training (mean over seeds)", YLabel: "validation accuracy (%)", YMin: 0, YMax: 100}
 		for _, st := range g.Strategies {
 			if s := r.meanCurve(st, sh); len(s.X) > 0 {
 				lc.Series = append(lc.Series, s)
@@ -195,9 +211,7 @@ func (r *Results) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	table("Final accuracy (mean ± std over seeds)", func(s Summary) string {
-		return fmt.Sprintf("%.1f ± %.1f%%", 100*s.Accuracy.Mean, 100*s.Accuracy.Std)
-	})
+	table("Final accuracy (mean ± standard deviation over seeds)", func(s Summary) string { return FormatAccuracy(s.Accuracy) })
 	table("Seconds of training to 95% of the run's best accuracy (mean)", func(s Summary) string {
 		return fmt.Sprintf("%.1f s (epoch %.0f)", s.SecondsTo95.Mean, s.EpochsTo95.Mean)
 	})
@@ -217,18 +231,79 @@ func (r *Results) Markdown() string {
 		return fmt.Sprintf("%d / %d, %.0f s", s.Epochs, s.Steps, s.Seconds.Mean)
 	})
 	b.WriteString("## Best strategy per size\n\n")
+	fmt.Fprintf(&b, "A strategy is named best when its mean accuracy leads every other's by more than the noise: the larger of the spread of the two strategies' differences paired over seeds and the standard error of the difference on the %d evaluation images.\n\n", g.ValImages)
 	for _, sh := range g.Shots {
-		best, tied := r.Best(sh)
-		if best == "" {
-			continue
+		v := r.Verdict(sh)
+		switch {
+		case v.Best != "":
+			fmt.Fprintf(&b, "- %s per class: **%s**%s\n", ShotsLabel(sh), v.Best, strings.TrimPrefix(v.String(), v.Best))
+		case len(v.Tied) > 0:
+			fmt.Fprintf(&b, "- %s per class: %s\n", ShotsLabel(sh), v)
 		}
-		line := fmt.Sprintf("- %s per class: **%s**", ShotsLabel(sh), best)
-		if len(tied) > 0 {
-			line += " (within noise: " + strings.Join(tied, ", ") + ")"
+	}
+	b.WriteString(r.runsNote())
+	return b.String()
+}
+
+// runsNote accounts for every finished run: how many the numbers above
+// include, and each run that diverged (recorded, left out of them).
+func (r *Results) runsNote() string {
+	var b strings.Builder
+	cells := r.Grid.Cells()
+	done, diverged := 0, []Record{}
+	for _, c := range cells {
+		if rec, ok := r.Find(c); ok {
+			done++
+			if rec.Diverged != "" {
+				diverged = append(diverged, rec)
+			}
 		}
-		b.WriteString(line + "\n")
+	}
+	fmt.Fprintf(&b, "\n%d of the grid's %d runs finished", done, len(cells))
+	if len(diverged) == 0 {
+		b.WriteString("; all of them are in the numbers above.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "; %d diverged and are left out of the numbers above:\n\n", len(diverged))
+	for _, rec := range diverged {
+		fmt.Fprintf(&b, "- %s: %s\n", rec.Cell, rec.Diverged)
 	}
 	return b.String()
+}
+
+// WriteSummary writes the comparison's summary for a terminal: accuracy
+// per strategy (rows) and size (columns), then the verdict per size.
+func (r *Results) WriteSummary(w io.Writer) {
+	sums := r.Summaries()
+	label := "accuracy"
+	cells := map[[2]any]string{}
+	width := len("1 per class")
+	for _, s := range sums {
+		c := FormatAccuracy(s.Accuracy)
+		cells[[2]any{s.Strategy, s.Shots}] = c
+		width = max(width, utf8.RuneCountInString(c))
+	}
+	fmt.Fprintf(w, "%-10s", label)
+	for _, sh := range r.Grid.Shots {
+		fmt.Fprintf(w, " %*s", width, ShotsLabel(sh)+" per class")
+	}
+	fmt.Fprintln(w)
+	for _, st := range r.Grid.Strategies {
+		fmt.Fprintf(w, "%-10s", st)
+		for _, sh := range r.Grid.Shots {
+			c, ok := cells[[2]any{st, sh}]
+			if !ok {
+				c = "-"
+			}
+			fmt.Fprintf(w, " %*s", width+len(c)-utf8.RuneCountInString(c), c)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, sh := range r.Grid.Shots {
+		if v := r.Verdict(sh); v.String() != "" {
+			fmt.Fprintf(w, "best at %s per class: %s\n", ShotsLabel(sh), v)
+		}
+	}
 }
 
 // ConvergenceCell formats a summary's steps and seconds to its size's

@@ -9,6 +9,7 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/internal/suggest"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
 
@@ -374,7 +375,8 @@ func Lookup(arch string) (Spec, error) {
 		return Spec{}, fmt.Errorf("vision: unknown architecture %q: no architecture is registered (import github.com/gtl-dev/gtl/vision/models)", arch)
 	}
 	if !ok {
-		return Spec{}, fmt.Errorf("vision: unknown architecture %q (known: %s)", arch, strings.Join(Architectures(), ", "))
+		return Spec{}, fmt.Errorf("vision: unknown architecture %q; closest: %s (gtl models lists all %d)", arch,
+			strings.Join(suggest.Closest(arch, Architectures(), 3, -1), ", "), len(registry))
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -18,7 +19,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer catchPanic(stderr, &code)
 	invocation = args
 	app := newApp(stdout, stderr)
-	err := app.Run(flagsFirst(app, joinPretrainedArg(args)))
+	args = flagsFirst(app, joinPretrainedArg(args))
+	err := app.Run(args)
 	if err == nil {
 		return 0
 	}
@@ -61,33 +63,41 @@ func flagsFirst(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[i])
-	out = append(out, args[i])
+	name := args[i]
 	i++
 	if cmd == nil {
-		return append(out, args[i:]...)
+		return append(append(out, name), args[i:]...)
 	}
+	// A global flag after the command's name ("gtl train --threads 1")
+	// goes before it, unless the command has a flag of that name.
 	var flags, positional []string
 	for ; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
 			positional = append(positional, args[i+1:]...)
-			i = len(args)
+			out = append(append(out, name), flags...)
 			if len(positional) == 0 {
-				return append(append(out, flags...), "--")
+				return append(out, "--")
 			}
-			return append(append(append(out, flags...), "--"), positional...)
+			return append(append(out, "--"), positional...)
 		case strings.HasPrefix(a, "-") && a != "-":
-			flags = append(flags, a)
-			if takesValue(cmd.Flags, a) && i+1 < len(args) {
+			global := !hasFlag(cmd.Flags, a) && hasFlag(app.Flags, a)
+			vals := []string{a}
+			if global && takesValue(app.Flags, a) && i+1 < len(args) || !global && takesValue(cmd.Flags, a) && i+1 < len(args) {
 				i++
-				flags = append(flags, args[i])
+				vals = append(vals, args[i])
+			}
+			if global {
+				out = append(out, vals...)
+			} else {
+				flags = append(flags, vals...)
 			}
 		default:
 			positional = append(positional, a)
 		}
 	}
-	out = append(out, flags...)
+	out = append(append(out, name), flags...)
 	// A positional argument that starts with "-" after the flags would be
 	// read as one: "--" keeps them apart.
 	for _, p := range positional {
@@ -96,6 +106,18 @@ func flagsFirst(app *cli.App, args []string) []string {
 		}
 	}
 	return append(out, positional...)
+}
+
+// hasFlag reports whether arg ("--name", "-n" or "--name=value") names one
+// of flags.
+func hasFlag(flags []cli.Flag, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // takesValue reports whether arg ("--name", "-n", without "=value") is a
@@ -163,6 +185,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	addImageFlags(app.Commands)
+	app.OnUsageError = onUsageError(app)
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+		requireFlags(c)
+	}
 	app.CustomAppHelpTemplate = cli.AppHelpTemplate + envHelp()
 	return app
 }

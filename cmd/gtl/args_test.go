@@ -22,6 +22,12 @@ func TestFlagsFirst(t *testing.T) {
 		{"predict --quiet --", "predict --quiet --"},
 		{"models resnet18 --help", "models --help resnet18"},
 		{"nosuch a --b", "nosuch a --b"},
+		// Global flags after the command go before it.
+		{"train --threads 2 --epochs 3", "--threads 2 train --epochs 3"},
+		{"predict a.jpg --threads=2 -k 3", "--threads=2 predict -k 3 a.jpg"},
+		{"--threads 1 train --epochs 3 --threads 2", "--threads 1 --threads 2 train --epochs 3"},
+		// bench has a --threads of its own.
+		{"bench --threads 2", "bench --threads 2"},
 		{"", ""},
 	}
 	for _, c := range cases {

@@ -201,21 +201,21 @@ func TestBadInputs(t *testing.T) {
 	fm := map[string]string{"GTL_FASHION_MNIST_DIR": p["fm-lie"]}
 	cases = append(cases,
 		tc{"eval/idx", []string{"eval", "-q", "--weights", p["good.safetensors"], "--out", out("cm.csv")}, fm, "t10k-images-idx3-ubyte", out("cm.csv")},
-		tc{"train/idx", []string{"train", "-q", "--model", "squeezenet1_1", "--epochs", "1", "--out", out("train")}, fm, "train-images-idx3-ubyte", out("train/last.safetensors")},
+		tc{"train/idx", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--epochs", "1", "--out", out("train")}, fm, "train-images-idx3-ubyte", out("train/last.safetensors")},
 		tc{"embed/idx", []string{"embed", "-q", "--weights", p["good.safetensors"], "--data", "fashion-mnist", "--out", out("emb.npy")}, fm, "t10k-images-idx3-ubyte", out("emb.npy")},
-		tc{"compare/idx", []string{"compare", "-q", "--weights", p["good.safetensors"], "--classes", "0-2", "--out", out("cmp")}, fm, "idx", out("cmp/results.json")},
-		tc{"recommend/idx", []string{"recommend", "--weights", p["good.safetensors"], "--classes", "0-2"}, fm, "idx", ""},
+		tc{"compare/idx", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--classes", "0-2", "--out", out("cmp")}, fm, "idx", out("cmp/results.json")},
+		tc{"recommend/idx", []string{"recommend", "--weights", p["good.safetensors"], "--data", "fashion-mnist", "--classes", "0-2"}, fm, "idx", ""},
 	)
 	// Unknown flags and bad values.
 	for _, c := range []string{"predict", "embed", "export", "train", "eval", "compare", "recommend"} {
 		cases = append(cases, tc{c + "/unknown-flag", []string{c, "--no-such-flag"}, nil, "no-such-flag", ""})
 	}
 	cases = append(cases,
-		tc{"train/classes", []string{"train", "-q", "--model", "squeezenet1_1", "--classes", "9-5", "--out", out("train")}, nil, "9-5", out("train/last.safetensors")},
-		tc{"train/unfreeze-at", []string{"train", "-q", "--model", "squeezenet1_1", "--unfreeze-at", "x", "--out", out("train")}, nil, "--unfreeze-at", out("train/last.safetensors")},
-		tc{"train/freeze", []string{"train", "-q", "--model", "squeezenet1_1", "--weights", p["good.safetensors"], "--freeze", "lots", "--out", out("train")}, nil, "--freeze", out("train/last.safetensors")},
-		tc{"compare/shots", []string{"compare", "-q", "--weights", p["good.safetensors"], "--shots", "5,-1", "--out", out("cmp")}, nil, "-1", out("cmp/results.json")},
-		tc{"compare/strategies", []string{"compare", "-q", "--weights", p["good.safetensors"], "--strategies", "linear,bogus", "--out", out("cmp")}, nil, "bogus", out("cmp/results.json")},
+		tc{"train/classes", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--classes", "9-5", "--out", out("train")}, nil, "9-5", out("train/last.safetensors")},
+		tc{"train/unfreeze-at", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--unfreeze-at", "x", "--out", out("train")}, nil, "--unfreeze-at", out("train/last.safetensors")},
+		tc{"train/freeze", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--weights", p["good.safetensors"], "--freeze", "lots", "--out", out("train")}, nil, "--freeze", out("train/last.safetensors")},
+		tc{"compare/shots", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--shots", "5,-1", "--out", out("cmp")}, nil, "-1", out("cmp/results.json")},
+		tc{"compare/strategies", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--strategies", "linear,bogus", "--out", out("cmp")}, nil, "bogus", out("cmp/results.json")},
 		tc{"predict/top-k", []string{"predict", "-q", "--weights", p["good.safetensors"], "--top-k", "-3", p["wrongdtype.npy"]}, nil, "--top-k", ""},
 		tc{"export/format", []string{"export", "-q", "--weights", p["good.safetensors"], "--format", "onnx", "--out", out("e.onnx")}, nil, "onnx", out("e.onnx")},
 		tc{"predict/missing", []string{"predict", "-q", "--weights", p["good.safetensors"], filepath.Join(dir, "missing.jpg")}, nil, "missing.jpg", ""},

@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"time"
 
-	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
@@ -32,7 +30,7 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (a gtl checkpoint, or torchvision weights)"},
 			weightsKeyFlag(),
-			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder (root/train + root/val, or root/<class>)"},
+			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist test images to evaluate every run on (0: all)"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for evaluation (folders without val/)"},
@@ -64,6 +62,9 @@ func runCompare(c *cli.Context) error {
 	}
 	if c.Args().Len() > 0 {
 		return cli.Exit(fmt.Sprintf("unexpected arguments %v (shard folders go with --merge)", c.Args().Slice()), 2)
+	}
+	if err := requireData(c); err != nil {
+		return err
 	}
 	var shard *strategies.Shard
 	if s := c.String("shard"); s != "" {
@@ -101,7 +102,7 @@ func runCompare(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--shots %d: class %s has only %d training images", n, name, small), 2)
 		}
 	}
-	stages, err := stageCount(arch)
+	stages, err := vision.StageCount(arch)
 	if err != nil {
 		return cli.Exit("--model: "+err.Error(), 2)
 	}
@@ -148,8 +149,8 @@ func runCompare(c *cli.Context) error {
 			todo++
 		}
 	}
-	fmt.Fprintf(w, "comparing %s on %s %v (%d px): %d strategies × %d sizes × %d seeds = %d runs (%d to do), evaluated on %d images\n",
-		arch, g.Data, g.Classes, size, len(names), len(shots), g.Seeds, len(g.Cells()), todo, g.ValImages)
+	fmt.Fprintf(w, "comparing %s on %s %v (%d px): %s × %s × %s = %s (%d to do), evaluated on %d images\n",
+		arch, g.Data, g.Classes, size, plural(len(names), "strategy"), plural(len(shots), "size"), plural(g.Seeds, "seed"), plural(len(g.Cells()), "run"), todo, g.ValImages)
 	if shard != nil {
 		fmt.Fprintf(w, "shard %s: %d of the %d runs\n", shard, len(cells), len(g.Cells()))
 	}
@@ -305,40 +306,9 @@ func planGrid(g strategies.Grid, sts []strategies.Strategy, images, classes, sta
 	return plans, total, nil
 }
 
-// printSummary prints mean ± std accuracy per strategy (rows) and size
-// (columns).
-func printSummary(w io.Writer, r *strategies.Results) {
-	sums := r.Summaries()
-	fmt.Fprintf(w, "%-10s", "accuracy")
-	for _, sh := range r.Grid.Shots {
-		fmt.Fprintf(w, " %16s", strategies.ShotsLabel(sh)+" per class")
-	}
-	fmt.Fprintln(w)
-	for _, st := range r.Grid.Strategies {
-		fmt.Fprintf(w, "%-10s", st)
-		for _, sh := range r.Grid.Shots {
-			cell := "-"
-			for _, s := range sums {
-				if s.Strategy == st && s.Shots == sh {
-					cell = fmt.Sprintf("%.1f ± %.1f%%", 100*s.Accuracy.Mean, 100*s.Accuracy.Std)
-				}
-			}
-			fmt.Fprintf(w, " %16s", cell)
-		}
-		fmt.Fprintln(w)
-	}
-	var best []string // per size
-	for _, sh := range r.Grid.Shots {
-		if b, tied := r.Best(sh); b != "" {
-			s := fmt.Sprintf("%s: %s", strategies.ShotsLabel(sh), b)
-			if len(tied) > 0 {
-				s += " (within noise: " + strings.Join(tied, ", ") + ")"
-			}
-			best = append(best, s)
-		}
-	}
-	fmt.Fprintf(w, "best per size — %s\n", strings.Join(best, "; "))
-}
+// printSummary prints accuracy per strategy (rows) and size (columns),
+// then the verdict per size.
+func printSummary(w io.Writer, r *strategies.Results) { r.WriteSummary(w) }
 
 // mergeCompare joins shard folders into --out and writes the report.
 func mergeCompare(c *cli.Context) error {
@@ -365,20 +335,4 @@ func mergeCompare(c *cli.Context) error {
 	printSummary(w, res)
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report.md"))
 	return nil
-}
-
-// stageCount returns the number of stages of an architecture, head
-// included.
-func stageCount(arch string) (int, error) {
-	n := 0
-	err := torch.Do(func() error {
-		m, err := vision.New(arch, 2, gotch.CPU)
-		if err != nil {
-			return err
-		}
-		n = len(m.Stages)
-		m.Close()
-		return nil
-	})
-	return n, err
 }

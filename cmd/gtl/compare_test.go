@@ -17,19 +17,19 @@ import (
 func TestCompareAndRecommend(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source")
-	if _, errOut, code := gtl("--threads", "1", "train", "-q", "--model", "resnet18", "--classes", "0-4", "--shots", "40", "--epochs", "1", "--val", "100", "--out", src); code != 0 {
+	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-4", "--shots", "40", "--epochs", "1", "--val", "100", "--out", src); code != 0 {
 		t.Fatalf("source: %s", errOut)
 	}
 	weights := filepath.Join(src, "best.safetensors")
 	out := filepath.Join(dir, "cmp")
-	args := []string{"--threads", "1", "compare", "-q", "--weights", weights, "--classes", "5-9", "--val", "100",
+	args := []string{"--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", weights, "--classes", "5-9", "--val", "100",
 		"--strategies", "scratch,linear,freeze-2", "--shots", "5", "--seeds", "1", "--out", out}
 	stdout, errOut, code := gtl(args...)
 	if code != 0 {
 		t.Fatalf("compare: %d %s", code, errOut)
 	}
-	for _, re := range []string{`3 strategies × 1 sizes × 1 seeds = 3 runs \(3 to do\), evaluated on 100 images`,
-		`(?m)^linear +\d+\.\d ± 0\.0%$`, `best per size — 5: `, `report: .*report\.md`} {
+	for _, re := range []string{`3 strategies × 1 size × 1 seed = 3 runs \(3 to do\), evaluated on 100 images`,
+		`(?m)^linear +\d+\.\d% \(1 seed\)$`, `(?m)^best at 5 per class: `, `report: .*report\.md`} {
 		if !regexp.MustCompile(re).MatchString(stdout) {
 			t.Errorf("compare output does not match %q:\n%s", re, stdout)
 		}
@@ -80,7 +80,7 @@ func TestCompareAndRecommend(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want 2 and %q", tc.args, code, errOut, tc.want)
 		}
 	}
-	stdout, errOut, code = gtl("--threads", "1", "recommend", "--weights", weights, "--classes", "5-9", "--shots", "20", "--probe-images", "20", "--json")
+	stdout, errOut, code = gtl("--threads", "1", "recommend", "--weights", weights, "--data", "fashion-mnist", "--classes", "5-9", "--shots", "20", "--probe-images", "20", "--json")
 	var rec recommendation
 	if code != 0 || json.Unmarshal([]byte(stdout), &rec) != nil {
 		t.Fatalf("recommend: %d %s %s", code, stdout, errOut)
@@ -88,7 +88,7 @@ func TestCompareAndRecommend(t *testing.T) {
 	if rec.PerClass != 20 || rec.Large || rec.Strategy == "" || !strings.Contains(rec.Command, "--strategy "+rec.Strategy) {
 		t.Errorf("recommendation %+v", rec)
 	}
-	if stdout, errOut, code = gtl("--threads", "1", "train", "--weights", weights, "--classes", "5-9", "--shots", "10", "--val", "100",
+	if stdout, errOut, code = gtl("--threads", "1", "train", "--data", "fashion-mnist", "--weights", weights, "--classes", "5-9", "--shots", "10", "--val", "100",
 		"--strategy", "auto", "--out", filepath.Join(dir, "auto")); code != 0 || !strings.Contains(stdout, "strategy auto: ") {
 		t.Errorf("train --strategy auto: %d %s %s", code, stdout, errOut)
 	}
@@ -144,12 +144,12 @@ func TestCompareShards(t *testing.T) {
 	// A small source model, so that the grid can use linear probes (head
 	// steps on cached features: cheap).
 	src := filepath.Join(dir, "source")
-	if _, errOut, code := gtl("--threads", "1", "train", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
+	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
 		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
 		t.Fatalf("source: %s", errOut)
 	}
 	args := func(out string, extra ...string) []string {
-		return append([]string{"--threads", "1", "compare", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear",
+		return append([]string{"--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear",
 			"--shots", "3", "--seeds", "3", "--classes", "5-6", "--val", "10", "--out", filepath.Join(dir, out)}, extra...)
 	}
 	if _, errOut, code := gtl(args("whole")...); code != 0 {

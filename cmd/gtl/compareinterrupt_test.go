@@ -47,14 +47,14 @@ func readResults(t *testing.T, dir string) *strategies.Results {
 func TestCompareInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source")
-	if _, errOut, code := gtl("--threads", "1", "train", "-q", "--model", "squeezenet1_1", "--classes", "0-2", "--shots", "4", "--epochs", "1",
+	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--classes", "0-2", "--shots", "4", "--epochs", "1",
 		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
 		t.Fatalf("source: %s", errOut)
 	}
 	// linear (cached features, well under a second), then full (seconds):
 	// the signal sent when the first run is reported lands in the second.
 	args := func(out string, extra ...string) []string {
-		return append([]string{"--threads", "1", "compare", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear,full",
+		return append([]string{"--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear,full",
 			"--shots", "4", "--seeds", "2", "--classes", "5-7", "--val", "30", "--out", out}, extra...)
 	}
 	ref := filepath.Join(dir, "ref")

@@ -38,7 +38,7 @@ func mountTmpfs(t *testing.T, dir string, size int64) {
 func TestTrainDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	args := func(out string, extra ...string) []string {
-		return append([]string{"--threads", "1", "train", "-q", "--model", "squeezenet1_1", "--classes", "0-2", "--shots", "8", "--val", "30",
+		return append([]string{"--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--classes", "0-2", "--shots", "8", "--val", "30",
 			"--image-size", "32", "--epochs", "3", "--out", out}, extra...)
 	}
 	ref := filepath.Join(dir, "ref")

@@ -84,6 +84,9 @@ func runEmbed(c *cli.Context) error {
 	if !strings.HasSuffix(c.String("out"), ".npy") {
 		return cli.Exit(fmt.Sprintf("--out %s: want a .npy file name", c.String("out")), 2)
 	}
+	if why := datasets.DescribeSource(c.String("data")); why != "" {
+		return cli.Exit(fmt.Sprintf("--data %s: %s", c.String("data"), why), 2)
+	}
 	src, err := openSource(c.String("data"), c.String("split"))
 	if err != nil {
 		return err
@@ -99,6 +102,7 @@ func runEmbed(c *cli.Context) error {
 	}
 	eval := o.Prep.Eval()
 	feats := make([]float32, 0, n*o.Model.FeaturesDim())
+	bar := newCountBar(c.App.ErrWriter, c.Bool("quiet"), "embedding", int64(n), nil)
 	labels := make([]int64, n)
 	for start := 0; start < n; start += c.Int("batch") {
 		end := min(start+c.Int("batch"), n)
@@ -129,13 +133,9 @@ func runEmbed(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if !c.Bool("quiet") {
-			fmt.Fprintf(c.App.ErrWriter, "\rembedded %d/%d", end, n)
-		}
+		bar.set(int64(end))
 	}
-	if !c.Bool("quiet") {
-		fmt.Fprintln(c.App.ErrWriter)
-	}
+	bar.finish()
 	out := c.String("out")
 	if err := npy.Write(out, &npy.Array{Shape: []int{n, o.Model.FeaturesDim()}, Float32: feats}); err != nil {
 		return err

@@ -41,7 +41,7 @@ func TestGlyphsCommand(t *testing.T) {
 		{name: "bad set", args: []string{"glyphs", "--out", t.TempDir(), "--set", "runes"}, code: 2, stderrRE: `^gtl: --set "runes": want digits or letters`},
 		{name: "bad count", args: []string{"glyphs", "--out", t.TempDir(), "--val-per-class", "0"}, code: 2, stderrRE: `^gtl: --val-per-class 0: want at least 1`},
 		{name: "bad size", args: []string{"glyphs", "--out", t.TempDir(), "--size", "2"}, code: 2, stderrRE: `^gtl: --size 2: want 8\.\.512`},
-		{name: "no out", args: []string{"glyphs"}, code: 1, stderrRE: `Required flag "out" not set`},
+		{name: "no out", args: []string{"glyphs"}, code: 2, stderrRE: `^gtl: --out is required \(gtl glyphs --help lists the flags\)\n$`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

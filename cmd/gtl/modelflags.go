@@ -5,9 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
@@ -153,14 +151,16 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 // fetchProgress shows a download of pretrained weights on stderr.
 func fetchProgress(c *cli.Context) vision.FetchOptions {
 	var f vision.FetchOptions
-	var bar *progressbar.ProgressBar
+	var bar *countBar
 	f.Started = func(url, dst string) { fmt.Fprintf(c.App.ErrWriter, "downloading %s to %s\n", url, dst) }
 	f.Progress = func(done, total int64) {
 		if bar == nil {
-			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionShowBytes(true),
-				progressbar.OptionSetDescription("weights"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+			bar = newCountBar(c.App.ErrWriter, false, "weights", total, mebibytes)
 		}
-		_ = bar.Set64(done)
+		bar.set(done)
+		if done >= total {
+			bar.finish()
+		}
 	}
 	return f
 }

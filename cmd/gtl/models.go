@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 func modelsCommand() *cli.Command {
@@ -16,52 +14,44 @@ func modelsCommand() *cli.Command {
 		Name:      "models",
 		Usage:     "list the architectures with their parameters, input size, stages and pretrained weights",
 		ArgsUsage: "[ARCH ...]",
-		Description: "Builds each architecture (1000 classes, as torchvision's ImageNet weights) and prints its\n" +
-			"parameter count, default input size, and its stages — the layer groups that --freeze N and\n" +
+		Description: "Prints each architecture's parameter count (with 1000 classes, as torchvision's ImageNet\n" +
+			"weights), default input size, and its stages — the layer groups that --freeze N and\n" +
 			"discriminative learning rates act on — with their parameter counts, then torchvision's weights for it\n" +
 			"(the names --pretrained takes) with their published ImageNet accuracy and evaluation transform.\n" +
-			"Without ARCH, all of them.",
+			"Without ARCH, all of them. Nothing is built: the counts come from each architecture's description.",
 		Action: func(c *cli.Context) error {
 			archs := c.Args().Slice()
 			if len(archs) == 0 {
 				archs = vision.Architectures()
 			}
-			for _, a := range archs {
-				if _, err := vision.Lookup(a); err != nil {
+			infos := make([]vision.ArchInfo, len(archs))
+			for i, a := range archs {
+				var err error
+				if infos[i], err = vision.Describe(a); err != nil {
 					return cli.Exit(err.Error(), 2)
 				}
 			}
 			w := c.App.Writer
 			fmt.Fprintf(w, "%-20s %9s %6s  %s\n", "ARCH", "PARAMS", "INPUT", "STAGES (trainable parameters)")
-			for _, a := range archs {
-				err := torch.Do(func() error {
-					m, err := vision.New(a, 1000, gotch.CPU)
-					if err != nil {
-						return err
-					}
-					defer m.VS.Destroy()
-					counts, _ := m.StageParams()
-					parts := make([]string, len(m.Stages))
-					for i, s := range m.Stages {
-						parts[i] = fmt.Sprintf("%d %s %s", i+1, s.Name, humanCount(counts[i]))
-					}
-					input := m.InputSize
-					if p, err := vision.PretrainedFor(a); err == nil {
-						input = p.CropSize
-					}
-					if _, err = fmt.Fprintf(w, "%-20s %9s %6d  %s\n", a, humanCount(m.NumParams()), input, strings.Join(parts, " | ")); err != nil {
-						return err
-					}
-					ws, _ := vision.PretrainedWeights(a)
-					for _, p := range ws {
-						if _, err := fmt.Fprintf(w, "  --pretrained=%-28s %s  crop %d resize %d %s\n", p.Name+defaultMark(p), accuracy(p), p.CropSize, p.ResizeSize, p.Filter); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
+			for i, a := range archs {
+				info := infos[i]
+				parts := make([]string, len(info.Stages))
+				for j, s := range info.Stages {
+					parts[j] = fmt.Sprintf("%d %s %s", j+1, s.Name, humanCount(s.Params))
+				}
+				spec, _ := vision.Lookup(a)
+				input := spec.InputSize
+				if p, err := vision.PretrainedFor(a); err == nil {
+					input = p.CropSize
+				}
+				if _, err := fmt.Fprintf(w, "%-20s %9s %6d  %s\n", a, humanCount(info.Params), input, strings.Join(parts, " | ")); err != nil {
 					return err
+				}
+				ws, _ := vision.PretrainedWeights(a)
+				for _, p := range ws {
+					if _, err := fmt.Fprintf(w, "  --pretrained=%-28s %s  crop %d resize %d %s\n", p.Name+defaultMark(p), accuracy(p), p.CropSize, p.ResizeSize, p.Filter); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/strategies"
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
 
@@ -25,7 +26,7 @@ func recommendCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Required: true, Usage: "source weights"},
 			weightsKeyFlag(),
-			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder"},
+			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "shots", Usage: "labelled images per class you have (fashion-mnist: sampled with --seed; 0: all)"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (folders without val/)"},
@@ -50,6 +51,9 @@ type recommendation struct {
 }
 
 func runRecommend(c *cli.Context) error {
+	if err := requireData(c); err != nil {
+		return err
+	}
 	linear, _ := strategies.Parse("linear")
 	arch, size, err := sourceModel(c, []strategies.Strategy{linear})
 	if err != nil {
@@ -81,9 +85,10 @@ func runRecommend(c *cli.Context) error {
 	if c.String("classes") != "" {
 		args = append(args, "--classes "+c.String("classes"))
 	}
-	if c.Int("shots") > 0 && c.String("data") == "fashion-mnist" { // a folder is used as it is
+	if c.Int("shots") > 0 && c.String("data") == datasets.FashionMNIST { // a folder is used as it is
 		args = append(args, fmt.Sprintf("--shots %d --seed %d", c.Int("shots"), c.Int64("seed")))
 	}
+	args = append(args, fmt.Sprintf("--image-size %d", size)) // the resolution measured at
 	rec.Command = strings.Join(append(args, "--strategy "+rec.Strategy, "--out runs/"+rec.Strategy), " ")
 	if c.Bool("json") {
 		b, _ := json.MarshalIndent(rec, "", "  ")
@@ -100,7 +105,7 @@ func recommend(arch, weights, key string, train *datasets.Images, perClass int, 
 	if err != nil {
 		return nil, err
 	}
-	stages, err := stageCount(arch)
+	stages, err := vision.StageCount(arch)
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +114,14 @@ func recommend(arch, weights, key string, train *datasets.Images, perClass int, 
 }
 
 func printRecommendation(w io.Writer, r *recommendation) {
-	fmt.Fprintf(w, "target: %d classes, %d labelled images per class (smallest class)\n", r.Classes, r.PerClass)
-	fmt.Fprintf(w, "linear probe on %d images, scored on held-out target images:\n", r.ProbeImages)
+	fmt.Fprintf(w, "target: %d classes, %s per class (smallest class)\n", r.Classes, plural(r.PerClass, "labelled image"))
+	fmt.Fprintf(w, "linear probe on %s, scored on held-out target images:\n", plural(r.ProbeImages, "image"))
 	fmt.Fprintf(w, "  source features  %5.1f%%\n  random features  %5.1f%%\n", 100*r.SourceProbe, 100*r.RandomProbe)
-	fmt.Fprintf(w, "  gain: source features remove %.0f%% of the random probe's errors (similar from %.0f%%)\n\n", 100*r.Gain, 100*strategies.SimilarGain)
+	if r.Gain >= 0 {
+		fmt.Fprintf(w, "  gain: source features remove %.0f%% of the random probe's errors (similar from %.0f%%)\n\n", 100*r.Gain, 100*strategies.SimilarGain)
+	} else {
+		fmt.Fprintf(w, "  gain: none; source features make %.0f%% more errors than random ones (similar from a gain of %.0f%%)\n\n", -100*r.Gain, 100*strategies.SimilarGain)
+	}
 	mark := func(large, similar bool) string {
 		if !r.Unrelated && large == r.Large && similar == r.Similar {
 			return "→ "

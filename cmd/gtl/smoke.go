@@ -92,8 +92,8 @@ func runSmoke(c *cli.Context) error {
 	}
 
 	out := c.App.Writer
-	fmt.Fprintf(out, "Fashion-MNIST, SmallCNN from scratch: %d training images (%d per class), %d test images, %d epochs, %d libtorch threads\n",
-		train.Len(), perClass, test.Len(), c.Int("epochs"), torch.NumThreads())
+	fmt.Fprintf(out, "Fashion-MNIST, SmallCNN from scratch: %d training images (%d per class), %d test images, %s, %s\n",
+		train.Len(), perClass, test.Len(), plural(c.Int("epochs"), "epoch"), plural(torch.NumThreads(), "libtorch thread"))
 	fmt.Fprintf(out, "%-6s %-11s %-10s %-9s %s\n", "epoch", "train loss", "test loss", "test acc", "time")
 	bar := newTrainingBar(c)
 	tr := finetune.Trainer{

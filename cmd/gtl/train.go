@@ -24,7 +24,7 @@ func trainCommand() *cli.Command {
 			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
 			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
 		Flags: append(append(append(append(modelFlags(), augmentFlags()...), stepFlags()...),
-			&cli.StringFlag{Name: "data", Value: "fashion-mnist", Usage: "fashion-mnist, or an image folder: root/<class>/<image>, or root/train/<class>/… and root/val/<class>/…"},
+			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/<class>/… and DIR/val/<class>/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
 			&cli.IntFlag{Name: "shots", Usage: "training images per class, sampled with --seed (0: all)"},
@@ -55,6 +55,9 @@ func trainCommand() *cli.Command {
 }
 
 func runTrain(c *cli.Context) error {
+	if err := requireData(c); err != nil {
+		return err
+	}
 	if c.IsSet("nproc-per-node") {
 		return launch(c, c.Int("nproc-per-node"))
 	}
@@ -81,6 +84,7 @@ func runTrain(c *cli.Context) error {
 		w = io.Discard
 	}
 	bar := newTrainingBar(c)
+	var chance finetune.ChanceWatch // set up in OnStart
 	stop := stopOnInterrupt(c.App.ErrWriter)
 	defer stop.release()
 	if !c.Bool("quiet") {
@@ -97,8 +101,9 @@ func runTrain(c *cli.Context) error {
 		OnStart: func(s finetune.RunStart) {
 			p := s.Plan
 			printStageTable(w, s.Model, p.Groups, s.Frozen)
-			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %d epochs of %d steps\n",
-				s.Model.Arch, p.TrainImages, len(s.Classes), s.Size, p.ValImages, p.Epochs, p.StepsPerEpoch)
+			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %s of %s\n",
+				s.Model.Arch, p.TrainImages, len(s.Classes), s.Size, p.ValImages, plural(p.Epochs, "epoch"), plural(p.StepsPerEpoch, "step"))
+			chance = finetune.ChanceWatch{Classes: len(s.Classes), ValImages: p.ValImages}
 			if fc := s.FrozenCache; fc != nil && fc.Used {
 				fmt.Fprintf(w, "frozen stages: computed once per image (%d stages = the first %d backbone modules, %.1f MiB of activations)\n", s.Frozen, fc.Modules, float64(fc.Bytes)/(1<<20))
 			} else if fc != nil {
@@ -121,6 +126,9 @@ func runTrain(c *cli.Context) error {
 			}
 			bar.clear()
 			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
+			if msg := chance.Observe(e); msg != "" {
+				fmt.Fprintln(c.App.ErrWriter, "gtl: warning: "+msg)
+			}
 			if stop.requested() {
 				return finetune.ErrStop
 			}
