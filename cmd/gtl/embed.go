@@ -35,7 +35,7 @@ func embedCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per forward pass"},
 		),
-		prepFlags()...),
+			prepFlags()...),
 		Action: runEmbed,
 	}
 }

@@ -31,7 +31,7 @@ func predictCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
 			&cli.BoolFlag{Name: "tta", Usage: "test-time augmentation: average the softmax over the centre and corner crops and their mirror images (image files only)"},
 		),
-		prepFlags()...),
+			prepFlags()...),
 		Action: runPredict,
 	}
 }
