@@ -302,29 +302,32 @@ func Evaluate(m *vision.Model, data EvalImages, o EvalOptions) (*Predictions, er
 }
 
 // TTAViews returns the test-time augmentation views of img, each
-// crop×crop: the image's shorter side is resized to resize, then come the
-// centre crop (the plain evaluation transform's view), the four corner
-// crops (torchvision's FiveCrop) and the mirror images of those (TenCrop).
-// Corner crops that coincide with the centre or with each other, as when
-// the resized image is no larger than the crop, are left out.
+// crop×crop, as torchvision's TenCrop takes them after Resize(resize): the
+// shorter side resized to resize, then the centre crop (first: the plain
+// evaluation transform's view) and the four corner crops (FiveCrop), then
+// the same five of the mirrored image. Corner crops that coincide with the
+// centre or with each other (the resized image no larger than the crop in
+// a dimension) are left out rather than counted twice.
 func TTAViews(img transforms.RGB, crop, resize int, f transforms.Filter) []transforms.RGB {
-	centre := transforms.EvalPreset(crop, resize, f).Apply(img)
-	views := []transforms.RGB{centre}
 	r := transforms.ResizeShorter(img, resize, f)
-	if r.W >= crop && r.H >= crop {
-		top := int(math.RoundToEven(float64(r.H-crop) / 2))
-		left := int(math.RoundToEven(float64(r.W-crop) / 2))
-		seen := map[image.Point]bool{{X: left, Y: top}: true}
-		for _, at := range []image.Point{{0, 0}, {r.W - crop, 0}, {0, r.H - crop}, {r.W - crop, r.H - crop}} {
-			if seen[at] {
-				continue
-			}
+	views := fiveCrop(r, crop)
+	return append(views, fiveCrop(hflip(r), crop)...)
+}
+
+// fiveCrop returns the centre crop of r and its distinct corner crops.
+func fiveCrop(r transforms.RGB, crop int) []transforms.RGB {
+	views := []transforms.RGB{transforms.CenterCrop(r, crop, crop)}
+	if r.W < crop || r.H < crop {
+		return views
+	}
+	top := int(math.RoundToEven(float64(r.H-crop) / 2))
+	left := int(math.RoundToEven(float64(r.W-crop) / 2))
+	seen := map[image.Point]bool{{X: left, Y: top}: true}
+	for _, at := range []image.Point{{0, 0}, {r.W - crop, 0}, {0, r.H - crop}, {r.W - crop, r.H - crop}} {
+		if !seen[at] {
 			seen[at] = true
 			views = append(views, transforms.Crop(r, image.Rectangle{Min: at, Max: at.Add(image.Pt(crop, crop))}))
 		}
-	}
-	for _, v := range views[:len(views):len(views)] {
-		views = append(views, hflip(v))
 	}
 	return views
 }
