@@ -441,7 +441,7 @@ func writeEvalFiles(dir string, r *evalReport, set finetune.EvalImages, prep vis
 			return cli.Exit(fmt.Sprintf("eval: %s: %v", l.Image, err), 2)
 		}
 		tiles[i] = chart.Tile{Image: rgbImage(eval.Apply(img)), Lines: []string{
-			truncate(filepath.Base(l.Image), 26), "true: " + truncate(l.True, 20), fmt.Sprintf("predicted: %s %.1f%%", truncate(l.Predicted, 14), 100*l.Prob)}}
+			truncate(filepath.Join(filepath.Base(filepath.Dir(l.Image)), filepath.Base(l.Image)), 26), "true: " + truncate(l.True, 20), fmt.Sprintf("predicted: %s %.1f%%", truncate(l.Predicted, 14), 100*l.Prob)}}
 	}
 	return chart.ContactSheet(filepath.Join(dir, "top_losses.png"), tiles, 0,
 		fmt.Sprintf("%s: the %d most confidently wrong of %d images", r.Model, len(tiles), r.Images))
