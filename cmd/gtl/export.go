@@ -50,7 +50,11 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s (%s, %d classes) -> %s (%s, %.1f MB)\n", o.Model.Arch, c.String("weights")+pretrainedNote(c),
+			from := c.String("weights") + pretrainedNote(c)
+			if from == "" {
+				from = "random initialisation"
+			}
+			fmt.Fprintf(c.App.Writer, "%s (%s, %d classes) -> %s (%s, %.1f MB)\n", o.Model.Arch, from,
 				o.Model.NumClasses, c.String("out"), format, float64(st.Size())/1e6)
 			fmt.Fprintf(c.App.Writer, "description -> %s (%d classes; %s)\n", vision.MetaPath(c.String("out")), len(o.Classes), describePrep(o.Prep))
 			return nil
