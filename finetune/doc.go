@@ -32,6 +32,15 @@
 // PlanPrefixCache for when it applies); Run picks the path and records it
 // (RunConfig.CachedFeatures, RunConfig.FrozenCache).
 //
+// Evaluate scores a model on a labelled set of images without a Trainer
+// (what `gtl eval` runs): the class probabilities of every image under the
+// weights' evaluation transform, and with TTA averaged over TTAViews;
+// package metrics turns them into a Report (accuracy, confusion matrix,
+// per-class precision, recall and F1, top losses):
+//
+//	p, err := finetune.Evaluate(model, finetune.FilesSet(paths, labels), finetune.EvalOptions{Prep: opened.Prep, TTA: true})
+//	r, err := metrics.Score(p.Probs, p.Labels, classes)
+//
 // All torch work runs on the trainer's worker (package vision/torch), so
 // Fit and Run may be called from any goroutine. finetune sits on vision;
 // package strategies builds training plans on top of it.
