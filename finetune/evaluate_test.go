@@ -15,7 +15,7 @@ import (
 )
 
 // TestEvaluateAgreesWithReport: Evaluate (no Trainer) scores a model as
-// the Trainer's report does, at any batch size; with TTA on square images
+// the trainer's validation batches do, at any batch size; with TTA on square images
 // the size of the crop, each image has two views (itself and its mirror).
 func TestEvaluateAgreesWithReport(t *testing.T) {
 	data := randomImages(21, 32, 4)
@@ -31,7 +31,30 @@ func TestEvaluateAgreesWithReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer torch.Do(func() error { m.Close(); return nil })
-	want, err := (&Trainer{Config: Config{BatchSize: 8, Normalize: ImageNetNorm}}).Report(m, data)
+	// The reference: the whole set in one batch as the trainer's
+	// validation makes it (vision.Batch, ImageNet normalisation).
+	var logits [][]float32
+	if err := torch.Do(func() error {
+		idx := make([]int, data.Len())
+		for i := range idx {
+			idx[i] = i
+		}
+		x, y, err := vision.Batch(data, idx, ImageNetNorm)
+		if err != nil {
+			return err
+		}
+		defer x.MustDrop()
+		defer y.MustDrop()
+		logits, err = m.Logits(x)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	probs := make([][]float64, len(logits))
+	for i, row := range logits {
+		probs[i] = metrics.Softmax(row)
+	}
+	want, err := metrics.Score(probs, data.Labels, data.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +73,8 @@ func TestEvaluateAgreesWithReport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(r.Confusion, want.Confusion) || r.Top1 != want.Top1 || math.Abs(r.Loss-want.Loss) > 1e-4 {
-				t.Errorf("batch %d: confusion %v top-1 %v loss %v; the trainer's report %v %v %v", batch, r.Confusion, r.Top1, r.Loss, want.Confusion, want.Top1, want.Loss)
+			if !reflect.DeepEqual(r.Confusion, want.Confusion) || r.Top1 != want.Top1 || math.Abs(r.Loss-want.Loss) > 1e-5 {
+				t.Errorf("batch %d: confusion %v top-1 %v loss %v; one batch of vision.Batch %v %v %v", batch, r.Confusion, r.Top1, r.Loss, want.Confusion, want.Top1, want.Loss)
 			}
 			if first == nil {
 				first = p.Probs
