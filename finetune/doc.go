@@ -43,6 +43,15 @@
 //	}
 //	res, err := tr.Fit(model, vs, train, val) // any Model, e.g. gtl smoke's small CNN
 //
+// Evaluate scores a model on a labelled set of images without a Trainer
+// (what `gtl eval` runs): the class probabilities of every image under the
+// weights' evaluation transform, and with TTA averaged over TTAViews;
+// package metrics turns them into a Report (accuracy, confusion matrix,
+// per-class precision, recall and F1, top losses):
+//
+//	p, err := finetune.Evaluate(model, finetune.FilesSet(paths, labels), finetune.EvalOptions{Prep: opened.Prep, TTA: true})
+//	r, err := metrics.Score(p.Probs, p.Labels, classes)
+//
 // All torch work runs on the trainer's worker (package vision/torch), so
 // Fit and Run may be called from any goroutine. finetune sits on vision;
 // package strategies builds training plans on top of it, and package bench

@@ -5,8 +5,10 @@
 #      dataset-fashion-mnist, the C++ toolchain; fonts for gtl glyphs, best
 #      effort);
 #   2. copies gotch from the Go module proxy into .build/gotch (git-ignored;
-#      go.mod points there with a replace directive) and patches it so that its
-#      Go package links a prebuilt wrapper library instead of compiling C++;
+#      go.mod requires the published gotch, and go.work's replace points gtl's
+#      own build here, unseen by modules that depend on gtl) and patches it so
+#      that its Go package links a prebuilt wrapper library instead of
+#      compiling C++;
 #   3. runs scripts/build-wrapper.sh, which builds gotch's C++ wrapper plus
 #      gtl's own C++ (csrc/) once, as .build/lib/libgtltorch.so, against the
 #      detected libtorch. Generated ops that this libtorch cannot compile are
@@ -90,7 +92,8 @@ command -v go >/dev/null || die "no Go toolchain on PATH; install Go 1.26 from g
 # package links the prebuilt library. The module cache is never touched.
 prepare_gotch() {
 	local src tmp csrc
-	src=$(cd "$root" && GOFLAGS=-mod=mod go mod download -json "$GOTCH_MODULE@$GOTCH_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	# GOWORK=off: go.work's replace names the copy this function makes.
+	src=$(cd "$root" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$GOTCH_MODULE@$GOTCH_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	[ -d "$src" ] || die "could not download $GOTCH_MODULE@$GOTCH_VERSION from the Go module proxy (GOPROXY=$(go env GOPROXY))"
 	say "preparing gotch $GOTCH_VERSION from $src"
 	tmp="$build/gotch"

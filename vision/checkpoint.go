@@ -78,11 +78,49 @@ func (m *Model) SaveCheckpoint(path string, meta CheckpointMeta) error {
 	if err != nil {
 		return fmt.Errorf("vision: checkpoint %s: %w", path, err)
 	}
-	if err := m.SaveWeights(path, map[string]string{"format": "pt", "gtl_arch": m.Arch, "gtl_num_classes": fmt.Sprint(m.NumClasses)}); err != nil {
+	// The description also travels inside the file (__metadata__), so that
+	// the .safetensors alone keeps its classes and preprocessing.
+	if err := m.SaveWeights(path, map[string]string{"format": "pt", "gtl_arch": m.Arch, "gtl_num_classes": fmt.Sprint(m.NumClasses),
+		MetaKey: string(b)}); err != nil {
 		return err
 	}
 	if err := weights.WriteAtomic(MetaPath(path), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
 		return fmt.Errorf("vision: checkpoint %s: %w", MetaPath(path), err)
+	}
+	return nil
+}
+
+// MetaKey is the safetensors __metadata__ entry that holds a gtl
+// checkpoint's description (the JSON of CheckpointMeta).
+const MetaKey = "gtl_meta"
+
+// Export writes the model's weights to path in the format its extension
+// names (see SaveWeights) with meta beside them: a .safetensors is a gtl
+// checkpoint (SaveCheckpoint: the description in the file's __metadata__
+// and in the JSON beside it); a .pth, .pt or .ot gets the JSON beside it
+// (MetaPath), which ReadMeta and Open read back, so the file keeps its
+// classes and preprocessing. It must run on a torch worker thread.
+func (m *Model) Export(path string, meta CheckpointMeta) error {
+	format, err := FormatOf(path)
+	if err != nil {
+		return err
+	}
+	if format == "safetensors" {
+		return m.SaveCheckpoint(path, meta)
+	}
+	meta.Arch, meta.NumClasses, meta.TransformInput = m.Arch, m.NumClasses, m.TransformInput
+	if meta.Stages == nil {
+		meta.Stages = m.Stages
+	}
+	b, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return fmt.Errorf("vision: export %s: %w", path, err)
+	}
+	if err := m.SaveWeights(path, nil); err != nil {
+		return err
+	}
+	if err := weights.WriteAtomic(MetaPath(path), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
+		return fmt.Errorf("vision: export %s: %w", MetaPath(path), err)
 	}
 	return nil
 }

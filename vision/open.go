@@ -59,22 +59,31 @@ func MetaPath(weights string) string {
 	return weights + ".json"
 }
 
-// ReadMeta reads the JSON beside a weights file; it returns nil, nil when
-// there is none (plain torchvision files have none).
-func ReadMeta(weights string) (*CheckpointMeta, error) {
-	b, err := os.ReadFile(MetaPath(weights))
+// ReadMeta reads a weights file's gtl description: the JSON beside it
+// (MetaPath), or else, for a .safetensors, the description in its
+// __metadata__ (MetaKey). It returns nil, nil when there is none (plain
+// torchvision files have none).
+func ReadMeta(path string) (*CheckpointMeta, error) {
+	where := MetaPath(path)
+	b, err := os.ReadFile(where)
 	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
+		if !strings.HasSuffix(strings.ToLower(path), ".safetensors") {
+			return nil, nil
+		}
+		md, err := weights.SafetensorsMetadata(path)
+		if err != nil || md[MetaKey] == "" {
+			return nil, nil // an unreadable file fails where its tensors are read
+		}
+		b, where = []byte(md[MetaKey]), path+" (__metadata__ "+MetaKey+")"
+	} else if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)
 	}
 	var m CheckpointMeta
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("vision: %s: not a gtl checkpoint description: %w", MetaPath(weights), err)
+		return nil, fmt.Errorf("vision: %s: not a gtl checkpoint description: %w", where, err)
 	}
 	if err := checkMeta(&m); err != nil {
-		return nil, fmt.Errorf("vision: %s: %w", MetaPath(weights), err)
+		return nil, fmt.Errorf("vision: %s: %w", where, err)
 	}
 	return &m, nil
 }

@@ -194,6 +194,7 @@ func TestBadInputs(t *testing.T) {
 		bad := "bad-" + strings.TrimPrefix(f, "folder-") + ".jpg"
 		cases = append(cases,
 			tc{"embed/" + f, []string{"embed", "-q", "--weights", p["good.safetensors"], "--data", p[f], "--out", out("emb.npy")}, nil, bad, out("emb.npy")},
+			tc{"eval/" + f, []string{"eval", "-q", "--weights", p["good.safetensors"], "--num-classes", "2", "--data", p[f], "--tta", "--out", out("ev")}, nil, bad, out("ev/report.json")},
 			tc{"train/" + f, []string{"train", "-q", "--model", "squeezenet1_1", "--data", p[f], "--epochs", "1", "--image-size", "32", "--out", out("train")}, nil, bad, out("train/last.safetensors")},
 		)
 	}
@@ -218,6 +219,10 @@ func TestBadInputs(t *testing.T) {
 		tc{"compare/strategies", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--strategies", "linear,bogus", "--out", out("cmp")}, nil, "bogus", out("cmp/results.json")},
 		tc{"predict/top-k", []string{"predict", "-q", "--weights", p["good.safetensors"], "--top-k", "-3", p["wrongdtype.npy"]}, nil, "--top-k", ""},
 		tc{"export/format", []string{"export", "-q", "--weights", p["good.safetensors"], "--format", "onnx", "--out", out("e.onnx")}, nil, "onnx", out("e.onnx")},
+		tc{"eval/class-count", []string{"eval", "-q", "--weights", p["good.safetensors"], "--data", p["folder-text"], "--out", out("ev")}, nil, "folder-text has 2 classes", out("ev/report.json")},
+		tc{"eval/split", []string{"eval", "-q", "--weights", p["good.safetensors"], "--data", p["folder-text"], "--split", "val"}, nil, "--split val", ""},
+		tc{"eval/image-size", []string{"eval", "-q", "--weights", p["good.safetensors"], "--num-classes", "2", "--data", p["folder-text"], "--image-size", "-4"}, nil, "--image-size -4", ""},
+		tc{"predict/tta-logits", []string{"predict", "-q", "--weights", p["good.safetensors"], "--tta", "--logits", out("l.npy"), p["good.png"]}, nil, "--logits", out("l.npy")},
 		tc{"predict/missing", []string{"predict", "-q", "--weights", p["good.safetensors"], filepath.Join(dir, "missing.jpg")}, nil, "missing.jpg", ""},
 	)
 	if testing.Short() {

@@ -28,13 +28,14 @@ func embedCommand() *cli.Command {
 			"folder root/val, root/valid or root/validation beside train/) or test (root/test/<class>/<image>).\n" +
 			"Labels always number the training classes, so the splits' labels agree; a class of val/ or test/\n" +
 			"that is not a training class is an error.",
-		Flags: append(modelFlags(),
+		Flags: append(append(modelFlags(),
 			&cli.StringFlag{Name: "data", Required: true, Usage: "image folder, or fashion-mnist"},
 			&cli.StringFlag{Name: "split", Usage: "split: train or test for fashion-mnist (default test); train, val or test for an image folder (default train)"},
 			&cli.IntFlag{Name: "limit", Usage: "embed only the first N images (0: all)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per forward pass"},
 		),
+			prepFlags()...),
 		Action: runEmbed,
 	}
 }
@@ -98,6 +99,9 @@ func runEmbed(c *cli.Context) error {
 	}
 	o, err := openModel(c)
 	if err != nil {
+		return err
+	}
+	if err := applyPrep(c, o); err != nil {
 		return err
 	}
 	eval := o.Prep.Eval()

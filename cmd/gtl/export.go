@@ -15,8 +15,10 @@ func exportCommand() *cli.Command {
 		Name:  "export",
 		Usage: "write a model's weights for PyTorch (.pth, .safetensors) or gotch (.ot)",
 		Description: "--format pth writes a state dict that torch.load reads and torchvision's model class loads\n" +
-			"strictly; safetensors writes a gtl checkpoint (weights + a JSON description beside them)\n" +
-			"that the safetensors package reads; ot writes gotch's VarStore format.",
+			"strictly; safetensors writes a gtl checkpoint that the safetensors package reads; ot writes\n" +
+			"gotch's VarStore format. Every format keeps the class names and the evaluation transform\n" +
+			"(input size, resize, crop, interpolation, mean, std): a JSON description beside the file\n" +
+			"(x.pth -> x.json), which gtl reads back, and for safetensors also the file's __metadata__.",
 		Flags: append(modelFlags(),
 			&cli.StringFlag{Name: "format", Value: "pth", Usage: "pth, safetensors or ot"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output file"},
@@ -34,16 +36,13 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			err = torch.Do(func() error {
-				if format == "safetensors" {
-					meta := vision.CheckpointMeta{Classes: o.Classes, Preprocess: o.Prep}
-					if o.Meta != nil {
-						meta.Train = o.Meta.Train
-					}
-					return o.Model.SaveCheckpoint(c.String("out"), meta)
-				}
-				return o.Model.SaveWeights(c.String("out"), nil)
-			})
+			// Every format keeps the classes and preprocessing: inside a
+			// .safetensors and beside it, beside a .pth or .ot.
+			meta := vision.CheckpointMeta{Classes: o.Classes, Preprocess: o.Prep}
+			if o.Meta != nil {
+				meta.Train = o.Meta.Train
+			}
+			err = torch.Do(func() error { return o.Model.Export(c.String("out"), meta) })
 			if err != nil {
 				return err
 			}
@@ -51,11 +50,13 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s (%s, %d classes) -> %s (%s, %.1f MB)\n", o.Model.Arch, c.String("weights")+pretrainedNote(c),
-				o.Model.NumClasses, c.String("out"), format, float64(st.Size())/1e6)
-			if format == "safetensors" {
-				fmt.Fprintf(c.App.Writer, "description -> %s\n", vision.MetaPath(c.String("out")))
+			from := c.String("weights") + pretrainedNote(c)
+			if from == "" {
+				from = "random initialisation"
 			}
+			fmt.Fprintf(c.App.Writer, "%s (%s, %d classes) -> %s (%s, %.1f MB)\n", o.Model.Arch, from,
+				o.Model.NumClasses, c.String("out"), format, float64(st.Size())/1e6)
+			fmt.Fprintf(c.App.Writer, "description -> %s (%d classes; %s)\n", vision.MetaPath(c.String("out")), len(o.Classes), describePrep(o.Prep))
 			return nil
 		},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/npy"
@@ -24,11 +25,13 @@ func predictCommand() *cli.Command {
 		Description: "Images get the weights' evaluation transform (resize, centre crop, ImageNet normalisation).\n" +
 			"An .npy input is a batch already normalised: float32 [N, 3, H, W] (for Python pipelines).\n" +
 			"Class names come from a gtl checkpoint, or ImageNet's for 1000-class torchvision weights.",
-		Flags: append(modelFlags(),
+		Flags: append(append(modelFlags(),
 			&cli.IntFlag{Name: "top-k", Aliases: []string{"k"}, Value: 5, Usage: "classes to print per image"},
 			&cli.StringFlag{Name: "logits", Usage: "also write the raw logits, float32 [N, classes], to this .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.BoolFlag{Name: "tta", Usage: "test-time augmentation: average the softmax over the centre and corner crops and their mirror images (image files only)"},
 		),
+			prepFlags()...),
 		Action: runPredict,
 	}
 }
@@ -94,13 +97,41 @@ func runPredict(c *cli.Context) error {
 		return err
 	}
 	reportUnsupported(c, unsupported)
+	if c.Bool("tta") {
+		if c.String("logits") != "" {
+			return cli.Exit("--tta and --logits: test-time augmentation averages probabilities, there are no logits to write", 2)
+		}
+		for _, in := range ins {
+			if in.path == "" {
+				return cli.Exit(fmt.Sprintf("--tta: input %s is an already preprocessed .npy batch; test-time augmentation needs image files", in.name), 2)
+			}
+		}
+	}
 	o, err := openModel(c)
 	if err != nil {
 		return err
 	}
+	if err := applyPrep(c, o); err != nil {
+		return err
+	}
 	eval := o.Prep.Eval()
 	var all [][]float32
-	for start := 0; start < len(ins); start += c.Int("batch") {
+	var tta [][]float64 // with --tta: the averaged softmax of each input
+	if c.Bool("tta") {
+		paths := make([]string, len(ins))
+		for i, in := range ins {
+			paths[i] = in.path
+		}
+		p, err := finetune.Evaluate(o.Model, finetune.FilesSet(paths, make([]int, len(paths))), finetune.EvalOptions{Batch: c.Int("batch"), Prep: o.Prep, TTA: true})
+		if err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+		tta = p.TTA
+		if !c.Bool("quiet") {
+			fmt.Fprintf(c.App.ErrWriter, "test-time augmentation: softmax averaged over up to %d views per image\n", p.Views)
+		}
+	}
+	for start := 0; start < len(ins) && tta == nil; start += c.Int("batch") {
 		batch := ins[start:min(start+c.Int("batch"), len(ins))]
 		data, dims, err := batchData(batch, eval, o.Prep)
 		if err != nil {
@@ -126,7 +157,12 @@ func runPredict(c *cli.Context) error {
 	w := c.App.Writer
 	k := min(c.Int("top-k"), o.Model.NumClasses)
 	for i, in := range ins {
-		probs := softmax(all[i])
+		var probs []float64
+		if tta != nil {
+			probs = tta[i]
+		} else {
+			probs = softmax(all[i])
+		}
 		idx := make([]int, len(probs))
 		for j := range idx {
 			idx[j] = j
