@@ -29,6 +29,7 @@ non-trivial batch-norm statistics ("plain"):
   x-nan.npy          the same with one NaN
   logits.npy         plain's eval-mode logits on x.npy (torchvision)
   logits-nan.npy     nan.pth's eval-mode logits on x.npy (torchvision)
+  logits-xnan.npy    plain's eval-mode logits on x-nan.npy (torchvision)
   features.npy       plain's penultimate features on x.npy (torchvision,
                      fc replaced by Identity)
 """
@@ -144,6 +145,7 @@ def main(out, only):
     npy(os.path.join(out, "x-nan.npy"), xn.numpy())
     with torch.no_grad():
         npy(os.path.join(out, "logits.npy"), model(x).numpy())
+        npy(os.path.join(out, "logits-xnan.npy"), model(xn).numpy())
         model.load_state_dict(bad)
         npy(os.path.join(out, "logits-nan.npy"), model(x).numpy())
         model.load_state_dict(sd)

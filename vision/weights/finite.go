@@ -71,17 +71,8 @@ func nonFinite(t *ts.Tensor) (NonFinite, bool, error) {
 	if n.Numel == 0 {
 		return n, false, nil
 	}
-	sum, err := t.Sum(gotch.Double, false)
-	if err != nil {
-		return n, false, oneLine(err)
-	}
-	v, err := sum.Float64Value([]int64{})
-	sum.MustDrop()
-	if err != nil {
-		return n, false, oneLine(err)
-	}
-	if !math.IsNaN(v) && !math.IsInf(v, 0) {
-		return n, false, nil
+	if ok, err := AllFinite(t); err != nil || ok {
+		return n, false, err
 	}
 	count := func(f func(*ts.Tensor) (*ts.Tensor, error)) (int64, error) {
 		mask, err := f(t)
@@ -118,4 +109,42 @@ func NonFiniteList(bad []NonFinite) string {
 		parts = append(parts, b.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// AllFinite reports whether every element of t is finite (true for
+// tensors that are not floating-point): one reduction, its sum in float64,
+// which is finite when every element is. It must run on a torch worker
+// thread.
+func AllFinite(t *ts.Tensor) (bool, error) {
+	if t == nil || !isFloat(t.DType()) {
+		return true, nil
+	}
+	sum, err := t.Sum(gotch.Double, false)
+	if err != nil {
+		return false, oneLine(err)
+	}
+	v, err := sum.Float64Value([]int64{})
+	sum.MustDrop()
+	if err != nil {
+		return false, oneLine(err)
+	}
+	if !math.IsNaN(v) && !math.IsInf(v, 0) {
+		return true, nil
+	}
+	// A non-finite sum: NaN or Inf elements, or finite float64 ones whose
+	// sum overflows.
+	fin, err := t.Isfinite(false)
+	if err != nil {
+		return false, oneLine(err)
+	}
+	all, err := fin.All(true)
+	if err != nil {
+		return false, oneLine(err)
+	}
+	defer all.MustDrop()
+	b, err := all.Int64Value([]int64{})
+	if err != nil {
+		return false, oneLine(err)
+	}
+	return b != 0, nil
 }
