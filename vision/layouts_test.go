@@ -244,4 +244,3 @@ func TestCheckFinite(t *testing.T) {
 }
 
 func isNaN(v float32) bool { return v != v }
-

@@ -45,7 +45,9 @@ type pthStorage struct {
 
 var _ pickle.Storage = (*pthStorage)(nil)
 
-func (s *pthStorage) SetFromFile(io.Reader) error { return errors.New("weights: storages are read by gtl") }
+func (s *pthStorage) SetFromFile(io.Reader) error {
+	return errors.New("weights: storages are read by gtl")
+}
 func (s *pthStorage) SetFromFileWithSize(io.Reader, int) error {
 	return errors.New("weights: storages are read by gtl")
 }
