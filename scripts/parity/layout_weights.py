@@ -23,6 +23,7 @@ non-trivial batch-norm statistics ("plain"):
   backbone.pth       {"state_dict": backbone.* without fc} (mmselfsup)
   encoder.pth        encoder.* without fc, plain
   model-backbone.pth model.backbone.* with a projection head model.head.*
+  script.pt          torch.jit.script(model).save(...) (TorchScript)
   nan.pth            plain with one NaN in layer1.0.bn1.running_var and an
                      Inf in fc.weight
   x.npy              a float32 input batch [2, 3, 64, 64]
@@ -103,6 +104,9 @@ def main(out, only):
     save(sd, os.path.join(out, "p5-legacy.pth"), pickle_protocol=5, _use_new_zipfile_serialization=False)
     save({"model": sd, "extra": bytearray(b"\x00ray\x01"), "tag": b"bytes", "epoch": 3},
                os.path.join(out, "p5-extra.pth"), pickle_protocol=5)
+
+    if wanted("script.pt"):
+        torch.jit.script(model).save(os.path.join(out, "script.pt"))
 
     sh = shared_views(sd)
     for k in sd:

@@ -32,8 +32,7 @@ func (n NonFinite) String() string {
 
 // FindNonFinite returns the floating-point tensors of m that hold NaN or
 // ±Inf, in name order, with how many of each. A tensor costs one reduction
-// (its sum in float64, finite exactly when every element is) and, when it
-// is not finite, two counts. It must run on a torch worker thread.
+// (see AllFinite) and, when it is not finite, two counts. It must run on a torch worker thread.
 func FindNonFinite(m map[string]*ts.Tensor) ([]NonFinite, error) {
 	var out []NonFinite
 	for _, name := range slices.Sorted(maps.Keys(m)) {
@@ -112,14 +111,21 @@ func NonFiniteList(bad []NonFinite) string {
 }
 
 // AllFinite reports whether every element of t is finite (true for
-// tensors that are not floating-point): one reduction, its sum in float64,
-// which is finite when every element is. It must run on a torch worker
+// tensors that are not floating-point): one reduction, its sum, which is
+// finite when every element is (and, when the sum overflows, an exact
+// check). It must run on a torch worker
 // thread.
 func AllFinite(t *ts.Tensor) (bool, error) {
 	if t == nil || !isFloat(t.DType()) {
 		return true, nil
 	}
-	sum, err := t.Sum(gotch.Double, false)
+	// Summed in its own precision (half precision in float32): a sum in
+	// float64 would copy the tensor into float64 first.
+	acc := t.DType()
+	if acc == gotch.Half || acc == gotch.BFloat16 {
+		acc = gotch.Float
+	}
+	sum, err := t.Sum(acc, false)
 	if err != nil {
 		return false, oneLine(err)
 	}
@@ -131,8 +137,8 @@ func AllFinite(t *ts.Tensor) (bool, error) {
 	if !math.IsNaN(v) && !math.IsInf(v, 0) {
 		return true, nil
 	}
-	// A non-finite sum: NaN or Inf elements, or finite float64 ones whose
-	// sum overflows.
+	// A non-finite sum: NaN or Inf elements, or finite ones whose sum
+	// overflows.
 	fin, err := t.Isfinite(false)
 	if err != nil {
 		return false, oneLine(err)
