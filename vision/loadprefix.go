@@ -30,9 +30,10 @@ func (e *NonFiniteError) Error() string {
 // CheckFinite returns a *NonFiniteError naming the model's parameters and
 // buffers (batch-norm running statistics included) that hold NaN or Inf,
 // or nil when every one is finite: the check a training loop runs before it
-// keeps a checkpoint. It costs one reduction per tensor (a few
-// milliseconds for a ResNet-50 on the CPU). It must run on a torch worker
-// thread.
+// keeps a checkpoint. It costs one reduction per tensor: measured 13 ms
+// for resnet18 and 36 ms for resnet50 on 2 busy CPU cores, so once per
+// epoch (or per checkpoint) rather than per step. It must run on a torch
+// worker thread.
 func (m *Model) CheckFinite() error {
 	vars := m.VS.Variables()
 	named := make(map[string]*ts.Tensor, len(vars))
