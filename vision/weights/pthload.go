@@ -202,17 +202,19 @@ func (set *storageSet) tensor(v any) (*ts.Tensor, error) {
 	if len(st.Size) != len(st.Stride) {
 		return nil, fmt.Errorf("size %v and stride %v differ in length", st.Size, st.Stride)
 	}
-	numel := int64(1)
+	numel, err := numelOf(st.Size, s.d.size)
+	if err != nil {
+		return nil, err
+	}
 	for i, n := range st.Size {
-		if n < 0 || st.Stride[i] < 0 {
+		if st.Stride[i] < 0 || (n > 1 && st.Stride[i] > (1<<62)/n) {
 			return nil, fmt.Errorf("size %v stride %v", st.Size, st.Stride)
 		}
-		numel *= n
 	}
 	if numel == 0 {
 		return ts.Empty(st.Size, s.d.dt, gotch.CPU)
 	}
-	if st.StorageOffset < 0 || st.StorageOffset+lastIndex(st.Size, st.Stride) >= s.numel {
+	if last := lastIndex(st.Size, st.Stride); st.StorageOffset < 0 || last < 0 || st.StorageOffset > s.numel || last >= s.numel-st.StorageOffset {
 		return nil, fmt.Errorf("storage of %d elements too short for size %v stride %v offset %d (truncated file?)", s.numel, st.Size, st.Stride, st.StorageOffset)
 	}
 	flat, err := set.flat(s)
