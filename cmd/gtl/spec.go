@@ -13,6 +13,7 @@ var specFlags = map[string]string{
 	"Data.Source": "data", "Data.Classes": "classes", "Data.Shots": "shots", "Data.Val": "val", "Data.ValSplit": "val-split",
 	"Data.ImageSize": "image-size", "Data.OnBadImage": "on-bad-image", "Data.Workers": "workers",
 	"Model.Arch": "model", "Model.Weights": "weights", "Model.Pretrained": "pretrained", "Model.NumClasses": "num-classes",
+	"Model.WeightsPrefix": "weights-prefix", "Model.AllowNonFinite": "allow-nonfinite",
 	"Train.Strategy": "strategy", "Train.Freeze": "freeze", "Train.BNPolicy": "bn-policy", "Train.UnfreezeAt": "unfreeze-at",
 	"Train.NoCache": "no-cache", "Train.LR": "lr", "Train.LRDecay": "lr-decay", "Train.WeightDecay": "weight-decay",
 	"Train.Optimizer": "optimizer", "Train.Schedule": "schedule", "Train.Warmup": "warmup", "Train.LabelSmoothing": "label-smoothing",
