@@ -173,9 +173,10 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	}
 	open := func(s RunSpec) (*vision.Opened, error) {
 		o := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
-			PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: env.Fetch, Meta: s.meta}
-		if s.Resume { // the last checkpoint holds the weights to continue from
-			o.Weights, o.Pretrained, o.Meta = filepath.Join(s.Out, "last.safetensors"), false, nil
+			PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: env.Fetch, Meta: s.meta,
+			WeightsPrefix: s.Model.WeightsPrefix, AllowNonFinite: s.Model.AllowNonFinite}
+		if s.Resume { // the last checkpoint holds the weights to continue from (under plain names)
+			o.Weights, o.Pretrained, o.Meta, o.WeightsPrefix = filepath.Join(s.Out, "last.safetensors"), false, nil, ""
 		}
 		var op *vision.Opened
 		err := torch.Do(func() error {
@@ -315,7 +316,8 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	}); err != nil {
 		return nil, err
 	}
-	tr := &Trainer{Train: t, Seed: s.Seed, Device: dev, Normalize: ImageNetNorm, Augment: aug, StateDir: s.Out, Resume: s.Resume, Dist: env.Dist}
+	tr := &Trainer{Train: t, Seed: s.Seed, Device: dev, Normalize: ImageNetNorm, Augment: aug, StateDir: s.Out, Resume: s.Resume, Dist: env.Dist,
+		finite: m.CheckFinite}
 	// Frozen stages below trainable ones run once per image where nothing
 	// changes their output between epochs.
 	var prefix *PrefixCache

@@ -179,6 +179,13 @@ type ModelSpec struct {
 	PretrainedName string `json:"pretrained_name,omitempty"`
 	// NumClasses must be 0 (default: the data's) or the data's class count.
 	NumClasses int `json:"num_classes,omitempty"`
+	// WeightsPrefix selects the tensors under a prefix of the weights file
+	// and strips it (a self-supervised backbone under module.encoder_q.,
+	// see vision.OpenOptions.WeightsPrefix); default "": the top level.
+	WeightsPrefix string `json:"weights_prefix,omitempty"`
+	// AllowNonFinite loads weights that hold NaN or Inf (refused by
+	// default, naming the tensors); default false.
+	AllowNonFinite bool `json:"allow_nonfinite,omitempty"`
 }
 
 // TrainSpec is how a run trains. Its defaults are one table, applied by

@@ -130,6 +130,11 @@ type Trainer struct {
 	// of the same architecture) and runs the remaining epochs, with the
 	// same batches and rates as an uninterrupted run.
 	Resume bool
+	// finite, when set, names the model's tensors holding NaN or Inf
+	// (vision.Model.CheckFinite): run after every epoch, before validation
+	// and the checkpoints, so that a non-finite weight or batch-norm
+	// statistic stops the run as a non-finite loss does.
+	finite func() error
 	// Dist, when set, makes this process one rank of a data-parallel run
 	// (PyTorch DDP semantics, see dist.go): Config.BatchSize is per rank
 	// (the global batch is BatchSize × world size; the learning rate is
@@ -321,6 +326,15 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			}
 			if avg != nil { // validation, hooks and checkpoints see the average
 				if err := avg.swap(); err != nil {
+					return err
+				}
+			}
+			if t.finite != nil {
+				if err := t.finite(); err != nil {
+					var nf *vision.NonFiniteError
+					if errors.As(err, &nf) {
+						return &DivergedError{Epoch: e, Step: steps, Loss: ep.TrainLoss, NonFinite: nf.Tensors}
+					}
 					return err
 				}
 			}

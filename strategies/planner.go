@@ -43,7 +43,8 @@ func NewPlanner(spec finetune.RunSpec) (finetune.Planner, error) {
 			if err != nil {
 				return c, err
 			}
-			m, err := Measure(im, ProbeOptions{Arch: req.Arch, Weights: req.Weights, WeightsKey: req.Spec.Model.WeightsKey, PerClass: 100, Seed: req.Spec.Seed})
+			m, err := Measure(im, ProbeOptions{Arch: req.Arch, Weights: req.Weights, WeightsKey: req.Spec.Model.WeightsKey,
+				WeightsPrefix: req.Spec.Model.WeightsPrefix, AllowNonFinite: req.Spec.Model.AllowNonFinite, PerClass: 100, Seed: req.Spec.Seed})
 			if err != nil {
 				return c, err
 			}

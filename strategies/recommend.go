@@ -34,6 +34,10 @@ type ProbeOptions struct {
 	// WeightsKey names the entry of a wrapping checkpoint in Weights to
 	// load (see vision.OpenOptions.WeightsKey); "" takes the plain weights.
 	WeightsKey string
+	// WeightsPrefix and AllowNonFinite are vision.OpenOptions's, for the
+	// source weights.
+	WeightsPrefix  string
+	AllowNonFinite bool
 	// PerClass is the number of images per class the probes use (70% to
 	// fit, 30% to score); default 100, fewer when a class is smaller.
 	PerClass int
@@ -175,11 +179,11 @@ func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64
 		if err := torch.ManualSeed(int64(o.Seed)); err != nil {
 			return err
 		}
-		key := ""
+		open := vision.OpenOptions{Arch: o.Arch, Weights: weights, Classes: fit.Classes, NumClasses: len(fit.Classes), Device: gotch.CPU}
 		if weights != "" { // the random-initialisation probe has no file
-			key = o.WeightsKey
+			open.WeightsKey, open.WeightsPrefix, open.AllowNonFinite = o.WeightsKey, o.WeightsPrefix, o.AllowNonFinite
 		}
-		op, err := vision.Open(vision.OpenOptions{Arch: o.Arch, Weights: weights, WeightsKey: key, Classes: fit.Classes, NumClasses: len(fit.Classes), Device: gotch.CPU})
+		op, err := vision.Open(open)
 		if err != nil {
 			return err
 		}

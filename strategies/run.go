@@ -18,6 +18,9 @@ type Job struct {
 	// WeightsKey names the entry of a wrapping checkpoint to load (see
 	// vision.OpenOptions.WeightsKey); "" takes the plain weights.
 	WeightsKey string
+	// WeightsPrefix and AllowNonFinite are finetune.ModelSpec's.
+	WeightsPrefix  string
+	AllowNonFinite bool
 	Plan       Plan
 	Seed       uint64 // initialisation of the new head (or the whole model) and shuffling
 	// Train and Val hold the target's images: Train as read or prepared,
@@ -44,6 +47,7 @@ func (j Job) Spec() (finetune.RunSpec, *finetune.Data) {
 	}
 	if j.Plan.Transfer {
 		s.Model.Weights, s.Model.WeightsKey = j.Weights, j.WeightsKey
+		s.Model.WeightsPrefix, s.Model.AllowNonFinite = j.WeightsPrefix, j.AllowNonFinite
 	}
 	var data *finetune.Data
 	if j.Train != nil && j.Val != nil {

@@ -1,12 +1,14 @@
 package vision
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // foldBN turns batch-norm folding on (tests switch it off to compare).
@@ -126,6 +128,15 @@ func (bn *BatchNorm2d) folded(c *Conv2d, mkldnn bool) (w, b *ts.Tensor, err erro
 		w, b, err = foldConvBN(c, bn)
 		return err
 	})
+	if err == nil && mkldnn {
+		// oneDNN's ReLU and max pooling turn NaN into numbers (PyTorch's
+		// propagate it): non-finite folded parameters must take the dense
+		// path, where the NaN reaches the logits as in PyTorch.
+		if err = checkFiniteFold(w, b); err != nil {
+			w.MustDrop()
+			b.MustDrop()
+		}
+	}
 	if err == nil && key.channelsLast && w.Dim() == 4 {
 		var cl *ts.Tensor
 		if cl, err = torch.ChannelsLast(w); err == nil {
@@ -151,6 +162,24 @@ func (bn *BatchNorm2d) folded(c *Conv2d, mkldnn bool) (w, b *ts.Tensor, err erro
 	}
 	f.conv, f.key, f.w, f.b = c, key, w, b
 	return w, b, nil
+}
+
+// errNonFiniteFold stops the oneDNN path (infer.go) for a model whose
+// folded parameters hold NaN or Inf.
+var errNonFiniteFold = errors.New("folded parameters hold NaN or Inf, which oneDNN's ReLU and max pooling would turn into numbers")
+
+// checkFiniteFold returns errNonFiniteFold when w or b holds NaN or Inf.
+func checkFiniteFold(w, b *ts.Tensor) error {
+	for _, t := range []*ts.Tensor{w, b} {
+		ok, err := weights.AllFinite(t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNonFiniteFold
+		}
+	}
+	return nil
 }
 
 // drop frees the cached tensors. The caller holds mu.

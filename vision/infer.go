@@ -9,6 +9,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision/torch"
 	"github.com/gtl-dev/gtl/vision/transforms"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // ImagesTensor stacks preprocessed images (all the same size) into a float32
@@ -102,7 +103,9 @@ const (
 // without a oneDNN kernel (SiLU, hardswish, concatenation, ...; ReLU6
 // runs PyTorch's prim::MKLDNNHardTanh_): the first
 // failure marks the model, and it, like every later call, takes the
-// ordinary path. The caller owns y.
+// ordinary path. Neither does it apply to an input, or folded weights,
+// holding NaN or Inf: oneDNN's ReLU and max pooling turn NaN into numbers
+// where PyTorch's eager ops propagate it. The caller owns y.
 func (m *Model) mkldnnBackbone(x *ts.Tensor, train bool) (y *ts.Tensor, ok bool) {
 	if dev, err := x.Device(); err != nil || dev.Name != gotch.CPU.Name {
 		return nil, false
@@ -110,6 +113,11 @@ func (m *Model) mkldnnBackbone(x *ts.Tensor, train bool) (y *ts.Tensor, ok bool)
 	if train || !foldBN || mkldnnInfer != "on" || atomic.LoadInt32(&m.mkldnn) == mkldnnUnsupported ||
 		!torch.InInference() || x.DType() != gotch.Float || x.Dim() != 4 ||
 		torch.AutocastEnabled(gotch.CPU) || torch.IsMkldnn(x) {
+		return nil, false
+	}
+	// oneDNN's ReLU and max pooling turn NaN into numbers (PyTorch's
+	// propagate it): an input with NaN or Inf takes the dense path.
+	if ok, err := weights.AllFinite(x); err != nil || !ok {
 		return nil, false
 	}
 	y, err := m.mkldnnForward(x)

@@ -24,6 +24,10 @@ type LoadReport struct {
 	// Initialized are tensors of an optional part of the model (see
 	// Spec.Optional) absent from the file, left at their initial values.
 	Initialized []string
+	// Skipped are tensors of a file without the model's head that sit
+	// under the head's names but are not the model's (a self-supervised
+	// projection MLP, "fc.0.weight"): not loaded; the head is new.
+	Skipped []string
 }
 
 // LoadOptions relaxes a load. The zero value is strict: every tensor of the

@@ -95,7 +95,17 @@ type OpenOptions struct {
 	// WeightsKey names the entry of a wrapping checkpoint to take the
 	// weights from (see weights.WeightsOptions.Key); empty: chosen as it says.
 	WeightsKey string
-	Pretrained bool // fetch torchvision's ImageNet weights (see FetchPretrained)
+	// WeightsPrefix takes the weights under this name prefix, which it
+	// removes (see weights.WeightsOptions.Prefix): the backbone of a
+	// self-supervised checkpoint ("module.encoder_q."). Empty: the
+	// top level; when the model's tensors are not there, the refusal names
+	// the prefixes under which a complete backbone sits.
+	WeightsPrefix string
+	// AllowNonFinite loads weights that hold NaN or Inf; by default they
+	// are refused, naming the tensors (the model would compute NaN, as
+	// PyTorch does with them).
+	AllowNonFinite bool
+	Pretrained     bool // fetch torchvision's ImageNet weights (see FetchPretrained)
 	// PretrainedName picks which of torchvision's weights Pretrained fetches
 	// (see PretrainedNamed; empty: DEFAULT), or, as hf-hub:ORG/NAME, a timm
 	// model from the Hugging Face Hub (see FetchHub; Arch may then be empty).
@@ -182,10 +192,13 @@ func Open(o OpenOptions) (*Opened, error) {
 				return nil, fmt.Errorf("vision: %s is a %s checkpoint, not %s", o.Weights, meta.Arch, o.Arch)
 			}
 		}
-		if named, out.File, err = readWeights(o.Weights, weights.WeightsOptions{Key: o.WeightsKey}); err != nil {
+		if named, out.File, err = readWeights(o.Weights, weights.WeightsOptions{Key: o.WeightsKey, Prefix: o.WeightsPrefix}); err != nil {
 			return nil, err
 		}
 		defer weights.DropAll(named)
+		if bad := out.File.NonFinite; len(bad) > 0 && !o.AllowNonFinite {
+			return nil, &NonFiniteError{File: o.Weights, Tensors: bad}
+		}
 		if hub != nil {
 			if err := hubToTorchvision(named); err != nil { // adds to named: weights.DropAll frees all
 				return nil, err
@@ -220,8 +233,19 @@ func Open(o OpenOptions) (*Opened, error) {
 			}
 		}
 		if fileClasses == 0 {
-			m.Close()
-			return nil, out.scriptHint(fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, m.HeadPrefixes[0], o.Arch, firstKeys(named, 3)), o.Arch)
+			// No head: a backbone alone (a self-supervised checkpoint) is
+			// fine-tuned with a new head; tensors under the head's names
+			// that the model does not have (a projection MLP) are skipped.
+			under := completeUnder(m, named)
+			if !slices.Contains(under, "") || o.Classes == nil {
+				err := fmt.Errorf("vision: %s: no %sweight tensor: not %s weights (first tensors: %s)", o.Weights, m.HeadPrefixes[0], o.Arch, firstKeys(named, 3))
+				if slices.Contains(under, "") {
+					err = fmt.Errorf("vision: %s: a %s backbone without its classifier (no %sweight tensor): fine-tune it on your classes first (gtl train)", o.Weights, o.Arch, m.HeadPrefixes[0])
+				}
+				m.Close()
+				return nil, out.scriptHint(out.prefixHint(err, o.Arch, under), o.Arch)
+			}
+			named, out.Report.Skipped = skipHeadExtras(m, named)
 		}
 		if o.NumClasses == 0 && fileClasses != n {
 			m.Close()
@@ -233,10 +257,13 @@ func Open(o OpenOptions) (*Opened, error) {
 	}
 	if named != nil {
 		reset := o.Classes != nil && (out.Meta == nil || !slices.Equal(out.Meta.Classes, o.Classes))
+		skipped := out.Report.Skipped
 		out.Report, err = m.LoadTensors(named, LoadOptions{NewHead: n != fileClasses, ResetHead: reset})
+		out.Report.Skipped = skipped
 		if err != nil {
+			under := completeUnder(m, named)
 			m.Close()
-			return nil, out.scriptHint(fmt.Errorf("%w (file %s)", err, o.Weights), o.Arch)
+			return nil, out.scriptHint(out.prefixHint(fmt.Errorf("%w (file %s)", err, o.Weights), o.Arch, under), o.Arch)
 		}
 	}
 	// torchvision builds inception_v3 with transform_input=True exactly when

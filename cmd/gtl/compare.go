@@ -29,7 +29,7 @@ func compareCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (a gtl checkpoint, or torchvision weights)"},
-			weightsKeyFlag(),
+			weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist test images to evaluate every run on (0: all)"},
@@ -176,7 +176,7 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		bar.describe(cell)
-		job := strategies.Job{Arch: arch, Weights: g.Weights, WeightsKey: g.WeightsKey, Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
+		job := strategies.Job{Arch: arch, Weights: g.Weights, WeightsKey: g.WeightsKey, WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite"), Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
 			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) },
 				OnEpochEnd: func(finetune.Epoch) error {
 					if stop.requested() { // Ctrl-C: this run is left unfinished, and redone by --resume

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/vision/weights"
 )
 
 // modelFlags are the flags of every command that opens a model.
@@ -19,6 +20,8 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (see gtl models); optional with a gtl checkpoint"},
 		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "weights file: torchvision .pth/.pt, .safetensors, gotch .ot, or a gtl checkpoint"},
 		weightsKeyFlag(),
+		weightsPrefixFlag(),
+		allowNonFiniteFlag(),
 		&cli.GenericFlag{Name: "pretrained", Value: &pretrainedValue{},
 			Usage: "pretrained weights for --model, from the cache ($GTL_HOME) or downloaded: bare for torchvision's DEFAULT, " +
 				"or =NAME for one of the weights gtl models lists (IMAGENET1K_V1, IMAGENET1K_V2, …), or hf-hub:ORG/NAME for timm's from the Hugging Face Hub"},
@@ -104,6 +107,16 @@ func weightsKeyFlag() cli.Flag {
 	return &cli.StringFlag{Name: "weights-key", Usage: "entry of a wrapping checkpoint to load, e.g. state_dict_ema (default: the plain weights: state_dict, model, ...)"}
 }
 
+// weightsPrefixFlag is --weights-prefix, on every command that takes --weights.
+func weightsPrefixFlag() cli.Flag {
+	return &cli.StringFlag{Name: "weights-prefix", Usage: "load the tensors under this name prefix, removing it: a backbone inside a larger checkpoint (MoCo: module.encoder_q., mmselfsup: backbone.)"}
+}
+
+// allowNonFiniteFlag is --allow-nonfinite, on every command that takes --weights.
+func allowNonFiniteFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "allow-nonfinite", Usage: "load weights (and, for predict, an .npy batch) holding NaN or Inf instead of refusing them; the model then computes NaN, as PyTorch does"}
+}
+
 // openModel opens the model the flags describe, printing the load report
 // (and a download's progress) on stderr.
 func openModel(c *cli.Context) (*vision.Opened, error) { return openModelFor(c, nil) }
@@ -125,7 +138,8 @@ func openModelFor(c *cli.Context, classes []string) (*vision.Opened, error) {
 			return nil, cli.Exit("--device: "+err.Error(), 2)
 		}
 	}
-	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"), Pretrained: c.Bool("pretrained"),
+	opts := vision.OpenOptions{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"),
+		WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite"), Pretrained: c.Bool("pretrained"),
 		PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"), Classes: classes, Device: dev}
 	if !quiet {
 		opts.Fetch = fetchProgress(c)
@@ -185,8 +199,17 @@ func printLoadReport(w io.Writer, o *vision.Opened) {
 		}
 		fmt.Fprintln(w)
 	}
+	if f.Prefix != "" {
+		fmt.Fprintf(w, "  tensors under %q taken (prefix removed); %d others in the file not loaded\n", f.Prefix, f.Dropped)
+	}
 	if f.Stripped != "" {
 		fmt.Fprintf(w, "  prefix %q removed from every tensor name\n", f.Stripped)
+	}
+	if len(f.NonFinite) > 0 {
+		fmt.Fprintf(w, "  warning: %d tensor(s) hold NaN or Inf (--allow-nonfinite): %s\n", len(f.NonFinite), weights.NonFiniteList(f.NonFinite))
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(w, "  no classifier head in the file: %d tensor(s) under the head's names not loaded: %s\n", len(r.Skipped), strings.Join(r.Skipped, ", "))
 	}
 	if len(r.Filled) > 0 {
 		fmt.Fprintf(w, "  %d num_batches_tracked buffer(s) absent from the file (saved before PyTorch 0.4.1), set to 0\n", len(r.Filled))

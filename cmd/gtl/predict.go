@@ -46,7 +46,7 @@ type input struct {
 
 // collectInputs lists the inputs the arguments name, and the files of named
 // folders left out for their type.
-func collectInputs(args []string) (ins []input, unsupported []string, err error) {
+func collectInputs(args []string, allowNonFinite bool) (ins []input, unsupported []string, err error) {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
@@ -73,6 +73,9 @@ func collectInputs(args []string) (ins []input, unsupported []string, err error)
 			if arr.Float32 == nil || len(arr.Shape) != 4 || arr.Shape[1] != 3 {
 				return nil, nil, cli.Exit(fmt.Sprintf("input %s: %s array of shape %v; want float32 [N, 3, H, W], normalised", a, arr.DType(), arr.Shape), 2)
 			}
+			if nf := arr.NonFinite(); nf.Count() > 0 && !allowNonFinite {
+				return nil, nil, cli.Exit(fmt.Sprintf("input %s: %s: its logits would be NaN (--allow-nonfinite classifies it anyway)", a, nf), 2)
+			}
 			per := 3 * arr.Shape[2] * arr.Shape[3]
 			for i := 0; i < arr.Shape[0]; i++ {
 				ins = append(ins, input{name: fmt.Sprintf("%s[%d]", a, i), row: arr.Float32[i*per : (i+1)*per],
@@ -92,7 +95,7 @@ func runPredict(c *cli.Context) error {
 	if c.Int("top-k") < 1 || c.Int("batch") < 1 {
 		return cli.Exit("--top-k and --batch: want at least 1", 2)
 	}
-	ins, unsupported, err := collectInputs(c.Args().Slice())
+	ins, unsupported, err := collectInputs(c.Args().Slice(), c.Bool("allow-nonfinite"))
 	if err != nil {
 		return err
 	}

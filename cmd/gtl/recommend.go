@@ -25,7 +25,7 @@ func recommendCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Required: true, Usage: "source weights"},
-			weightsKeyFlag(),
+			weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "shots", Usage: "labelled images per class you have (fashion-mnist: sampled with --seed; 0: all)"},
@@ -71,7 +71,9 @@ func runRecommend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, err := recommend(arch, c.String("weights"), c.String("weights-key"), train, c.Int("probe-images"), uint64(c.Int64("seed")))
+	src := strategies.ProbeOptions{Arch: arch, Weights: c.String("weights"), WeightsKey: c.String("weights-key"), WeightsPrefix: c.String("weights-prefix"),
+		AllowNonFinite: c.Bool("allow-nonfinite"), PerClass: c.Int("probe-images"), Seed: uint64(c.Int64("seed"))}
+	rec, err := recommend(src, train)
 	if err != nil {
 		return err
 	}
@@ -100,12 +102,12 @@ func runRecommend(c *cli.Context) error {
 }
 
 // recommend measures the target and places it in the table.
-func recommend(arch, weights, key string, train *datasets.Images, perClass int, seed uint64) (*recommendation, error) {
-	m, err := strategies.Measure(train, strategies.ProbeOptions{Arch: arch, Weights: weights, WeightsKey: key, PerClass: perClass, Seed: seed})
+func recommend(src strategies.ProbeOptions, train *datasets.Images) (*recommendation, error) {
+	m, err := strategies.Measure(train, src)
 	if err != nil {
 		return nil, err
 	}
-	stages, err := vision.StageCount(arch)
+	stages, err := vision.StageCount(src.Arch)
 	if err != nil {
 		return nil, err
 	}

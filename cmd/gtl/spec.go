@@ -14,6 +14,7 @@ var specFlags = map[string]string{
 	"Data.Source": "data", "Data.Classes": "classes", "Data.Shots": "shots", "Data.Val": "val", "Data.ValSplit": "val-split",
 	"Data.ImageSize": "image-size", "Data.OnBadImage": "on-bad-image", "Data.Workers": "workers",
 	"Model.Arch": "model", "Model.Weights": "weights", "Model.Pretrained": "pretrained", "Model.PretrainedName": "pretrained", "Model.WeightsKey": "weights-key", "Model.NumClasses": "num-classes",
+	"Model.WeightsPrefix": "weights-prefix", "Model.AllowNonFinite": "allow-nonfinite",
 	"Train.Strategy": "strategy", "Train.Freeze": "freeze", "Train.BNPolicy": "bn-policy", "Train.UnfreezeAt": "unfreeze-at",
 	"Train.NoCache": "no-cache", "Train.LR": "lr", "Train.LRDecay": "lr-decay", "Train.WeightDecay": "weight-decay",
 	"Train.Optimizer": "optimizer", "Train.Schedule": "schedule", "Train.Warmup": "warmup", "Train.LabelSmoothing": "label-smoothing",
@@ -24,7 +25,8 @@ var specFlags = map[string]string{
 }
 
 // visionFlags names the flag of each vision.OpenOptions field, for errors.
-var visionFlags = map[string]string{"Arch": "model", "Weights": "weights", "Pretrained": "pretrained", "PretrainedName": "pretrained"}
+var visionFlags = map[string]string{"Arch": "model", "Weights": "weights", "Pretrained": "pretrained", "PretrainedName": "pretrained",
+	"WeightsPrefix": "weights-prefix", "AllowNonFinite": "allow-nonfinite"}
 
 // specError turns a spec error (finetune.FieldError, vision.OptionError)
 // into one line naming the flags (exit status 2); other errors pass

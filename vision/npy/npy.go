@@ -275,3 +275,69 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// NonFinite says where a float array holds NaN or ±Inf: how many of each,
+// and the index (one per dimension) of the first. Its zero value (Count 0)
+// means every element is finite.
+type NonFinite struct {
+	NaN, Inf int
+	First    []int // index of the first non-finite element
+}
+
+// Count returns the non-finite elements.
+func (n NonFinite) Count() int { return n.NaN + n.Inf }
+
+func (n NonFinite) String() string {
+	var what []string
+	if n.NaN > 0 {
+		what = append(what, fmt.Sprintf("%d NaN", n.NaN))
+	}
+	if n.Inf > 0 {
+		what = append(what, fmt.Sprintf("%d Inf", n.Inf))
+	}
+	idx := make([]string, len(n.First))
+	for i, v := range n.First {
+		idx[i] = strconv.Itoa(v)
+	}
+	return fmt.Sprintf("%s, first at [%s]", strings.Join(what, " and "), strings.Join(idx, ", "))
+}
+
+// NonFinite counts the NaN and ±Inf elements of a float32 or float64 array
+// (integer arrays have none).
+func (a *Array) NonFinite() NonFinite {
+	var n NonFinite
+	first := -1
+	note := func(i int, v float64) {
+		switch {
+		case math.IsNaN(v):
+			n.NaN++
+		case math.IsInf(v, 0):
+			n.Inf++
+		default:
+			return
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	for i, v := range a.Float32 {
+		if v-v != 0 { // NaN or Inf: the common finite case costs one subtraction
+			note(i, float64(v))
+		}
+	}
+	for i, v := range a.Float64 {
+		if v-v != 0 {
+			note(i, v)
+		}
+	}
+	if first >= 0 {
+		n.First = make([]int, len(a.Shape))
+		for d := len(a.Shape) - 1; d >= 0; d-- {
+			if a.Shape[d] > 0 {
+				n.First[d] = first % a.Shape[d]
+				first /= a.Shape[d]
+			}
+		}
+	}
+	return n
+}

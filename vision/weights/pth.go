@@ -8,10 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"reflect"
 	"strings"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 )
@@ -44,11 +42,25 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 	if err := checkPthHead(path); err != nil {
 		return nil, src, err
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, src, fmt.Errorf("weights: read: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, src, fmt.Errorf("weights: read %s: %w", path, err)
+	}
 	var seen pickleClasses
-	obj, err := pickle.LoadWithUnpickler(path, seen.newUnpickler)
+	set := newStorageSet()
+	defer set.drop() // the tensors keep the memory they use
+	obj, err := seen.loadPth(f, st.Size(), set)
 	if err != nil {
 		if c := seen.module(); c != "" {
 			return nil, src, pickledModuleError(path, c)
+		}
+		if errors.Is(err, errOutOfBand) {
+			return nil, src, fmt.Errorf("weights: read %s: %w", path, errOutOfBand)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, src, fmt.Errorf("weights: read %s: truncated PyTorch checkpoint: %w", path, err)
@@ -64,7 +76,7 @@ func readPth(path, key string) (out map[string]*ts.Tensor, src WeightsSource, er
 	}
 	out = make(map[string]*ts.Tensor, len(entries))
 	for _, e := range entries {
-		t, err := storageToTensor(e.value)
+		t, err := set.tensor(e.value)
 		if err != nil {
 			DropAll(out)
 			return nil, src, fmt.Errorf("weights: read %s: tensor %q: %v", path, e.key, oneLine(err))
@@ -127,13 +139,13 @@ func checkPthHead(path string) error {
 func legacyPthEnd(f *os.File) (int64, error) {
 	cr := &countingReader{r: io.NewSectionReader(f, 0, math.MaxInt64)}
 	for range 3 { // magic number, protocol version, system info
-		u := pickle.NewUnpickler(cr)
+		u := pickle.NewUnpickler(&protoReader{r: cr})
 		if _, err := u.Load(); err != nil {
 			return 0, err
 		}
 	}
 	storageClass := map[string]string{}
-	u := pickle.NewUnpickler(cr)
+	u := pickle.NewUnpickler(&protoReader{r: cr})
 	u.FindClass = func(module, name string) (any, error) { return &walkClass{module + "." + name}, nil }
 	u.PersistentLoad = func(pid any) (any, error) {
 		if t, ok := pid.(*pickle.Tuple); ok && t.Len() >= 3 {
@@ -148,7 +160,7 @@ func legacyPthEnd(f *os.File) (int64, error) {
 	if _, err := u.Load(); err != nil {
 		return 0, err
 	}
-	u = pickle.NewUnpickler(cr)
+	u = pickle.NewUnpickler(&protoReader{r: cr})
 	keys, err := u.Load()
 	if err != nil {
 		return 0, err
@@ -224,23 +236,6 @@ func (p *pickleClasses) module() string {
 		}
 	}
 	return p.names[0]
-}
-
-// newUnpickler is gotch's unpickler that also knows torch.BFloat16Storage;
-// other unknown classes become objects that keep their state (pyObject).
-func (p *pickleClasses) newUnpickler(r io.Reader) pickle.Unpickler {
-	u := pickle.NewUnpickler(r)
-	u.FindClass = func(module, name string) (any, error) {
-		if b := pickleBuiltin(module, name); b != nil {
-			return b, nil
-		}
-		if module == "torch" && name == "BFloat16Storage" {
-			return &pickle.BFloat16StorageClass{}, nil
-		}
-		p.names = append(p.names, module+"."+name)
-		return &pyClass{module: module, name: name}, nil
-	}
-	return u
 }
 
 // pyClass and pyObject stand for a class of a pickle that gtl does not know
@@ -401,44 +396,6 @@ func pyTypeName(obj any) string {
 		return "None"
 	}
 	return fmt.Sprintf("%T", obj)
-}
-
-// storageToTensor rebuilds a tensor from its storage, offset, size and
-// stride, keeping 0-dimensional tensors 0-dimensional.
-func storageToTensor(v any) (*ts.Tensor, error) {
-	st := v.(*pickle.StorageTensor)
-	data := st.Source.GetData()
-	n := reflect.ValueOf(data).Len()
-	numel := int64(1)
-	for _, s := range st.Size {
-		numel *= s
-	}
-	dtype := st.Source.DType()
-	if _, isBool := st.Source.(*pickle.BoolStorage); isBool {
-		dtype = gotch.Bool // gotch's BoolStorage says Float
-	}
-	if numel == 0 {
-		return ts.Empty(st.Size, dtype, st.Source.Device())
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("storage is empty")
-	}
-	flat, err := ts.OfSlice(data, ts.WithDType(dtype)) // tells BFloat16 from Half
-	if err != nil {
-		return nil, err
-	}
-	if last := st.StorageOffset + lastIndex(st.Size, st.Stride); last >= int64(n) {
-		flat.MustDrop()
-		return nil, fmt.Errorf("storage of %d elements too short for size %v stride %v offset %d (truncated file?)", n, st.Size, st.Stride, st.StorageOffset)
-	}
-	if len(st.Size) == 0 { // a 0-dimensional tensor (gotch's AsStrided cannot take an empty shape)
-		return flat.Select(0, st.StorageOffset, true)
-	}
-	view, err := flat.AsStrided(st.Size, st.Stride, []int64{st.StorageOffset}, true)
-	if err != nil {
-		return nil, err
-	}
-	return view.Contiguous(true)
 }
 
 func lastIndex(size, stride []int64) int64 {

@@ -3,6 +3,7 @@ package weights
 import (
 	"archive/zip"
 	"fmt"
+	"io"
 	"path"
 	"regexp"
 	"strings"
@@ -10,25 +11,6 @@ import (
 	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 )
-
-// torchClasses are the torch globals a TorchScript archive's data.pkl names
-// for its tensors (gotch's own table is private to its zip reader, which
-// refuses TorchScript).
-var torchClasses = map[string]func() any{
-	"torch._utils._rebuild_tensor":    func() any { return &pickle.RebuildTensor{} },
-	"torch._utils._rebuild_tensor_v2": func() any { return &pickle.RebuildTensorV2{} },
-	"torch._utils._rebuild_parameter": func() any { return &pickle.RebuildParameter{} },
-	"torch.FloatStorage":              func() any { return &pickle.FloatStorageClass{} },
-	"torch.HalfStorage":               func() any { return &pickle.HalfStorageClass{} },
-	"torch.BFloat16Storage":           func() any { return &pickle.BFloat16StorageClass{} },
-	"torch.DoubleStorage":             func() any { return &pickle.DoubleStorageClass{} },
-	"torch.CharStorage":               func() any { return &pickle.CharStorageClass{} },
-	"torch.ShortStorage":              func() any { return &pickle.ShortStorageClass{} },
-	"torch.IntStorage":                func() any { return &pickle.IntStorageClass{} },
-	"torch.LongStorage":               func() any { return &pickle.LongStorageClass{} },
-	"torch.ByteStorage":               func() any { return &pickle.ByteStorageClass{} },
-	"torch.BoolStorage":               func() any { return &pickle.BoolStorageClass{} },
-}
 
 // readTorchScript reads the parameters and buffers of a TorchScript archive
 // (torch.jit.save; also tch's and gotch's .ot files, which are TorchScript
@@ -65,45 +47,29 @@ func readTorchScript(name string) (out map[string]*ts.Tensor, class string, err 
 		return nil, "", fmt.Errorf("weights: read %s: %v", name, err)
 	}
 	defer df.Close()
-	storages := map[string]pickle.Storage{}
-	u := pickle.NewUnpickler(df)
-	u.FindClass = func(module, cls string) (any, error) {
-		if f, ok := torchClasses[module+"."+cls]; ok {
-			return f(), nil
-		}
-		return &pyClass{module: module, name: cls}, nil
-	}
-	u.PersistentLoad = func(id any) (any, error) {
-		t, ok := id.(*pickle.Tuple)
-		if !ok || t.Len() < 5 {
-			return nil, fmt.Errorf("persistent id %v is not a storage", id)
-		}
-		class, ok1 := t.Get(1).(pickle.StorageClass)
-		key, ok2 := t.Get(2).(string)
-		loc, ok3 := t.Get(3).(string)
-		size, ok4 := t.Get(4).(int)
-		if !ok1 || !ok2 || !ok3 || !ok4 || size < 0 {
-			return nil, fmt.Errorf("persistent id %v is not a storage", id)
-		}
-		if s, ok := storages[key]; ok {
-			return s, nil
-		}
-		f, ok := files[prefix+"data/"+key]
+	set := newStorageSet()
+	defer set.drop() // the tensors keep the memory they use
+	set.read = func(st *pthStorage, b []byte) error {
+		f, ok := files[prefix+"data/"+st.key]
 		if !ok {
-			return nil, fmt.Errorf("storage %q missing from the archive", key)
+			return fmt.Errorf("storage %q missing from the archive", st.key)
 		}
 		r, err := f.Open()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer r.Close()
-		s := class.New(size, loc)
-		if err := s.SetFromFileWithSize(r, size); err != nil {
-			return nil, fmt.Errorf("storage %q: %v", key, err)
-		}
-		storages[key] = s
-		return s, nil
+		_, err = io.ReadFull(r, b)
+		return err
 	}
+	u := pickle.NewUnpickler(&protoReader{r: df})
+	u.FindClass = func(module, cls string) (any, error) {
+		if g := torchGlobal(module, cls); g != nil {
+			return g, nil
+		}
+		return &pyClass{module: module, name: cls}, nil
+	}
+	u.PersistentLoad = set.persistentLoad
 	obj, err := u.Load()
 	if err != nil {
 		return nil, "", fmt.Errorf("weights: read %s: TorchScript archive: %v", name, err)
@@ -122,7 +88,7 @@ func readTorchScript(name string) (out map[string]*ts.Tensor, class string, err 
 	}
 	out = make(map[string]*ts.Tensor, len(entries))
 	for _, e := range entries {
-		t, err := storageToTensor(e.value)
+		t, err := set.tensor(e.value)
 		if err != nil {
 			DropAll(out)
 			return nil, class, fmt.Errorf("weights: read %s: tensor %q: %v", name, e.key, oneLine(err))

@@ -52,6 +52,13 @@ type WeightsOptions struct {
 	// state_dict, model, module, net, network, model_state_dict, model_ema,
 	// state_dict_ema, ema, ema_state_dict (plain weights before their EMA).
 	Key string
+	// Prefix selects the tensors whose names start with it and removes it
+	// from their names: a backbone inside a larger checkpoint (MoCo's
+	// "module.encoder_q.", mmselfsup's "backbone."). It is matched against
+	// the names as stored (in the Key entry) and, when no name carries it,
+	// against the names left after the wrapper prefixes are removed.
+	// Default "": every tensor.
+	Prefix string
 }
 
 // WeightsSource says where in a weights file its tensors were found and how
@@ -62,6 +69,11 @@ type WeightsSource struct {
 	Key      string   // the wrapping entry taken ("state_dict", ...); "" for a plain state dict
 	Skipped  []string // other wrapping entries that hold tensors, not taken (e.g. "state_dict_ema")
 	Stripped string   // the prefix removed from every name ("module.", "_orig_mod.module.", ...)
+	Prefix   string   // WeightsOptions.Prefix when given: the sub-tree taken
+	Dropped  int      // tensors outside Prefix, not returned
+	// NonFinite are the floating-point tensors returned that hold NaN or
+	// Inf (see FindNonFinite); the reader returns them all the same.
+	NonFinite []NonFinite
 }
 
 // wrapperPrefixes are the name prefixes that wrappers add to every name of
@@ -111,8 +123,74 @@ func ReadWeightsWith(path string, o WeightsOptions) (map[string]*ts.Tensor, Weig
 		DropAll(m)
 		return nil, src, fmt.Errorf("weights: read %s: --weights-key %q: a %s file holds a plain set of tensors, with no wrapping entries", path, o.Key, src.Format)
 	}
+	if o.Prefix != "" {
+		if m, src.Dropped, err = selectPrefix(m, o.Prefix); err != nil {
+			return nil, src, fmt.Errorf("weights: read %s: %w", path, err)
+		}
+		src.Prefix = o.Prefix
+	}
 	m, src.Stripped = stripWrapperPrefix(m)
+	if src.NonFinite, err = FindNonFinite(m); err != nil {
+		DropAll(m)
+		return nil, src, fmt.Errorf("weights: read %s: %w", path, err)
+	}
 	return m, src, nil
+}
+
+// selectPrefix keeps the tensors of m under prefix p, without it, and
+// frees the others; names as stored are tried first, then the names left
+// after the wrapper prefixes are removed. An error lists the prefixes the
+// names do have.
+func selectPrefix(m map[string]*ts.Tensor, p string) (map[string]*ts.Tensor, int, error) {
+	under := func(m map[string]*ts.Tensor) int {
+		n := 0
+		for k := range m {
+			if strings.HasPrefix(k, p) && len(k) > len(p) {
+				n++
+			}
+		}
+		return n
+	}
+	if under(m) == 0 {
+		if s, stripped := stripWrapperPrefix(m); stripped != "" && under(s) > 0 {
+			m = s
+		}
+	}
+	if under(m) == 0 {
+		names := slices.Collect(maps.Keys(m))
+		DropAll(m)
+		return nil, 0, fmt.Errorf("prefix %q: no tensor name starts with it (names start with %s)", p, strings.Join(NamePrefixes(names, 2, 8), ", "))
+	}
+	out := make(map[string]*ts.Tensor, len(m))
+	dropped := 0
+	for k, t := range m {
+		if strings.HasPrefix(k, p) && len(k) > len(p) {
+			out[k[len(p):]] = t
+			continue
+		}
+		t.MustDrop()
+		dropped++
+	}
+	return out, dropped, nil
+}
+
+// NamePrefixes returns the distinct prefixes of names made of their first
+// depth dot-separated parts (each ending in "."; a shorter name is itself),
+// sorted, at most limit of them (then "...").
+func NamePrefixes(names []string, depth, limit int) []string {
+	seen := map[string]bool{}
+	for _, n := range names {
+		parts := strings.SplitAfter(n, ".")
+		if len(parts) > depth {
+			parts = parts[:depth]
+		}
+		seen[strings.Join(parts, "")] = true
+	}
+	out := slices.Sorted(maps.Keys(seen))
+	if len(out) > limit {
+		out = append(out[:limit], "...")
+	}
+	return out
 }
 
 // isTensorArchive tells the module class of the archives that gotch's and
