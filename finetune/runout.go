@@ -19,19 +19,28 @@ import (
 // start, metrics and checkpoints after every epoch, the final model's
 // confusion matrix and the curves at the end.
 type runWriter struct {
-	dir    string
-	jf, cf *os.File
-	cw     *csv.Writer
-	meta   vision.CheckpointMeta
+	dir     string
+	jf, cf  *os.File
+	cw      *csv.Writer
+	meta    vision.CheckpointMeta
+	release func() // the folder's lock (LockOut)
 }
 
-// newRunWriter starts the outputs in dir: config.json, metrics.jsonl and
-// metrics.csv, or, when resuming, appends to the metrics and returns the
-// best validation accuracy so far (-1: none).
-func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// newRunWriter claims dir (LockOut: refused when another process writes
+// there, or when it holds an earlier run and resume is not set) and starts
+// the outputs: config.json, metrics.jsonl and metrics.csv, or, when
+// resuming, appends to the metrics and returns the best validation
+// accuracy so far (-1: none). close releases the folder.
+func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best float64, err error) {
+	release, err := LockOut(dir, OutOptions{Resume: resume})
+	if err != nil {
 		return nil, 0, err
 	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	train := map[string]any{}
 	b, err := json.Marshal(rc)
 	if err == nil {
@@ -45,11 +54,10 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 			return nil, 0, err
 		}
 	}
-	best := -1.0
+	best = -1.0
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if resume {
 		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-		var err error
 		if best, err = trimMetrics(dir); err != nil {
 			return nil, 0, err
 		}
@@ -63,7 +71,7 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 		jf.Close()
 		return nil, 0, err
 	}
-	w := &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
+	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.ImageSize, ResizeSize: rc.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
 	if !resume {
 		_ = w.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
@@ -183,6 +191,7 @@ func (w *runWriter) close() {
 	w.cw.Flush()
 	w.jf.Close()
 	w.cf.Close()
+	w.release()
 }
 
 // WriteJSON writes v as indented JSON to path, atomically.

@@ -18,7 +18,7 @@ var specFlags = map[string]string{
 	"Train.Optimizer": "optimizer", "Train.Schedule": "schedule", "Train.Warmup": "warmup", "Train.LabelSmoothing": "label-smoothing",
 	"Train.ClipGrad": "clip-grad", "Train.EMA": "ema", "Train.Epochs": "epochs", "Train.Batch": "batch", "Train.EvalEvery": "eval-every",
 	"Train.Augment": "augment", "Train.Mixup": "mixup", "Train.CutMix": "cutmix", "Train.Erase": "erase",
-	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume",
+	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume", "Overwrite": "overwrite",
 }
 
 // specError turns a spec error into one line naming the flags (exit
