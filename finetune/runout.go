@@ -12,6 +12,7 @@ import (
 
 	"github.com/gtl-dev/gtl/chart"
 	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/npy"
 )
 
@@ -41,8 +42,12 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 			release()
 		}
 	}()
+	// Class names that are not valid UTF-8 are written escaped, as the
+	// checkpoints' own list (datasets.EscapeName), not replaced by U+FFFD.
+	written := rc
+	written.Classes = datasets.EscapeNames(rc.Classes)
 	train := map[string]any{}
-	b, err := json.Marshal(rc)
+	b, err := json.Marshal(written)
 	if err == nil {
 		err = json.Unmarshal(b, &train)
 	}
@@ -50,7 +55,7 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 		return nil, 0, err
 	}
 	if !resume {
-		if err := WriteJSON(filepath.Join(dir, "config.json"), rc); err != nil {
+		if err := WriteJSON(filepath.Join(dir, "config.json"), written); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -181,7 +186,7 @@ func (w *runWriter) finish(arch string, r *Report, res *Result) error {
 			n += v
 		}
 	}
-	if err := chart.Confusion(filepath.Join(w.dir, "confusion.png"), r.Confusion, r.Classes, fmt.Sprintf("%s on %d validation images", arch, n)); err != nil {
+	if err := chart.Confusion(filepath.Join(w.dir, "confusion.png"), r.Confusion, datasets.EscapeNames(r.Classes), fmt.Sprintf("%s on %d validation images", arch, n)); err != nil {
 		return err
 	}
 	return plotCurves(filepath.Join(w.dir, "curves.png"), res)
@@ -204,13 +209,14 @@ func WriteJSON(path string, v any) error {
 }
 
 // WriteConfusionCSV writes a report's confusion matrix (rows: true class,
-// columns: predicted, with the class names) to path, atomically.
+// columns: predicted, with the class names, escaped as datasets.EscapeName
+// does) to path, atomically.
 func WriteConfusionCSV(path string, r *Report) error {
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
-	_ = cw.Write(append([]string{"true\\predicted"}, r.Classes...))
+	_ = cw.Write(append([]string{"true\\predicted"}, datasets.EscapeNames(r.Classes)...))
 	for i, row := range r.Confusion {
-		rec := []string{r.Classes[i]}
+		rec := []string{datasets.EscapeName(r.Classes[i])}
 		for _, v := range row {
 			rec = append(rec, strconv.Itoa(v))
 		}

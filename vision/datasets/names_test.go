@@ -1,0 +1,89 @@
+package datasets
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gtl-dev/gtl/internal/fuzzcount"
+)
+
+func TestEscapeName(t *testing.T) {
+	for _, tc := range []struct{ name, raw, escaped string }{
+		{"ascii", "cat", "cat"},
+		{"utf-8 letters", "café 猫", "café 猫"},
+		{"latin-1 byte", "caf\xe9", `caf\xe9`},
+		{"lone continuation byte", "\x80a", `\x80a`},
+		{"truncated utf-8", "a\xe7\x8c", `a\xe7\x8c`},
+		{"surrogate in utf-8 form", "\xed\xa0\x80", `\xed\xa0\x80`},
+		{"backslash", `a\b`, `a\\b`},
+		{"backslash and invalid", "\\\xff", `\\\xff`},
+		{"looks escaped", `caf\xe9`, `caf\\xe9`},
+		{"replacement character itself", "\uFFFD", "\uFFFD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := EscapeName(tc.raw)
+			if got != tc.escaped || !utf8.ValidString(got) {
+				t.Errorf("EscapeName(%q) = %q, want %q", tc.raw, got, tc.escaped)
+			}
+			if back := UnescapeName(got); back != tc.raw {
+				t.Errorf("UnescapeName(%q) = %q, want %q", got, back, tc.raw)
+			}
+		})
+	}
+	// Backslashes that are no escape are kept (names written before the
+	// escaping, or by hand).
+	for s, want := range map[string]string{`a\b`: `a\b`, `\x4`: `\x4`, `\xZZ`: `\xZZ`, `end\`: `end\`, `\x41`: "A", `\X41`: `\X41`} {
+		if got := UnescapeName(s); got != want {
+			t.Errorf("UnescapeName(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestClassNamesJSON: names go to JSON and back byte for byte, as valid
+// UTF-8 (encoding/json alone writes U+FFFD for the Latin-1 byte).
+func TestClassNamesJSON(t *testing.T) {
+	names := ClassNames{"caf\xe9", "cat", `back\slash`, "日本"}
+	b, err := json.Marshal(struct {
+		Classes ClassNames `json:"classes"`
+	}{names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"classes":["caf\\xe9","cat","back\\\\slash","日本"]}`; string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	var back struct {
+		Classes ClassNames `json:"classes"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil || !slices.Equal(back.Classes, names) {
+		t.Errorf("read back %q (%v), want %q", back.Classes, err, names)
+	}
+	plain, _ := json.Marshal([]string(names))
+	if string(plain) == string(b[len(`{"classes":`):len(b)-1]) {
+		t.Errorf("encoding/json alone keeps the name: the type is not needed?")
+	}
+	if got := fmt.Sprint(names); got != `[caf\xe9 cat back\\slash 日本]` {
+		t.Errorf("printed %s", got)
+	}
+	var null struct{ C ClassNames }
+	if err := json.Unmarshal([]byte(`{"C":null}`), &null); err != nil || null.C != nil {
+		t.Errorf("null: %v %v", null.C, err)
+	}
+}
+
+// FuzzEscapeName: every byte string comes back, through valid UTF-8.
+func FuzzEscapeName(f *testing.F) {
+	for _, s := range []string{"", "cat", "caf\xe9", `\`, `\\x41`, "\xff\xfe", "日本\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fuzzcount.Hit("FuzzEscapeName")
+		e := EscapeName(s)
+		if !utf8.ValidString(e) || UnescapeName(e) != s {
+			t.Fatalf("%q -> %q -> %q", s, e, UnescapeName(e))
+		}
+	})
+}
