@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEmbedKeepsEarlierOutput: gtl embed into the features of an earlier
+// one is refused in one line that names what is there and the choices,
+// and leaves both files as they were; --overwrite replaces them.
+func TestEmbedKeepsEarlierOutput(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	for i := 0; i < 2; i++ {
+		writeSeededPNG(t, filepath.Join(data, "cats", string(rune('a'+i))+".png"), uint64(i))
+		writeSeededPNG(t, filepath.Join(data, "dogs", string(rune('a'+i))+".png"), uint64(10+i))
+	}
+	out := filepath.Join(root, "emb", "f.npy")
+	labels := filepath.Join(root, "emb", "f.labels.npy")
+	args := []string{"embed", "-q", "--model", "squeezenet1_1", "--num-classes", "2", "--data", data, "--out", out}
+	if _, errOut, code := gtl(args...); code != 0 {
+		t.Fatalf("first embed: %d %s", code, errOut)
+	}
+	feats, _ := os.ReadFile(out)
+	labs, _ := os.ReadFile(labels)
+	for _, tc := range []struct {
+		name   string
+		remove string // a file of the pair taken away first
+		there  string
+	}{
+		{"both", "", out + " and " + labels},
+		{"labels only", out, labels},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.remove != "" {
+				_ = os.Rename(tc.remove, tc.remove+".bak")
+				defer os.Rename(tc.remove+".bak", tc.remove)
+			}
+			_, errOut, code := gtl(append(args[:len(args):len(args)], "--data", data+"/does-not-matter")...)
+			want := "gtl: --out " + out + ": " + tc.there + " already exists (an earlier gtl embed's output?): --overwrite replaces " + out + " and " + labels + ", or choose another --out\n"
+			if code != 2 || errOut != want {
+				t.Fatalf("second embed: exit %d %q\nwant 2 %q", code, errOut, want)
+			}
+		})
+	}
+	if f, _ := os.ReadFile(out); !bytes.Equal(f, feats) {
+		t.Error("features changed by a refused embed")
+	}
+	if l, _ := os.ReadFile(labels); !bytes.Equal(l, labs) {
+		t.Error("labels changed by a refused embed")
+	}
+	// --overwrite: replaced (here with the first two images only).
+	if stdout, errOut, code := gtl(append(args, "--overwrite", "--limit", "2")...); code != 0 || !strings.Contains(stdout, "features [2 ") {
+		t.Fatalf("--overwrite: %d %s %s", code, stdout, errOut)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(out))
+	if len(ents) != 2 {
+		t.Errorf("folder holds %d files, want the features and labels only (no lock file left)", len(ents))
+	}
+}
