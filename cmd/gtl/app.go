@@ -162,6 +162,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	addImageFlags(app.Commands)
+	checkTildePaths(app.Commands)
 	app.CustomAppHelpTemplate = cli.AppHelpTemplate + envHelp()
 	return app
 }

@@ -61,3 +61,41 @@ func TestEmbedKeepsEarlierOutput(t *testing.T) {
 		t.Errorf("folder holds %d files, want the features and labels only (no lock file left)", len(ents))
 	}
 }
+
+// TestTildePaths: a path flag or argument that starts with ~ and does not
+// exist is refused before any work, with the hint that no shell expanded
+// it and the path meant; one that exists as written is taken.
+func TestTildePaths(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Chdir(t.TempDir())
+	hint := "not found, and no shell expanded the ~ (it was quoted, or passed by a script or job file): write the full path, "
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"train data", []string{"train", "--model", "resnet18", "--data", "~/photos", "--out", "run"}, "--data ~/photos: " + hint + home + "/photos"},
+		{"train out", []string{"train", "--model", "resnet18", "--out", "~/runs/a"}, "--out ~/runs/a: " + hint + home + "/runs/a"},
+		{"embed weights", []string{"embed", "--weights", "~/w.pth", "--data", "x", "--out", "f.npy"}, "--weights ~/w.pth: " + hint + home + "/w.pth"},
+		{"compare merge", []string{"compare", "--out", "all", "--merge", "s1", "--merge", "~/s2"}, "--merge ~/s2: " + hint + home + "/s2"},
+		{"predict argument", []string{"predict", "--model", "resnet18", "~/cat.jpg"}, "~/cat.jpg: " + hint + home + "/cat.jpg"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := gtl(tc.args...)
+			if code != 2 || errOut != "gtl: "+tc.want+"\n" {
+				t.Errorf("exit %d %q\nwant 2 %q", code, errOut, "gtl: "+tc.want+"\n")
+			}
+			if _, err := os.Stat("~"); err == nil {
+				t.Error(`a folder named "~" was made`)
+			}
+		})
+	}
+	// A folder really named "~" is a path like any other.
+	if err := os.MkdirAll(filepath.Join("~", "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, _ := gtl("embed", "--model", "squeezenet1_1", "--data", "~/empty", "--out", "f.npy"); strings.Contains(errOut, "no shell") {
+		t.Errorf("an existing ~ folder: %q", errOut)
+	}
+}

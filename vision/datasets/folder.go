@@ -67,6 +67,9 @@ func ListImageFolder(root string) (items []Item, classes []string, err error) {
 func ScanImageFolder(root string, exclude ...string) (*Listing, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
+		if h := PathHint(root); h != "" {
+			return nil, fmt.Errorf("datasets: image folder: %w; %s", err, h)
+		}
 		return nil, fmt.Errorf("datasets: image folder: %w", err)
 	}
 	l := &Listing{}

@@ -3,6 +3,9 @@ package datasets
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
 	"slices"
 	"testing"
 	"unicode/utf8"
@@ -86,4 +89,38 @@ func FuzzEscapeName(f *testing.F) {
 			t.Fatalf("%q -> %q -> %q", s, e, UnescapeName(e))
 		}
 	})
+}
+
+func TestPathHint(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	if err := os.Mkdir(filepath.Join(cwd, "~real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	why := "no shell expanded the ~ (it was quoted, or passed by a script or job file): write the full path"
+	root, err := user.Lookup("root")
+	if err != nil {
+		t.Skip("no root user to look up")
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"~/photos", why + ", " + filepath.Join(home, "photos")},
+		{"~", why + ", " + home},
+		{"~/", why + ", " + home},
+		{"~root/data/x", why + ", " + filepath.Join(root.HomeDir, "data/x")},
+		{"~no-such-user-gtl/x", why},
+		{"~real", ""},  // exists as written
+		{"photos", ""}, // no ~
+		{"/x/~/y", ""}, // ~ not first
+	} {
+		if got := PathHint(tc.path); got != tc.want {
+			t.Errorf("PathHint(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+	// The listing of a folder says it too.
+	_, err = ScanImageFolder("~/photos")
+	if want := "datasets: image folder: open ~/photos: no such file or directory; " + why + ", " + filepath.Join(home, "photos"); err == nil || err.Error() != want {
+		t.Errorf("ScanImageFolder: %v\nwant %s", err, want)
+	}
 }
