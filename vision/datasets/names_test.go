@@ -1,9 +1,11 @@
 package datasets
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -122,5 +124,26 @@ func TestPathHint(t *testing.T) {
 	_, err = ScanImageFolder("~/photos")
 	if want := "datasets: image folder: open ~/photos: no such file or directory; " + why + ", " + filepath.Join(home, "photos"); err == nil || err.Error() != want {
 		t.Errorf("ScanImageFolder: %v\nwant %s", err, want)
+	}
+}
+
+// TestEscapeNamePython: Python reads the escaped form back to the same
+// bytes with codecs.escape_decode, as the README says.
+func TestEscapeNamePython(t *testing.T) {
+	names := []string{"cat", "café", "caf\xe9", `a\b`, "\\\xff", `caf\xe9`, "日本\x80", "\t tab"}
+	b, _ := json.Marshal(EscapeNames(names))
+	out, err := exec.Command("/usr/bin/python3", "-c",
+		"import codecs, json, sys; print(json.dumps([codecs.escape_decode(n.encode())[0].hex() for n in json.loads(sys.argv[1])]))", string(b)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	var got []string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for i, h := range got {
+		if want := hex.EncodeToString([]byte(names[i])); h != want {
+			t.Errorf("%q: Python decodes %s, want %s", names[i], h, want)
+		}
 	}
 }
