@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -103,21 +104,22 @@ func RunFiles(dir string) ([]string, error) {
 var runFiles = []string{"config.json", "metrics.jsonl", "metrics.csv", "last.safetensors", "last.json", "best.safetensors", "best.json",
 	stateFile, optimizerFile, optimizerFile + ".tmp", emaFile, "confusion.csv", "confusion.png", "curves.png"}
 
-// runFileRank returns where a run's file is listed, -1 for a name that is
-// not a run's.
+// runFileRank returns where a run's file is listed (the epoch-versioned
+// state files beside trainer-state.json, temporary files last), -1 for a
+// name that is not a run's.
 func runFileRank(name string) int {
 	for i, n := range runFiles {
 		if name == n {
-			return i
+			return 2 * i
 		}
 	}
 	switch {
 	case strings.HasPrefix(name, stateFilePrefix):
-		return len(runFiles)
+		return 2*slices.Index(runFiles, stateFile) + 1
 	case strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp"): // npy.WriteFileAtomic's
 		for _, n := range runFiles {
 			if strings.HasPrefix(name, "."+n+".tmp") {
-				return len(runFiles) + 1
+				return 2 * len(runFiles)
 			}
 		}
 	}

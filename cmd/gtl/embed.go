@@ -186,8 +186,12 @@ func checkEmbedOut(out string, overwrite bool) error {
 	if len(there) == 0 {
 		return nil
 	}
-	return cli.Exit(fmt.Sprintf("--out %s: %s already exists (an earlier gtl embed's output?): --overwrite replaces %s and %s, or choose another --out",
-		out, strings.Join(there, " and "), out, labelsPath(out)), 2)
+	verb := "exists"
+	if len(there) > 1 {
+		verb = "exist"
+	}
+	return cli.Exit(fmt.Sprintf("--out %s: %s already %s (an earlier gtl embed's output?): --overwrite replaces %s and %s, or choose another --out",
+		out, strings.Join(there, " and "), verb, out, labelsPath(out)), 2)
 }
 
 // folderSplit lists one split of an image folder for embed: the training

@@ -31,8 +31,8 @@ func TestEmbedKeepsEarlierOutput(t *testing.T) {
 		remove string // a file of the pair taken away first
 		there  string
 	}{
-		{"both", "", out + " and " + labels},
-		{"labels only", out, labels},
+		{"both", "", out + " and " + labels + " already exist"},
+		{"labels only", out, labels + " already exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.remove != "" {
@@ -40,7 +40,7 @@ func TestEmbedKeepsEarlierOutput(t *testing.T) {
 				defer os.Rename(tc.remove+".bak", tc.remove)
 			}
 			_, errOut, code := gtl(append(args[:len(args):len(args)], "--data", data+"/does-not-matter")...)
-			want := "gtl: --out " + out + ": " + tc.there + " already exists (an earlier gtl embed's output?): --overwrite replaces " + out + " and " + labels + ", or choose another --out\n"
+			want := "gtl: --out " + out + ": " + tc.there + " (an earlier gtl embed's output?): --overwrite replaces " + out + " and " + labels + ", or choose another --out\n"
 			if code != 2 || errOut != want {
 				t.Fatalf("second embed: exit %d %q\nwant 2 %q", code, errOut, want)
 			}
