@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
 package outdir
 
@@ -9,7 +9,7 @@ import (
 
 var errBusy = errors.New("lock is held")
 
-// flock does nothing where flock(2) does not exist: outputs are not locked
+// flock does nothing where Go's syscall package has no flock: outputs are not locked
 // against other processes there.
 func flock(*os.File) error { return nil }
 
