@@ -37,7 +37,7 @@ test: test-setup vet
 # (minutes); later runs reuse Go's build cache.
 FUZZTIME ?= 60s
 FUZZ_PURE := ./vision/npy:FuzzDecode ./vision/datasets:FuzzReadIDXImages \
-	./vision/datasets:FuzzReadIDXLabels ./vision/datasets:FuzzParseClasses
+	./vision/datasets:FuzzReadIDXLabels ./vision/datasets:FuzzParseClasses ./vision/datasets:FuzzEscapeName
 FUZZ_TARGETS := $(FUZZ_PURE) ./vision/transforms:FuzzDecode \
 	./vision/weights:FuzzSafetensorsHeader ./vision/weights:FuzzScanPickle ./vision/weights:FuzzReadPth ./vision:FuzzReadMeta \
 	./strategies:FuzzParseShots ./strategies:FuzzParseList ./finetune:FuzzFlagLists

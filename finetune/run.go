@@ -101,15 +101,16 @@ type flatSpec struct {
 	DataSpec
 	ModelSpec
 	TrainSpec
-	Device string `json:"device"`
-	Seed   uint64 `json:"seed"`
-	Out    string `json:"out,omitempty"`
-	Resume bool   `json:"resume,omitempty"`
+	Device    string `json:"device"`
+	Seed      uint64 `json:"seed"`
+	Out       string `json:"out,omitempty"`
+	Resume    bool   `json:"resume,omitempty"`
+	Overwrite bool   `json:"overwrite,omitempty"`
 }
 
 // MarshalJSON writes the spec as one flat object (see RunConfig).
 func (s RunSpec) MarshalJSON() ([]byte, error) {
-	return json.Marshal(flatSpec{s.Data, s.Model, s.Train, s.Device, s.Seed, s.Out, s.Resume})
+	return json.Marshal(flatSpec{s.Data, s.Model, s.Train, s.Device, s.Seed, s.Out, s.Resume, s.Overwrite})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -118,7 +119,7 @@ func (s *RunSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	*s = RunSpec{Data: f.DataSpec, Model: f.ModelSpec, Train: f.TrainSpec, Device: f.Device, Seed: f.Seed, Out: f.Out, Resume: f.Resume}
+	*s = RunSpec{Data: f.DataSpec, Model: f.ModelSpec, Train: f.TrainSpec, Device: f.Device, Seed: f.Seed, Out: f.Out, Resume: f.Resume, Overwrite: f.Overwrite}
 	return nil
 }
 

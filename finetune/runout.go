@@ -12,6 +12,7 @@ import (
 
 	"github.com/gtl-dev/gtl/chart"
 	"github.com/gtl-dev/gtl/vision"
+	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/npy"
 )
 
@@ -19,21 +20,34 @@ import (
 // start, metrics and checkpoints after every epoch, the final model's
 // confusion matrix and the curves at the end.
 type runWriter struct {
-	dir    string
-	jf, cf *os.File
-	cw     *csv.Writer
-	meta   vision.CheckpointMeta
+	dir     string
+	jf, cf  *os.File
+	cw      *csv.Writer
+	meta    vision.CheckpointMeta
+	release func() // the folder's lock (LockOut)
 }
 
-// newRunWriter starts the outputs in dir: config.json, metrics.jsonl and
-// metrics.csv, or, when resuming, appends to the metrics and returns the
-// best validation accuracy so far (-1: none).
-func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// newRunWriter claims dir (LockOut: refused when another process writes
+// there, or when it holds an earlier run and resume is not set) and starts
+// the outputs: config.json, metrics.jsonl and metrics.csv, or, when
+// resuming, appends to the metrics and returns the best validation
+// accuracy so far (-1: none). close releases the folder.
+func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best float64, err error) {
+	release, err := LockOut(dir, OutOptions{Resume: resume})
+	if err != nil {
 		return nil, 0, err
 	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	// Class names that are not valid UTF-8 are written escaped, as the
+	// checkpoints' own list (datasets.EscapeName), not replaced by U+FFFD.
+	written := rc
+	written.Classes = datasets.EscapeNames(rc.Classes)
 	train := map[string]any{}
-	b, err := json.Marshal(rc)
+	b, err := json.Marshal(written)
 	if err == nil {
 		err = json.Unmarshal(b, &train)
 	}
@@ -41,15 +55,14 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 		return nil, 0, err
 	}
 	if !resume {
-		if err := WriteJSON(filepath.Join(dir, "config.json"), rc); err != nil {
+		if err := WriteJSON(filepath.Join(dir, "config.json"), written); err != nil {
 			return nil, 0, err
 		}
 	}
-	best := -1.0
+	best = -1.0
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if resume {
 		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-		var err error
 		if best, err = trimMetrics(dir); err != nil {
 			return nil, 0, err
 		}
@@ -63,7 +76,7 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (*runWriter, float64, e
 		jf.Close()
 		return nil, 0, err
 	}
-	w := &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
+	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
 	if !resume {
 		_ = w.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
@@ -173,7 +186,7 @@ func (w *runWriter) finish(arch string, r *Report, res *Result) error {
 			n += v
 		}
 	}
-	if err := chart.Confusion(filepath.Join(w.dir, "confusion.png"), r.Confusion, r.Classes, fmt.Sprintf("%s on %d validation images", arch, n)); err != nil {
+	if err := chart.Confusion(filepath.Join(w.dir, "confusion.png"), r.Confusion, datasets.EscapeNames(r.Classes), fmt.Sprintf("%s on %d validation images", arch, n)); err != nil {
 		return err
 	}
 	return plotCurves(filepath.Join(w.dir, "curves.png"), res)
@@ -183,6 +196,7 @@ func (w *runWriter) close() {
 	w.cw.Flush()
 	w.jf.Close()
 	w.cf.Close()
+	w.release()
 }
 
 // WriteJSON writes v as indented JSON to path, atomically.
@@ -195,13 +209,14 @@ func WriteJSON(path string, v any) error {
 }
 
 // WriteConfusionCSV writes a report's confusion matrix (rows: true class,
-// columns: predicted, with the class names) to path, atomically.
+// columns: predicted, with the class names, escaped as datasets.EscapeName
+// does) to path, atomically.
 func WriteConfusionCSV(path string, r *Report) error {
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
-	_ = cw.Write(append([]string{"true\\predicted"}, r.Classes...))
+	_ = cw.Write(append([]string{"true\\predicted"}, datasets.EscapeNames(r.Classes)...))
 	for i, row := range r.Confusion {
-		rec := []string{r.Classes[i]}
+		rec := []string{datasets.EscapeName(r.Classes[i])}
 		for _, v := range row {
 			rec = append(rec, strconv.Itoa(v))
 		}

@@ -51,6 +51,10 @@ type RunSpec struct {
 	// last committed epoch (trainer-state.json: weights, optimiser and loop
 	// state; metrics lines after that epoch are dropped); default false.
 	Resume bool
+	// Overwrite replaces an earlier run in Out: its files (RunFiles) are
+	// removed before the run writes anything; default false: such a folder
+	// is refused (see LockOut).
+	Overwrite bool
 
 	// What Resolve found, so that a resolved spec is not resolved again:
 	// the device parsed, the weights' checkpoint description read, and the

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gtl-dev/gtl/internal/outdir"
+	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/npy"
 )
 
@@ -23,18 +25,18 @@ const All = 0
 // Grid is what a comparison measures: every strategy at every target size
 // with every seed, evaluated on the same images.
 type Grid struct {
-	Model       string   `json:"model"`
-	Weights     string   `json:"weights"`
-	WeightsKey  string   `json:"weights_key,omitempty"` // entry of a wrapping checkpoint (see vision.OpenOptions.WeightsKey); "" the plain weights
-	Data        string   `json:"data"`
-	Classes     []string `json:"classes"`
-	ValImages   int      `json:"val_images"`
-	ImageSize   int      `json:"image_size"`
-	EqualBudget bool     `json:"equal_budget"`
-	Augment     bool     `json:"augment,omitempty"` // each strategy with gtl train's augmentation for it
-	Strategies  []string `json:"strategies"`
-	Shots       []int    `json:"shots"` // images per class; All (0) = every image
-	Seeds       int      `json:"seeds"`
+	Model       string              `json:"model"`
+	Weights     string              `json:"weights"`
+	WeightsKey  string              `json:"weights_key,omitempty"` // entry of a wrapping checkpoint (see vision.OpenOptions.WeightsKey); "" the plain weights
+	Data        string              `json:"data"`
+	Classes     datasets.ClassNames `json:"classes"` // escaped in JSON (see datasets.EscapeName)
+	ValImages   int                 `json:"val_images"`
+	ImageSize   int                 `json:"image_size"`
+	EqualBudget bool                `json:"equal_budget"`
+	Augment     bool                `json:"augment,omitempty"` // each strategy with gtl train's augmentation for it
+	Strategies  []string            `json:"strategies"`
+	Shots       []int               `json:"shots"` // images per class; All (0) = every image
+	Seeds       int                 `json:"seeds"`
 }
 
 // sameBase reports whether two grids measure the same thing (results of
@@ -115,6 +117,8 @@ type Results struct {
 	// Summary is recomputed from Runs by Save (for readers of the file);
 	// it is never read back.
 	Summary []Summary `json:"summary,omitempty"`
+
+	release func() // the folder's lock (OpenResults)
 }
 
 // Find returns the record of a cell, if any.
@@ -131,13 +135,58 @@ func (r *Results) Find(c Cell) (Record, bool) {
 // results of another comparison.
 var ErrDifferentGrid = errors.New("holds results of a different comparison")
 
-// OpenResults prepares dir for grid g. A folder without results starts
-// empty. A folder with results of the same grid continues them when resume
-// is set, and is refused otherwise; one with results of a grid that
-// measures something else is refused unless force is set, which discards
-// them. Records of cells no longer in g are kept in the file but not
-// reported.
-func OpenResults(dir string, g Grid, resume, force bool) (*Results, error) {
+// OpenResults claims dir (created when missing) for grid g: it takes the
+// folder's exclusive lock, so that no other process writes there while
+// this one does (a folder another process holds is refused with an error
+// naming its PID, wrapping an *outdir.InUseError), and reads what the
+// folder holds. A folder without results starts empty. A folder with
+// results of the same grid continues them when resume is set, and is
+// refused otherwise; one with results of a grid that measures something
+// else is refused unless force is set. With force, the results and the
+// report files (ResultFiles) are removed. The refusals say what the folder
+// holds and the choices. Records of cells no longer in g are kept in the
+// file but not reported. Close releases the folder (the kernel also drops
+// the lock when the process ends).
+func OpenResults(dir string, g Grid, resume, force bool) (r *Results, err error) {
+	release, err := outdir.Dir(dir, "gtl compare")
+	if err != nil {
+		if iu := (*outdir.InUseError)(nil); errors.As(err, &iu) {
+			return nil, fmt.Errorf("strategies: --out %w: wait for it to end, or choose another --out (the shards of a grid each write into their own folder, and --merge joins them)", iu)
+		}
+		return nil, fmt.Errorf("strategies: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	r, err = readResults(dir, g, resume, force)
+	if err != nil {
+		return nil, err
+	}
+	if force {
+		files, err := ResultFiles(dir)
+		if err != nil {
+			return nil, fmt.Errorf("strategies: %w", err)
+		}
+		for _, f := range files {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("strategies: --overwrite: %w", err)
+			}
+		}
+	}
+	r.release = release
+	return r, nil
+}
+
+// Close releases the folder OpenResults claimed; later calls do nothing.
+func (r *Results) Close() {
+	if r.release != nil {
+		r.release()
+	}
+}
+
+func readResults(dir string, g Grid, resume, force bool) (*Results, error) {
 	path := filepath.Join(dir, "results.json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -146,24 +195,29 @@ func OpenResults(dir string, g Grid, resume, force bool) (*Results, error) {
 	if err != nil {
 		return nil, fmt.Errorf("strategies: %w", err)
 	}
+	replace := func() string {
+		files, _ := ResultFiles(dir)
+		return "--overwrite replaces it (removes " + strings.Join(files, ", ") + ")"
+	}
 	var old Results
 	if err := json.Unmarshal(b, &old); err != nil {
 		if force {
 			return &Results{Grid: g}, nil
 		}
-		return nil, fmt.Errorf("strategies: %s: %v (use --force to start over)", path, err)
+		return nil, fmt.Errorf("strategies: %s: %v: %s, or choose another --out", path, err, replace())
 	}
 	switch {
 	case force:
 		return &Results{Grid: g}, nil
 	case !old.Grid.sameBase(g):
-		return nil, fmt.Errorf("strategies: %s %w (model %s, data %s, classes %v, %d px); use another --out or --force to discard them",
-			dir, ErrDifferentGrid, old.Grid.Model, old.Grid.Data, old.Grid.Classes, old.Grid.ImageSize)
+		return nil, fmt.Errorf("strategies: %s %w (model %s, data %s, classes %v, %d px): %s, or choose another --out",
+			dir, ErrDifferentGrid, old.Grid.Model, old.Grid.Data, old.Grid.Classes, old.Grid.ImageSize, replace())
 	case !resume && len(old.Runs) > 0:
-		return nil, fmt.Errorf("strategies: %s already holds %d finished runs; --resume continues them, --force discards them", dir, len(old.Runs))
+		return nil, fmt.Errorf("strategies: %s already holds %d finished runs of this comparison (%s on %s): --resume continues them, %s, or choose another --out",
+			dir, len(old.Runs), old.Grid.Model, old.Grid.Data, replace())
 	}
 	if left := outside(old.Runs, g); len(left) > 0 {
-		return nil, fmt.Errorf("strategies: %s %w: %d finished runs are not in this grid (%s; it was %s); --resume continues the same grid, or one that adds to it; use another --out, or --force to discard them",
+		return nil, fmt.Errorf("strategies: %s %w: %d finished runs are not in this grid (%s; it was %s); --resume continues the same grid, or one that adds to it; use another --out, or --overwrite to discard them",
 			dir, ErrDifferentGrid, len(left), describeCells(left), old.Grid.cellsString())
 	}
 	old.Grid = g
@@ -205,6 +259,36 @@ func (g Grid) cellsString() string {
 		shots[i] = ShotsLabel(s)
 	}
 	return fmt.Sprintf("--strategies %s --shots %s --seeds %d", strings.Join(g.Strategies, ","), strings.Join(shots, ","), g.Seeds)
+}
+
+// ResultFiles returns the names of the files in dir that a comparison
+// writes there: results.json, results.csv, report.md, report.html and the
+// report's plots.
+func ResultFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var plots []string
+	have := map[string]bool{}
+	for _, e := range ents {
+		n := e.Name()
+		have[n] = true
+		if n == PlotAccuracy || n == PlotTimeTo95 || strings.HasPrefix(n, plotCurvesPrefix) && strings.HasSuffix(n, ".png") {
+			plots = append(plots, n)
+		}
+	}
+	var out []string
+	for _, n := range []string{"results.json", "results.csv", "report.md", "report.html"} {
+		if have[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(plots)
+	return append(out, plots...), nil
 }
 
 // Save writes results.json and results.csv atomically.

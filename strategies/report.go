@@ -14,6 +14,7 @@ import (
 
 	"github.com/gtl-dev/gtl/chart"
 
+	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/npy"
 )
 
@@ -186,7 +187,7 @@ func (r *Results) Markdown() string {
 		src += fmt.Sprintf(" (entry `%s`)", g.WeightsKey)
 	}
 	fmt.Fprintf(&b, "Source weights %s; target classes %s; %d px; every run evaluated on the same %d images; %d seeds per cell; budget: %s.\n\n",
-		src, strings.Join(g.Classes, ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
+		src, strings.Join(datasets.EscapeNames(g.Classes), ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
 	sums := r.Summaries()
 	table := func(title string, cell func(Summary) string) {
 		fmt.Fprintf(&b, "## %s\n\n| strategy |", title)

@@ -21,8 +21,8 @@ type Job struct {
 	// WeightsPrefix and AllowNonFinite are finetune.ModelSpec's.
 	WeightsPrefix  string
 	AllowNonFinite bool
-	Plan       Plan
-	Seed       uint64 // initialisation of the new head (or the whole model) and shuffling
+	Plan           Plan
+	Seed           uint64 // initialisation of the new head (or the whole model) and shuffling
 	// Train and Val hold the target's images: Train as read or prepared,
 	// Val prepared at the training resolution (see vision.PrepareRGB), the
 	// same for every run of a comparison.

@@ -142,10 +142,6 @@ func TestResultsResumeAndRefusals(t *testing.T) {
 	if _, err := OpenResults(dir, other, true, false); !errors.Is(err, ErrDifferentGrid) {
 		t.Errorf("different grid with --resume: %v", err)
 	}
-	r3, err := OpenResults(dir, other, false, true)
-	if err != nil || len(r3.Runs) != 0 {
-		t.Errorf("--force: %v", err)
-	}
 	// A wider grid (another seed) keeps the finished runs under --resume.
 	wider := g
 	wider.Seeds = 3
@@ -156,6 +152,14 @@ func TestResultsResumeAndRefusals(t *testing.T) {
 	csv, _ := os.ReadFile(filepath.Join(dir, "results.csv"))
 	if !strings.Contains(string(csv), "scratch,5,1,") {
 		t.Errorf("results.csv:\n%s", csv)
+	}
+	// --force (--overwrite) discards them, files included.
+	r3, err := OpenResults(dir, other, false, true)
+	if err != nil || len(r3.Runs) != 0 {
+		t.Errorf("--force: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "results.json")); !os.IsNotExist(err) {
+		t.Errorf("--force kept results.json: %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/transforms"
 	"github.com/gtl-dev/gtl/vision/weights"
 )
@@ -19,10 +20,10 @@ import (
 // CheckpointMeta is the JSON written beside a gtl checkpoint's weights: what
 // a later run needs to rebuild and use the model.
 type CheckpointMeta struct {
-	Arch       string   `json:"arch"`
-	NumClasses int      `json:"num_classes"`
-	Classes    []string `json:"classes,omitempty"`
-	Stages     []Stage  `json:"stages,omitempty"`
+	Arch       string              `json:"arch"`
+	NumClasses int                 `json:"num_classes"`
+	Classes    datasets.ClassNames `json:"classes,omitempty"` // escaped in JSON (see datasets.EscapeName)
+	Stages     []Stage             `json:"stages,omitempty"`
 	// TransformInput: the model re-normalises its input (torchvision's
 	// inception_v3 with its pretrained weights).
 	TransformInput bool           `json:"transform_input,omitempty"`

@@ -190,6 +190,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		c.OnUsageError = app.OnUsageError
 		requireFlags(c)
 	}
+	checkTildePaths(app.Commands)
 	app.CustomAppHelpTemplate = cli.AppHelpTemplate + envHelp()
 	return app
 }

@@ -43,7 +43,7 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep the finished runs in --out and run the rest"},
-			&cli.BoolFlag{Name: "force", Usage: "discard results of another comparison in --out"},
+			&cli.BoolFlag{Name: "overwrite", Aliases: []string{"force"}, Usage: "replace the results and report in --out (another comparison's included)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
@@ -119,12 +119,13 @@ func runCompare(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	res, err := strategies.OpenResults(out, g, c.Bool("resume"), c.Bool("force"))
+	res, err := strategies.OpenResults(out, g, c.Bool("resume"), c.Bool("overwrite"))
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	if !reflect.DeepEqual(res.Shard, shard) && len(res.Runs) > 0 && !c.Bool("force") {
-		return cli.Exit(fmt.Sprintf("--shard: %s holds runs of shard %v, not %v; use another --out or --force", out, res.Shard, shard), 2)
+	defer res.Close()
+	if !reflect.DeepEqual(res.Shard, shard) && len(res.Runs) > 0 && !c.Bool("overwrite") {
+		return cli.Exit(fmt.Sprintf("--shard: %s holds runs of shard %v, not %v; use another --out or --overwrite", out, res.Shard, shard), 2)
 	}
 	res.Shard = shard
 	cells := g.Cells()
@@ -321,9 +322,11 @@ func mergeCompare(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	if _, err := strategies.OpenResults(out, res.Grid, false, c.Bool("force")); err != nil {
+	claim, err := strategies.OpenResults(out, res.Grid, false, c.Bool("overwrite"))
+	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	defer claim.Close()
 	if err := res.Save(out); err != nil {
 		return err
 	}

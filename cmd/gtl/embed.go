@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/internal/outdir"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/npy"
@@ -33,6 +35,7 @@ func embedCommand() *cli.Command {
 			&cli.StringFlag{Name: "split", Usage: "split: train or test for fashion-mnist (default test); train, val or test for an image folder (default train)"},
 			&cli.IntFlag{Name: "limit", Usage: "embed only the first N images (0: all)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output .npy file"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace --out and its .labels.npy when they exist (default: refused)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "images per forward pass"},
 		),
 			prepFlags()...),
@@ -88,6 +91,9 @@ func runEmbed(c *cli.Context) error {
 	if why := datasets.DescribeSource(c.String("data")); why != "" {
 		return cli.Exit(fmt.Sprintf("--data %s: %s", c.String("data"), why), 2)
 	}
+	if err := checkEmbedOut(c.String("out"), c.Bool("overwrite")); err != nil { // before any work
+		return err
+	}
 	src, err := openSource(c.String("data"), c.String("split"))
 	if err != nil {
 		return err
@@ -102,6 +108,19 @@ func runEmbed(c *cli.Context) error {
 		return err
 	}
 	if err := applyPrep(c, o); err != nil {
+		return err
+	}
+	// No other process writes the pair of files while this one computes
+	// them; checked again under the lock.
+	release, err := outdir.File(c.String("out"), "gtl embed")
+	if err != nil {
+		if iu := (*outdir.InUseError)(nil); errors.As(err, &iu) {
+			return cli.Exit(fmt.Sprintf("--out %v: wait for it to end, or choose another --out", iu), 2)
+		}
+		return cli.Exit("--out: "+err.Error(), 2)
+	}
+	defer release()
+	if err := checkEmbedOut(c.String("out"), c.Bool("overwrite")); err != nil {
 		return err
 	}
 	eval := o.Prep.Eval()
@@ -144,12 +163,39 @@ func runEmbed(c *cli.Context) error {
 	if err := npy.Write(out, &npy.Array{Shape: []int{n, o.Model.FeaturesDim()}, Float32: feats}); err != nil {
 		return err
 	}
-	lab := strings.TrimSuffix(out, ".npy") + ".labels.npy"
+	lab := labelsPath(out)
 	if err := npy.Write(lab, &npy.Array{Shape: []int{n}, Int64: labels}); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "features [%d %d] -> %s\nlabels [%d] -> %s\nclasses: %s\n", n, o.Model.FeaturesDim(), out, n, lab, strings.Join(src.classes, ", "))
 	return nil
+}
+
+// labelsPath is the labels file gtl embed writes beside out.
+func labelsPath(out string) string { return strings.TrimSuffix(out, ".npy") + ".labels.npy" }
+
+// checkEmbedOut refuses an --out whose features or labels file exists,
+// unless overwrite is set, with one line that names what is there and the
+// choices.
+func checkEmbedOut(out string, overwrite bool) error {
+	if overwrite {
+		return nil
+	}
+	var there []string
+	for _, p := range []string{out, labelsPath(out)} {
+		if _, err := os.Lstat(p); err == nil {
+			there = append(there, p)
+		}
+	}
+	if len(there) == 0 {
+		return nil
+	}
+	verb := "exists"
+	if len(there) > 1 {
+		verb = "exist"
+	}
+	return cli.Exit(fmt.Sprintf("--out %s: %s already %s (an earlier gtl embed's output?): --overwrite replaces %s and %s, or choose another --out",
+		out, strings.Join(there, " and "), verb, out, labelsPath(out)), 2)
 }
 
 // folderSplit lists one split of an image folder for embed: the training

@@ -49,6 +49,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags): its last checkpoint and state"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace an earlier run in --out (its files are removed; default: refused)"},
 		), distFlags()...),
 		Action: runTrain,
 	}
@@ -192,7 +193,7 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 			LabelSmoothing: c.Float64("label-smoothing"), ClipGrad: c.Float64("clip-grad"), EMA: c.Float64("ema"),
 			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase"),
 			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
-		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"),
+		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"), Overwrite: c.Bool("overwrite"),
 	}
 	if c.IsSet("unfreeze-at") && s.Train.UnfreezeAt == nil {
 		s.Train.UnfreezeAt = []int{} // given empty: a strategy does not fill it

@@ -67,6 +67,9 @@ func ListImageFolder(root string) (items []Item, classes []string, err error) {
 func ScanImageFolder(root string, exclude ...string) (*Listing, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
+		if h := PathHint(root); h != "" {
+			return nil, fmt.Errorf("datasets: image folder: %w; %s", err, h)
+		}
 		return nil, fmt.Errorf("datasets: image folder: %w", err)
 	}
 	l := &Listing{}
@@ -120,32 +123,62 @@ func ScanImages(dir string) (images, unsupported []string, err error) {
 }
 
 func scanImages(dir string) (files, unsupported []string, err error) {
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != dir && IsHidden(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if IsImageFile(p) {
-			files = append(files, p)
-		} else {
-			unsupported = append(unsupported, p)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := walkFollow(dir, nil, &files, &unsupported); err != nil {
 		return nil, nil, fmt.Errorf("datasets: list images: %w", err)
 	}
 	sort.Strings(files)
 	sort.Strings(unsupported)
 	return files, unsupported, nil
+}
+
+// walkFollow lists the files under dir into files (image extensions) and
+// unsupported (others), hidden ones aside, following symbolic links to
+// folders as torchvision's ImageFolder does (os.walk with followlinks=True):
+// a folder reached through a link is listed under the link's path, and as
+// many times as links lead to it. A link that leads back to a folder it
+// is inside (a loop, which os.walk would follow until the path is too
+// long) is an error naming it. A link to a file, or one that leads
+// nowhere, is listed as a file (an image that does not load is then
+// reported when it is read). ancestors are the folders dir is inside.
+func walkFollow(dir string, ancestors []os.FileInfo, files, unsupported *[]string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	for i, a := range ancestors {
+		if os.SameFile(a, st) {
+			return fmt.Errorf("%s is a symbolic link loop: it leads back to %s", dir, ancestorPath(dir, len(ancestors)-i))
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	ancestors = append(ancestors, st)
+	for _, e := range entries {
+		if IsHidden(e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if isDirEntry(dir, e) {
+			if err := walkFollow(p, ancestors, files, unsupported); err != nil {
+				return err
+			}
+		} else if IsImageFile(p) {
+			*files = append(*files, p)
+		} else {
+			*unsupported = append(*unsupported, p)
+		}
+	}
+	return nil
+}
+
+// ancestorPath returns the folder up folders above p.
+func ancestorPath(p string, up int) string {
+	for ; up > 0; up-- {
+		p = filepath.Dir(p)
+	}
+	return p
 }
 
 // isDirEntry follows a symbolic link to tell a folder.
