@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"golang.org/x/image/font/gofont/goregular"
@@ -81,5 +82,18 @@ func TestGlyphsCommand(t *testing.T) {
 				t.Errorf("stderr does not match %q:\n%s", tt.stderrRE, errOut)
 			}
 		})
+	}
+}
+
+// TestFontsCheck: gtl doctor warns, naming the file and the packages to
+// install, when a pinned font is missing.
+func TestFontsCheck(t *testing.T) {
+	saved := glyphs.PinnedFonts
+	t.Cleanup(func() { glyphs.PinnedFonts = saved })
+	glyphs.PinnedFonts = []glyphs.PinnedFont{{Package: "fonts-liberation2", Path: "/nonexistent/LiberationSans-Regular.ttf", Family: "Liberation Sans", Style: "Regular", SHA256: strings.Repeat("0", 64)}}
+	c := fontsCheck()
+	if c.level != warn || !strings.Contains(c.text, "1 of the 1 pinned fonts missing: /nonexistent/LiberationSans-Regular.ttf (from fonts-liberation2 2.1.5-1)") ||
+		!strings.HasPrefix(c.fix, "sudo apt-get install --no-install-recommends fonts-dejavu-core ") {
+		t.Fatalf("fonts check %+v", c)
 	}
 }

@@ -100,6 +100,14 @@ func joinPaths(paths []string) string {
 	return dir + "/{" + strings.Join(names, ", ") + "}"
 }
 
+// CheckPinnedFonts reports whether every pinned font is installed, with
+// its pinned SHA-256 and every digit and capital letter: nil, or the error
+// Generate would return (a *PinnedFontsError for missing or changed files).
+func CheckPinnedFonts() error {
+	_, err := pinnedFaces(PinnedFonts, []rune("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+	return err
+}
+
 // pinnedFaces loads the faces of pins, in their order, with the outline of
 // every rune in chars. A missing file or one with another hash is a
 // *PinnedFontsError naming all of them; a pinned face without every rune
