@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The transfer-learning demo (make demo). A general source model — resnet18
-# trained from scratch on rendered letters A-Z from every font on the
-# machine — is compared against training from scratch on three targets:
+# trained from scratch on rendered letters A-Z from gtl glyphs' pinned fonts
+# (79 files from five Debian packages that scripts/setup.sh installs, each
+# checked against its SHA-256, so every machine draws the same images) — is
+# compared against training from scratch on three targets:
 #
 #   similar:   rendered digits (new classes in the source's domain)
 #   different: Fashion-MNIST, all 10 classes (photographs of clothing)
@@ -10,8 +12,9 @@
 #
 # each at several labelled images per class, and gtl recommend is asked
 # about every cell. Source models are cached under $GTL_HOME/demo-sources,
-# keyed by the command that trains them, its data and gtl's version, so a
-# second run reuses them (delete the folder to retrain).
+# keyed by the command that trains them, its data (for the letters, their
+# glyphs.json: the fonts with their SHA-256 and the images' digest) and gtl's
+# version, so a second run reuses them (delete the folder to retrain).
 #
 #   (default)    5 and 20 labelled images per class, strategies scratch,
 #                linear and freeze-2, 2 seeds: the small targets where
@@ -35,7 +38,7 @@ MODE=${DEMO:-default}
 case "$MODE" in
 default | full)
 	if [ "$MODE" = full ]; then OUT=${OUT:-runs/demo-full}; else OUT=${OUT:-runs/demo}; fi
-	# The general source: 26 letters × 600 images from every font, 2
+	# The general source: 26 letters × 600 images from the pinned fonts, 2
 	# epochs (974 steps): 98.8% on its own validation letters.
 	LETTERS_ARGS=(--train-per-class 600 --val-per-class 20)
 	LETTERS_TRAIN=(--epochs 2)
@@ -153,8 +156,8 @@ cached() {
 	ln -sfn "$dir" "$OUT/$name"
 }
 
-# 1. The general source: letters A-Z from every font, 32 px.
-step "1. source data: letters A-Z rendered from the machine's fonts" \
+# 1. The general source: letters A-Z from the pinned fonts, 32 px.
+step "1. source data: letters A-Z rendered from the pinned fonts" \
 	"$GTL" glyphs --set letters --out "$OUT/letters" "${LETTERS_ARGS[@]}" --seed 1 --force
 # The narrow source: Fashion-MNIST classes 0-4 only. The two sources train
 # side by side (JOBS > 1).

@@ -2,8 +2,8 @@
 # scripts/setup.sh: prepare everything gtl needs to build on this machine.
 #
 #   1. installs missing Debian packages (libtorch-dev and libgloo-dev unless LIBTORCH is set,
-#      dataset-fashion-mnist, the C++ toolchain; fonts for gtl glyphs, best
-#      effort);
+#      dataset-fashion-mnist, the C++ toolchain; the pinned fonts of gtl
+#      glyphs, best effort);
 #   2. copies gotch from the Go module proxy into .build/gotch (git-ignored;
 #      go.mod requires the published gotch, and go.work's replace points gtl's
 #      own build here, unseen by modules that depend on gtl) and patches it so
@@ -64,23 +64,27 @@ if ((${#missing[@]})); then
 	rm -f "$root/.apt.log"
 fi
 
-# Fonts for `gtl glyphs`: DejaVu alone is enough, the others add faces (and
-# variety to the set). Best effort: a font package apt cannot install is a
-# warning, never a failed setup.
+# The pinned fonts of `gtl glyphs` (vision/datasets/glyphs/pinned.go: 79
+# files, each with its SHA-256, from these Debian 12 packages; a test keeps
+# the two lists equal). gtl glyphs refuses to draw without every one of them
+# (--fonts all draws from whatever is installed), so that the demo's data
+# sets depend on nothing else on the machine. Best effort here: a font
+# package apt cannot install is a warning, never a failed setup.
+FONT_PACKAGES=(fonts-dejavu-core fonts-dejavu-extra fonts-freefont-ttf fonts-liberation2 fonts-urw-base35)
 fonts=()
 if command -v dpkg-query >/dev/null; then
-	for p in fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-urw-base35; do installed "$p" || fonts+=("$p"); done
+	for p in "${FONT_PACKAGES[@]}"; do installed "$p" || fonts+=("$p"); done
 fi
 if ((${#fonts[@]})); then
 	fix="apt-get install -y --no-install-recommends ${fonts[*]}"
 	if [ "${GTL_SKIP_APT:-}" = 1 ] || { [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; }; then
-		say "warning: fonts for gtl glyphs missing: ${fonts[*]}; to install: sudo $fix"
+		say "warning: the pinned fonts of gtl glyphs are missing (${fonts[*]}): it refuses to draw without them; to install: sudo $fix"
 	else
 		sudo=""
 		[ "$(id -u)" = 0 ] || sudo="sudo"
 		say "installing ${fonts[*]} (apt-get, for gtl glyphs)"
 		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${fonts[@]}" >/dev/null 2>&1 ||
-			say "warning: apt-get could not install ${fonts[*]}; gtl glyphs uses the fonts there are; try: sudo $fix"
+			say "warning: apt-get could not install ${fonts[*]}; gtl glyphs refuses to draw without them (--fonts all uses the fonts there are); try: sudo $fix"
 	fi
 fi
 command -v "$CXX" >/dev/null || die "no C++ compiler ($CXX); install g++: sudo apt-get install g++"

@@ -36,7 +36,7 @@ func TestCommands(t *testing.T) {
 		{name: "version", args: []string{"version"}, stdout: []string{`^gtl 0\.1\.0-dev`, `libtorch \d+\.\d+\.\d+ \((CPU|CUDA) build\), gotch v0\.9\.1`}},
 		{name: "doctor", args: []string{"doctor"}, stdout: []string{
 			`(?m)^OK    libtorch  `, `(?m)^OK    wrapper .* \d+ generated ops disabled`, `(?m)^OK    compute `,
-			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    threads   `, `(?m)^OK    c10d      gloo: data-parallel`}},
+			`(?m)^OK    data      Fashion-MNIST: 70000 images`, `(?m)^OK    fonts     the 79 pinned fonts of gtl glyphs, from fonts-dejavu-core, `, `(?m)^OK    threads   `, `(?m)^OK    c10d      gloo: data-parallel`}},
 		{name: "doctor bad env", args: []string{"doctor"}, env: map[string]string{"GTL_NUM_THREADS": "lots"}, code: 1,
 			stdout:   []string{`(?m)^FAIL  threads   env: GTL_NUM_THREADS="lots"`, `fix: set GTL_NUM_THREADS`},
 			stderrRE: `^gtl: doctor: gtl cannot work here`},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -127,6 +129,23 @@ func TestDemoQuick(t *testing.T) {
 		"letters-source/best.safetensors", "narrow-source/best.safetensors", "advice.txt"} {
 		if _, err := os.Stat(filepath.Join(dir, "demo", f)); err != nil {
 			t.Error(err)
+		}
+	}
+	// The glyph sets are drawn from the pinned fonts: every machine with the
+	// pinned packages writes these manifests byte for byte (images digest
+	// included), so the letters source's cache key is the same everywhere.
+	// A deliberate change to the generator or the font list changes them:
+	// put the new sums here.
+	for set, want := range map[string]string{
+		"letters": "d611f7ea33fb73bfd8f90e63154074a26163355cd300362546c1dd2969b873a9",
+		"digits":  "653fdec65d04395f56aa39d4fdadd7fe97bc97f73efd441c36583b2588c15e9e",
+	} {
+		js, err := os.ReadFile(filepath.Join(dir, "demo", set, "glyphs.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(js); hex.EncodeToString(sum[:]) != want {
+			t.Errorf("%s/glyphs.json has SHA-256 %x, want %s (the pinned fonts' set):\n%s", set, sum, want, js)
 		}
 	}
 	// The second run trains nothing: both sources come from $GTL_HOME.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gtl-dev/gtl/env"
 	"github.com/gtl-dev/gtl/vision/datasets"
+	"github.com/gtl-dev/gtl/vision/datasets/glyphs"
 	"github.com/gtl-dev/gtl/vision/models"
 	"github.com/gtl-dev/gtl/vision/torch"
 )
@@ -83,7 +84,7 @@ func diagnose() []check {
 	if b.CUDA && len(torch.CUDADevices()) > 0 {
 		checks = append(checks, computeCheck(gotch.CudaBuilder(0)))
 	}
-	checks = append(checks, dataCheck())
+	checks = append(checks, dataCheck(), fontsCheck())
 	return checks
 }
 
@@ -233,6 +234,19 @@ func computeCheck(dev gotch.Device) check {
 			"rebuild with scripts/setup.sh; if it persists, report it with this output"}
 	}
 	return check{ok, name, "forward and backward of a small convnet on " + where + " from the pinned torch thread", ""}
+}
+
+// fontsCheck: gtl glyphs (and so the demo) draws from the pinned fonts only.
+func fontsCheck() check {
+	var pkgs []string
+	for _, p := range glyphs.PinnedPackages {
+		pkgs = append(pkgs, p.Name)
+	}
+	if err := glyphs.CheckPinnedFonts(); err != nil {
+		return check{warn, "fonts", "gtl glyphs (the demo's data) cannot draw from its pinned fonts: " + err.Error(),
+			"sudo apt-get install --no-install-recommends " + strings.Join(pkgs, " ") + " (or gtl glyphs --fonts all)"}
+	}
+	return check{ok, "fonts", fmt.Sprintf("the %d pinned fonts of gtl glyphs, from %s", len(glyphs.PinnedFonts), strings.Join(pkgs, ", ")), ""}
 }
 
 func dataCheck() check {

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -15,10 +17,14 @@ func glyphsCommand() *cli.Command {
 		Name:      "glyphs",
 		Usage:     "generate an offline image set of rendered digits or letters (a domain unlike Fashion-MNIST)",
 		ArgsUsage: " ",
-		Description: "Draws each class's character from the fonts on this machine with seeded random rotation,\n" +
+		Description: "Draws each class's character from a pinned list of fonts with seeded random rotation,\n" +
 			"scale, shear, shift, stroke weight, blur and noise, white on black, into --out/train/<class>/<i>.png\n" +
-			"and --out/val/<class>/<i>.png, and records the options and fonts in --out/glyphs.json.\n" +
-			"The same seed and fonts give byte-identical files.",
+			"and --out/val/<class>/<i>.png, and records the options, the fonts with their SHA-256 and a digest\n" +
+			"of the images in --out/glyphs.json. The same seed and fonts give byte-identical files.\n\n" +
+			"The pinned list is " + strconv.Itoa(len(glyphs.PinnedFonts)) + " font files from the Debian packages\n" + pinnedPackages() + "\n" +
+			"(scripts/setup.sh installs them); each must be there with its pinned SHA-256, so the set does\n" +
+			"not depend on what else is installed. --fonts all draws from every font under\n" +
+			strings.Join(glyphs.DefaultFontDirs, " and ") + " instead (more variety; the set then depends on the machine).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the set to (a previous glyph set there is replaced)"},
 			&cli.StringFlag{Name: "set", Value: string(glyphs.Digits), Usage: "classes: digits (0-9) or letters (A-Z)"},
@@ -26,7 +32,7 @@ func glyphsCommand() *cli.Command {
 			&cli.IntFlag{Name: "val-per-class", Value: 200, Usage: "validation images per class"},
 			&cli.IntFlag{Name: "size", Value: 28, Usage: "image side in pixels"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed for every random draw"},
-			&cli.StringSliceFlag{Name: "fonts", Usage: "font folder to search (repeatable; default: /usr/share/fonts, /usr/local/share/fonts)"},
+			&cli.StringSliceFlag{Name: "fonts", Usage: "pinned (the pinned list), all (every installed font) or a font folder to search (repeatable)", DefaultText: "pinned"},
 			&cli.BoolFlag{Name: "force", Usage: "write into a non-empty folder that is not a glyph set, replacing its train/ and val/"},
 		},
 		Action: runGlyphs,
@@ -49,25 +55,52 @@ func runGlyphs(c *cli.Context) error {
 	if _, err := set.Classes(); err != nil {
 		return cli.Exit(fmt.Sprintf("--set %q: want digits or letters", c.String("set")), 2)
 	}
-	out := c.String("out")
-	start := time.Now()
-	m, err := glyphs.Generate(out, glyphs.Options{
+	opts := glyphs.Options{
 		Set:           set,
 		TrainPerClass: c.Int("train-per-class"),
 		ValPerClass:   c.Int("val-per-class"),
 		Size:          c.Int("size"),
 		Seed:          c.Uint64("seed"),
-		FontDirs:      c.StringSlice("fonts"),
 		Force:         c.Bool("force"),
-	})
+	}
+	fonts := c.StringSlice("fonts")
+	for _, f := range fonts {
+		switch {
+		case (f == "pinned" || f == "all") && len(fonts) > 1:
+			return cli.Exit(fmt.Sprintf("--fonts %s: not with other --fonts values (a folder named %s: write ./%s)", f, f, f), 2)
+		case f == "all":
+			opts.AllFonts = true
+		case f != "pinned":
+			opts.FontDirs = append(opts.FontDirs, f)
+		}
+	}
+	out := c.String("out")
+	start := time.Now()
+	m, err := glyphs.Generate(out, opts)
 	if errors.Is(err, glyphs.ErrNotEmpty) {
 		return cli.Exit(fmt.Sprintf("glyphs: --out %s is not empty and holds no %s from a previous glyph set; pass --force to replace its train/ and val/", out, glyphs.ManifestName), 1)
+	}
+	var pinErr *glyphs.PinnedFontsError
+	if errors.As(err, &pinErr) {
+		return cli.Exit(fmt.Sprintf("%v; or draw from the fonts installed with --fonts all", err), 1)
 	}
 	if err != nil {
 		return err
 	}
-	n := len(m.Classes) * (m.TrainPerClass + m.ValPerClass)
-	fmt.Fprintf(c.App.Writer, "wrote %d images (%d classes × %d train + %d val, %d×%d) from %d fonts to %s in %.1fs\n",
-		n, len(m.Classes), m.TrainPerClass, m.ValPerClass, m.Size, m.Size, len(m.Fonts), out, time.Since(start).Seconds())
+	from := fmt.Sprintf("%d fonts", len(m.Fonts))
+	if m.FontSource == glyphs.FontsPinned {
+		from = fmt.Sprintf("the %d pinned fonts", len(m.Fonts))
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %d images (%d classes × %d train + %d val, %d×%d) from %s to %s in %.1fs\n",
+		m.Images, len(m.Classes), m.TrainPerClass, m.ValPerClass, m.Size, m.Size, from, out, time.Since(start).Seconds())
 	return nil
+}
+
+// pinnedPackages lists the pinned fonts' Debian packages with versions.
+func pinnedPackages() string {
+	var ps []string
+	for _, p := range glyphs.PinnedPackages {
+		ps = append(ps, p.Name+" "+p.Version)
+	}
+	return strings.Join(ps, ", ")
 }

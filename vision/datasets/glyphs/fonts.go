@@ -15,8 +15,8 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// DefaultFontDirs are the folders searched for fonts when Options.FontDirs
-// is empty; those that do not exist are skipped.
+// DefaultFontDirs are the folders searched for fonts with Options.AllFonts;
+// those that do not exist are skipped.
 var DefaultFontDirs = []string{"/usr/share/fonts", "/usr/local/share/fonts"}
 
 // ExcludedFonts are case-insensitive parts of font names or file names
@@ -43,6 +43,13 @@ type FontInfo struct {
 	Index int `json:"index,omitempty"`
 	// Name is the face's full name from the font, e.g. "DejaVu Sans Bold".
 	Name string `json:"name"`
+	// Family and Style are the face's family and style names from the font
+	// (typographic names where it has them), e.g. "DejaVu Sans" and "Bold".
+	Family string `json:"family"`
+	Style  string `json:"style"`
+	// Package is the Debian package that installs the file, for the pinned
+	// fonts; empty otherwise.
+	Package string `json:"package,omitempty"`
 	// SHA256 is the hex SHA-256 of the font file, so a set can be traced to
 	// the exact fonts that drew it.
 	SHA256 string `json:"sha256"`
@@ -119,18 +126,18 @@ func findFaces(dirs []string, chars []rune, strict bool) ([]face, error) {
 	sort.Strings(paths)
 	var faces []face
 	for _, p := range paths {
-		faces = append(faces, loadFaces(p, chars)...)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		faces = append(faces, loadFaces(p, data, chars)...)
 	}
 	return faces, nil
 }
 
-// loadFaces parses one font file and returns its faces that draw every
-// rune in chars; files that cannot be read or parsed give none.
-func loadFaces(path string, chars []rune) []face {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
+// loadFaces parses one font file's data and returns its faces that draw
+// every rune in chars; data that does not parse gives none.
+func loadFaces(path string, data []byte, chars []rune) []face {
 	sum := sha256.Sum256(data)
 	coll, err := sfnt.ParseCollection(data)
 	if err != nil {
@@ -155,11 +162,24 @@ func loadFaces(path string, chars []rune) []face {
 			continue
 		}
 		faces = append(faces, face{
-			info:     FontInfo{Path: path, Index: i, Name: name, SHA256: hex.EncodeToString(sum[:])},
+			info: FontInfo{Path: path, Index: i, Name: name,
+				Family: firstName(f, &buf, sfnt.NameIDTypographicFamily, sfnt.NameIDFamily),
+				Style:  firstName(f, &buf, sfnt.NameIDTypographicSubfamily, sfnt.NameIDSubfamily),
+				SHA256: hex.EncodeToString(sum[:])},
 			outlines: outs,
 		})
 	}
 	return faces
+}
+
+// firstName is the first of the names ids that f has, or "".
+func firstName(f *sfnt.Font, buf *sfnt.Buffer, ids ...sfnt.NameID) string {
+	for _, id := range ids {
+		if s, err := f.Name(buf, id); err == nil && s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // outlineEm is the ppem outlines are loaded at; points are divided by it so

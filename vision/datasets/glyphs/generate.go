@@ -2,6 +2,8 @@ package glyphs
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +54,7 @@ func (s Set) Classes() ([]string, error) {
 const ManifestName = "glyphs.json"
 
 // Format identifies the layout and generator version in a manifest.
-const Format = "gtl-glyphs/1"
+const Format = "gtl-glyphs/2"
 
 // ErrNotEmpty is returned (wrapped) by Generate for a folder that holds
 // other files and no glyph-set manifest, unless Options.Force is set.
@@ -70,10 +73,16 @@ type Options struct {
 	Size int
 	// Seed seeds every random draw; default 0.
 	Seed uint64
-	// FontDirs are searched recursively for .ttf, .otf and .ttc fonts;
-	// default DefaultFontDirs (those that exist). A folder named here that
-	// does not exist is an error.
+	// FontDirs, when set, are searched recursively for .ttf, .otf and .ttc
+	// fonts instead of using the pinned list; a folder named here that does
+	// not exist is an error. Default none: the pinned fonts, PinnedFonts,
+	// every one of which must be installed with its pinned SHA-256 (else a
+	// *PinnedFontsError), so that the set depends on nothing else installed.
 	FontDirs []string
+	// AllFonts uses every usable face under DefaultFontDirs instead of the
+	// pinned list: more variety, but the set then depends on what else is
+	// installed. Default false; not with FontDirs.
+	AllFonts bool
 	// Force lets Generate write into a non-empty folder that is not a glyph
 	// set; its train/ and val/ are replaced. Default false.
 	Force bool
@@ -82,19 +91,43 @@ type Options struct {
 	Workers int
 }
 
-// Manifest is what glyphs.json records: the resolved options and the fonts
-// used, enough to make the same set again.
+// Font sources a Manifest records.
+const (
+	// FontsPinned is the default: the pinned list, PinnedFonts.
+	FontsPinned = "pinned"
+	// FontsAll is every usable face under DefaultFontDirs (Options.AllFonts).
+	FontsAll = "all"
+	// FontsDirs is every usable face under Options.FontDirs.
+	FontsDirs = "dirs"
+)
+
+// Manifest is what glyphs.json records: the resolved options, the fonts
+// used (with each file's SHA-256) and a digest of the images, enough to make
+// the same set again and to tell two sets apart. It does not depend on the
+// number of workers, so two machines that draw the same set write the same
+// manifest, byte for byte.
 type Manifest struct {
-	Format        string     `json:"format"`
-	Set           Set        `json:"set"`
-	Classes       []string   `json:"classes"`
-	TrainPerClass int        `json:"train_per_class"`
-	ValPerClass   int        `json:"val_per_class"`
-	Size          int        `json:"size"`
-	Seed          uint64     `json:"seed"`
-	FontDirs      []string   `json:"font_dirs"`
-	Fonts         []FontInfo `json:"fonts"`
-	Distortion    Distortion `json:"distortion"`
+	Format        string   `json:"format"`
+	Set           Set      `json:"set"`
+	Classes       []string `json:"classes"`
+	TrainPerClass int      `json:"train_per_class"`
+	ValPerClass   int      `json:"val_per_class"`
+	Size          int      `json:"size"`
+	Seed          uint64   `json:"seed"`
+	// FontSource is FontsPinned, FontsAll or FontsDirs.
+	FontSource string `json:"font_source"`
+	// FontDirs are the folders searched (FontsAll, FontsDirs).
+	FontDirs   []string   `json:"font_dirs,omitempty"`
+	Fonts      []FontInfo `json:"fonts"`
+	Distortion Distortion `json:"distortion"`
+	// Images is the number of images written.
+	Images int `json:"images"`
+	// ImagesSHA256 is the hex SHA-256 of the lines "<sha256>  <path>\n"
+	// (sha256sum's format) of every image, paths relative to the set's
+	// folder, in byte order; in a shell:
+	//
+	//	cd DIR && find train val -name '*.png' | LC_ALL=C sort | xargs sha256sum | sha256sum
+	ImagesSHA256 string `json:"images_sha256"`
 }
 
 // withDefaults fills the zero fields of o and checks the rest.
@@ -130,6 +163,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Workers < 1 {
 		return o, fmt.Errorf("glyphs: workers %d: want at least 1", o.Workers)
 	}
+	if o.AllFonts && len(o.FontDirs) > 0 {
+		return o, fmt.Errorf("glyphs: all fonts and font folders %s: want one of them", strings.Join(o.FontDirs, ", "))
+	}
 	return o, nil
 }
 
@@ -148,11 +184,22 @@ func Generate(dir string, o Options) (Manifest, error) {
 	for i, c := range classes {
 		chars[i] = []rune(c)[0]
 	}
-	dirs, strict := o.FontDirs, true
-	if len(dirs) == 0 {
-		dirs, strict = DefaultFontDirs, false
+	var (
+		faces  []face
+		source string
+		dirs   []string
+	)
+	switch {
+	case len(o.FontDirs) > 0:
+		source, dirs = FontsDirs, o.FontDirs
+		faces, err = findFaces(dirs, chars, true)
+	case o.AllFonts:
+		source, dirs = FontsAll, DefaultFontDirs
+		faces, err = findFaces(dirs, chars, false)
+	default:
+		source = FontsPinned
+		faces, err = pinnedFaces(PinnedFonts, chars)
 	}
-	faces, err := findFaces(dirs, chars, strict)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -163,7 +210,7 @@ func Generate(dir string, o Options) (Manifest, error) {
 	m := Manifest{
 		Format: Format, Set: o.Set, Classes: classes,
 		TrainPerClass: o.TrainPerClass, ValPerClass: o.ValPerClass,
-		Size: o.Size, Seed: o.Seed, FontDirs: dirs, Distortion: DefaultDistortion,
+		Size: o.Size, Seed: o.Seed, FontSource: source, FontDirs: dirs, Distortion: DefaultDistortion,
 	}
 	for _, f := range faces {
 		m.Fonts = append(m.Fonts, f.info)
@@ -185,6 +232,11 @@ func Generate(dir string, o Options) (Manifest, error) {
 		}
 	}
 
+	// sums[k] is the SHA-256 of image k in job order (train then val, class
+	// by class, index by index).
+	perSplit := []int{len(classes) * o.TrainPerClass, len(classes) * o.ValPerClass}
+	sums := make([][sha256.Size]byte, perSplit[0]+perSplit[1])
+	jobIndex := func(j job) int { return j.split*perSplit[0] + j.class*splits[j.split].n + j.i }
 	jobs := make(chan job)
 	var (
 		wg       sync.WaitGroup
@@ -210,6 +262,7 @@ func Generate(dir string, o Options) (Manifest, error) {
 					fail(fmt.Errorf("glyphs: encode png: %w", err))
 					continue
 				}
+				sums[jobIndex(j)] = sha256.Sum256(buf.Bytes())
 				p := filepath.Join(dir, splits[j.split].name, classes[j.class], strconv.Itoa(j.i)+".png")
 				if err := npy.WriteFileAtomic(p, buf.Bytes()); err != nil {
 					fail(fmt.Errorf("glyphs: %w", err))
@@ -234,6 +287,16 @@ feed:
 	if firstErr != nil {
 		return Manifest{}, firstErr
 	}
+	lines := make([]string, 0, len(sums))
+	for s, sp := range splits {
+		for c, class := range classes {
+			for i := range sp.n {
+				sum := sums[jobIndex(job{s, c, i})]
+				lines = append(lines, hex.EncodeToString(sum[:])+"  "+sp.name+"/"+class+"/"+strconv.Itoa(i)+".png\n")
+			}
+		}
+	}
+	m.Images, m.ImagesSHA256 = len(lines), digestLines(lines)
 
 	js, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -243,6 +306,17 @@ feed:
 		return Manifest{}, fmt.Errorf("glyphs: %w", err)
 	}
 	return m, nil
+}
+
+// digestLines is the hex SHA-256 of lines (sha256sum's "<sum>  <path>\n")
+// joined in the byte order of their paths.
+func digestLines(lines []string) string {
+	sort.Slice(lines, func(a, b int) bool { return lines[a][2*sha256.Size+2:] < lines[b][2*sha256.Size+2:] })
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // stream gives each image its own random stream, so that the output does

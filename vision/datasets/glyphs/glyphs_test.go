@@ -335,7 +335,7 @@ func TestFindFonts(t *testing.T) {
 // BenchmarkRender measures drawing one 28×28 image, without PNG encoding or
 // file writes.
 func BenchmarkRender(b *testing.B) {
-	faces := loadFaces(writeFont(b), []rune("0123456789"))
+	faces := loadFaces("GoRegular.ttf", goregular.TTF, []rune("0123456789"))
 	if len(faces) != 1 {
 		b.Fatal("Go Regular did not load")
 	}
@@ -344,14 +344,6 @@ func BenchmarkRender(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		r.render(faces[0].outlines[i%10], rand.New(rand.NewPCG(1, stream(0, i%10, i))))
 	}
-}
-
-func writeFont(b *testing.B) string {
-	p := filepath.Join(b.TempDir(), "GoRegular.ttf")
-	if err := os.WriteFile(p, goregular.TTF, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return p
 }
 
 func ExampleSet_Classes() {

@@ -13,7 +13,7 @@ import (
 	"github.com/gtl-dev/gtl/vision/npy"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/sheet_digits.png from the current generator")
+var update = flag.Bool("update", false, "rewrite testdata/sheet_digits.png and testdata/pinned_digits.json from the current generator")
 
 // TestGolden compares a contact sheet of generated images (classes as rows,
 // the first 8 training images as columns, Go fonts only) with the one in
