@@ -96,21 +96,21 @@ func (c *RunConfig) UnmarshalJSON(b []byte) error {
 }
 
 // flatSpec is RunSpec's JSON form: one object, the sections' keys side by
-// side (they are distinct).
+// side (they are distinct). Out, Resume and Overwrite say where a run
+// writes and how it starts, not what it computes: they are left out, so
+// that a resumed run's checkpoints equal the uninterrupted run's byte for
+// byte.
 type flatSpec struct {
 	DataSpec
 	ModelSpec
 	TrainSpec
-	Device    string `json:"device"`
-	Seed      uint64 `json:"seed"`
-	Out       string `json:"out,omitempty"`
-	Resume    bool   `json:"resume,omitempty"`
-	Overwrite bool   `json:"overwrite,omitempty"`
+	Device string `json:"device"`
+	Seed   uint64 `json:"seed"`
 }
 
 // MarshalJSON writes the spec as one flat object (see RunConfig).
 func (s RunSpec) MarshalJSON() ([]byte, error) {
-	return json.Marshal(flatSpec{s.Data, s.Model, s.Train, s.Device, s.Seed, s.Out, s.Resume, s.Overwrite})
+	return json.Marshal(flatSpec{s.Data, s.Model, s.Train, s.Device, s.Seed})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -119,7 +119,7 @@ func (s *RunSpec) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	*s = RunSpec{Data: f.DataSpec, Model: f.ModelSpec, Train: f.TrainSpec, Device: f.Device, Seed: f.Seed, Out: f.Out, Resume: f.Resume, Overwrite: f.Overwrite}
+	*s = RunSpec{Data: f.DataSpec, Model: f.ModelSpec, Train: f.TrainSpec, Device: f.Device, Seed: f.Seed}
 	return nil
 }
 
@@ -250,7 +250,11 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	if env.Hooks.OnOpen != nil {
 		env.Hooks.OnOpen(o)
 	}
-	res, err := Fit(ctx, m, o.Source, data, s, env)
+	loaded := o.Source
+	if s.Resume { // the run's own source, not the checkpoint it continues from: the record stays the run's
+		loaded = s.Model.Weights
+	}
+	res, err := Fit(ctx, m, loaded, data, s, env)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +274,9 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 // the choice in config.json, and trains every one of them through the same
 // loop and Stepper. It writes Out when set, and evaluates the final model.
 func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunSpec, env RunEnv) (*RunResult, error) {
+	if s.Data.ImageSize == 0 { // a caller's own spec: the data's resolution
+		s.Data.ImageSize = data.Size
+	}
 	aug, err := s.augmentation()
 	if err != nil {
 		return nil, err

@@ -17,6 +17,9 @@ import (
 // value is a FieldError naming its field.
 func TestResolve(t *testing.T) {
 	folder := t.TempDir()
+	if err := os.Mkdir(filepath.Join(folder, "cats"), 0o755); err != nil { // a class folder: an image folder
+		t.Fatal(err)
+	}
 	defaults := []struct {
 		name     string
 		spec     finetune.RunSpec
@@ -56,7 +59,7 @@ func TestResolve(t *testing.T) {
 		msg   string
 	}{
 		{"no model", finetune.RunSpec{}, "Model.Arch", "Model.Arch is required"},
-		{"missing folder", finetune.RunSpec{Model: r18, Data: finetune.DataSpec{Source: "/nonexistent"}}, "Data.Source", "not fashion-mnist and not an image folder"},
+		{"missing folder", finetune.RunSpec{Model: r18, Data: finetune.DataSpec{Source: "/nonexistent"}}, "Data.Source", "Data.Source /nonexistent: does not exist"},
 		{"classes of a folder", finetune.RunSpec{Model: r18, Data: finetune.DataSpec{Source: folder, Classes: "0-1"}}, "Data.Classes", "applies to fashion-mnist"},
 		{"split", finetune.RunSpec{Model: r18, Data: finetune.DataSpec{ValSplit: 1}}, "Data.ValSplit", "Data.ValSplit 1: want a share in (0, 1)"},
 		{"small images", finetune.RunSpec{Model: r18, Data: finetune.DataSpec{ImageSize: 8}}, "Data.ImageSize", "want at least 16"},

@@ -202,7 +202,7 @@ func probe(o ProbeOptions, weights string, fit, score *datasets.Images) (float64
 		return 0, err
 	}
 	p.EvalEvery = p.Epochs // scored once, at the end
-	spec := finetune.RunSpec{Model: finetune.ModelSpec{Arch: o.Arch, Weights: weights}, Train: p.TrainSpec, Seed: o.Seed, Device: "cpu"}
+	spec := finetune.RunSpec{Data: finetune.DataSpec{ImageSize: fit.Height}, Model: finetune.ModelSpec{Arch: o.Arch, Weights: weights}, Train: p.TrainSpec, Seed: o.Seed, Device: "cpu"}
 	res, err := finetune.Fit(context.Background(), m, weights, finetune.NewData(fit, score, fit.Height), spec, finetune.RunEnv{})
 	if err != nil {
 		return 0, fmt.Errorf("strategies: probe on %s features: %w", map[bool]string{true: "random", false: "source"}[weights == ""], err)

@@ -112,7 +112,7 @@ func TestResumeRefusesNarrowerGrid(t *testing.T) {
 			o := testGrid()
 			tt.change(&o)
 			_, err := OpenResults(dir, o, true, false)
-			if !errors.Is(err, ErrDifferentGrid) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--force") {
+			if !errors.Is(err, ErrDifferentGrid) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--overwrite") {
 				t.Errorf("err %v, want %q", err, tt.want)
 			}
 		})

@@ -88,11 +88,11 @@ func runEmbed(c *cli.Context) error {
 	if !strings.HasSuffix(c.String("out"), ".npy") {
 		return cli.Exit(fmt.Sprintf("--out %s: want a .npy file name", c.String("out")), 2)
 	}
-	if why := datasets.DescribeSource(c.String("data")); why != "" {
-		return cli.Exit(fmt.Sprintf("--data %s: %s", c.String("data"), why), 2)
-	}
 	if err := checkEmbedOut(c.String("out"), c.Bool("overwrite")); err != nil { // before any work
 		return err
+	}
+	if why := datasets.DescribeSource(c.String("data")); why != "" {
+		return cli.Exit(fmt.Sprintf("--data %s: %s", c.String("data"), why), 2)
 	}
 	src, err := openSource(c.String("data"), c.String("split"))
 	if err != nil {

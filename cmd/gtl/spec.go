@@ -28,9 +28,9 @@ var specFlags = map[string]string{
 var visionFlags = map[string]string{"Arch": "model", "Weights": "weights", "Pretrained": "pretrained", "PretrainedName": "pretrained",
 	"WeightsPrefix": "weights-prefix", "AllowNonFinite": "allow-nonfinite"}
 
-// specError turns a spec error (finetune.FieldError, vision.OptionError)
-// into one line naming the flags (exit status 2); other errors pass
-// unchanged.
+// specError turns a spec error (finetune.FieldError: exit status 2;
+// vision.OptionError, about a weights file: 1) into one line naming the
+// flags; other errors pass unchanged.
 func specError(err error) error {
 	var fe *finetune.FieldError
 	var oe *vision.OptionError
@@ -42,13 +42,13 @@ func specError(err error) error {
 			}
 			return field
 		}), 2)
-	case errors.As(err, &oe):
+	case errors.As(err, &oe): // about the weights more than the flags: exit 1, as other errors of the file
 		return cli.Exit(oe.Render(func(option string) string {
 			if f, ok := visionFlags[option]; ok {
 				return "--" + f
 			}
 			return option
-		}), 2)
+		}), 1)
 	}
 	return err
 }
