@@ -36,10 +36,10 @@ test: test-setup vet
 # Packages that link libtorch build an instrumented gotch the first time
 # (minutes); later runs reuse Go's build cache.
 FUZZTIME ?= 60s
-FUZZ_PURE := ./vision/npy:FuzzDecode ./vision/datasets:FuzzReadIDXImages \
+FUZZ_PURE := ./npy:FuzzDecode ./vision/datasets:FuzzReadIDXImages \
 	./vision/datasets:FuzzReadIDXLabels ./vision/datasets:FuzzParseClasses ./vision/datasets:FuzzEscapeName
 FUZZ_TARGETS := $(FUZZ_PURE) ./vision/transforms:FuzzDecode \
-	./vision/weights:FuzzSafetensorsHeader ./vision/weights:FuzzScanPickle ./vision/weights:FuzzReadPth ./vision:FuzzReadMeta \
+	./weights:FuzzSafetensorsHeader ./weights:FuzzScanPickle ./weights:FuzzReadPth ./vision:FuzzReadMeta \
 	./strategies:FuzzParseShots ./strategies:FuzzParseList ./finetune:FuzzFlagLists
 fuzz: setup
 	@bash scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

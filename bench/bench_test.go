@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gtl-dev/gtl/finetune"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 func TestConfigValidation(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // Default chart size in pixels.

@@ -11,7 +11,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // Tile is one image of a contact sheet with the lines of text under it.

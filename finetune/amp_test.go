@@ -8,9 +8,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // colourImages makes n images of size s×s whose class (of 3) is their

@@ -6,9 +6,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/augment"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // TestAugmentedFitDeterministic: with augmentation and Mixup/CutMix, the

@@ -9,9 +9,9 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision/augment"
 	"github.com/gtl-dev/gtl/vision/loader"
-	"github.com/gtl-dev/gtl/vision/torch"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 

@@ -19,10 +19,10 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/models"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // ddpHelperEnv makes the test binary run as one rank of a data-parallel

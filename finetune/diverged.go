@@ -3,7 +3,7 @@ package finetune
 import (
 	"fmt"
 
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // DivergedError stops a run whose training loss became NaN or infinite.

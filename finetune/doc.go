@@ -52,7 +52,7 @@
 //	p, err := finetune.Evaluate(model, finetune.FilesSet(paths, labels), finetune.EvalOptions{Prep: opened.Prep, TTA: true})
 //	r, err := metrics.Score(p.Probs, p.Labels, classes)
 //
-// All torch work runs on the trainer's worker (package vision/torch), so
+// All torch work runs on the trainer's worker (package torch), so
 // Fit and Run may be called from any goroutine. finetune sits on vision;
 // package strategies builds training plans on top of it, and package bench
 // measures its step.

@@ -8,8 +8,8 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision/torch"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/torch"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // ema keeps an exponential moving average of a model's tensors (weights

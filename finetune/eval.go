@@ -7,9 +7,9 @@ import (
 	"sort"
 
 	"github.com/gtl-dev/gtl/metrics"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 

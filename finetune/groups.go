@@ -8,8 +8,8 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // StageLRs returns discriminative learning rates for n stages (stem first,

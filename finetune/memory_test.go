@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // TestMemoryFlat: the resident memory after epoch 20 of a small run is

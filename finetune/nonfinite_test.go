@@ -6,9 +6,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // TestNonFiniteWeightsStop: a model whose weights or batch-norm statistics

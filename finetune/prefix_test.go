@@ -7,9 +7,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/augment"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // frozenModel builds arch (seed 7, 3 classes) with its first n stages

@@ -9,10 +9,10 @@ import (
 	"encoding/json"
 
 	gtlenv "github.com/gtl-dev/gtl/env"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/loader"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // RunResult is what a finished (or cleanly stopped) run measured.

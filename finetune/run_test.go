@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/finetune"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // TestResolve: defaults are filled in as documented, and each unusable

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/gtl-dev/gtl/chart"
+	"github.com/gtl-dev/gtl/npy"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/npy"
 )
 
 // runWriter writes a run's outputs to its folder: config.json at the

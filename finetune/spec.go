@@ -12,10 +12,10 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/augment"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // RunSpec is gtl's one settings type: everything that decides a training

@@ -11,9 +11,9 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision/npy"
-	"github.com/gtl-dev/gtl/vision/torch"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/npy"
+	"github.com/gtl-dev/gtl/torch"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // trainerState is what a resumed run needs: the loop's position and random

@@ -7,9 +7,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // TestResumeEqualsUninterrupted: 4 epochs in one go give the same weights

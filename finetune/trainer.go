@@ -12,10 +12,10 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/loader"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Model is a network that maps a batch of images to logits. The caller of

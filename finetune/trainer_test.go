@@ -10,10 +10,10 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/models"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // fashion returns n training images per class and the first 1000 test images.

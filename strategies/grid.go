@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gtl-dev/gtl/internal/outdir"
+	"github.com/gtl-dev/gtl/npy"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/npy"
 )
 
 // All is the shot count that means "every training image".

@@ -8,9 +8,9 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Thresholds of the advisor's table. A target with at least LargePerClass

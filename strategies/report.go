@@ -14,8 +14,8 @@ import (
 
 	"github.com/gtl-dev/gtl/chart"
 
+	"github.com/gtl-dev/gtl/npy"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/npy"
 )
 
 // Plot files WriteReport makes beside the report.

@@ -4,7 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // TestStepsFreeActivations runs forward steps (evaluation under inference

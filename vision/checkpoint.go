@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 	"github.com/sugarme/gotch/ts"
 )
 

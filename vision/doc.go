@@ -9,19 +9,20 @@
 //   - vision/models: the architectures, one file per family (resnet.go,
 //     regnet.go, …). It registers them with vision from init; import it
 //     (a blank import is enough) to build models by name.
-//   - vision/weights: weight-file formats (safetensors, PyTorch .pth
-//     reading and writing with the pickle guard, TorchScript archives,
-//     libtorch .ot) and the container detection and key normalisation of
-//     ReadWeightsWith. It knows files and tensors, not models.
-//   - vision/torch: the libtorch worker thread and the few calls gotch lacks.
-//   - vision/transforms, vision/augment, vision/datasets, vision/loader,
-//     vision/npy: images, augmentation, data sets and batching.
+//   - vision/transforms, vision/augment, vision/datasets, vision/loader:
+//     images, augmentation, data sets and batching.
 //
-// Imports go one way: vision/models → vision → vision/weights → gotch.
+// Beside it, not part of it: package weights (weight-file formats:
+// safetensors, PyTorch .pth with the pickle guard, TorchScript archives,
+// libtorch .ot; it knows files and tensors, not models), package torch
+// (the libtorch runtime: the pinned worker thread, the optimiser, autocast,
+// c10d, and the few calls gotch lacks) and package npy (NumPy arrays).
+//
+// Imports go one way: vision/models → vision → weights → torch → gotch.
 //
 // Every function that touches libtorch returns an error instead of
 // panicking, and must run on a torch worker thread (see package
-// vision/torch). Returned tensors belong to the caller, who drops them.
+// torch). Returned tensors belong to the caller, who drops them.
 //
 //	import _ "github.com/gtl-dev/gtl/vision/models"
 //

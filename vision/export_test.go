@@ -3,7 +3,7 @@ package vision
 import (
 	"sync/atomic"
 
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // Internals for the vision_test package: the tests that need gtl's

@@ -7,8 +7,8 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision/torch"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/torch"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // foldBN turns batch-norm folding on (tests switch it off to compare).

@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // hubServer serves a Hub-shaped tree: /ORG/NAME/resolve/main/config.json

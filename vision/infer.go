@@ -7,9 +7,9 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision/transforms"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // ImagesTensor stacks preprocessed images (all the same size) into a float32

@@ -14,9 +14,9 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/npy"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/npy"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // layoutFiles makes scripts/parity/layout_weights.py's files (Debian's

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // LoadReport says what a load did with each tensor.

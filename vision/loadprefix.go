@@ -7,7 +7,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // NonFiniteError refuses weights that hold NaN or Inf, naming the tensors:

@@ -6,8 +6,8 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // In inference mode the oneDNN path (MKLDNN activations, prepacked folded

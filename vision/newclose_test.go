@@ -7,8 +7,8 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // TestNewCloseFreesWeights: building and closing a model 25 times does not

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/transforms"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // CheckpointMeta is the JSON written beside a gtl checkpoint's weights: what

@@ -5,8 +5,8 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Normalize is a per-channel normalisation applied after scaling pixels to

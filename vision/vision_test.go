@@ -7,8 +7,8 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 func TestBatchNormalises(t *testing.T) {

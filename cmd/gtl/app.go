@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/env"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // run builds the app, runs it and turns its error into one line on stderr

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gtl-dev/gtl/bench"
 	"github.com/gtl-dev/gtl/finetune"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 func benchCommand() *cli.Command {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/strategies"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 func compareCommand() *cli.Command {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/finetune"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on dir (unmounted at the end of

@@ -16,10 +16,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/env"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/datasets/glyphs"
 	"github.com/gtl-dev/gtl/vision/models"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 type level int

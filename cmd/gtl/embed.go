@@ -11,10 +11,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/internal/outdir"
+	"github.com/gtl-dev/gtl/npy"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/npy"
-	"github.com/gtl-dev/gtl/vision/torch"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 

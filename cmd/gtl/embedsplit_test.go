@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // writeSeededPNG writes a seeded 24×24 noise image.

@@ -17,9 +17,9 @@ import (
 	"github.com/gtl-dev/gtl/chart"
 	"github.com/gtl-dev/gtl/finetune"
 	"github.com/gtl-dev/gtl/metrics"
+	"github.com/gtl-dev/gtl/npy"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"github.com/gtl-dev/gtl/vision/npy"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 

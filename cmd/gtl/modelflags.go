@@ -9,9 +9,9 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 )
 
 // modelFlags are the flags of every command that opens a model.

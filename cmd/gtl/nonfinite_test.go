@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // TestNonFiniteAndPrefixCLI: gtl predict refuses weights holding NaN or

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // TestPanicsAreOneLine: a panic escaping a command, and one that torch.Do

@@ -9,10 +9,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/models"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // Fashion-MNIST's training-set pixel statistics, for normalisation.

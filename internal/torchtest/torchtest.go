@@ -15,7 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/sugarme/gotch/ts"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 	"github.com/gtl-dev/gtl/vision/transforms"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 var update = flag.Bool("update", false, "rewrite ../archinfo_table.go from the built models")

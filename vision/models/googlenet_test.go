@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/torch"
 )
 
 // TestGoogLeNetAuxSkipped opens a torchvision googlenet state dict that

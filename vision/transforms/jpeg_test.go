@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 var jpegDir = flag.String("jpegdir", "", "folder of .jpg files for BenchmarkDecode (default: a generated 500x375 q90 image)")

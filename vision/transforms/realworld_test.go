@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // realImages writes the corpus of scripts/parity/realworld_images.py into

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // testImage makes a w×h picture with gradients, edges and noise, so that

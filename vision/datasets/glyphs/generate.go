@@ -18,7 +18,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 // Set names the characters a glyph set has a class for.

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/gtl-dev/gtl/vision/npy"
+	"github.com/gtl-dev/gtl/npy"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/sheet_digits.png and testdata/pinned_digits.json from the current generator")

@@ -14,7 +14,7 @@
 // file from elsewhere cannot run code.
 //
 // Writers are atomic (WriteAtomic: temporary file, sync, rename). Functions
-// that make tensors run on a torch worker thread (see vision/torch); the
+// that make tensors run on a torch worker thread (see package torch); the
 // caller owns the returned tensors (DropAll frees a map of them).
 //
 // Imports: weights sits on gotch alone; package vision (Open,

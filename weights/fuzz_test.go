@@ -12,7 +12,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/internal/fuzzcount"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // FuzzSafetensorsHeader: no header panics, and an accepted one describes

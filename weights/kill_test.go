@@ -12,7 +12,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // TestWeightsSurviveSIGKILL kills a process that keeps rewriting a 64 MB

@@ -1,7 +1,7 @@
 package torch
 
-// #cgo CFLAGS: -I${SRCDIR}/../../csrc
-// #cgo LDFLAGS: -L${SRCDIR}/../../.build/lib -lgtltorch -Wl,-rpath,${SRCDIR}/../../.build/lib
+// #cgo CFLAGS: -I${SRCDIR}/../csrc
+// #cgo LDFLAGS: -L${SRCDIR}/../.build/lib -lgtltorch -Wl,-rpath,${SRCDIR}/../.build/lib
 // #include <stdlib.h>
 // #include "gtl_api.h"
 import "C"

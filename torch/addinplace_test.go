@@ -8,7 +8,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/gtl-dev/gtl/internal/torchtest"
-	"github.com/gtl-dev/gtl/vision/torch"
+	"github.com/gtl-dev/gtl/torch"
 )
 
 // TestAddInPlace: t += other gives the sum, keeps t's autograd history

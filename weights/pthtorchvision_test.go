@@ -12,7 +12,7 @@ import (
 	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/vision"
 	_ "github.com/gtl-dev/gtl/vision/models"
-	"github.com/gtl-dev/gtl/vision/weights"
+	"github.com/gtl-dev/gtl/weights"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
