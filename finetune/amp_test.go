@@ -9,7 +9,6 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/gtl-dev/gtl/torch"
-	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
 
@@ -42,17 +41,7 @@ func TestAMPBFloat16TracksFloat32(t *testing.T) {
 	losses := map[string][]float64{}
 	for _, amp := range []string{"none", "bf16"} {
 		w := torch.NewWorker()
-		var m *vision.Model
-		if err := w.Do(func() error {
-			if err := torch.ManualSeed(7); err != nil {
-				return err
-			}
-			var err error
-			m, err = vision.New("resnet18", 3, gotch.CPU)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		m := newModel(t, w, "resnet18", 7)
 		tr := Trainer{Train: TrainSpec{Epochs: 3, Batch: 8, LR: 0.002, AMP: amp}, Seed: 1, Worker: w, Normalize: ImageNetNorm,
 			Hooks: Hooks{OnStep: func(s Step) { losses[amp] = append(losses[amp], s.Loss) }}}
 		if _, err := tr.Fit(m, m.VS, colourImages(48, 32, 4), nil); err != nil {

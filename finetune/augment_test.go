@@ -4,10 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/gtl-dev/gtl/torch"
-	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/augment"
 )
 
@@ -23,17 +20,7 @@ func TestAugmentedFitDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	train := func(workers int, seed uint64, mix bool) map[string][]float64 {
-		var m *vision.Model
-		if err := w.Do(func() error {
-			if err := torch.ManualSeed(3); err != nil {
-				return err
-			}
-			var err error
-			m, err = vision.New("resnet18", 3, gotch.CPU)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		m := newModel(t, w, "resnet18", 3)
 		defer w.Do(func() error { m.Close(); return nil })
 		a := Augmentation{Transform: light, Workers: workers, Erase: &augment.RandomErasing{P: 0.5}}
 		if mix {

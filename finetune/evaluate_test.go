@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/gtl-dev/gtl/metrics"
 	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
@@ -19,17 +17,7 @@ import (
 // the size of the crop, each image has two views (itself and its mirror).
 func TestEvaluateAgreesWithReport(t *testing.T) {
 	data := randomImages(21, 32, 4)
-	var m *vision.Model
-	if err := torch.Do(func() error {
-		if err := torch.ManualSeed(5); err != nil {
-			return err
-		}
-		var err error
-		m, err = vision.New("resnet18", 3, gotch.CPU)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	m := newModel(t, torch.Default(), "resnet18", 5)
 	defer torch.Do(func() error { m.Close(); return nil })
 	// The reference: the whole set in one batch as the trainer's
 	// validation makes it (vision.Batch, ImageNet normalisation).

@@ -27,6 +27,24 @@ func randomImages(n, s int, seed uint64) *datasets.Images {
 	return im
 }
 
+// newModel builds arch with 3 classes from libtorch's generator seeded
+// with seed, on w's thread; the caller closes it there.
+func newModel(t testing.TB, w *torch.Worker, arch string, seed int64) *vision.Model {
+	t.Helper()
+	var m *vision.Model
+	if err := w.Do(func() error {
+		if err := torch.ManualSeed(seed); err != nil {
+			return err
+		}
+		var err error
+		m, err = vision.New(arch, 3, gotch.CPU)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // snapshot copies every tensor of m; it must run on m's worker thread.
 func snapshot(m *vision.Model) map[string][]float64 {
 	out := map[string][]float64{}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/weights"
@@ -19,17 +17,7 @@ import (
 func TestNonFiniteWeightsStop(t *testing.T) {
 	w := torch.NewWorker()
 	defer w.Close()
-	var m *vision.Model
-	if err := w.Do(func() error {
-		if err := torch.ManualSeed(1); err != nil {
-			return err
-		}
-		var err error
-		m, err = vision.New("resnet18", 3, gotch.CPU)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	m := newModel(t, w, "resnet18", 1)
 	defer w.Do(func() error { m.Close(); return nil })
 	dir := t.TempDir()
 	checks, validated := 0, 0

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -471,44 +472,54 @@ func TestTrainResume(t *testing.T) {
 	}
 }
 
-// TestTrainInterrupt sends Ctrl-C to a real gtl train process.
+// TestTrainInterrupt sends Ctrl-C, and SIGTERM (what Slurm, Kubernetes and
+// docker stop send), to a real gtl train process: each stops after the
+// epoch with a resumable state and the shell's status for the signal.
 func TestTrainInterrupt(t *testing.T) {
 	if os.Getenv("GTL_TEST_MAIN") == "1" {
 		os.Exit(run(append([]string{"gtl"}, strings.Fields(os.Getenv("GTL_TEST_ARGS"))...), os.Stdout, os.Stderr))
 	}
-	out := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestTrainInterrupt$")
-	cmd.Env = append(os.Environ(), "GTL_TEST_MAIN=1", "GTL_TEST_ARGS=train --data fashion-mnist -q --model resnet18 --classes 0-2 --shots 64 --val 30 --epochs 50 --out "+out)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1<<16)
-	var seen string
-	for !regexp.MustCompile(`(?m)^1 +\d`).MatchString(seen) {
-		n, err := stdout.Read(buf)
-		if err != nil {
-			t.Fatalf("no first epoch: %v\n%s\n%s", err, seen, stderr.String())
-		}
-		seen += string(buf[:n])
-	}
-	cmd.Process.Signal(os.Interrupt)
-	rest, _ := io.ReadAll(stdout)
-	err = cmd.Wait()
-	seen += string(rest)
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Fatalf("exit: %v\n%s\n%s", err, seen, stderr.String())
-	}
-	if !strings.Contains(seen, "continue it with the same flags and --resume") || regexp.MustCompile(`(?m)^50 +\d`).MatchString(seen) {
-		t.Errorf("output:\n%s", seen)
-	}
-	if _, err := os.Stat(filepath.Join(out, "trainer-state.json")); err != nil {
-		t.Error(err)
+	for _, tc := range []struct {
+		sig  os.Signal
+		code int
+	}{{os.Interrupt, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(signalName(tc.sig), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestTrainInterrupt$")
+			cmd.Env = append(os.Environ(), "GTL_TEST_MAIN=1", "GTL_TEST_ARGS=train --data fashion-mnist -q --model resnet18 --classes 0-2 --shots 64 --val 30 --epochs 50 --out "+out)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 1<<16)
+			var seen string
+			for !regexp.MustCompile(`(?m)^1 +\d`).MatchString(seen) {
+				n, err := stdout.Read(buf)
+				if err != nil {
+					t.Fatalf("no first epoch: %v\n%s\n%s", err, seen, stderr.String())
+				}
+				seen += string(buf[:n])
+			}
+			cmd.Process.Signal(tc.sig)
+			rest, _ := io.ReadAll(stdout)
+			err = cmd.Wait()
+			seen += string(rest)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != tc.code {
+				t.Fatalf("exit: %v, want %d\n%s\n%s", err, tc.code, seen, stderr.String())
+			}
+			if !strings.Contains(seen, "continue it with the same flags and --resume") || regexp.MustCompile(`(?m)^50 +\d`).MatchString(seen) ||
+				!strings.Contains(stderr.String(), signalName(tc.sig)+": stopping after this epoch") {
+				t.Errorf("output:\n%s\nstderr:\n%s", seen, stderr.String())
+			}
+			if _, err := os.Stat(filepath.Join(out, "trainer-state.json")); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 

@@ -222,7 +222,7 @@ func runCompare(c *cli.Context) error {
 	fmt.Fprintf(w, "\n%s in %s; report: %s\n", out, time.Since(began).Round(time.Second), filepath.Join(out, "report.md"))
 	if stop.requested() {
 		fmt.Fprintf(w, "interrupted: finished runs are saved; continue with the same flags and --resume\n")
-		return cli.Exit("", 130)
+		return cli.Exit("", stop.exitCode())
 	}
 	return nil
 }

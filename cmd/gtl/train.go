@@ -22,7 +22,7 @@ func trainCommand() *cli.Command {
 			"statistics), --freeze all trains only the head on features computed once, --lr-decay gives\n" +
 			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
 			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
-			"epoch the run can be continued with --resume (Ctrl-C stops after the current epoch).",
+			"epoch the run can be continued with --resume (Ctrl-C, SIGTERM or SIGHUP stop after the current epoch).",
 		Flags: append(append(append(append(modelFlags(), augmentFlags()...), stepFlags()...),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/<class>/… and DIR/val/<class>/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
@@ -153,7 +153,7 @@ func runTrain(c *cli.Context) error {
 	reportSkipped(c, res.Skipped)
 	if res.Stopped {
 		fmt.Fprintf(w, "interrupted: the run stopped after a complete epoch; continue it with the same flags and --resume\n")
-		return cli.Exit("", 130)
+		return cli.Exit("", stop.exitCode())
 	}
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, res.Report, res.Config.ValImages)
