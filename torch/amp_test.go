@@ -141,20 +141,29 @@ func TestCUDACallsWithoutCUDA(t *testing.T) {
 	if len(CUDADevices()) > 0 {
 		t.Skip("a CUDA device is present")
 	}
-	if err := CUDASynchronize(0); err == nil {
-		t.Errorf("CUDASynchronize without CUDA succeeded")
-	}
-	if n, err := CUDAPeakAllocated(0); err == nil || n != -1 {
-		t.Errorf("CUDAPeakAllocated without CUDA = %d, %v; want -1 and an error", n, err)
-	}
-	if err := CUDAResetPeak(0); err == nil {
-		t.Errorf("CUDAResetPeak without CUDA succeeded")
-	}
-	// Process-wide switches are harmless without CUDA.
-	if err := SetCuDNNBenchmark(false); err != nil {
-		t.Errorf("SetCuDNNBenchmark: %v", err)
-	}
-	if err := SetAllowTF32(false); err != nil {
-		t.Errorf("SetAllowTF32: %v", err)
+	// On the pinned worker: libtorch's last error is per OS thread, and a
+	// goroutine moved between the call and the read would see another
+	// thread's (and leave this one's to the next test on that thread).
+	err := Do(func() error {
+		if err := CUDASynchronize(0); err == nil {
+			t.Errorf("CUDASynchronize without CUDA succeeded")
+		}
+		if n, err := CUDAPeakAllocated(0); err == nil || n != -1 {
+			t.Errorf("CUDAPeakAllocated without CUDA = %d, %v; want -1 and an error", n, err)
+		}
+		if err := CUDAResetPeak(0); err == nil {
+			t.Errorf("CUDAResetPeak without CUDA succeeded")
+		}
+		// Process-wide switches are harmless without CUDA.
+		if err := SetCuDNNBenchmark(false); err != nil {
+			t.Errorf("SetCuDNNBenchmark: %v", err)
+		}
+		if err := SetAllowTF32(false); err != nil {
+			t.Errorf("SetAllowTF32: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
