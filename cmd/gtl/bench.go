@@ -93,8 +93,8 @@ func runBench(c *cli.Context) error {
 	if res.AMP != "" {
 		amps = "amp " + res.AMP
 	}
-	fmt.Fprintf(w, "%s %s: batch %d, %d px, %s%s on %s (%s), %d threads, libtorch %s\n",
-		res.Model, res.Mode, res.Batch, res.ImageSize, amps, cl, res.Device, res.DeviceName, res.Threads, res.Libtorch)
+	fmt.Fprintf(w, "%s %s: batch %d, %d px, %s%s on %s (%s), %s, libtorch %s\n",
+		res.Model, res.Mode, res.Batch, res.ImageSize, amps, cl, res.Device, res.DeviceName, plural(res.Threads, "thread"), res.Libtorch)
 	fmt.Fprintf(w, "  %.1f images/s; step p50 %.1f ms, p90 %.1f ms (%d steps after %d warm-up)\n",
 		res.ImagesPerSec, res.StepP50Ms, res.StepP90Ms, res.Steps, res.Warmup)
 	if res.PeakMemBytes >= 0 {
