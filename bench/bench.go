@@ -146,11 +146,7 @@ func Bench(w *torch.Worker, cfg Config) (BenchResult, error) {
 func bench(cfg Config) (BenchResult, error) {
 	dev := cfg.Device
 	cuda := dev.IsCuda()
-	ampName := cfg.Train.AMP
-	if ampName == "none" {
-		ampName = ""
-	}
-	amp, _ := torch.ParseAMP(ampName) // checked by withDefaults
+	amp := cfg.Train.Precision() // checked by withDefaults
 	if err := torch.ManualSeed(cfg.Seed); err != nil {
 		return BenchResult{}, err
 	}

@@ -556,6 +556,10 @@ func ampName(s string) string {
 	return s
 }
 
+// Precision returns the mixed precision AMP names (torch.AMPOff for ""
+// and none); a value check would refuse is AMPOff too.
+func (t TrainSpec) Precision() torch.AMP { return t.amp() }
+
 // amp returns the spec's mixed precision.
 func (t TrainSpec) amp() torch.AMP {
 	a, _ := torch.ParseAMP(ampName(t.AMP)) // checked by check
