@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"sort"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gtl-dev/gtl/finetune"
+	"github.com/gtl-dev/gtl/metrics"
 	"github.com/gtl-dev/gtl/npy"
 	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
@@ -164,7 +164,7 @@ func runPredict(c *cli.Context) error {
 		if tta != nil {
 			probs = tta[i]
 		} else {
-			probs = softmax(all[i])
+			probs = metrics.Softmax(all[i])
 		}
 		idx := make([]int, len(probs))
 		for j := range idx {
@@ -215,21 +215,4 @@ func batchData(batch []input, eval transforms.Eval, prep vision.Preprocess) ([]f
 		data = append(data, v...)
 	}
 	return data, dims, nil
-}
-
-func softmax(v []float32) []float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = math.Max(m, float64(x))
-	}
-	out := make([]float64, len(v))
-	var s float64
-	for i, x := range v {
-		out[i] = math.Exp(float64(x) - m)
-		s += out[i]
-	}
-	for i := range out {
-		out[i] /= s
-	}
-	return out
 }
