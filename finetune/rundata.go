@@ -34,7 +34,8 @@ func NewData(train, val *datasets.Images, size int) *Data {
 }
 
 // LoadData reads the data of a resolved spec, without drawing shots:
-// Fashion-MNIST (the classes of d.Classes, d.Val balanced test images)
+// Fashion-MNIST (the classes of d.Classes, d.Val balanced images held out
+// of the training split for validation)
 // or an image folder (train/ and val/, or a seeded d.ValSplit of each
 // class). With stream, an image folder's training images are listed, not
 // read (the loader decodes them every epoch).
@@ -192,13 +193,19 @@ func (d *Data) Images() (*datasets.Images, error) {
 	return vision.PrepareRGB(im, d.Size), nil
 }
 
-// readFashion loads Fashion-MNIST's training split and n balanced images of
-// its test split (all for n = 0), restricted to the classes of spec.
-func readFashion(spec string, n int) (train, test *datasets.Images, err error) {
+// FashionValSeed seeds the draw of the validation images that Fashion-MNIST
+// runs hold out of the training split: fixed, so every run of a comparison
+// (any seed, any strategy) validates on the same images.
+const FashionValSeed = 7
+
+// readFashion loads Fashion-MNIST's training split, restricted to the
+// classes of spec, and holds n balanced images of it out for validation
+// (n/classes per class, drawn with FashionValSeed): the returned training
+// set no longer contains them, and the test split is left for gtl eval
+// alone, so choosing the best epoch never sees an image the final report
+// is measured on.
+func readFashion(spec string, n int) (train, val *datasets.Images, err error) {
 	if train, err = datasets.LoadFashionMNIST("", datasets.Train); err != nil {
-		return nil, nil, err
-	}
-	if test, err = datasets.LoadFashionMNIST("", datasets.Test); err != nil {
 		return nil, nil, err
 	}
 	if spec != "" {
@@ -209,18 +216,30 @@ func readFashion(spec string, n int) (train, test *datasets.Images, err error) {
 		if train, err = train.SelectClasses(classes); err != nil {
 			return nil, nil, err
 		}
-		if test, err = test.SelectClasses(classes); err != nil {
-			return nil, nil, err
+	}
+	per := n / len(train.Classes)
+	if per < 1 {
+		return nil, nil, FieldErrorf("Data.Val", "{Data.Val} %d: want at least one image per class (%d)", n, len(train.Classes))
+	}
+	idx, err := train.FirstPerClass(per, FashionValSeed)
+	if err != nil {
+		return nil, nil, FieldErrorf("Data.Val", "{Data.Val} %d: %w", n, err)
+	}
+	held := make([]bool, train.Len())
+	for _, i := range idx {
+		held[i] = true
+	}
+	rest := make([]int, 0, train.Len()-len(idx))
+	for i, h := range held {
+		if !h {
+			rest = append(rest, i)
 		}
 	}
-	if n > 0 && n < test.Len() {
-		idx, err := test.FirstPerClass(n/len(test.Classes), 7)
-		if err != nil {
-			return nil, nil, err
-		}
-		if test, err = test.Subset(idx); err != nil {
-			return nil, nil, err
-		}
+	if val, err = train.Subset(idx); err != nil {
+		return nil, nil, err
 	}
-	return train, test, nil
+	if train, err = train.Subset(rest); err != nil {
+		return nil, nil, err
+	}
+	return train, val, nil
 }

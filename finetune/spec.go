@@ -145,8 +145,10 @@ type DataSpec struct {
 	// Shots is the number of training images per class, drawn with Seed;
 	// default 0: all of them.
 	Shots int `json:"shots"`
-	// Val is the number of Fashion-MNIST test images to validate on,
-	// balanced over the classes; default 0: all of the selected classes.
+	// Val is the number of Fashion-MNIST training images held out for
+	// validation (balanced over the classes, the same images for every
+	// seed; they are never trained on, and the test split is left for
+	// gtl eval); default 2000.
 	Val int `json:"val"`
 	// ValSplit is the share of each class an image folder without val/
 	// keeps for validation, in (0, 1); default 0.2.
@@ -583,6 +585,9 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 	}
 	if d.Shots < 0 || d.Val < 0 {
 		return d, FieldErrorf("Data.Shots", "{Data.Shots} %d, {Data.Val} %d: want 0 (all) or more", d.Shots, d.Val)
+	}
+	if d.Val == 0 && d.Source == "fashion-mnist" {
+		d.Val = 2000
 	}
 	switch {
 	case d.ValSplit == 0:

@@ -32,7 +32,7 @@ func compareCommand() *cli.Command {
 			weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
-			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist test images to evaluate every run on (0: all)"},
+			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist training images held out to evaluate every run on (balanced; never trained on)"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for evaluation (folders without val/)"},
 			&cli.StringFlag{Name: "strategies", Value: "scratch,linear,freeze-2,full", Usage: "strategies: scratch, linear, freeze-N, full, gradual"},
 			&cli.StringFlag{Name: "shots", Value: "5,20,100,all", Usage: "training images per class, or all"},

@@ -10,8 +10,8 @@ import (
 )
 
 // loadTarget reads --data for gtl compare and gtl recommend:
-// fashion-mnist (with --classes; --val test-split images, balanced over
-// the classes) or an image folder (train/ and val/, or a --val-split of
+// fashion-mnist (with --classes; --val training images held out for
+// validation, balanced over the classes) or an image folder (train/ and val/, or a --val-split of
 // each class), every training image in memory, the evaluation images at
 // size (see finetune.LoadData).
 func loadTarget(c *cli.Context, size int) (*finetune.Data, error) {

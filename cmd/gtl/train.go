@@ -28,7 +28,7 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
 			&cli.StringFlag{Name: "classes", Usage: "classes to use, e.g. 5-9 or 0,2,4 (default: all)"},
 			&cli.IntFlag{Name: "shots", Usage: "training images per class, sampled with --seed (0: all)"},
-			&cli.IntFlag{Name: "val", Value: 2000, Usage: "test-split images to validate on (0: all of the selected classes)"},
+			&cli.IntFlag{Name: "val", Value: 2000, Usage: "fashion-mnist training images held out for validation (balanced; the test split is left for gtl eval)"},
 			&cli.StringFlag{Name: "strategy", Usage: "scratch, linear, freeze-N, full, gradual, or auto (gtl recommend's choice): sets freeze, rates, epochs and schedule unless given"},
 			&cli.StringFlag{Name: "freeze", Value: "0", Usage: "stages to freeze from the stem: a number, or all (feature extractor)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "run the frozen stages every step instead of once per image (--freeze all or N; the naive path, for comparisons)"},
