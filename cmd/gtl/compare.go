@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -29,7 +30,7 @@ func compareCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
 			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (a gtl checkpoint, or torchvision weights)"},
-			weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
+			pretrainedFlag(), weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "val", Value: 1000, Usage: "fashion-mnist training images held out to evaluate every run on (balanced; never trained on)"},
@@ -231,12 +232,33 @@ func runCompare(c *cli.Context) error {
 // from the flags and the source checkpoint.
 func sourceModel(c *cli.Context, sts []strategies.Strategy) (arch string, size int, err error) {
 	arch, weights := c.String("model"), c.String("weights")
+	if name, on := pretrainedName(c), c.Bool("pretrained"); on {
+		if weights != "" {
+			return "", 0, cli.Exit("--pretrained and --weights: give one source", 2)
+		}
+		if arch == "" {
+			return "", 0, cli.Exit("--pretrained needs --model: the architecture whose torchvision weights to use", 2)
+		}
+		if strings.HasPrefix(name, "hf-hub:") {
+			return "", 0, cli.Exit("--pretrained "+name+": hf-hub: weights are read by train, predict, eval, embed and export; here pass the downloaded model.safetensors as --weights", 2)
+		}
+		fetch := fetchProgress(c)
+		fetch.Name = name
+		path, err := vision.FetchPretrained(arch, fetch)
+		if err != nil {
+			return "", 0, err
+		}
+		if err := c.Set("weights", path); err != nil {
+			return "", 0, err
+		}
+		weights = path
+	}
 	transfer := false
 	for _, s := range sts {
 		transfer = transfer || s.Transfer
 	}
 	if transfer && weights == "" {
-		return "", 0, cli.Exit("--weights: the source model is needed by every strategy but scratch", 2)
+		return "", 0, cli.Exit("--weights (or --model with --pretrained): the source model is needed by every strategy but scratch", 2)
 	}
 	if weights == "" && c.String("weights-key") != "" {
 		return "", 0, cli.Exit("--weights-key: chooses an entry of --weights, which is not given", 2)

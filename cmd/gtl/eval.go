@@ -158,12 +158,18 @@ func runEval(c *cli.Context) error {
 	}
 	set := relabelled{d.set, labels}
 	opts := finetune.EvalOptions{Batch: c.Int("batch"), Prep: o.Prep, TTA: c.Bool("tta")}
+	var bar *countBar // on a terminal only (see liveLine)
 	if !c.Bool("quiet") {
-		opts.Progress = func(done, total int) { fmt.Fprintf(c.App.ErrWriter, "\revaluated %d/%d", done, total) }
+		opts.Progress = func(done, total int) {
+			if bar == nil {
+				bar = newCountBar(c.App.ErrWriter, false, "evaluating", int64(total), nil)
+			}
+			bar.set(int64(done))
+		}
 	}
 	p, err := finetune.Evaluate(o.Model, set, opts)
-	if opts.Progress != nil {
-		fmt.Fprintln(c.App.ErrWriter)
+	if bar != nil {
+		bar.finish()
 	}
 	if err != nil {
 		return cli.Exit(err.Error(), 2)

@@ -22,13 +22,18 @@ func modelFlags() []cli.Flag {
 		weightsKeyFlag(),
 		weightsPrefixFlag(),
 		allowNonFiniteFlag(),
-		&cli.GenericFlag{Name: "pretrained", Value: &pretrainedValue{},
-			Usage: "pretrained weights for --model, from the cache ($GTL_HOME) or downloaded: bare for torchvision's DEFAULT, " +
-				"or =NAME for one of the weights gtl models lists (IMAGENET1K_V1, IMAGENET1K_V2, …), or hf-hub:ORG/NAME for timm's from the Hugging Face Hub"},
+		pretrainedFlag(),
 		&cli.IntFlag{Name: "num-classes", Usage: "classes of the output layer; a different count than the weights' re-initialises the head (0: as in the weights)"},
 		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed for the re-initialised head"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no load report or progress on stderr"},
 	}
+}
+
+// pretrainedFlag is --pretrained (see pretrainedValue).
+func pretrainedFlag() cli.Flag {
+	return &cli.GenericFlag{Name: "pretrained", Value: &pretrainedValue{},
+		Usage: "pretrained weights for --model, from the cache ($GTL_HOME) or downloaded: bare for torchvision's DEFAULT, " +
+			"or =NAME for one of the weights gtl models lists (IMAGENET1K_V1, IMAGENET1K_V2, …), or hf-hub:ORG/NAME for timm's from the Hugging Face Hub"}
 }
 
 // pretrainedValue is --pretrained: a boolean flag (bare --pretrained, or

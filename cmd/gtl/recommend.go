@@ -24,8 +24,8 @@ func recommendCommand() *cli.Command {
 			"printed with the gtl train command that runs it.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},
-			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Required: true, Usage: "source weights"},
-			weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
+			&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "source weights (or --pretrained)"},
+			pretrainedFlag(), weightsKeyFlag(), weightsPrefixFlag(), allowNonFiniteFlag(),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/… and DIR/val/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.StringFlag{Name: "classes", Usage: "fashion-mnist classes of the target, e.g. 5-9"},
 			&cli.IntFlag{Name: "shots", Usage: "labelled images per class you have (fashion-mnist: sampled with --seed; 0: all)"},
@@ -79,7 +79,14 @@ func runRecommend(c *cli.Context) error {
 	}
 	args := []string{"gtl train", "--model " + arch, "--data " + c.String("data")}
 	if rec.Strategy != "scratch" {
-		args = append(args, "--weights "+c.String("weights"))
+		switch name := pretrainedName(c); {
+		case c.Bool("pretrained") && name != "":
+			args = append(args, "--pretrained="+name)
+		case c.Bool("pretrained"):
+			args = append(args, "--pretrained")
+		default:
+			args = append(args, "--weights "+c.String("weights"))
+		}
 		if k := c.String("weights-key"); k != "" {
 			args = append(args, "--weights-key "+k)
 		}

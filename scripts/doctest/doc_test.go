@@ -531,7 +531,7 @@ func seedWeights(t *testing.T, home, arch string) {
 		t.Fatal(err)
 	}
 	py := fmt.Sprintf("import torch, torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.%s().state_dict(), %q)\n", arch, dst)
-	if out, err := exec.Command("python3", "-c", py).CombinedOutput(); err != nil {
+	if out, err := exec.Command("/usr/bin/python3", "-c", py).CombinedOutput(); err != nil {
 		t.Fatalf("python3 torchvision %s: %v\n%s", arch, err, out)
 	}
 }
