@@ -258,7 +258,7 @@ func sourceModel(c *cli.Context, sts []strategies.Strategy) (arch string, size i
 		transfer = transfer || s.Transfer
 	}
 	if transfer && weights == "" {
-		return "", 0, cli.Exit("--weights (or --model with --pretrained): the source model is needed by every strategy but scratch", 2)
+		return "", 0, cli.Exit("--weights FILE or --model ARCH --pretrained: the source model is required (every strategy but scratch starts from it)", 2)
 	}
 	if weights == "" && c.String("weights-key") != "" {
 		return "", 0, cli.Exit("--weights-key: chooses an entry of --weights, which is not given", 2)
