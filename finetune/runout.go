@@ -96,10 +96,16 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
 	if !resume {
-		_ = w.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
+		// Written now: a run killed before its first epoch ends may have
+		// committed a state inside it, and its resumption appends.
+		_ = w.cw.Write(metricsHeader)
+		w.cw.Flush()
 	}
 	return w, best, nil
 }
+
+// metricsHeader is metrics.csv's first line.
+var metricsHeader = []string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"}
 
 // trimMetrics drops from the metrics of the run in dir the epochs after
 // the committed one (a process killed between an epoch's checkpoint and
@@ -136,6 +142,9 @@ func trimMetrics(dir string) (float64, error) {
 	cp := filepath.Join(dir, "metrics.csv")
 	if b, err := os.ReadFile(cp); err == nil {
 		var kept strings.Builder
+		if !strings.HasPrefix(string(b), "epoch,") { // killed before the header reached the file
+			kept.WriteString(strings.Join(metricsHeader, ",") + "\n")
+		}
 		for i, line := range strings.Split(string(b), "\n") {
 			head, _, _ := strings.Cut(line, ",")
 			e, err := strconv.Atoi(head)

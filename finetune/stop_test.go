@@ -18,9 +18,10 @@ import (
 
 // stopSpec is the run the stop tests interrupt: AdamW (the optimiser's
 // state matters), a cosine schedule (the rate depends on the step), 3
-// epochs of 3 steps on the 12 training images of stopImages.
+// epochs of 3 steps on the 12 training images of stopImages, with a small
+// model that has batch norms (their statistics must resume too).
 func stopSpec(images, out string) RunSpec {
-	return RunSpec{Data: DataSpec{Source: images, ImageSize: 32, ValSplit: 0.34}, Model: ModelSpec{Arch: "resnet18"},
+	return RunSpec{Data: DataSpec{Source: images, ImageSize: 32, ValSplit: 0.34}, Model: ModelSpec{Arch: "shufflenet_v2_x0_5"},
 		Train: TrainSpec{Epochs: 3, Batch: 4, LR: 0.01, Optimizer: "adamw", Schedule: "cosine", Augment: "none"}, Seed: 5, Out: out}
 }
 
@@ -45,7 +46,7 @@ type stopCase struct {
 var stopCases = []stopCase{
 	{name: "in memory", short: true, edit: func(*RunSpec) {}},
 	{name: "cached features", short: true, source: true, edit: func(s *RunSpec) { s.Train.Freeze = "all"; s.Train.LR = 0.05 }},
-	{name: "augmented stream, EMA, mixup", edit: func(s *RunSpec) { s.Train.Augment, s.Train.EMA, s.Train.Mixup = "light", 0.9, 0.4 }},
+	{name: "augmented stream, EMA, mixup", short: true, edit: func(s *RunSpec) { s.Train.Augment, s.Train.EMA, s.Train.Mixup = "light", 0.9, 0.4 }},
 	{name: "frozen prefix cached, SGD momentum", source: true, edit: func(s *RunSpec) { s.Train.Freeze, s.Train.Optimizer = "2", "sgd" }},
 }
 

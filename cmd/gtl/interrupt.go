@@ -43,9 +43,9 @@ func stopOnInterrupt(parent context.Context, w io.Writer) *interrupt {
 				in.sig.Store(int32(n))
 			}
 			in.flag.Store(true)
-			fmt.Fprintf(w, "\n%s: stopping after this step (the same signal again quits now)\n", signalName(s))
-			signal.Stop(in.ch)
+			signal.Stop(in.ch) // the next one takes the default action: the process ends
 			in.cancel()
+			fmt.Fprintf(w, "\n%s: stopping after this step (the same signal again quits now)\n", signalName(s))
 		}
 	}()
 	return in
