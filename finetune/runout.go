@@ -309,7 +309,7 @@ func linkCheckpoint(src, dst string, write func(dst string) error) error {
 // linkAtomic replaces dst with a hard link to src (through a temporary
 // name and a rename, so that dst is never missing or partial).
 func linkAtomic(src, dst string) error {
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".link")
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-link") // a temporary name RunFiles knows
 	_ = os.Remove(tmp)
 	if err := os.Link(src, tmp); err != nil {
 		return err
