@@ -38,7 +38,7 @@ type runWriter struct {
 	release func() // the folder's lock (LockOut)
 
 	m        *vision.Model
-	epochNum int // the epoch just ended
+	epochNum int                    // the epoch just ended
 	only     func(name string) bool // the variables that change (nil: all)
 	improved bool                   // the epoch just ended has the best accuracy so far
 	kept     map[string]*ts.Tensor  // an earlier epoch's best, not written yet (owned)
