@@ -259,7 +259,7 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 		env.Hooks.OnOpen(o)
 	}
 	loaded := o.Source
-	if s.Resume { // the run's own source, not the checkpoint it continues from: the record stays the run's
+	if s.Resume && o.Source == filepath.Join(s.Out, "last.safetensors") { // an earlier layout's state: the record stays the run's
 		loaded = s.Model.Weights
 	}
 	res, err := Fit(ctx, m, loaded, data, s, env)
@@ -299,6 +299,9 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		return nil, err
 	}
 	t := s.Train
+	if env.Dist != nil && s.CheckpointEvery > 0 {
+		return nil, FieldErrorf("CheckpointEvery", "{CheckpointEvery} %d: states inside epochs are not supported in a data-parallel run (each rank holds its own part of the epoch's loss); states are committed at epoch ends ({SaveEvery})", s.CheckpointEvery)
+	}
 	// Resolve refuses a user's frozen stages without source weights; Fit
 	// freezes what it is told (the advisor's random-feature probe freezes a
 	// random backbone on purpose).
