@@ -114,7 +114,9 @@ type Result struct {
 }
 
 // StopPoint is where a run stopped: after step Step of epoch Epoch
-// (Step is the epoch's step count when it stopped at the epoch's end).
+// (Step is the epoch's step count when it stopped at the epoch's end;
+// epoch 1 step 0 when it stopped before its first step, with nothing to
+// resume).
 type StopPoint struct{ Epoch, Step, StepsPerEpoch int }
 
 // MidEpoch reports whether the run stopped inside an epoch.
@@ -580,6 +582,9 @@ func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr 
 	sum := part.LossSum
 	skipped := append([]string(nil), part.Skipped...)
 	for s := from; s < steps; s++ {
+		if s == from && d == nil && t.stopRequested() { // before this process's first step: the committed state (if any) stands
+			return Epoch{}, s, nil
+		}
 		if s > from { // a step boundary inside the epoch, after a step of this process
 			g := (e-1)*steps + s // steps done in the run
 			stop := d == nil && t.stopRequested()

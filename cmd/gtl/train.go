@@ -157,7 +157,13 @@ func runTrain(c *cli.Context) error {
 	reportSkipped(c, res.Skipped)
 	if res.Stopped {
 		where := "after a complete epoch"
-		if p := res.Result.Stopped; p != nil && p.MidEpoch() {
+		switch p := res.Result.Stopped; {
+		case p != nil && p.Step == 0 && p.Epoch == 1 && !spec.Resume:
+			fmt.Fprintf(w, "interrupted before the first step: nothing to resume (run it again with --overwrite)\n")
+			return cli.Exit("", stop.exitCode())
+		case p != nil && p.Step == 0:
+			where = fmt.Sprintf("before epoch %d", p.Epoch)
+		case p != nil && p.MidEpoch():
 			where = fmt.Sprintf("after step %d of %d of epoch %d", p.Step, p.StepsPerEpoch, p.Epoch)
 		}
 		fmt.Fprintf(w, "interrupted: the run stopped %s with a resumable state; continue it with the same flags and --resume\n", where)
