@@ -156,7 +156,7 @@ func runCompare(c *cli.Context) error {
 		fmt.Fprintf(w, "shard %s: %d of the %d runs\n", shard, len(cells), len(g.Cells()))
 	}
 	bar := newGridBar(c, total)
-	stop := stopOnInterrupt(c.Context, c.App.ErrWriter)
+	stop := stopOnInterrupt(c.Context, c.App.ErrWriter, "this step")
 	defer stop.release()
 	began := time.Now()
 	for _, cell := range cells {

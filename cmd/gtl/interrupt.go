@@ -29,8 +29,9 @@ type interrupt struct {
 var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 // stopOnInterrupt starts listening; ctx (derived from parent) ends at the
-// first stop signal, which is reported on w.
-func stopOnInterrupt(parent context.Context, w io.Writer) *interrupt {
+// first stop signal, which is reported on w as stopping after `at` (this
+// step; a data-parallel rank: this epoch).
+func stopOnInterrupt(parent context.Context, w io.Writer, at string) *interrupt {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -45,7 +46,7 @@ func stopOnInterrupt(parent context.Context, w io.Writer) *interrupt {
 			in.flag.Store(true)
 			signal.Stop(in.ch) // the next one takes the default action: the process ends
 			in.cancel()
-			fmt.Fprintf(w, "\n%s: stopping after this step (the same signal again quits now)\n", signalName(s))
+			fmt.Fprintf(w, "\n%s: stopping after %s (the same signal again quits now)\n", signalName(s), at)
 		}
 	}()
 	return in

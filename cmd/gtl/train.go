@@ -90,7 +90,11 @@ func runTrain(c *cli.Context) error {
 	}
 	bar := newTrainingBar(c)
 	var chance finetune.ChanceWatch // set up in OnStart
-	stop := stopOnInterrupt(c.Context, c.App.ErrWriter)
+	at := "this step"
+	if group != nil { // the ranks stop together, at the epoch's end
+		at = "this epoch"
+	}
+	stop := stopOnInterrupt(c.Context, c.App.ErrWriter, at)
 	defer stop.release()
 	if !c.Bool("quiet") {
 		env.Fetch = fetchProgress(c)
