@@ -42,7 +42,7 @@ func committedState(dir string) (epoch, step int, ok bool) {
 func TestTrainStopMidEpoch(t *testing.T) {
 	dir := t.TempDir()
 	args := func(out string, extra ...string) []string {
-		return append([]string{"--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "shufflenet_v2_x0_5", "--classes", "0-2", "--shots", "64",
+		return append([]string{"--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "shufflenet_v2_x0_5", "--classes", "0-2", "--shots", "40",
 			"--val", "30", "--image-size", "32", "--batch", "8", "--epochs", "3", "--optimizer", "adamw", "--schedule", "cosine", "--out", out}, extra...)
 	}
 	ref := filepath.Join(dir, "ref")
@@ -55,13 +55,13 @@ func TestTrainStopMidEpoch(t *testing.T) {
 	}{{"SIGTERM", 1}, {"SIGTERM twice", 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
-			cmd := gtlProcess(args(out, "--checkpoint-every", "5")...)
+			cmd := gtlProcess(args(out, "--checkpoint-every", "4")...)
 			var stdout, stderr lockedBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			// 24 steps an epoch: the first state is committed at step 5.
+			// 15 steps an epoch: the first state is committed at step 4.
 			deadline := time.Now().Add(2 * time.Minute)
 			for {
 				if _, _, ok := committedState(out); ok {
@@ -92,7 +92,7 @@ func TestTrainStopMidEpoch(t *testing.T) {
 			case tc.signals == 2 && !killed && ws.ExitStatus() != 143:
 				t.Fatalf("exit %v, want killed by SIGTERM (or 143)\n%s\n%s", err, stdout.String(), stderr.String())
 			}
-			if !killed && !regexp.MustCompile(`interrupted: the run stopped after step \d+ of 24 of epoch \d with a resumable state; continue it with the same flags and --resume`).MatchString(stdout.String()) {
+			if !killed && !regexp.MustCompile(`interrupted: the run stopped after step \d+ of 15 of epoch \d with a resumable state; continue it with the same flags and --resume`).MatchString(stdout.String()) {
 				t.Errorf("output:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 			}
 			e, s, ok := committedState(out)
