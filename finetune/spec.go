@@ -48,8 +48,11 @@ type RunSpec struct {
 	// writes nothing.
 	Out string
 	// Resume continues the interrupted run in Out (same spec) from its
-	// last committed epoch (trainer-state.json: weights, optimiser and loop
-	// state; metrics lines after that epoch are dropped); default false.
+	// last committed state — an epoch's end, or a step inside an epoch
+	// (CheckpointEvery, a stop) — (trainer-state.json: weights, optimiser
+	// and loop state; metrics lines after it are dropped): the model is
+	// opened from the spec's weights again and the state's tensors replace
+	// what training changed. Default false.
 	Resume bool
 	// Overwrite replaces an earlier run in Out: its files (RunFiles) are
 	// removed before the run writes anything; default false: such a folder
