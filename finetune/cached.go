@@ -34,7 +34,11 @@ func (t *Trainer) fitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 	}
 	defer t.release(c)
 	head := Func(m.Head.Forward)
-	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
+	tc := *t // only the head trains: the state holds only its tensors
+	if tc.saveOnly == nil {
+		tc.saveOnly = headVars(m)
+	}
+	return tc.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
 		train.Len(), fromBatcher(c.train, cfg.Batch), c.val)
 }
 
@@ -184,6 +188,11 @@ func headOptimizer(m *vision.Model, cfg loop) (*torch.Optimizer, []Group, error)
 		return nil, nil, err
 	}
 	return opt, groups, nil
+}
+
+// headVars selects the variables of m's head (under its HeadPrefixes).
+func headVars(m *vision.Model) func(name string) bool {
+	return func(name string) bool { return hasPrefix(name, m.HeadPrefixes) }
 }
 
 func hasPrefix(name string, prefixes []string) bool {

@@ -28,7 +28,7 @@ const crashEnv = "GTL_TEST_CRASH"
 // state matters), a cosine schedule, EMA optional.
 func crashSpec(images, out string, ema float64) RunSpec {
 	return RunSpec{Data: DataSpec{Source: images, ImageSize: 32, ValSplit: 0.34}, Model: ModelSpec{Arch: "resnet18"},
-		Train: TrainSpec{Epochs: 3, Batch: 4, LR: 0.01, Optimizer: "adamw", Schedule: "cosine", Augment: "none", EMA: ema}, Seed: 5, Out: out}
+		Train: TrainSpec{Epochs: 3, Batch: 4, LR: 0.01, Optimizer: "adamw", Schedule: "cosine", Augment: "none", EMA: ema}, Seed: 5, Out: out, SaveEvery: 1}
 }
 
 // TestCrashChild is the child process of TestResumeAfterCrash; it does

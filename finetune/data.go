@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,13 +40,17 @@ type epochBatches interface {
 }
 
 // trainSource starts an epoch over the images of order (already shuffled
-// and cut to whole batches).
-type trainSource func(order []int, epoch int) epochBatches
+// and cut to whole batches) at its batch first (0-based; > 0 when a run
+// resumes mid-epoch): the batches are those of the whole epoch from that
+// one on, augmentation included.
+type trainSource func(order []int, epoch, first int) epochBatches
 
 // fromBatcher serves batches of an in-memory set built on the torch thread
 // (no augmentation: each step's images are converted as they are).
 func fromBatcher(b batcher, size int) trainSource {
-	return func(order []int, epoch int) epochBatches { return &sliceBatches{b: b, order: order, size: size} }
+	return func(order []int, epoch, first int) epochBatches {
+		return &sliceBatches{b: b, order: order, size: size, at: min(first*size, len(order))}
+	}
 }
 
 type sliceBatches struct {
@@ -74,8 +79,8 @@ func (s *sliceBatches) close() {}
 // and normalise ahead of the torch thread, which only copies them into
 // tensors.
 func fromLoader(l *loader.Loader, dev gotch.Device) trainSource {
-	return func(order []int, epoch int) epochBatches {
-		return &loaderBatches{l: l, it: l.Epoch(order, epoch), dev: dev}
+	return func(order []int, epoch, first int) epochBatches {
+		return &loaderBatches{l: l, it: l.EpochFrom(context.Background(), order, epoch, first), dev: dev}
 	}
 }
 

@@ -99,22 +99,12 @@ func (e *ema) swap() error {
 	})
 }
 
-// saveSwapped writes the shadow tensors into dir while swapped: the live
-// training weights, which a resumed run needs besides the checkpoint's
-// averaged ones. (gotch's SaveMulti/LoadMulti register loaded tensors under
-// their names in a global table, which clashes with the model's own.)
-func (e *ema) saveSwapped(path string) error {
-	named := make(map[string]*ts.Tensor, len(e.names))
-	for i, n := range e.names {
-		named[n] = e.shadow[i]
-	}
-	return weights.WriteSafetensors(path, named, nil)
-}
-
-// resume sets the live tensors to the training weights saved by
-// saveSwapped in path (the model holds the committed averaged ones, which
-// newEMA copied into the shadow) and the step count.
-func (e *ema) resume(path string, steps int) error {
+// resume sets the live tensors to the training weights saved in path by
+// saveState (the model holds the committed averaged ones, which newEMA
+// copied into the shadow) and the step count. With only set, the tensors
+// it does not select are left as they are (not trained: the file lacks
+// them).
+func (e *ema) resume(path string, steps int, only func(string) bool) error {
 	byName, _, err := weights.ReadSafetensors(path)
 	if err != nil {
 		return fmt.Errorf("finetune: resume: %w", err)
@@ -122,6 +112,9 @@ func (e *ema) resume(path string, steps int) error {
 	defer weights.DropAll(byName)
 	return torch.WithoutGrad(func() error {
 		for i, n := range e.names {
+			if only != nil && !only(n) {
+				continue
+			}
 			t, ok := byName[n]
 			if !ok {
 				return fmt.Errorf("finetune: resume: %s has no tensor %q", path, n)

@@ -22,7 +22,7 @@ func TestNonFiniteWeightsStop(t *testing.T) {
 	dir := t.TempDir()
 	checks, validated := 0, 0
 	bad := []weights.NonFinite{{Name: "layer1.0.bn1.running_var"}}
-	tr := Trainer{Train: TrainSpec{Epochs: 3, Batch: 8, LR: 0.01}, Seed: 1, Worker: w, StateDir: dir,
+	tr := Trainer{Train: TrainSpec{Epochs: 3, Batch: 8, LR: 0.01}, Seed: 1, Worker: w, StateDir: dir, SaveEvery: 1,
 		Hooks: Hooks{OnEpochEnd: func(e Epoch) error { validated++; return nil }},
 		finite: func() error {
 			if checks++; checks == 2 {

@@ -116,6 +116,8 @@ func runFileRank(name string) int {
 	switch {
 	case strings.HasPrefix(name, stateFilePrefix):
 		return 2*slices.Index(runFiles, stateFile) + 1
+	case strings.HasPrefix(name, "."+stateFilePrefix) && strings.Contains(name, ".tmp"): // a state file's temporary
+		return 2 * len(runFiles)
 	case strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp"): // npy.WriteFileAtomic's
 		for _, n := range runFiles {
 			if strings.HasPrefix(name, "."+n+".tmp") {

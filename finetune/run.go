@@ -138,7 +138,9 @@ func joinObjects(a, b []byte) ([]byte, error) {
 // read yet), opens the model (so that bad weights are reported before any
 // image is decoded), reads the data and draws the shots, asks env.Plan for
 // a strategy's settings, and trains with Fit. Cancelling ctx stops the run
-// after the current epoch, as a hook's ErrStop does (RunResult.Stopped).
+// at the next step boundary (RunResult.Stopped, Result.Stopped says
+// where), with a resumable state committed in Out; a data-parallel run
+// stops at the end of the epoch.
 func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	s, err := spec.Resolve()
 	if err != nil {
@@ -176,8 +178,14 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 		o := vision.OpenOptions{Arch: s.Model.Arch, Weights: s.Model.Weights, WeightsKey: s.Model.WeightsKey, Pretrained: s.Model.Pretrained,
 			PretrainedName: s.Model.PretrainedName, NumClasses: len(classes), Classes: classes, Device: dev, Fetch: env.Fetch, Meta: s.meta,
 			WeightsPrefix: s.Model.WeightsPrefix, AllowNonFinite: s.Model.AllowNonFinite}
-		if s.Resume { // the last checkpoint holds the weights to continue from (under plain names)
-			o.Weights, o.Pretrained, o.Meta, o.WeightsPrefix = filepath.Join(s.Out, "last.safetensors"), false, nil, ""
+		// A resumed run opens the model as the run it continues did; the
+		// committed state's weights replace what changed. A state that
+		// names no weights file (an earlier layout) relies on the last
+		// checkpoint (under plain names).
+		if s.Resume {
+			if st, err := readState(s.Out); err == nil && st.Weights == "" {
+				o.Weights, o.Pretrained, o.Meta, o.WeightsPrefix = filepath.Join(s.Out, "last.safetensors"), false, nil, ""
+			}
 		}
 		var op *vision.Opened
 		err := torch.Do(func() error {
@@ -251,7 +259,7 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 		env.Hooks.OnOpen(o)
 	}
 	loaded := o.Source
-	if s.Resume { // the run's own source, not the checkpoint it continues from: the record stays the run's
+	if s.Resume && o.Source == filepath.Join(s.Out, "last.safetensors") { // an earlier layout's state: the record stays the run's
 		loaded = s.Model.Weights
 	}
 	res, err := Fit(ctx, m, loaded, data, s, env)
@@ -291,6 +299,9 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		return nil, err
 	}
 	t := s.Train
+	if env.Dist != nil && s.CheckpointEvery > 0 {
+		return nil, FieldErrorf("CheckpointEvery", "{CheckpointEvery} %d: states inside epochs are not supported in a data-parallel run (each rank holds its own part of the epoch's loss); states are committed at epoch ends ({SaveEvery})", s.CheckpointEvery)
+	}
 	// Resolve refuses a user's frozen stages without source weights; Fit
 	// freezes what it is told (the advisor's random-feature probe freezes a
 	// random backbone on purpose).
@@ -325,7 +336,10 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		return nil, err
 	}
 	tr := &Trainer{Train: t, Seed: s.Seed, Device: dev, Normalize: ImageNetNorm, Augment: aug, StateDir: s.Out, Resume: s.Resume, Dist: env.Dist,
-		finite: m.CheckFinite}
+		SaveEvery: s.SaveEvery, CheckpointEvery: s.CheckpointEvery, Stop: ctx, finite: m.CheckFinite}
+	if cached { // only the head trains: the state holds only its tensors
+		tr.saveOnly = headVars(m)
+	}
 	// Frozen stages below trainable ones run once per image where nothing
 	// changes their output between epochs.
 	var prefix *PrefixCache
@@ -363,6 +377,8 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 			return nil, err
 		}
 		defer w.close()
+		w.m, w.only = m, tr.saveOnly
+		tr.checkpoints = w
 	}
 	tr.Hooks = runHooks(ctx, m, s, env, w, out, nFrozen, data, prefix, unfreezeAt)
 	if err := torch.Do(func() error { return applyDevice(m, mustLoop(tr)) }); err != nil {
@@ -391,6 +407,7 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		return nil, err
 	}
 	out.Result = res
+	out.Stopped = out.Stopped || res.Stopped != nil
 	if !out.Stopped {
 		r := res.Report // the last epoch's validation: the final model (nil when no epoch ran)
 		if r == nil || math.IsNaN(res.Epochs[len(res.Epochs)-1].ValAccuracy) {
@@ -433,7 +450,7 @@ func runHooks(ctx context.Context, m *vision.Model, s RunSpec, env RunEnv, w *ru
 	}
 	checkpoints := func(e Epoch) error {
 		if w != nil {
-			return w.epoch(m, e, &out.Best)
+			return w.epoch(e, &out.Best)
 		}
 		if !math.IsNaN(e.ValAccuracy) {
 			out.Best = max(out.Best, e.ValAccuracy)

@@ -138,7 +138,7 @@ func TestRun(t *testing.T) {
 	}
 
 	// From the first run's weights, the stem frozen; a cancelled context
-	// stops after the first epoch.
+	// stops before the first step.
 	s = base
 	s.Model = finetune.ModelSpec{Weights: filepath.Join(out, "best.safetensors")}
 	s.Train = finetune.TrainSpec{Freeze: "1", Epochs: 3, Batch: 4, Augment: "none"}
@@ -148,7 +148,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Stopped || len(res.Result.Epochs) != 1 || res.Report != nil || res.Model == nil || res.Config.Spec.Train.LR != 0.01 {
+	if !res.Stopped || len(res.Result.Epochs) != 0 || res.Result.Stopped == nil || *res.Result.Stopped != (finetune.StopPoint{Epoch: 1, Step: 0, StepsPerEpoch: 3}) ||
+		res.Report != nil || res.Model == nil || res.Config.Spec.Train.LR != 0.01 {
 		t.Errorf("cancelled run: %+v", res)
 	}
 	if res.Model != nil {

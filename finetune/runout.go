@@ -10,21 +10,38 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sugarme/gotch/ts"
+
 	"github.com/gtl-dev/gtl/chart"
 	"github.com/gtl-dev/gtl/npy"
+	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
 
 // runWriter writes a run's outputs to its folder: config.json at the
-// start, metrics and checkpoints after every epoch, the final model's
+// start, metrics after every epoch, the last and best checkpoints when the
+// trainer commits its state (see checkpointer), the final model's
 // confusion matrix and the curves at the end.
+//
+// Writes follow what changed: best.safetensors only when the validation
+// accuracy improved, and only at a commit (an improvement in an epoch that
+// does not commit is kept in memory until the next one: the tensors only
+// (saveOnly) selects, with cached features the head's); last.safetensors
+// at epoch-end commits; a file that would hold the same bytes as one just
+// written is a hard link to it.
 type runWriter struct {
 	dir     string
 	jf, cf  *os.File
 	cw      *csv.Writer
 	meta    vision.CheckpointMeta
 	release func() // the folder's lock (LockOut)
+
+	m        *vision.Model
+	epochNum int                    // the epoch just ended
+	only     func(name string) bool // the variables that change (nil: all)
+	improved bool                   // the epoch just ended has the best accuracy so far
+	kept     map[string]*ts.Tensor  // an earlier epoch's best, not written yet (owned)
 }
 
 // newRunWriter claims dir (LockOut: refused when another process writes
@@ -79,10 +96,16 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
 	if !resume {
-		_ = w.cw.Write([]string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"})
+		// Written now: a run killed before its first epoch ends may have
+		// committed a state inside it, and its resumption appends.
+		_ = w.cw.Write(metricsHeader)
+		w.cw.Flush()
 	}
 	return w, best, nil
 }
+
+// metricsHeader is metrics.csv's first line.
+var metricsHeader = []string{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"}
 
 // trimMetrics drops from the metrics of the run in dir the epochs after
 // the committed one (a process killed between an epoch's checkpoint and
@@ -119,6 +142,9 @@ func trimMetrics(dir string) (float64, error) {
 	cp := filepath.Join(dir, "metrics.csv")
 	if b, err := os.ReadFile(cp); err == nil {
 		var kept strings.Builder
+		if !strings.HasPrefix(string(b), "epoch,") { // killed before the header reached the file
+			kept.WriteString(strings.Join(metricsHeader, ",") + "\n")
+		}
 		for i, line := range strings.Split(string(b), "\n") {
 			head, _, _ := strings.Cut(line, ",")
 			e, err := strconv.Atoi(head)
@@ -139,9 +165,9 @@ func trimMetrics(dir string) (float64, error) {
 // last.safetensors is written.
 var testHookAfterLast func(epoch int)
 
-// epoch appends e to the metrics and saves the last checkpoint, and the
-// best one when e beats *best.
-func (w *runWriter) epoch(m *vision.Model, e Epoch, best *float64) error {
+// epoch appends e to the metrics and notes whether e beats *best (which
+// it then updates); the checkpoints follow in epochEnd.
+func (w *runWriter) epoch(e Epoch, best *float64) error {
 	num := func(v float64) any {
 		if math.IsNaN(v) {
 			return nil
@@ -159,17 +185,138 @@ func (w *runWriter) epoch(m *vision.Model, e Epoch, best *float64) error {
 	if err := w.cw.Error(); err != nil {
 		return err
 	}
-	if err := m.SaveCheckpoint(filepath.Join(w.dir, "last.safetensors"), w.meta); err != nil {
+	w.improved = e.ValAccuracy > *best
+	if w.improved {
+		*best = e.ValAccuracy
+	}
+	w.epochNum = e.Epoch
+	return nil
+}
+
+// epochEnd writes the checkpoints of the epoch just ended (see
+// checkpointer): with commit, the last checkpoint and, when the epoch
+// improved, the best one (a link to the last); without, it only keeps an
+// improved epoch's tensors for the next commit.
+func (w *runWriter) epochEnd(commit bool) error {
+	if !commit {
+		if w.improved {
+			return w.keep()
+		}
+		return nil
+	}
+	last := filepath.Join(w.dir, "last.safetensors")
+	if err := w.m.SaveCheckpoint(last, w.meta); err != nil {
 		return err
 	}
 	if testHookAfterLast != nil {
-		testHookAfterLast(e.Epoch)
+		testHookAfterLast(w.epochNum)
 	}
-	if e.ValAccuracy > *best {
-		*best = e.ValAccuracy
-		if err := m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), w.meta); err != nil {
-			return err
+	if w.improved {
+		w.drop() // superseded
+		w.improved = false
+		return linkCheckpoint(last, filepath.Join(w.dir, "best.safetensors"), func(p string) error { return w.m.SaveCheckpoint(p, w.meta) })
+	}
+	return w.flush()
+}
+
+// keep copies the tensors that change (only) of the model, which holds an
+// improved epoch's weights, replacing an earlier copy.
+func (w *runWriter) keep() error {
+	w.drop()
+	w.kept = map[string]*ts.Tensor{}
+	return torch.WithoutGrad(func() error {
+		for name, v := range w.m.VS.Variables() {
+			if w.only != nil && !w.only(name) {
+				continue
+			}
+			c, err := v.ZerosLike(false)
+			if err != nil {
+				return fmt.Errorf("finetune: keep the best weights: %s: %w", name, err)
+			}
+			c.Copy_(&v)
+			w.kept[name] = c
 		}
+		return nil
+	})
+}
+
+// flush writes the kept best weights as best.safetensors: the model's
+// other tensors are the same as then (only selects all that change).
+func (w *runWriter) flush() error {
+	if w.kept == nil {
+		return nil
+	}
+	defer w.drop()
+	vars := w.m.VS.Variables()
+	live := map[string]*ts.Tensor{}
+	swap := func() error { // exchanges the model's tensors and the kept ones
+		return torch.WithoutGrad(func() error {
+			for name, k := range w.kept {
+				v := vars[name]
+				if live[name] == nil {
+					c, err := v.ZerosLike(false)
+					if err != nil {
+						return err
+					}
+					live[name] = c
+				}
+				live[name].Copy_(&v)
+				v.Copy_(k)
+				k.Copy_(live[name])
+			}
+			return nil
+		})
+	}
+	defer func() {
+		for _, c := range live {
+			c.MustDrop()
+		}
+	}()
+	if err := swap(); err != nil {
+		return fmt.Errorf("finetune: best weights: %w", err)
+	}
+	err := w.m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), w.meta)
+	if serr := swap(); serr != nil && err == nil {
+		err = fmt.Errorf("finetune: best weights: %w", serr)
+	}
+	return err
+}
+
+func (w *runWriter) drop() {
+	for _, k := range w.kept {
+		k.MustDrop()
+	}
+	w.kept = nil
+}
+
+// lastCheckpoint is the checkpoint epochEnd wrote at a commit, whose
+// tensors are the model's: the trainer's state links its weights to it.
+func (w *runWriter) lastCheckpoint() string { return filepath.Join(w.dir, "last.safetensors") }
+
+// linkCheckpoint makes dst (and its description, MetaPath) a copy of the
+// checkpoint src: a hard link, replacing dst atomically, or, where the
+// file system has none, write(dst).
+func linkCheckpoint(src, dst string, write func(dst string) error) error {
+	if err := linkAtomic(src, dst); err != nil {
+		return write(dst)
+	}
+	if err := linkAtomic(vision.MetaPath(src), vision.MetaPath(dst)); err != nil {
+		return write(dst)
+	}
+	return nil
+}
+
+// linkAtomic replaces dst with a hard link to src (through a temporary
+// name and a rename, so that dst is never missing or partial).
+func linkAtomic(src, dst string) error {
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-link") // a temporary name RunFiles knows
+	_ = os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		_ = os.Remove(tmp)
+		return err
 	}
 	return nil
 }
@@ -193,6 +340,9 @@ func (w *runWriter) finish(arch string, r *Report, res *Result) error {
 }
 
 func (w *runWriter) close() {
+	if w.kept != nil {
+		_ = torch.Do(func() error { w.drop(); return nil })
+	}
 	w.cw.Flush()
 	w.jf.Close()
 	w.cf.Close()

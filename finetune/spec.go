@@ -48,13 +48,34 @@ type RunSpec struct {
 	// writes nothing.
 	Out string
 	// Resume continues the interrupted run in Out (same spec) from its
-	// last committed epoch (trainer-state.json: weights, optimiser and loop
-	// state; metrics lines after that epoch are dropped); default false.
+	// last committed state — an epoch's end, or a step inside an epoch
+	// (CheckpointEvery, a stop) — (trainer-state.json: weights, optimiser
+	// and loop state; metrics lines after it are dropped): the model is
+	// opened from the spec's weights again and the state's tensors replace
+	// what training changed. Default false.
 	Resume bool
 	// Overwrite replaces an earlier run in Out: its files (RunFiles) are
 	// removed before the run writes anything; default false: such a folder
 	// is refused (see LockOut).
 	Overwrite bool
+	// SaveEvery commits a resumable state in Out, with the last checkpoint
+	// (and the best one, when it improved since the last commit), after
+	// every SaveEvery-th epoch and the last; default 0: after every epoch
+	// when the run's pace projects it over a minute (AutoSaveAfter), else
+	// only after the last one. A stop (a hook's ErrStop, ctx cancelled)
+	// always commits.
+	SaveEvery int
+	// CheckpointEvery, in optimisation steps (counted over the run), also
+	// commits a resumable state inside epochs, so that a long epoch is
+	// resumed where it was, with the same batches and augmentation as the
+	// uninterrupted run; default 0: at epoch ends only. Not with a
+	// data-parallel RunEnv.Dist.
+	//
+	// Out, Resume, Overwrite, SaveEvery and CheckpointEvery say where and
+	// how often a run writes, not what it computes: config.json does not
+	// record them, so that a run resumed with other values still ends with
+	// the uninterrupted run's bytes.
+	CheckpointEvery int
 
 	// What Resolve found, so that a resolved spec is not resolved again:
 	// the device parsed, the weights' checkpoint description read, and the
@@ -427,6 +448,16 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 	}
 	if t.Freeze != "0" && !fineTune { // refused before any data is read
 		return s, FieldErrorf("Train.Freeze", "{Train.Freeze} %s: without source weights ({Model.Weights} or {Model.Pretrained}) the frozen stages would keep their random initialisation", t.Freeze)
+	}
+	if s.SaveEvery < 0 {
+		return s, FieldErrorf("SaveEvery", "{SaveEvery} %d: want a number of epochs, or 0 (every epoch for runs over a minute, else at the end)", s.SaveEvery)
+	}
+	if s.CheckpointEvery < 0 {
+		return s, FieldErrorf("CheckpointEvery", "{CheckpointEvery} %d: want a number of steps, or 0 (at epoch ends only)", s.CheckpointEvery)
+	}
+	if (s.SaveEvery != 0 || s.CheckpointEvery != 0) && s.Out == "" {
+		field := map[bool]string{true: "SaveEvery", false: "CheckpointEvery"}[s.SaveEvery != 0]
+		return s, FieldErrorf(field, "{%s} needs {Out}, the folder the states are written to", field)
 	}
 	if s.Resume {
 		if s.Out == "" {

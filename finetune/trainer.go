@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -60,6 +61,10 @@ func (t *Trainer) loop() (loop, error) {
 type Plan struct {
 	Epochs, StepsPerEpoch, TrainImages, ValImages int
 	Groups                                        []Group // the optimiser's parameter groups
+	// Done is the steps a resumed run's earlier processes trained (0 for a
+	// fresh run): the first step this one takes is Done+1 of
+	// Epochs·StepsPerEpoch.
+	Done int
 }
 
 // Step reports one optimisation step.
@@ -97,12 +102,25 @@ var ErrStop = errors.New("finetune: stop")
 type Result struct {
 	Epochs   []Epoch
 	Duration time.Duration
+	// Stopped is where a run that stopped early stopped (a hook's ErrStop,
+	// or the trainer's context: see Trainer.Stop), nil otherwise. With a
+	// StateDir, a resumable state was committed there.
+	Stopped *StopPoint
 	// Report is the last validation's (with a validation set): after the
 	// last epoch, of the model as the run leaves it.
 	Report *Report
 	// PrefixCache is set by fitPrefixCached: the frozen prefix it cached.
 	PrefixCache *PrefixCache
 }
+
+// StopPoint is where a run stopped: after step Step of epoch Epoch
+// (Step is the epoch's step count when it stopped at the epoch's end;
+// epoch 1 step 0 when it stopped before its first step, with nothing to
+// resume).
+type StopPoint struct{ Epoch, Step, StepsPerEpoch int }
+
+// MidEpoch reports whether the run stopped inside an epoch.
+func (p StopPoint) MidEpoch() bool { return p.Step < p.StepsPerEpoch }
 
 // Trainer is the training loop of one model: Fit picks how its data is
 // served (in memory, streamed, cached features, cached frozen prefix) and
@@ -120,16 +138,38 @@ type Trainer struct {
 	Augment Augmentation
 	Hooks   Hooks
 	Worker  *torch.Worker
-	// StateDir, when set, receives after every epoch (once OnEpochEnd has
-	// succeeded, e.g. after it saved the checkpoints) what a resumed run
-	// needs, committed as one unit (see trainerState): the weights, the
-	// optimiser's state, the loop's position and random state.
+	// StateDir, when set, receives at the epochs SaveEvery selects, the
+	// last one and a stop (once OnEpochEnd has succeeded), and at the steps
+	// CheckpointEvery selects, what a resumed run needs, committed as one
+	// unit (see trainerState): the weights, the optimiser's state, the
+	// loop's position and random state.
 	StateDir string
 	// Resume continues the run committed in StateDir: Fit loads its
 	// weights into the model (the caller's are replaced; the model must be
-	// of the same architecture) and runs the remaining epochs, with the
-	// same batches and rates as an uninterrupted run.
+	// of the same architecture) and runs the remaining epochs — from the
+	// committed step, when a state was committed mid-epoch — with the same
+	// batches, augmentation and rates as an uninterrupted run.
 	Resume bool
+	// SaveEvery commits the state (and the run's checkpoints) after every
+	// SaveEvery-th epoch; default 0: after every epoch once the run's pace
+	// projects it over a minute (AutoSaveAfter), else only at the last
+	// epoch. A stop always commits. Negative: as 0.
+	SaveEvery int
+	// CheckpointEvery, when above 0, also commits the state after every
+	// CheckpointEvery-th optimisation step (counted over the run) that
+	// ends inside an epoch, so that a long epoch can be resumed where it
+	// was. Not in a data-parallel run.
+	CheckpointEvery int
+	// Stop, when set, is checked after every step: once it is done, the
+	// run stops at that step boundary, commits a resumable state (with a
+	// StateDir) and returns with Result.Stopped set. A data-parallel run
+	// checks it at epoch ends only (the ranks must stop together).
+	Stop context.Context
+	// saveOnly, when set, selects the variables the state holds (a run on
+	// cached features trains only the head); checkpoints writes the last
+	// and best checkpoints at the trainer's commits (Run's runWriter).
+	saveOnly    func(name string) bool
+	checkpoints checkpointer
 	// finite, when set, names the model's tensors holding NaN or Inf
 	// (vision.Model.CheckFinite): run after every epoch, before validation
 	// and the checkpoints, so that a non-finite weight or batch-norm
@@ -271,8 +311,8 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 		stepper := newStepper(m, opt, cfg, sync)
 		_, world := t.world()
 		steps := StepsPerEpoch(shardLen(nTrain, world), cfg.Batch)
-		if t.Hooks.OnStart != nil && t.rank0() {
-			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups})
+		if d != nil && t.CheckpointEvery > 0 {
+			return fmt.Errorf("finetune: checkpoints inside epochs (CheckpointEvery %d) are not supported in a data-parallel run", t.CheckpointEvery)
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, 0x66742d73))
 		lr, err := newLRSchedule(opt, cfg, cfg.Epochs*steps)
@@ -281,9 +321,15 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 		}
 		var st trainerState
 		if t.Resume { // the committed weights, before the average copies them
-			if st, err = t.restore(opt, vs, cfg); err != nil {
+			if st, err = t.restore(stepper, vs, cfg); err != nil {
 				return err
 			}
+			if st.Step >= steps {
+				return fmt.Errorf("finetune: resume: %s: step %d of epoch %d, which has %d steps in this run", filepath.Join(t.StateDir, stateFile), st.Step, st.Epoch+1, steps)
+			}
+		}
+		if t.Hooks.OnStart != nil && t.rank0() {
+			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups, Done: st.Epoch*steps + st.Step})
 		}
 		var avg *ema
 		if cfg.EMA > 0 {
@@ -293,6 +339,8 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			defer avg.close()
 		}
 		first := 1
+		from := 0             // the first epoch's first step (0-based)
+		var part partialEpoch // what that epoch had accumulated before
 		if t.Resume {
 			done := st.Epoch
 			if avg != nil {
@@ -300,7 +348,11 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 				if name == "" {
 					name = emaFile
 				}
-				if err := avg.resume(filepath.Join(t.StateDir, name), done*steps); err != nil {
+				n := st.EMASteps
+				if n == 0 { // a state that did not record it
+					n = done * steps
+				}
+				if err := avg.resume(filepath.Join(t.StateDir, name), n, t.saveOnly); err != nil {
 					return err
 				}
 			}
@@ -308,11 +360,32 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 				rng.Perm(nTrain) // the batches of the epochs already done
 			}
 			first = done + 1
+			from, part = st.Step, partialEpoch{LossSum: st.LossSum, Skipped: st.Skipped, Seconds: st.Seconds}
+		}
+		began := time.Now()
+		commit := func(pos position, part partialEpoch, swapped bool) error {
+			if !t.rank0() {
+				return nil
+			}
+			if t.checkpoints != nil {
+				if err := t.checkpoints.flush(); err != nil {
+					return err
+				}
+			}
+			if t.StateDir == "" {
+				return nil
+			}
+			return t.saveState(stepper, vs, avg, cfg, pos, part, swapped)
 		}
 		for e := first; e <= cfg.Epochs; e++ {
-			ep, err := t.epoch(stepper, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps)
+			ep, stopped, err := t.epoch(stepper, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps, from, part, commit)
+			from, part = 0, partialEpoch{}
 			if err != nil {
 				return err
+			}
+			if stopped >= 0 {
+				res.Stopped = &StopPoint{Epoch: e, Step: stopped, StepsPerEpoch: steps}
+				return ErrStop
 			}
 			if d != nil {
 				loss := []float64{ep.TrainLoss}
@@ -351,6 +424,9 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			if t.Hooks.OnEpochEnd != nil {
 				hookErr = t.Hooks.OnEpochEnd(ep)
 			}
+			if hookErr == nil && t.stopRequested() {
+				hookErr = ErrStop
+			}
 			if d != nil { // a stop on any rank stops them all
 				if hookErr, err = t.shareStop(hookErr, e); err != nil {
 					return err
@@ -359,12 +435,20 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			if hookErr != nil && !errors.Is(hookErr, ErrStop) {
 				return hookErr
 			}
-			if t.StateDir != "" && t.rank0() { // also when stopping early: the epoch is complete
-				if err := t.saveState(opt, vs, avg, cfg, e); err != nil {
+			// Also when stopping early: the epoch is complete.
+			save := hookErr != nil || e == cfg.Epochs || t.saveDue(e, first, cfg.Epochs, began)
+			if t.checkpoints != nil && t.rank0() {
+				if err := t.checkpoints.epochEnd(save); err != nil {
+					return err
+				}
+			}
+			if save {
+				if err := commit(position{Epoch: e}, partialEpoch{}, true); err != nil {
 					return err
 				}
 			}
 			if hookErr != nil { // the model keeps the average
+				res.Stopped = &StopPoint{Epoch: e, Step: steps, StepsPerEpoch: steps}
 				return hookErr
 			}
 			if avg != nil && e < cfg.Epochs { // train on; after the last epoch the model keeps the average
@@ -463,46 +547,88 @@ func (l *lrSchedule) apply(i int) (float64, error) {
 	return l.opt.LR(len(l.base) - 1)
 }
 
-func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrSchedule, n int, train trainSource, cfg loop, rng *rand.Rand, e, steps int) (Epoch, error) {
-	began := time.Now()
+// saveDue reports whether the state is committed after epoch e when the
+// run neither stops nor ends there (see SaveEvery): first is this
+// process's first epoch, began when it started training.
+func (t *Trainer) saveDue(e, first, epochs int, began time.Time) bool {
+	if t.SaveEvery > 0 {
+		return e%t.SaveEvery == 0
+	}
+	perEpoch := time.Since(began) / time.Duration(e-first+1)
+	return perEpoch*time.Duration(epochs) >= AutoSaveAfter
+}
+
+// AutoSaveAfter is the projected run length from which a run commits its
+// state after every epoch by default (Trainer.SaveEvery 0); shorter runs
+// commit at their end (and when stopped), since redoing them costs less
+// than writing their weights every epoch.
+const AutoSaveAfter = time.Minute
+
+// stopRequested reports whether the trainer's Stop context is done.
+func (t *Trainer) stopRequested() bool { return t.Stop != nil && t.Stop.Err() != nil }
+
+// epoch trains epoch e from its step from (0-based; a resumed run's
+// committed step, whose partial epoch part holds what was accumulated
+// before). After each step inside the epoch it commits a state when
+// CheckpointEvery says so or Stop is done; on a stop it returns the steps
+// done (-1 otherwise).
+func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrSchedule, n int, train trainSource, cfg loop, rng *rand.Rand, e, steps, from int,
+	part partialEpoch, commit func(position, partialEpoch, bool) error) (Epoch, int, error) {
+	began := time.Now().Add(-time.Duration(part.Seconds * float64(time.Second)))
 	rank, world := t.world()
 	order := shardOrder(rng.Perm(n), rank, world) // the same permutation on every rank
-	it := train(order[:min(len(order), steps*cfg.Batch)], e)
+	it := train(order[:min(len(order), steps*cfg.Batch)], e, from)
 	defer it.close()
-	var sum float64
-	var skipped []string
-	for s := 0; s < steps; s++ {
+	sum := part.LossSum
+	skipped := append([]string(nil), part.Skipped...)
+	for s := from; s < steps; s++ {
+		if s == from && d == nil && t.stopRequested() { // before this process's first step: the committed state (if any) stands
+			return Epoch{}, s, nil
+		}
+		if s > from { // a step boundary inside the epoch, after a step of this process
+			g := (e-1)*steps + s // steps done in the run
+			stop := d == nil && t.stopRequested()
+			if stop || t.CheckpointEvery > 0 && g%t.CheckpointEvery == 0 {
+				p := partialEpoch{LossSum: sum, Skipped: skipped, Seconds: time.Since(began).Seconds()}
+				if err := commit(position{Epoch: e - 1, Step: s}, p, false); err != nil {
+					return Epoch{}, -1, err
+				}
+				if stop {
+					return Epoch{}, s, nil
+				}
+			}
+		}
 		b, err := it.next()
 		if err != nil {
-			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
+			return Epoch{}, -1, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
 		if b == nil {
-			return Epoch{}, fmt.Errorf("finetune: epoch %d: %d batches, want %d", e, s, steps)
+			return Epoch{}, -1, fmt.Errorf("finetune: epoch %d: %d batches, want %d", e, s, steps)
 		}
 		skipped = append(skipped, b.skipped...)
 		rate, err := lr.apply((e-1)*steps + s)
 		if err != nil {
 			b.free()
-			return Epoch{}, err
+			return Epoch{}, -1, err
 		}
 		if b.n == 0 { // every image of the batch was skipped
 			if d != nil { // the other ranks still wait for this one's gradients
 				if err := idleStep(opt, d); err != nil {
-					return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
+					return Epoch{}, -1, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 				}
 			}
 			continue
 		}
 		loss, correct, err := st.run(b)
 		if err != nil {
-			return Epoch{}, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
+			return Epoch{}, -1, fmt.Errorf("finetune: epoch %d step %d: %w", e, s+1, err)
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return Epoch{}, &DivergedError{Epoch: e, Step: s + 1, LR: rate, Loss: loss}
+			return Epoch{}, -1, &DivergedError{Epoch: e, Step: s + 1, LR: rate, Loss: loss}
 		}
 		if avg != nil {
 			if err := avg.update(); err != nil {
-				return Epoch{}, err
+				return Epoch{}, -1, err
 			}
 		}
 		sum += loss
@@ -510,7 +636,7 @@ func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr 
 			t.Hooks.OnStep(Step{Epoch: e, Step: s + 1, Loss: loss, Images: b.n, Correct: correct, LR: rate, Skipped: b.skipped})
 		}
 	}
-	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began), Skipped: skipped}, nil
+	return Epoch{Epoch: e, TrainLoss: sum / float64(steps), Duration: time.Since(began), Skipped: skipped}, -1, nil
 }
 
 // Stepper is gtl's one training step: forward (under autocast with

@@ -31,6 +31,9 @@ type Job struct {
 	Device     string // see finetune.RunSpec.Device; default auto
 	// Hooks receive the run's progress (OnEpochEnd errors stop it).
 	Hooks finetune.Hooks
+	// Stop, when set, stops the run at the next step boundary once it is
+	// done (see finetune.Run), as an ErrStop from a hook does.
+	Stop context.Context
 }
 
 // Spec is the run of the job: its plan's settings on its images (Data,
@@ -82,8 +85,8 @@ type Outcome struct {
 }
 
 // Run trains the job's model (finetune.Run on Spec) and measures it. A
-// run stopped by a hook (finetune.ErrStop from Hooks.OnEpochEnd) returns an
-// error that wraps finetune.ErrStop and no outcome.
+// run stopped by a hook (finetune.ErrStop from Hooks.OnEpochEnd) or by
+// Stop returns an error that wraps finetune.ErrStop and no outcome.
 func (j Job) Run() (*Outcome, error) {
 	began := time.Now()
 	p := j.Plan
@@ -113,7 +116,11 @@ func (j Job) Run() (*Outcome, error) {
 		}
 		return nil
 	}
-	res, err := finetune.Run(context.Background(), spec, env)
+	ctx := j.Stop
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := finetune.Run(ctx, spec, env)
 	if err != nil {
 		return nil, fmt.Errorf("strategies: %s: %w", p.Strategy, err)
 	}

@@ -215,6 +215,8 @@ func TestBadInputs(t *testing.T) {
 		tc{"train/classes", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--classes", "9-5", "--out", out("train")}, nil, "9-5", out("train/last.safetensors")},
 		tc{"train/unfreeze-at", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--unfreeze-at", "x", "--out", out("train")}, nil, "--unfreeze-at", out("train/last.safetensors")},
 		tc{"train/freeze", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--weights", p["good.safetensors"], "--freeze", "lots", "--out", out("train")}, nil, "--freeze", out("train/last.safetensors")},
+		tc{"train/save-every", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--save-every", "-2", "--out", out("train")}, nil, "--save-every -2: want a number of epochs", out("train/config.json")},
+		tc{"train/checkpoint-every", []string{"train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--checkpoint-every", "-1", "--out", out("train")}, nil, "--checkpoint-every -1: want a number of steps", out("train/config.json")},
 		tc{"compare/shots", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--shots", "5,-1", "--out", out("cmp")}, nil, "-1", out("cmp/results.json")},
 		tc{"compare/strategies", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--strategies", "linear,bogus", "--out", out("cmp")}, nil, "bogus", out("cmp/results.json")},
 		tc{"predict/top-k", []string{"predict", "-q", "--weights", p["good.safetensors"], "--top-k", "-3", p["wrongdtype.npy"]}, nil, "--top-k", ""},

@@ -473,8 +473,8 @@ func TestTrainResume(t *testing.T) {
 }
 
 // TestTrainInterrupt sends Ctrl-C, and SIGTERM (what Slurm, Kubernetes and
-// docker stop send), to a real gtl train process: each stops after the
-// epoch with a resumable state and the shell's status for the signal.
+// docker stop send), to a real gtl train process: each stops at the next
+// step with a resumable state and the shell's status for the signal.
 func TestTrainInterrupt(t *testing.T) {
 	if os.Getenv("GTL_TEST_MAIN") == "1" {
 		os.Exit(run(append([]string{"gtl"}, strings.Fields(os.Getenv("GTL_TEST_ARGS"))...), os.Stdout, os.Stderr))
@@ -513,7 +513,7 @@ func TestTrainInterrupt(t *testing.T) {
 				t.Fatalf("exit: %v, want %d\n%s\n%s", err, tc.code, seen, stderr.String())
 			}
 			if !strings.Contains(seen, "continue it with the same flags and --resume") || regexp.MustCompile(`(?m)^50 +\d`).MatchString(seen) ||
-				!strings.Contains(stderr.String(), signalName(tc.sig)+": stopping after this epoch") {
+				!strings.Contains(stderr.String(), signalName(tc.sig)+": stopping after this step") {
 				t.Errorf("output:\n%s\nstderr:\n%s", seen, stderr.String())
 			}
 			if _, err := os.Stat(filepath.Join(out, "trainer-state.json")); err != nil {

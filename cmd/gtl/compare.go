@@ -157,7 +157,7 @@ func runCompare(c *cli.Context) error {
 		fmt.Fprintf(w, "shard %s: %d of the %d runs\n", shard, len(cells), len(g.Cells()))
 	}
 	bar := newGridBar(c, total)
-	stop := stopOnInterrupt(c.App.ErrWriter)
+	stop := stopOnInterrupt(c.Context, c.App.ErrWriter, "this step")
 	defer stop.release()
 	began := time.Now()
 	for _, cell := range cells {
@@ -179,7 +179,7 @@ func runCompare(c *cli.Context) error {
 		}
 		bar.describe(cell)
 		job := strategies.Job{Arch: arch, Weights: g.Weights, WeightsKey: g.WeightsKey, WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite"), Plan: p, Seed: cell.Seed, Train: train, Val: tgt.Val, Size: size,
-			Device: c.String("device"), Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) },
+			Device: c.String("device"), Stop: stop.ctx, Hooks: finetune.Hooks{OnStep: func(finetune.Step) { bar.add(1) },
 				OnEpochEnd: func(finetune.Epoch) error {
 					if stop.requested() { // Ctrl-C: this run is left unfinished, and redone by --resume
 						return finetune.ErrStop

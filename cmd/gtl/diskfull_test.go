@@ -39,7 +39,7 @@ func TestTrainDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	args := func(out string, extra ...string) []string {
 		return append([]string{"--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "squeezenet1_1", "--classes", "0-2", "--shots", "8", "--val", "30",
-			"--image-size", "32", "--epochs", "3", "--out", out}, extra...)
+			"--image-size", "32", "--epochs", "3", "--save-every", "1", "--out", out}, extra...)
 	}
 	ref := filepath.Join(dir, "ref")
 	if _, errOut, code := gtl(args(ref)...); code != 0 {
@@ -52,15 +52,15 @@ func TestTrainDiskFull(t *testing.T) {
 		}
 		return st.Size()
 	}
-	// After epoch 1 the folder holds last, best and the state's weights
-	// (W each), the optimiser's state (O) and small files; epoch 2's first
-	// checkpoint needs another W.
+	// After epoch 1 the folder holds last (W; best and the state's weights
+	// are links to it), the optimiser's state (O) and small files; epoch
+	// 2's last checkpoint needs another W.
 	w, o := size("last.safetensors"), size("state-0003-optimizer.pt")
 	out := filepath.Join(dir, "full")
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mountTmpfs(t, out, 3*w+o+w/2+64<<10)
+	mountTmpfs(t, out, w+o+w/2+64<<10)
 	stdout, errOut, code := gtl(args(out)...)
 	var lines []string // but for warnings (the chance warning of a short run)
 	for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,20 +12,31 @@ import (
 
 // interrupt turns the first stop signal — Ctrl-C (SIGINT), or SIGTERM and
 // SIGHUP, which Slurm, Kubernetes, docker stop and a closed terminal send —
-// into a request to stop after the current epoch (which then saves a
-// resumable state); a second one ends the process as the signal does by
-// default.
+// into a request to stop at the next step boundary: ctx is cancelled, and
+// the training loop commits a resumable state there (atomically: every
+// file gtl writes goes to a temporary name first). A second one ends the
+// process at once, as the signal does by default; what was committed
+// stays intact.
 type interrupt struct {
-	flag atomic.Bool
-	sig  atomic.Int32 // the signal received
-	ch   chan os.Signal
+	flag   atomic.Bool
+	sig    atomic.Int32 // the signal received
+	ch     chan os.Signal
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // stopSignals are the signals that request a clean stop.
 var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
-func stopOnInterrupt(w io.Writer) *interrupt {
+// stopOnInterrupt starts listening; ctx (derived from parent) ends at the
+// first stop signal, which is reported on w as stopping after `at` (this
+// step; a data-parallel rank: this epoch).
+func stopOnInterrupt(parent context.Context, w io.Writer, at string) *interrupt {
+	if parent == nil {
+		parent = context.Background()
+	}
 	in := &interrupt{ch: make(chan os.Signal, 1)}
+	in.ctx, in.cancel = context.WithCancel(parent)
 	signal.Notify(in.ch, stopSignals...)
 	go func() {
 		if s, ok := <-in.ch; ok {
@@ -32,8 +44,9 @@ func stopOnInterrupt(w io.Writer) *interrupt {
 				in.sig.Store(int32(n))
 			}
 			in.flag.Store(true)
-			fmt.Fprintf(w, "\n%s: stopping after this epoch (the same signal again quits now)\n", signalName(s))
-			signal.Stop(in.ch)
+			signal.Stop(in.ch) // the next one takes the default action: the process ends
+			in.cancel()
+			fmt.Fprintf(w, "\n%s: stopping after %s (the same signal again quits now)\n", signalName(s), at)
 		}
 	}()
 	return in
@@ -66,4 +79,5 @@ func (in *interrupt) exitCode() int {
 func (in *interrupt) release() {
 	signal.Stop(in.ch)
 	close(in.ch)
+	in.cancel()
 }

@@ -254,7 +254,7 @@ func newTrainingBar(c *cli.Context) *trainingBar {
 }
 
 func (b *trainingBar) start(p finetune.Plan) {
-	b.epochs, b.steps = p.Epochs, p.StepsPerEpoch
+	b.epochs, b.steps, b.done = p.Epochs, p.StepsPerEpoch, p.Done // a resumed run's earlier steps are done
 }
 
 func (b *trainingBar) step(s finetune.Step) {

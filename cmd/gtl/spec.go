@@ -22,6 +22,7 @@ var specFlags = map[string]string{
 	"Train.Augment": "augment", "Train.Mixup": "mixup", "Train.CutMix": "cutmix", "Train.Erase": "erase",
 	"Train.AMP": "amp", "Train.ChannelsLast": "channels-last", "Train.CuDNNBenchmark": "cudnn-benchmark", "Train.TF32": "tf32",
 	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume", "Overwrite": "overwrite",
+	"SaveEvery": "save-every", "CheckpointEvery": "checkpoint-every",
 }
 
 // visionFlags names the flag of each vision.OpenOptions field, for errors.

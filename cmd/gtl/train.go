@@ -21,8 +21,10 @@ func trainCommand() *cli.Command {
 			"model is fine-tuned: --freeze N keeps the first N stages fixed (stem = 1; weights and batch-norm\n" +
 			"statistics), --freeze all trains only the head on features computed once, --lr-decay gives\n" +
 			"stage k below the head the rate lr·decay^k. Without weights the model trains from scratch.\n" +
-			"Writes metrics.jsonl, metrics.csv, config.json and last/best checkpoints to --out; after every\n" +
-			"epoch the run can be continued with --resume (Ctrl-C, SIGTERM or SIGHUP stop after the current epoch).",
+			"Writes metrics.jsonl, metrics.csv and config.json to --out, and the last and best checkpoints with a\n" +
+			"resumable state after every epoch (--save-every; runs under a minute: at the end), and every N steps\n" +
+			"with --checkpoint-every N; --resume continues from there. Ctrl-C, SIGTERM or SIGHUP stop at the\n" +
+			"next step with a resumable state (the same signal again quits at once).",
 		Flags: append(append(append(append(modelFlags(), augmentFlags()...), stepFlags()...),
 			&cli.StringFlag{Name: "data", Usage: "your labelled images: an image folder (DIR/<class>/<image>, or DIR/train/<class>/… and DIR/val/<class>/…), or fashion-mnist for the built-in data set (required)"},
 			&cli.Float64Flag{Name: "val-split", Value: 0.2, Usage: "share of each class kept for validation (image folders without val/)"},
@@ -48,7 +50,9 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "ema", Usage: "keep an exponential moving average of the weights with this decay, e.g. 0.999 (validation and checkpoints use it; 0: off)"},
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (CUDA when there is a device), cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder"},
-			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags): its last checkpoint and state"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in --out (same flags) from its last committed state"},
+			&cli.IntFlag{Name: "save-every", Usage: "commit the checkpoints and a resumable state every N epochs and at the last (default: every epoch for runs over a minute, else at the end)"},
+			&cli.IntFlag{Name: "checkpoint-every", Usage: "also commit a resumable state every N steps inside epochs, resumed bit-identically (default: at epoch ends only)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an earlier run in --out (its files are removed; default: refused)"},
 		), distFlags()...),
 		Action: runTrain,
@@ -86,7 +90,11 @@ func runTrain(c *cli.Context) error {
 	}
 	bar := newTrainingBar(c)
 	var chance finetune.ChanceWatch // set up in OnStart
-	stop := stopOnInterrupt(c.App.ErrWriter)
+	at := "this step"
+	if group != nil { // the ranks stop together, at the epoch's end
+		at = "this epoch"
+	}
+	stop := stopOnInterrupt(c.Context, c.App.ErrWriter, at)
 	defer stop.release()
 	if !c.Bool("quiet") {
 		env.Fetch = fetchProgress(c)
@@ -142,7 +150,7 @@ func runTrain(c *cli.Context) error {
 			}
 		},
 	}
-	res, err := finetune.Run(c.Context, spec, env)
+	res, err := finetune.Run(stop.ctx, spec, env)
 	bar.finish()
 	if err != nil {
 		return specError(err)
@@ -152,7 +160,17 @@ func runTrain(c *cli.Context) error {
 	}
 	reportSkipped(c, res.Skipped)
 	if res.Stopped {
-		fmt.Fprintf(w, "interrupted: the run stopped after a complete epoch; continue it with the same flags and --resume\n")
+		where := "after a complete epoch"
+		switch p := res.Result.Stopped; {
+		case p != nil && p.Step == 0 && p.Epoch == 1 && !spec.Resume:
+			fmt.Fprintf(w, "interrupted before the first step: nothing to resume (run it again with --overwrite)\n")
+			return cli.Exit("", stop.exitCode())
+		case p != nil && p.Step == 0:
+			where = fmt.Sprintf("before epoch %d", p.Epoch)
+		case p != nil && p.MidEpoch():
+			where = fmt.Sprintf("after step %d of %d of epoch %d", p.Step, p.StepsPerEpoch, p.Epoch)
+		}
+		fmt.Fprintf(w, "interrupted: the run stopped %s with a resumable state; continue it with the same flags and --resume\n", where)
 		return cli.Exit("", stop.exitCode())
 	}
 	fmt.Fprintf(w, "final model on the validation images:\n")
@@ -194,6 +212,7 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase"),
 			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
 		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"), Overwrite: c.Bool("overwrite"),
+		SaveEvery: c.Int("save-every"), CheckpointEvery: c.Int("checkpoint-every"),
 	}
 	if c.IsSet("unfreeze-at") && s.Train.UnfreezeAt == nil {
 		s.Train.UnfreezeAt = []int{} // given empty: a strategy does not fill it

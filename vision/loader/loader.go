@@ -233,6 +233,15 @@ func (l *Loader) Epoch(order []int, epoch int) *Iter {
 
 // EpochContext is [Loader.Epoch] that stops when ctx is done.
 func (l *Loader) EpochContext(ctx context.Context, order []int, epoch int) *Iter {
+	return l.EpochFrom(ctx, order, epoch, 0)
+}
+
+// EpochFrom is [Loader.EpochContext] that starts at batch first (0-based):
+// the batches it delivers are those that EpochContext delivers from that
+// one on, the same images with the same random draws, so that an epoch
+// interrupted after first batches can be resumed where it stopped. A first
+// at or beyond the epoch's batch count delivers none.
+func (l *Loader) EpochFrom(ctx context.Context, order []int, epoch, first int) *Iter {
 	ctx, cancel := context.WithCancel(ctx)
 	it := &Iter{l: l, ctx: ctx, cancel: cancel,
 		pending: make(chan chan result, l.cfg.Prefetch+1),
@@ -266,7 +275,7 @@ func (l *Loader) EpochContext(ctx context.Context, order []int, epoch int) *Iter
 		defer it.wg.Done()
 		defer close(jobs)
 		defer close(it.pending)
-		for k := range nb {
+		for k := max(first, 0); k < nb; k++ {
 			select {
 			case it.tokens <- struct{}{}:
 			case <-ctx.Done():

@@ -554,3 +554,48 @@ func TestRepeatedImages(t *testing.T) {
 		t.Errorf("first listing differs from a single one: %v", err)
 	}
 }
+
+// TestEpochFrom checks that an epoch started at batch k delivers the
+// batches k… of the whole epoch, bit for bit (augmentation, erasing,
+// mixing, repeated images' fresh draws and batch indices included), and
+// none past the end.
+func TestEpochFrom(t *testing.T) {
+	src := FromImages(memSet(23, 20, 14, 3, 4, 5))
+	l, err := New(src, Config{BatchSize: 4, Size: 12, Transform: randomCropFlip(12), Erase: eraseOne, BatchMix: mixRoll, Seed: 11, Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := append(perm(23, 4), 3, 7) // image 3 and 7 twice: their second listing draws afresh
+	whole := collect(t, l, order, 2)
+	if len(whole) != 7 {
+		t.Fatalf("%d batches, want 7", len(whole))
+	}
+	for _, first := range []int{0, 1, 4, 6, 7, 9} {
+		t.Run(fmt.Sprint("from ", first), func(t *testing.T) {
+			it := l.EpochFrom(context.Background(), order, 2, first)
+			defer it.Close()
+			var got []Batch
+			for {
+				b, err := it.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, Batch{X: append([]float32(nil), b.X...), Labels: append([]int64(nil), b.Labels...),
+					Soft: append([]float32(nil), b.Soft...), N: b.N, Index: b.Index})
+				l.Release(b)
+			}
+			want := whole[min(first, len(whole)):]
+			if err := sameBatches(want, got); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if got[i].Index != first+i {
+					t.Errorf("batch %d: Index %d, want %d", i, got[i].Index, first+i)
+				}
+			}
+		})
+	}
+}
