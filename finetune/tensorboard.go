@@ -19,7 +19,7 @@ import (
 //
 //	train_loss, val_loss, val_accuracy   as metrics.jsonl (val_* only on validated epochs)
 //	images_per_sec                       training images of the epoch / its seconds
-//	lr/<k>_<stage>                       the rate of trainable parameter group k at the epoch's last step
+//	lr/<stage>                           the rate of each trainable stage at the epoch's last step
 //
 // The file is TensorFlow's record format (uint64 length, uint32 masked
 // CRC-32C of the length, the data, uint32 masked CRC-32C of the data, all
@@ -125,9 +125,11 @@ func (h *TensorBoardHook) Epoch(e Epoch) error {
 		add("images_per_sec", float64(h.images)/s)
 	}
 	if h.head > 0 {
-		for k, g := range h.groups {
-			if g.Trainable {
-				add(fmt.Sprintf("lr/%d_%s", k, g.Stage), g.LR/h.head*h.lr)
+		seen := map[string]bool{} // a stage's groups (with and without weight decay) share its rate
+		for _, g := range h.groups {
+			if g.Trainable && !seen[g.Stage] {
+				seen[g.Stage] = true
+				add("lr/"+g.Stage, g.LR/h.head*h.lr)
 			}
 		}
 	}
