@@ -92,7 +92,7 @@ func TestLRRecorder(t *testing.T) {
 		{"below 4x", []float64{1, 1, 9.8}, 0, false, 0.234808 / 0.058808},
 		{"above 4x", []float64{1, 1, 9.9}, 3, true, 0.236808 / 0.058808},
 		{"nan", []float64{1, 1, math.NaN()}, 3, true, math.NaN()},
-		{"all steps", []float64{3, 2, 1, 1, 1, 1}, 6, false, (0.98*(0.98*0.06+0.04)+0.02) / (1 - 0.98*0.98*0.98)},
+		{"all steps", []float64{3, 2, 1, 1, 1, 1}, 6, false, (0.98*(0.98*0.06+0.04) + 0.02) / (1 - 0.98*0.98*0.98)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newLRRecorder(LRFindSpec{Start: 1e-3, End: 1, Iters: 6, Suggest: "valley"})
