@@ -70,16 +70,16 @@ func (f LRFindSpec) withDefaults() (LRFindSpec, error) {
 	}
 	switch {
 	case !(f.Start > 0) || !(f.End > f.Start) || math.IsInf(f.End, 0):
-		return f, FieldErrorf("Train.LRFind", "{Train.LRFind} rates %g to %g: want 0 < start < end", f.Start, f.End)
+		return f, FieldErrorf("Train.LRFind", "{Train.LRFind.Start} %g, {Train.LRFind.End} %g: want 0 < start < end", f.Start, f.End)
 	case f.Iters < 6:
-		return f, FieldErrorf("Train.LRFind", "{Train.LRFind} %d steps: want at least 6", f.Iters)
+		return f, FieldErrorf("Train.LRFind", "{Train.LRFind.Iters} %d: want at least 6 steps (fastai's minimum)", f.Iters)
 	}
 	for _, m := range SuggestMethods {
 		if f.Suggest == m {
 			return f, nil
 		}
 	}
-	return f, FieldErrorf("Train.LRFind", "{Train.LRFind} suggestion %q: want valley, steep or minimum", f.Suggest)
+	return f, FieldErrorf("Train.LRFind", "{Train.LRFind.Suggest} %s: want valley, steep or minimum", f.Suggest)
 }
 
 // rate is the head's rate at step i (0-based): fastai's SchedExp at

@@ -47,7 +47,7 @@ func compareCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
-			&cli.StringFlag{Name: "lr", Usage: "find: every run trains at the LR finder's suggestion (see gtl lr-find) instead of its strategy's rate"},
+			&cli.StringFlag{Name: "lr", Usage: "every run's head rate instead of its strategy's, or find: the LR finder's suggestion for each run (see gtl lr-find)"},
 		}, append(append(stepFlags(), lrFindFlags()...), earlyStopFlags()...)...),
 		Action: runCompare,
 	}
@@ -58,11 +58,11 @@ func runCompare(c *cli.Context) error {
 		return mergeCompare(c)
 	}
 	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")}
-	if lr := c.String("lr"); lr != "" && lr != "find" {
-		return cli.Exit(fmt.Sprintf("--lr %s: gtl compare takes each strategy's rate, or find (the LR finder's)", lr), 2)
-	} else if lr == "find" {
-		step.LRFind = lrFindSpec(c)
+	lr, lrFind, err := parseLR(c) // every run at this head rate, or the LR finder's; default: each strategy's
+	if err != nil {
+		return err
 	}
+	step.LRFind = lrFind
 	step.Patience, step.MinDelta = c.Int("patience"), c.Float64("min-delta")
 	if step.Patience != 0 || c.IsSet("monitor") {
 		step.Monitor = c.String("monitor")
@@ -152,6 +152,9 @@ func runCompare(c *cli.Context) error {
 	for cell, p := range plans { // every cell takes the same step
 		p.AMP, p.ChannelsLast, p.CuDNNBenchmark, p.TF32 = step.AMP, step.ChannelsLast, step.CuDNNBenchmark, step.TF32
 		p.LRFind, p.Patience, p.Monitor, p.MinDelta = step.LRFind, step.Patience, step.Monitor, step.MinDelta
+		if lr > 0 {
+			p.LR = lr
+		}
 		plans[cell] = p
 	}
 	w := c.App.Writer
