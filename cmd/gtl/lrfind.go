@@ -96,6 +96,9 @@ func runLRFind(c *cli.Context) error {
 		return specError(err)
 	}
 	env := finetune.RunEnv{}
+	if env.Plan, err = strategies.NewPlanner(spec); err != nil { // --strategy's rates and freezing, as gtl train's
+		return specError(err)
+	}
 	if !c.Bool("quiet") {
 		env.Fetch = fetchProgress(c)
 	}
