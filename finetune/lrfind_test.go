@@ -3,10 +3,14 @@ package finetune
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/gtl-dev/gtl/torch"
+	"github.com/gtl-dev/gtl/vision"
 )
 
 // TestSuggestLR checks the suggestion functions against fastai's
@@ -141,14 +145,32 @@ func TestLRFindThenTrain(t *testing.T) {
 	}{
 		{"sgd", TrainSpec{Epochs: 2, Batch: 8, LRDecay: 0.5}},
 		{"adamw cosine", TrainSpec{Epochs: 2, Batch: 8, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.2}},
+		{"cached features", TrainSpec{Epochs: 2, Batch: 8, Freeze: "all"}},
+		{"cached frozen prefix", TrainSpec{Epochs: 2, Batch: 8, Freeze: "2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if testing.Short() && tc.train.Optimizer == "adamw" {
-				t.Skip("one optimiser under -short")
+			if testing.Short() && tc.name != "sgd" {
+				t.Skip("one case under -short")
 			}
 			train, val := randomImages(16, 16, 5), randomImages(6, 16, 6)
 			spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Train: tc.train, Seed: 7}
 			spec.Train.LRFind = &LRFindSpec{Start: 1e-4, End: 10, Iters: 10}
+			if tc.train.Freeze != "" { // frozen stages need source weights: a seeded random resnet18's
+				spec.Model.Weights = filepath.Join(t.TempDir(), "src.safetensors")
+				if err := torch.Do(func() error {
+					if err := torch.ManualSeed(11); err != nil {
+						return err
+					}
+					m, err := vision.New("resnet18", 3, gotch.CPU)
+					if err != nil {
+						return err
+					}
+					defer m.Close()
+					return m.SaveWeights(spec.Model.Weights, nil)
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			run := func(s RunSpec) (*RunResult, map[string][]float64) {
 				res, err := Run(context.Background(), s, RunEnv{Data: NewData(train, val, 16), KeepModel: true})
 				if err != nil {
@@ -159,6 +181,9 @@ func TestLRFindThenTrain(t *testing.T) {
 				return res, w
 			}
 			a, wa := run(spec)
+			if tc.train.Freeze == "all" && !a.Config.CachedFeatures || tc.train.Freeze == "2" && (a.Config.FrozenCache == nil || !a.Config.FrozenCache.Used) {
+				t.Errorf("data path: cached features %v, frozen cache %+v", a.Config.CachedFeatures, a.Config.FrozenCache)
+			}
 			f := a.LRFind
 			if f == nil || len(f.LRs) < 7 || len(f.LRs) > 10 || a.Spec.Train.LR != f.LR || a.Config.LRFind == nil || a.Config.LRFind.LR != f.LR {
 				t.Fatalf("lr find %+v, spec lr %g", f, a.Spec.Train.LR)
