@@ -290,7 +290,7 @@ type TrainSpec struct {
 	LRFind *LRFindSpec `json:"lr_find,omitempty"`
 	// Patience stops training after this many validated epochs without an
 	// improvement of Monitor by more than MinDelta, and makes the best
-	// epoch's weights the final model (see EarlyStopping); default 0: off.
+	// epoch's weights the final model (see EarlyStop); default 0: off.
 	// Monitor is val_loss (default) or val_acc; MinDelta is in the
 	// monitored unit (loss, or accuracy as a fraction), default 0 (Keras'
 	// EarlyStopping, fastai's EarlyStoppingCallback).
