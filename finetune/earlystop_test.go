@@ -35,6 +35,9 @@ func TestEarlyStopping(t *testing.T) {
 		{"val_acc, all epochs", TrainSpec{Epochs: 3, Patience: 9, Monitor: "val_acc"}, 0, -1, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if testing.Short() && tc.stop == 0 {
+				t.Skip("one case under -short")
+			}
 			train, val := randomImages(8, 16, 8), randomImages(9, 16, 9)
 			dir := ""
 			if tc.stop > 0 { // (the files cost time: written in one case)
