@@ -542,6 +542,11 @@ func (t TrainSpec) check() error {
 	if err := t.checkEarlyStop(); err != nil {
 		return err
 	}
+	if t.LRFind != nil {
+		if _, err := t.LRFind.withDefaults(); err != nil {
+			return err
+		}
+	}
 	if _, err := torch.ParseAMP(ampName(t.AMP)); err != nil {
 		return FieldErrorf("Train.AMP", "{Train.AMP} %s: want none, bf16 or fp16", t.AMP)
 	}

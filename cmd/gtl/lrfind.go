@@ -92,7 +92,7 @@ func runLRFind(c *cli.Context) error {
 		return err
 	}
 	spec.Train.LRFind = lrFindSpec(c)
-	if spec, err = spec.Resolve(); err != nil {
+	if err := spec.Train.CheckOn(spec.Device); err != nil { // before any data is read
 		return specError(err)
 	}
 	env := finetune.RunEnv{}

@@ -37,6 +37,9 @@ func TestLRFindFlags(t *testing.T) {
 			}
 		})
 	}
+	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--num-it", "2"); code != 2 || errOut != "gtl: --num-it 2: want at least 6 steps (fastai's minimum)\n" {
+		t.Errorf("lr-find --num-it 2: %d %q", code, errOut)
+	}
 	if _, errOut, code := gtl("compare", "--data", "fashion-mnist", "--weights", "w.pth", "--lr", "slow", "--out", "/nonexistent/cmp"); code != 2 || !strings.HasPrefix(errOut, "gtl: --lr slow: want a positive rate, or find") {
 		t.Errorf("compare --lr slow: %d %q", code, errOut)
 	}
