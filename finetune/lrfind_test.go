@@ -211,3 +211,43 @@ func TestLRFindThenTrain(t *testing.T) {
 		})
 	}
 }
+
+// TestLRFindResume: a run with the LR finder, interrupted after its first
+// epoch and resumed, continues at the rate its first part found (no second
+// sweep) and ends with the weights of the uninterrupted run.
+func TestLRFindResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three runs")
+	}
+	train, val := randomImages(16, 16, 5), randomImages(6, 16, 6)
+	spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Seed: 4,
+		Train: TrainSpec{Epochs: 3, Batch: 8, LRFind: &LRFindSpec{Start: 1e-4, End: 10, Iters: 10}}}
+	run := func(ctx context.Context, s RunSpec) (*RunResult, map[string][]float64) {
+		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w map[string][]float64
+		_ = torch.Do(func() error { w = snapshot(res.Model); res.Model.Close(); return nil })
+		return res, w
+	}
+	whole, ww := run(context.Background(), spec)
+	s := spec
+	s.Out = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stops after the first epoch
+	first, _ := run(ctx, s)
+	if !first.Stopped || len(first.Result.Epochs) != 1 || first.Spec.Train.LR != whole.Spec.Train.LR {
+		t.Fatalf("interrupted run: stopped %v, %d epochs, lr %g (whole run %g)", first.Stopped, len(first.Result.Epochs), first.Spec.Train.LR, whole.Spec.Train.LR)
+	}
+	s.Resume = true
+	resumed, wr := run(context.Background(), s)
+	if resumed.Spec.Train.LR != whole.Spec.Train.LR || resumed.LRFind == nil || len(resumed.LRFind.LRs) != 0 || len(resumed.Result.Epochs) != 2 {
+		t.Fatalf("resumed: lr %g, finder %+v, %d epochs", resumed.Spec.Train.LR, resumed.LRFind, len(resumed.Result.Epochs))
+	}
+	for k := range ww {
+		if !slices.Equal(ww[k], wr[k]) {
+			t.Fatalf("resumed run's %s differs from the uninterrupted run's", k)
+		}
+	}
+}

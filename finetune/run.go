@@ -425,7 +425,7 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		}
 		defer w.close()
 	}
-	if w != nil && found != nil {
+	if w != nil && found != nil && len(found.LRs) > 0 { // (a resumed run keeps its first part's sweep)
 		if err := writeLRFind(s.Out, found); err != nil {
 			return nil, err
 		}

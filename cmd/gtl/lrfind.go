@@ -114,6 +114,10 @@ func runLRFind(c *cli.Context) error {
 
 // printLRFind writes the sweep's suggestions, the one used first.
 func printLRFind(w io.Writer, r *finetune.LRFindResult, dir string) {
+	if len(r.LRs) == 0 { // a resumed run: the sweep of its first part
+		fmt.Fprintf(w, "lr finder: the rate found when the run started, %s (%s)\n", strconv.FormatFloat(r.LR, 'g', -1, 64), r.Spec.Suggest)
+		return
+	}
 	how := "ran all steps"
 	if r.Diverged {
 		how = "stopped when the smoothed loss passed 4x its minimum"
