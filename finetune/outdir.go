@@ -102,7 +102,8 @@ func RunFiles(dir string) ([]string, error) {
 // runFiles are the names a training run writes, in the order RunFiles
 // lists them.
 var runFiles = []string{"config.json", "metrics.jsonl", "metrics.csv", "last.safetensors", "last.json", "best.safetensors", "best.json",
-	stateFile, optimizerFile, optimizerFile + ".tmp", emaFile, "confusion.csv", "confusion.png", "curves.png"}
+	stateFile, optimizerFile, optimizerFile + ".tmp", emaFile, "confusion.csv", "confusion.png", "curves.png",
+	lrFindCSV, lrFindPNG}
 
 // runFileRank returns where a run's file is listed (the epoch-versioned
 // state files beside trainer-state.json, temporary files last), -1 for a

@@ -31,6 +31,9 @@ type RunResult struct {
 	// Model is the trained model when KeepModel was set (the caller closes
 	// it, on the torch worker); nil otherwise.
 	Model *vision.Model
+	// LRFind is the LR finder's sweep and suggestions (Train.LRFind); nil
+	// without it.
+	LRFind *LRFindResult
 }
 
 // RunConfig is what config.json and the checkpoints' "train" entry
@@ -54,6 +57,17 @@ type RunConfig struct {
 	// WorldSize and GlobalBatch are set in a data-parallel run: Batch is
 	// per rank, as in DDP, and the learning rate is not rescaled.
 	WorldSize, GlobalBatch int
+	// LRFind is the LR finder's suggestions (Train.LRFind; the run trains
+	// at Spec.Train.LR, the chosen one); EarlyStop what early stopping
+	// (Train.Patience) did. Nil without them.
+	LRFind    *LRFindSummary
+	EarlyStop *EarlyStop
+}
+
+// runExtras are RunConfig's keys of the LR finder and early stopping.
+type runExtras struct {
+	LRFind    *LRFindSummary `json:"lr_find_result,omitempty"`
+	EarlyStop *EarlyStop     `json:"early_stopping,omitempty"`
 }
 
 // runFacts are RunConfig's own keys beside the spec's.
@@ -78,6 +92,13 @@ func (c RunConfig) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	extras, err := json.Marshal(runExtras{c.LRFind, c.EarlyStop})
+	if err != nil {
+		return nil, err
+	}
+	if facts, err = joinObjects(facts, extras); err != nil {
+		return nil, err
+	}
 	return joinObjects(spec, facts)
 }
 
@@ -90,6 +111,11 @@ func (c *RunConfig) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &c.Spec); err != nil {
 		return err
 	}
+	var x runExtras
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	c.LRFind, c.EarlyStop = x.LRFind, x.EarlyStop
 	c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch =
 		f.Loaded, f.Classes, f.TrainImages, f.ValImages, f.CachedFeatures, f.FrozenCache, f.WorldSize, f.GlobalBatch
 	return nil
@@ -363,6 +389,40 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 			prefix = &p
 		}
 	}
+	if err := torch.Do(func() error { return applyDevice(m, mustLoop(tr)) }); err != nil {
+		return nil, err
+	}
+	// fitData trains through the data path chosen (also the LR finder's).
+	fitData := func() (*Result, error) {
+		switch {
+		case cached:
+			if train, err = data.Images(); err != nil {
+				return nil, err
+			}
+			return tr.fitCached(m, train, data.Val)
+		case prefix != nil && prefix.Used:
+			return tr.fitPrefix(m, *prefix, train, data.Val)
+		case data.Streamed():
+			return tr.fitSource(m, m.VS, loader.FromFiles(data.files), len(data.Classes), data.Size, data.Val)
+		default:
+			if train == nil {
+				if train, err = data.Images(); err != nil {
+					return nil, err
+				}
+			}
+			return tr.Fit(m, m.VS, train, data.Val)
+		}
+	}
+	var found *LRFindResult
+	if t.LRFind != nil {
+		if found, err = findLR(tr, &s, fitData); err != nil {
+			return nil, err
+		}
+		t = s.Train
+		if env.lrFindOnly {
+			return &RunResult{Spec: s, Best: -1, LRFind: found}, nil
+		}
+	}
 	rc := RunConfig{Spec: s, Loaded: loaded, Classes: data.Classes, TrainImages: data.Len(), ValImages: data.Val.Len(),
 		CachedFeatures: cached, FrozenCache: prefix}
 	rc.Spec.Data.ImageSize, rc.Spec.Model.Arch = data.Size, m.Arch
@@ -370,7 +430,8 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		rc.WorldSize, rc.GlobalBatch = env.Dist.World(), t.Batch*env.Dist.World()
 	}
 	rank0 := env.Dist == nil || env.Dist.Rank() == 0 // the rank that writes
-	out := &RunResult{Spec: s, Config: rc, Best: -1}
+	rc.LRFind = found.Summary()
+	out := &RunResult{Spec: s, Config: rc, Best: -1, LRFind: found}
 	var w *runWriter
 	if s.Out != "" && rank0 {
 		if w, out.Best, err = newRunWriter(s.Out, s.Resume, rc); err != nil {
@@ -380,34 +441,40 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		w.m, w.only = m, tr.saveOnly
 		tr.checkpoints = w
 	}
-	tr.Hooks = runHooks(ctx, m, s, env, w, out, nFrozen, data, prefix, unfreezeAt)
-	if err := torch.Do(func() error { return applyDevice(m, mustLoop(tr)) }); err != nil {
-		return nil, err
-	}
-	var res *Result
-	switch {
-	case cached:
-		if train, err = data.Images(); err != nil {
+	if w != nil && found != nil && len(found.LRs) > 0 { // (a resumed run keeps its first part's sweep)
+		if err := writeLRFind(s.Out, found); err != nil {
 			return nil, err
 		}
-		res, err = tr.fitCached(m, train, data.Val)
-	case prefix != nil && prefix.Used:
-		res, err = tr.fitPrefix(m, *prefix, train, data.Val)
-	case data.Streamed():
-		res, err = tr.fitSource(m, m.VS, loader.FromFiles(data.files), len(data.Classes), data.Size, data.Val)
-	default:
-		if train == nil {
-			if train, err = data.Images(); err != nil {
-				return nil, err
-			}
-		}
-		res, err = tr.Fit(m, m.VS, train, data.Val)
 	}
+	tr.Hooks = runHooks(ctx, m, s, env, w, out, nFrozen, data, prefix, unfreezeAt)
+	stopper := newEarlyStopper(t)
+	if stopper != nil {
+		defer stopper.close()
+		tr.Hooks = stopper.hooks(tr.Hooks, m.VS)
+	}
+	if s.TensorBoard != "" && rank0 {
+		tb, err := NewTensorBoardHook(s.TensorBoard)
+		if err != nil {
+			return nil, err
+		}
+		defer tb.Close()
+		tr.Hooks = tb.Hooks(tr.Hooks)
+	}
+	res, err := fitData()
 	if err != nil {
 		return nil, err
 	}
 	out.Result = res
 	out.Stopped = out.Stopped || res.Stopped != nil
+	if stopper != nil && !out.Stopped && len(res.Epochs) > 0 {
+		changed, err := finishEarlyStop(stopper, m, w, out, res.Epochs[len(res.Epochs)-1].Epoch)
+		if err != nil {
+			return nil, err
+		}
+		if changed { // the report is the final (best) model's
+			res.Report = nil
+		}
+	}
 	if !out.Stopped {
 		r := res.Report // the last epoch's validation: the final model (nil when no epoch ran)
 		if r == nil || math.IsNaN(res.Epochs[len(res.Epochs)-1].ValAccuracy) {

@@ -76,6 +76,11 @@ type RunSpec struct {
 	// record them, so that a run resumed with other values still ends with
 	// the uninterrupted run's bytes.
 	CheckpointEvery int
+	// TensorBoard is a folder that receives the run's scalars as a
+	// TensorBoard event file (see TensorBoardHook): losses, accuracy, the
+	// rate of each parameter group and images/s per epoch. Like Out, it
+	// changes where a run reports, not what it computes. Default "": none.
+	TensorBoard string
 
 	// What Resolve found, so that a resolved spec is not resolved again:
 	// the device parsed, the weights' checkpoint description read, and the
@@ -123,6 +128,8 @@ type RunEnv struct {
 	// KeepModel leaves the trained model open in RunResult.Model (the
 	// caller closes it, on the torch worker); default false: Run closes it.
 	KeepModel bool
+	// lrFindOnly stops a run with Train.LRFind after the sweep (FindLR).
+	lrFindOnly bool
 }
 
 // Planner fills the settings a strategy decides (see RunEnv.Plan) into
@@ -300,6 +307,19 @@ type TrainSpec struct {
 	// only; default false.
 	CuDNNBenchmark bool `json:"cudnn_benchmark,omitempty"`
 	TF32           bool `json:"tf32,omitempty"`
+	// LRFind, when set, runs the LR finder before training and trains at
+	// the rate it suggests (see LRFindSpec), which replaces LR and is
+	// recorded as LR with the sweep in RunResult.LRFind; default nil: LR.
+	LRFind *LRFindSpec `json:"lr_find,omitempty"`
+	// Patience stops training after this many validated epochs without an
+	// improvement of Monitor by more than MinDelta, and makes the best
+	// epoch's weights the final model (see EarlyStop); default 0: off.
+	// Monitor is val_loss (default) or val_acc; MinDelta is in the
+	// monitored unit (loss, or accuracy as a fraction), default 0 (Keras'
+	// EarlyStopping, fastai's EarlyStoppingCallback).
+	Patience int     `json:"patience,omitempty"`
+	Monitor  string  `json:"monitor,omitempty"`
+	MinDelta float64 `json:"min_delta,omitempty"`
 }
 
 // RunHooks receive a run's progress. Any may be nil. They run on the
@@ -516,6 +536,16 @@ func (t TrainSpec) withDefaults(fineTune bool) (TrainSpec, error) {
 	if t.AMP == "" {
 		t.AMP = "none"
 	}
+	if t.LRFind != nil {
+		f, err := t.LRFind.withDefaults()
+		if err != nil {
+			return t, err
+		}
+		t.LRFind = &f // a copy: the caller's spec keeps its own
+	}
+	if t.Patience > 0 && t.Monitor == "" {
+		t.Monitor = "val_loss"
+	}
 	return t, t.check()
 }
 
@@ -540,6 +570,14 @@ func (t TrainSpec) check() error {
 	if t.Schedule != "" {
 		if _, err := ParseSchedule(t.Schedule, t.Warmup); err != nil {
 			return FieldErrorf("Train.Schedule", "{Train.Schedule} %s {Train.Warmup} %g: %w", t.Schedule, t.Warmup, err)
+		}
+	}
+	if err := t.checkEarlyStop(); err != nil {
+		return err
+	}
+	if t.LRFind != nil {
+		if _, err := t.LRFind.withDefaults(); err != nil {
+			return err
 		}
 	}
 	if _, err := torch.ParseAMP(ampName(t.AMP)); err != nil {

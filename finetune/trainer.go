@@ -175,6 +175,9 @@ type Trainer struct {
 	// and the checkpoints, so that a non-finite weight or batch-norm
 	// statistic stops the run as a non-finite loss does.
 	finite func() error
+	// finder, when set, makes run sweep the learning rate (LR finder)
+	// instead of training, and leave the weights as they were.
+	finder *lrFinder
 	// Dist, when set, makes this process one rank of a data-parallel run
 	// (PyTorch DDP semantics, see dist.go): Config.BatchSize is per rank
 	// (the global batch is BatchSize × world size; the learning rate is
@@ -286,6 +289,9 @@ func toDevice(x, y *ts.Tensor, dev gotch.Device) (*ts.Tensor, *ts.Tensor, error)
 // run is the training loop shared by Fit and fitCached: seed, optimiser,
 // epochs of shuffled batches, evaluation, hooks.
 func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource, val evalSet) (*Result, error) {
+	if t.finder != nil {
+		return t.sweep(m, vs, cfg, newOpt, nTrain, train)
+	}
 	res := &Result{}
 	start := time.Now()
 	err := t.worker().Do(func() error {

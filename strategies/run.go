@@ -34,6 +34,9 @@ type Job struct {
 	// Stop, when set, stops the run at the next step boundary once it is
 	// done (see finetune.Run), as an ErrStop from a hook does.
 	Stop context.Context
+	// TensorBoard, when set, is the folder of the run's TensorBoard event
+	// file (finetune.RunSpec.TensorBoard).
+	TensorBoard string
 }
 
 // Spec is the run of the job: its plan's settings on its images (Data,
@@ -44,7 +47,7 @@ func (j Job) Spec() (finetune.RunSpec, *finetune.Data) {
 		size = j.Val.Height
 	}
 	s := finetune.RunSpec{Device: j.Device, Seed: j.Seed, Data: finetune.DataSpec{ImageSize: size},
-		Model: finetune.ModelSpec{Arch: j.Arch}, Train: j.Plan.TrainSpec}
+		Model: finetune.ModelSpec{Arch: j.Arch}, Train: j.Plan.TrainSpec, TensorBoard: j.TensorBoard}
 	if s.Train.Augment == "" {
 		s.Train.Augment = "none"
 	}
@@ -82,6 +85,11 @@ type Outcome struct {
 	// FrozenCache says whether a run with frozen stages computed them once
 	// per image (see finetune.RunConfig.FrozenCache); nil without any.
 	FrozenCache *finetune.PrefixCache `json:"frozen_cache,omitempty"`
+	// EarlyStop is what early stopping did (Plan.Patience; FinalAccuracy
+	// is then the restored best epoch's); LRFound the LR finder's rate the
+	// run trained at (Plan.LRFind). Unset without them.
+	EarlyStop *finetune.EarlyStop `json:"early_stopping,omitempty"`
+	LRFound   float64             `json:"lr_found,omitempty"`
 }
 
 // Run trains the job's model (finetune.Run on Spec) and measures it. A
@@ -129,6 +137,12 @@ func (j Job) Run() (*Outcome, error) {
 	}
 	out.FrozenCache = res.Config.FrozenCache
 	out.summarise(res.Result, time.Since(began))
+	if out.EarlyStop = res.Config.EarlyStop; out.EarlyStop != nil && res.Report != nil {
+		out.FinalAccuracy = res.Report.Top1 // the final model is the best epoch's
+	}
+	if res.LRFind != nil {
+		out.LRFound = res.LRFind.LR
+	}
 	return out, nil
 }
 

@@ -168,6 +168,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			embedCommand(),
 			exportCommand(),
 			trainCommand(),
+			lrFindCommand(),
 			evalCommand(),
 			compareCommand(),
 			recommendCommand(),

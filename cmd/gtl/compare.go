@@ -48,7 +48,8 @@ func compareCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
-		}, stepFlags()...),
+			&cli.StringFlag{Name: "lr", Usage: "every run's head rate instead of its strategy's, or find: the LR finder's suggestion for each run (see gtl lr-find)"},
+		}, append(append(stepFlags(), lrFindFlags()...), earlyStopFlags()...)...),
 		Action: runCompare,
 	}
 }
@@ -58,6 +59,15 @@ func runCompare(c *cli.Context) error {
 		return mergeCompare(c)
 	}
 	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")}
+	lr, lrFind, err := parseLR(c) // every run at this head rate, or the LR finder's; default: each strategy's
+	if err != nil {
+		return err
+	}
+	step.LRFind = lrFind
+	step.Patience, step.MinDelta = c.Int("patience"), c.Float64("min-delta")
+	if step.Patience != 0 || c.IsSet("monitor") {
+		step.Monitor = c.String("monitor")
+	}
 	if err := step.CheckOn(c.String("device")); err != nil {
 		return specError(err)
 	}
@@ -142,6 +152,10 @@ func runCompare(c *cli.Context) error {
 	}
 	for cell, p := range plans { // every cell takes the same step
 		p.AMP, p.ChannelsLast, p.CuDNNBenchmark, p.TF32 = step.AMP, step.ChannelsLast, step.CuDNNBenchmark, step.TF32
+		p.LRFind, p.Patience, p.Monitor, p.MinDelta = step.LRFind, step.Patience, step.Monitor, step.MinDelta
+		if lr > 0 {
+			p.LR = lr
+		}
 		plans[cell] = p
 	}
 	w := c.App.Writer
@@ -186,6 +200,9 @@ func runCompare(c *cli.Context) error {
 					}
 					return nil
 				}}}
+		if tb := c.String("tensorboard"); tb != "" { // one folder per run, as TensorBoard lists runs
+			job.TensorBoard = filepath.Join(tb, fmt.Sprintf("%s-%s-shots-seed%d", cell.Strategy, strategies.ShotsLabel(cell.Shots), cell.Seed))
+		}
 		o, err := job.Run()
 		if errors.Is(err, finetune.ErrStop) {
 			bar.clear()
@@ -211,8 +228,8 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		bar.clear()
-		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%) in %5.1fs, %d epochs\n", cell.Strategy,
-			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, o.Seconds, p.Epochs)
+		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%) in %5.1fs, %d epochs%s\n", cell.Strategy,
+			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, o.Seconds, p.Epochs, runExtras(o))
 	}
 	bar.finish()
 	if err := strategies.WriteReport(out, res); err != nil {

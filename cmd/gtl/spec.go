@@ -21,6 +21,7 @@ var specFlags = map[string]string{
 	"Train.ClipGrad": "clip-grad", "Train.EMA": "ema", "Train.Epochs": "epochs", "Train.Batch": "batch", "Train.EvalEvery": "eval-every",
 	"Train.Augment": "augment", "Train.Mixup": "mixup", "Train.CutMix": "cutmix", "Train.Erase": "erase",
 	"Train.AMP": "amp", "Train.ChannelsLast": "channels-last", "Train.CuDNNBenchmark": "cudnn-benchmark", "Train.TF32": "tf32",
+	"Train.LRFind": "lr", "Train.LRFind.Start": "start-lr", "Train.LRFind.End": "end-lr", "Train.LRFind.Iters": "num-it", "Train.LRFind.Suggest": "suggest", "Train.Patience": "patience", "Train.Monitor": "monitor", "Train.MinDelta": "min-delta", "TensorBoard": "tensorboard",
 	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume", "Overwrite": "overwrite",
 	"SaveEvery": "save-every", "CheckpointEvery": "checkpoint-every",
 }

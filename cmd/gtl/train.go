@@ -36,7 +36,7 @@ func trainCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-cache", Usage: "run the frozen stages every step instead of once per image (--freeze all or N; the naive path, for comparisons)"},
 			&cli.StringFlag{Name: "bn-policy", Value: "eval", Usage: "batch norm in frozen stages: eval (statistics fixed) or train"},
 			&cli.StringFlag{Name: "unfreeze-at", Usage: "epochs after which one more frozen stage (top-down) starts training, e.g. 1,2 (gradual unfreezing)"},
-			&cli.Float64Flag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch)"},
+			&cli.StringFlag{Name: "lr", Usage: "head learning rate (default 0.01 when fine-tuning, 0.05 from scratch), or find: the LR finder's suggestion (see gtl lr-find)"},
 			&cli.Float64Flag{Name: "lr-decay", Value: 1, Usage: "stage k below the head trains at lr·decay^k"},
 			&cli.Float64Flag{Name: "weight-decay", Usage: "weight decay (not on biases and norms)"},
 			&cli.StringFlag{Name: "optimizer", Value: "sgd", Usage: "sgd (momentum 0.9) or adamw"},
@@ -54,7 +54,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "save-every", Usage: "commit the checkpoints and a resumable state every N epochs and at the last (default: every epoch for runs over a minute, else at the end)"},
 			&cli.IntFlag{Name: "checkpoint-every", Usage: "also commit a resumable state every N steps inside epochs, resumed bit-identically (default: at epoch ends only)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an earlier run in --out (its files are removed; default: refused)"},
-		), distFlags()...),
+		), append(append(lrFindFlags(), earlyStopFlags()...), distFlags()...)...),
 		Action: runTrain,
 	}
 }
@@ -173,6 +173,10 @@ func runTrain(c *cli.Context) error {
 		fmt.Fprintf(w, "interrupted: the run stopped %s with a resumable state; continue it with the same flags and --resume\n", where)
 		return cli.Exit("", stop.exitCode())
 	}
+	if res.LRFind != nil {
+		printLRFind(w, res.LRFind, spec.Out)
+	}
+	printEarlyStop(w, res.Config.EarlyStop)
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, res.Report, res.Config.ValImages)
 	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics, confusion matrix and config in %s\n", 100*res.Best, res.Result.Duration.Round(10*time.Millisecond), spec.Out)
@@ -195,6 +199,10 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 	case c.IsSet("val-split") && c.Float64("val-split") == 0:
 		return finetune.RunSpec{}, cli.Exit("--val-split 0: a validation split in (0, 1) is needed", 2)
 	}
+	lr, lrFind, err := parseLR(c)
+	if err != nil {
+		return finetune.RunSpec{}, err
+	}
 	unfreeze, err := finetune.ParseEpochs(c.String("unfreeze-at"))
 	if err != nil {
 		return finetune.RunSpec{}, specError(err)
@@ -206,13 +214,18 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 			Pretrained: c.Bool("pretrained"), PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"),
 			WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite")},
 		Train: finetune.TrainSpec{Strategy: c.String("strategy"), Freeze: set("freeze", c.String("freeze")), BNPolicy: c.String("bn-policy"),
-			UnfreezeAt: unfreeze, NoCache: c.Bool("no-cache"), LR: c.Float64("lr"), WeightDecay: c.Float64("weight-decay"),
+			UnfreezeAt: unfreeze, NoCache: c.Bool("no-cache"), LR: lr, WeightDecay: c.Float64("weight-decay"),
 			Optimizer: c.String("optimizer"), Schedule: set("schedule", c.String("schedule")), Warmup: c.Float64("warmup"),
 			LabelSmoothing: c.Float64("label-smoothing"), ClipGrad: c.Float64("clip-grad"), EMA: c.Float64("ema"),
 			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase"),
 			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
 		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"), Overwrite: c.Bool("overwrite"),
 		SaveEvery: c.Int("save-every"), CheckpointEvery: c.Int("checkpoint-every"),
+	}
+	s.Train.LRFind, s.TensorBoard = lrFind, c.String("tensorboard")
+	s.Train.Patience, s.Train.MinDelta = c.Int("patience"), c.Float64("min-delta")
+	if s.Train.Patience != 0 || c.IsSet("monitor") {
+		s.Train.Monitor = c.String("monitor")
 	}
 	if c.IsSet("unfreeze-at") && s.Train.UnfreezeAt == nil {
 		s.Train.UnfreezeAt = []int{} // given empty: a strategy does not fill it

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestLRFindFlags: bad values of the LR finder's, early stopping's and
+// TensorBoard's flags are one line naming the flag, exit status 2, before
+// any data is read.
+func TestLRFindFlags(t *testing.T) {
+	base := []string{"train", "--data", "fashion-mnist", "--model", "resnet18", "--device", "cpu", "--out", "/nonexistent/run"}
+	for _, tc := range []struct {
+		args []string
+		re   string
+	}{
+		{[]string{"--lr", "fast"}, `^gtl: --lr fast: want a positive rate, or find\n$`},
+		{[]string{"--lr", "-1"}, `^gtl: --lr -1: want a positive rate, or find\n$`},
+		{[]string{"--lr", "find", "--num-it", "3"}, `^gtl: --num-it 3: want at least 6 steps`},
+		{[]string{"--lr", "find", "--start-lr", "1", "--end-lr", "0.5"}, `^gtl: --start-lr 1, --end-lr 0\.5: want 0 < start < end\n$`},
+		{[]string{"--lr", "find", "--suggest", "slide"}, `^gtl: --suggest slide: want valley, steep or minimum\n$`},
+		{[]string{"--patience", "-1"}, `^gtl: --patience -1: want 0 \(off\) or a number of epochs\n$`},
+		{[]string{"--patience", "2", "--monitor", "loss"}, `^gtl: --monitor loss: want val_loss or val_acc\n$`},
+		{[]string{"--patience", "2", "--min-delta", "-0.5"}, `^gtl: --min-delta -0\.5: want 0 or more\n$`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, errOut, code := gtl(append(append([]string{}, base...), tc.args...)...)
+			if code != 2 || !regexp.MustCompile(tc.re).MatchString(errOut) {
+				t.Errorf("exit %d, stderr %q, want 2 and %s", code, errOut, tc.re)
+			}
+		})
+	}
+	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--num-it", "2"); code != 2 || errOut != "gtl: --num-it 2: want at least 6 steps (fastai's minimum)\n" {
+		t.Errorf("lr-find --num-it 2: %d %q", code, errOut)
+	}
+	if _, errOut, code := gtl("compare", "--data", "fashion-mnist", "--weights", "w.pth", "--lr", "slow", "--out", "/nonexistent/cmp"); code != 2 || !strings.HasPrefix(errOut, "gtl: --lr slow: want a positive rate, or find") {
+		t.Errorf("compare --lr slow: %d %q", code, errOut)
+	}
+}
+
+// TestTrainLRFindPatienceTensorBoard runs gtl lr-find, then gtl train with
+// --lr find, --patience and --tensorboard on a small folder: the
+// suggestions printed, the rate trained at (config.json), the plot and
+// curve, the early-stopping record and the event file.
+func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
+	root := t.TempDir()
+	for c, base := range map[string]uint8{"bright": 200, "dark": 40} {
+		os.MkdirAll(filepath.Join(root, c), 0o755)
+		for i := 0; i < 8; i++ {
+			m := image.NewRGBA(image.Rect(0, 0, 20, 20))
+			for j := range m.Pix {
+				m.Pix[j] = base + uint8((i*7+j*13)%40)
+			}
+			f, _ := os.Create(filepath.Join(root, c, fmt.Sprintf("%02d.png", i)))
+			png.Encode(f, m)
+			f.Close()
+		}
+	}
+	common := []string{"-q", "--model", "resnet18", "--data", root, "--val-split", "0.25", "--image-size", "16", "--batch", "4", "--num-it", "10", "--seed", "3"}
+	find := filepath.Join(t.TempDir(), "find")
+	out, errOut, code := gtl(append([]string{"--threads", "1", "lr-find", "--out", find}, common...)...)
+	if code != 0 {
+		t.Fatalf("lr-find: %d %s", code, errOut)
+	}
+	m := regexp.MustCompile(`(?m)^  valley +(\S+)  <- suggested$`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "lr finder: ") || !strings.Contains(out, "  steep ") || !strings.Contains(out, "  minimum ") {
+		t.Fatalf("lr-find output:\n%s", out)
+	}
+	csv, _ := os.ReadFile(filepath.Join(find, "lr-find.csv"))
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); lines[0] != "lr,loss,smoothed_loss" || len(lines) < 8 || len(lines) > 11 {
+		t.Errorf("lr-find.csv:\n%s", csv)
+	}
+	if _, err := os.Stat(filepath.Join(find, "lr-find.png")); err != nil {
+		t.Error(err)
+	}
+
+	run, tb := filepath.Join(t.TempDir(), "run"), filepath.Join(t.TempDir(), "tb")
+	out, errOut, code = gtl(append([]string{"--threads", "1", "train", "--lr", "find", "--epochs", "3", "--patience", "1", "--min-delta", "100", "--tensorboard", tb, "--out", run}, common...)...)
+	if code != 0 {
+		t.Fatalf("train: %d %s", code, errOut)
+	}
+	var conf struct {
+		LR     float64 `json:"lr"`
+		Result struct {
+			LR float64 `json:"lr"`
+		} `json:"lr_find_result"`
+		ES struct {
+			Best    int `json:"best_epoch"`
+			Stopped int `json:"stopped_epoch"`
+		} `json:"early_stopping"`
+	}
+	b, _ := os.ReadFile(filepath.Join(run, "config.json"))
+	if err := json.Unmarshal(b, &conf); err != nil {
+		t.Fatal(err)
+	}
+	// The same data, model and seed: the same sweep as gtl lr-find's.
+	if fmt.Sprint(conf.LR) != m[1] || conf.Result.LR != conf.LR {
+		t.Errorf("config.json lr %v, lr_find_result %v; gtl lr-find suggested %s", conf.LR, conf.Result.LR, m[1])
+	}
+	// Nothing beats the first epoch by 100: stopped after epoch 2.
+	if !strings.Contains(out, "early stopping: no improvement of val_loss for 1 epochs, stopped after epoch 2") || !strings.Contains(out, "final model: epoch 1's weights") ||
+		!strings.Contains(out, "  valley ") || conf.ES.Best != 1 || conf.ES.Stopped != 2 {
+		t.Errorf("train output:\n%s\nconfig.json %s", out, b)
+	}
+	if lines, _ := os.ReadFile(filepath.Join(run, "metrics.jsonl")); strings.Count(string(lines), "\n") != 2 {
+		t.Errorf("metrics.jsonl:\n%s", lines)
+	}
+	if files, _ := filepath.Glob(filepath.Join(tb, "events.out.tfevents.*")); len(files) != 1 {
+		t.Errorf("event files %v", files)
+	}
+	for _, f := range []string{"lr-find.csv", "lr-find.png", "best.safetensors", "confusion.png"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
