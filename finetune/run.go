@@ -465,7 +465,11 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		return nil, err
 	}
 	out.Result = res
-	out.Stopped = out.Stopped || res.Stopped != nil
+	// A stop is an interruption unless it is early stopping's own, at the
+	// end of the epoch that ran out of patience.
+	early := stopper != nil && res.Stopped != nil && ctx.Err() == nil &&
+		stopper.es.StoppedEpoch == res.Stopped.Epoch && res.Stopped.Step == res.Stopped.StepsPerEpoch
+	out.Stopped = out.Stopped || (res.Stopped != nil && !early)
 	if stopper != nil && !out.Stopped && len(res.Epochs) > 0 {
 		changed, err := finishEarlyStop(stopper, m, w, out, res.Epochs[len(res.Epochs)-1].Epoch)
 		if err != nil {
