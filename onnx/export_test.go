@@ -47,6 +47,18 @@ var exportCases = []exportCase{
 	{"resnext50_32x4d", 64, false, false},
 	{"wide_resnet50_2", 64, false, false},
 	{"squeezenet1_0", 64, false, false},
+	{"vgg11", 224, false, false},
+	{"vgg11_bn", 224, false, false},
+	{"alexnet", 224, false, false},
+	{"densenet121", 64, true, false},
+	{"googlenet", 64, true, false},
+	{"inception_v3", 299, false, false},
+	{"mnasnet0_5", 64, true, false},
+	{"shufflenet_v2_x0_5", 64, true, false},
+	{"efficientnet_b0", 64, true, false},
+	{"efficientnet_v2_s", 64, false, false},
+	{"regnet_y_400mf", 64, true, false},
+	{"regnet_x_400mf", 64, false, false},
 }
 
 // ortDir is where scripts/onnx/setup.sh installs onnxruntime-node.

@@ -20,14 +20,16 @@ type graph struct {
 	inits  []*tensor
 	shapes map[string][]int64
 	consts map[string][]int64 // int64 constants, for Reshape's shape
-	err    error
-	n      int // names handed out
+	// shapeOf maps a Shape node's output to its input.
+	shapeOf map[string]string
+	err     error
+	n       int // names handed out
 }
 
 var _ vision.Graph = (*graph)(nil)
 
 func newGraph() *graph {
-	return &graph{shapes: map[string][]int64{}, consts: map[string][]int64{}}
+	return &graph{shapes: map[string][]int64{}, consts: map[string][]int64{}, shapeOf: map[string]string{}}
 }
 
 func (g *graph) name(prefix string) string {
@@ -57,6 +59,9 @@ func (g *graph) OpN(op string, inputs []string, n int, attrs ...vision.Attr) []s
 		nd.outputs = append(nd.outputs, fmt.Sprintf("%s_out%d", nd.name, i))
 	}
 	g.nodes = append(g.nodes, nd)
+	if op == "Shape" {
+		g.shapeOf[nd.outputs[0]] = inputs[0]
+	}
 	for i, s := range inferShapes(g, nd) {
 		if i < len(nd.outputs) && s != nil {
 			g.shapes[nd.outputs[i]] = s
@@ -276,9 +281,14 @@ func inferShapes(g *graph, nd *node) [][]int64 {
 			out[axis] = addDim(out[axis], s[axis])
 		}
 		return [][]int64{out}
+	case "Shape":
+		return [][]int64{{int64(len(x))}}
 	case "Reshape":
 		if len(in) < 2 {
 			return nil
+		}
+		if src, ok := g.shapeOf[nd.inputs[1]]; ok { // Reshape(t, Shape(src)): src's shape
+			return [][]int64{g.shapes[src]}
 		}
 		shape, ok := g.consts[nd.inputs[1]]
 		if !ok {
