@@ -59,6 +59,8 @@ var exportCases = []exportCase{
 	{"efficientnet_v2_s", 64, false, false},
 	{"regnet_y_400mf", 64, true, false},
 	{"regnet_x_400mf", 64, false, false},
+	{"convnext_tiny", 64, true, false},
+	{"vit_b_32", 224, false, false},
 }
 
 // ortDir is where scripts/onnx/setup.sh installs onnxruntime-node.

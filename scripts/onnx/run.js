@@ -4,9 +4,10 @@
 //   node run.js MODEL.onnx THREADS IN.npy OUT.npy [IN2.npy OUT2.npy ...]
 //     runs the model's first input on each float32 .npy and writes its first
 //     output as float32 .npy.
-//   node run.js --bench MODEL.onnx THREADS BATCH SIZE WARMUP REPS
-//     times REPS runs on a random [BATCH, 3, SIZE, SIZE] input after WARMUP
-//     runs, printing one line per run: "ms <milliseconds>".
+//   node run.js --bench MODEL.onnx ARCH THREADS BATCH SIZE WARMUP STEPS
+//     times STEPS runs on a random [BATCH, 3, SIZE, SIZE] input after WARMUP
+//     runs and prints one JSON line in scripts/bench/pytorch_ref.py's schema
+//     (tool "onnxruntime"), for scripts/bench/table.py.
 //
 // NODE_PATH must reach onnxruntime-node (scripts/onnx/setup.sh installs it).
 'use strict';
@@ -52,18 +53,31 @@ async function session(model, threads) {
 
 async function main(argv) {
   if (argv[0] === '--bench') {
-    const [model, threads, batch, size, warmup, reps] = [argv[1], ...argv.slice(2, 7).map(Number)];
+    const [model, arch] = [argv[1], argv[2]];
+    const [threads, batch, size, warmup, steps] = argv.slice(3, 8).map(Number);
     const s = await session(model, threads);
     const n = batch * 3 * size * size;
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = Math.random() * 2 - 1;
     const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', data, [batch, 3, size, size]) };
     for (let i = 0; i < warmup; i++) await s.run(feeds);
-    for (let i = 0; i < reps; i++) {
+    const times = [];
+    const began = process.hrtime.bigint();
+    for (let i = 0; i < steps; i++) {
       const t0 = process.hrtime.bigint();
       await s.run(feeds);
-      console.log(`ms ${Number(process.hrtime.bigint() - t0) / 1e6}`);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
     }
+    const total = Number(process.hrtime.bigint() - began) / 1e9;
+    times.sort((a, b) => a - b);
+    const pct = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+    const cpu = require('os').cpus()[0];
+    console.log(JSON.stringify({
+      tool: 'onnxruntime', model: arch, mode: 'infer', batch, image_size: size, device: 'cpu',
+      device_name: cpu ? cpu.model.trim() : 'cpu', amp: null, channels_last: false, freeze: 0, threads, steps, warmup,
+      images_per_s: batch * steps / total, step_p50_ms: pct(0.5) * 1e3, step_p90_ms: pct(0.9) * 1e3,
+      peak_mem_bytes: process.memoryUsage().rss, peak_mem_kind: 'rss', onnxruntime: require('onnxruntime-node/package.json').version,
+    }));
     return;
   }
   const [model, threads] = [argv[0], Number(argv[1])];
