@@ -61,6 +61,7 @@ var exportCases = []exportCase{
 	{"regnet_x_400mf", 64, false, false},
 	{"convnext_tiny", 64, true, false},
 	{"vit_b_32", 224, false, false},
+	{"swin_t", 64, false, false},
 }
 
 // ortDir is where scripts/onnx/setup.sh installs onnxruntime-node.

@@ -318,6 +318,73 @@ func inferShapes(g *graph, nd *node) [][]int64 {
 			}
 		}
 		return [][]int64{out}
+	case "Squeeze":
+		axes, ok := g.consts[nd.inputs[len(nd.inputs)-1]]
+		if !ok || len(nd.inputs) < 2 {
+			return nil
+		}
+		drop := map[int64]bool{}
+		for _, a := range axes {
+			if a < 0 {
+				a += int64(len(x))
+			}
+			drop[a] = true
+		}
+		var out []int64
+		for i, d := range x {
+			if !drop[int64(i)] {
+				out = append(out, d)
+			}
+		}
+		return [][]int64{out}
+	case "Pad":
+		pads, ok := g.consts[nd.inputs[1]]
+		if !ok || len(pads) != 2*len(x) {
+			return nil
+		}
+		out := append([]int64{}, x...)
+		for i := range out {
+			if out[i] >= 0 {
+				out[i] += pads[i] + pads[i+len(x)]
+			}
+		}
+		return [][]int64{out}
+	case "Slice":
+		if len(nd.inputs) < 4 {
+			return nil
+		}
+		starts, ok1 := g.consts[nd.inputs[1]]
+		ends, ok2 := g.consts[nd.inputs[2]]
+		axes, ok3 := g.consts[nd.inputs[3]]
+		if !ok1 || !ok2 || !ok3 {
+			return nil
+		}
+		steps := make([]int64, len(axes))
+		for i := range steps {
+			steps[i] = 1
+		}
+		if len(nd.inputs) > 4 {
+			if st, ok := g.consts[nd.inputs[4]]; ok {
+				steps = st
+			}
+		}
+		out := append([]int64{}, x...)
+		for i, a := range axes {
+			if a < 0 {
+				a += int64(len(x))
+			}
+			d := x[a]
+			if d < 0 {
+				continue
+			}
+			b, e := min(max(starts[i], 0), d), min(max(ends[i], 0), d)
+			if e <= b {
+				out[a] = 0
+			} else {
+				out[a] = (e - b + steps[i] - 1) / steps[i]
+			}
+		}
+		return [][]int64{out}
 	case "Split":
 		axis := intAttr("axis", 0)
 		if axis < 0 {
