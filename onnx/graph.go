@@ -67,7 +67,7 @@ func (g *graph) OpN(op string, inputs []string, n int, attrs ...vision.Attr) []s
 			g.shapes[nd.outputs[i]] = s
 		}
 	}
-	return nd.outputs
+	return append([]string(nil), nd.outputs...) // the caller may reuse the slice
 }
 
 // Param adds a copy of t as a float32 constant.
