@@ -295,7 +295,11 @@ func TestONNXRuntimeMatchesGtl(t *testing.T) {
 					t.Errorf("batch %d: %v", want.Shape[0], err)
 					continue
 				}
-				t.Logf("batch %d: max |logit diff| %.3g", want.Shape[0], d)
+				var scale float64
+				for _, v := range want.Float32 {
+					scale = math.Max(scale, math.Abs(float64(v)))
+				}
+				t.Logf("batch %d: max |logit diff| %.3g (max |logit| %.3g)", want.Shape[0], d, scale)
 			}
 		})
 	}
