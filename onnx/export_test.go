@@ -66,7 +66,7 @@ var exportCases = []exportCase{
 
 // ortDir is where scripts/onnx/setup.sh installs onnxruntime-node.
 func ortDir() string {
-	if d := os.Getenv("GTL_ORT_DIR"); d != "" {
+	if d := os.Getenv("ORT_DIR"); d != "" {
 		return d
 	}
 	return filepath.Join(torchtest.Root(), ".cache", "ort")

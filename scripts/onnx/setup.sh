@@ -2,7 +2,7 @@
 # scripts/onnx/setup.sh: install what the ONNX export tests check against:
 # Debian's python3-onnx (the ONNX checker) and ONNX Runtime from npm
 # (onnxruntime-node, whose CPU library ships in the package; its CUDA download
-# is skipped) under .cache/ort in the checkout (GTL_ORT_DIR overrides).
+# is skipped) under .cache/ort in the checkout (ORT_DIR overrides).
 # Test set-up only: gtl itself never needs Python or Node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ if ! command -v node >/dev/null; then
 	echo "onnx: node not found: the ONNX Runtime tests will skip (install nodejs and npm to run them)" >&2
 	exit 0
 fi
-dir="${GTL_ORT_DIR:-.cache/ort}"
+dir="${ORT_DIR:-.cache/ort}"
 if [ ! -f "$dir/node_modules/onnxruntime-node/package.json" ]; then
 	echo "onnx: installing onnxruntime-node (npm) into $dir" >&2
 	mkdir -p "$dir"
