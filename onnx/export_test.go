@@ -2,10 +2,12 @@ package onnx
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,12 +132,14 @@ func runORT(t *testing.T, model string, inputs []string) []*npy.Array {
 func randomiseBatchNorm(m *vision.Model) error {
 	sd := m.StateDict()
 	return torch.WithoutGrad(func() error {
-		for name, t := range sd {
+		// Sorted names and a fixed order of draws: the same values every run.
+		for _, name := range slices.Sorted(maps.Keys(sd)) {
 			if !strings.HasSuffix(name, ".running_mean") {
 				continue
 			}
 			p := strings.TrimSuffix(name, "running_mean")
-			for suffix, r := range map[string][2]float64{"running_mean": {0, 0.1}, "running_var": {0.5, 1.5}, "weight": {0.5, 1.5}, "bias": {0, 0.1}} {
+			for _, suffix := range []string{"running_mean", "running_var", "weight", "bias"} {
+				r := map[string][2]float64{"running_mean": {0, 0.1}, "running_var": {0.5, 1.5}, "weight": {0.5, 1.5}, "bias": {0, 0.1}}[suffix]
 				v, ok := sd[p+suffix]
 				if !ok {
 					continue
@@ -162,7 +166,6 @@ func randomiseBatchNorm(m *vision.Model) error {
 				v.Copy_(x)
 				x.MustDrop()
 			}
-			_ = t
 		}
 		return nil
 	})
@@ -173,7 +176,9 @@ func randomiseBatchNorm(m *vision.Model) error {
 // whole network.
 func randomiseZeroWeights(m *vision.Model) error {
 	return torch.WithoutGrad(func() error {
-		for name, v := range m.StateDict() {
+		sd := m.StateDict()
+		for _, name := range slices.Sorted(maps.Keys(sd)) {
+			v := sd[name]
 			if !strings.HasSuffix(name, ".weight") {
 				continue
 			}
