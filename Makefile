@@ -23,6 +23,7 @@ vet: setup
 # Test set-up: python3-torchvision makes the parity tests' reference outputs.
 test-setup: setup
 	@bash scripts/parity/setup.sh
+	@bash scripts/onnx/setup.sh
 
 # What CI runs: set-up, vet, and the test suite on real data at a small size
 # (-short: torchvision parity for a few light architectures).

@@ -37,5 +37,8 @@
 //		...
 //	})
 //
-// Package finetune trains vision's models.
+// Package finetune trains vision's models; package onnx exports them: every
+// module with an ONNX form implements Emitter (Emit writes its inference
+// computation into a Graph, beside its Forward), and Symbolic pairs a
+// parameter-free function with its Emit.
 package vision

@@ -92,7 +92,10 @@ func (s Seq) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 }
 
 // Identity returns x unchanged (a new handle to the same data).
-var Identity = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.ShallowClone() })
+var Identity = Symbolic{
+	F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.ShallowClone() },
+	E: func(_ Graph, x string) (string, error) { return x, nil },
+}
 
 // inPlacer is a module that can also overwrite a tensor its caller owns
 // and no one else uses (Seq's intermediates), as torchvision's
@@ -106,6 +109,7 @@ type inPlacer interface {
 type inPlaceAct struct {
 	f       Func
 	inPlace func(*ts.Tensor) error
+	emit    func(Graph, string) (string, error)
 }
 
 // Forward keeps x and returns the activation in a new tensor.
@@ -115,51 +119,98 @@ func (a inPlaceAct) forwardInPlace(x *ts.Tensor) error { return a.inPlace(x) }
 
 // Activation functions as modules. ReLU and ReLU6 work in place on Seq's
 // intermediates (as torchvision's ReLU(inplace=True)); given a tensor that
-// the caller owns, they never change it.
+// the caller owns, they never change it. Each has an ONNX form (Emitter).
 var (
 	ReLU = inPlaceAct{
 		f:       func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu(false) },
 		inPlace: torch.ReLUInPlace,
+		emit:    emitOp("Relu"),
 	}
 	ReLU6 = inPlaceAct{
 		f:       func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Relu6(false) },
 		inPlace: torch.ReLU6InPlace,
+		emit: func(g Graph, x string) (string, error) {
+			return g.Op("Clip", []string{x, g.Floats(nil, 0), g.Floats(nil, 6)}), nil
+		},
 	}
-	SiLU      = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Silu(false) })
-	Hardswish = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardswish(false) })
-	Sigmoid   = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Sigmoid(false) })
-	Hardsig   = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardsigmoid(false) })
-	GELU      = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Gelu("none", false) })
+	SiLU = Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Silu(false) },
+		E: func(g Graph, x string) (string, error) { return EmitSiLU(g, x), nil },
+	}
+	Hardswish = Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardswish(false) },
+		E: emitOp("HardSwish"),
+	}
+	Sigmoid = Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Sigmoid(false) },
+		E: emitOp("Sigmoid"),
+	}
+	// Hardsig is PyTorch's hardsigmoid, relu6(x+3)/6: ONNX HardSigmoid
+	// with alpha 1/6, beta 1/2.
+	Hardsig = Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Hardsigmoid(false) },
+		E: emitOp("HardSigmoid", A("alpha", float32(1.0/6)), A("beta", float32(0.5))),
+	}
+	GELU = Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Gelu("none", false) },
+		E: func(g Graph, x string) (string, error) { return EmitGELU(g, x), nil },
+	}
 	// Flatten turns [N, C, H, W] into [N, C*H*W].
-	Flatten = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Flatten(1, -1, false) })
+	Flatten = Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Flatten(1, -1, false) },
+		E: emitOp("Flatten", A("axis", int64(1))),
+	}
 )
 
 // MaxPool returns a 2-D max pooling module.
 func MaxPool(k, stride, pad int64, ceil bool) Module {
-	return Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-		return x.MaxPool2d([]int64{k, k}, []int64{stride, stride}, []int64{pad, pad}, []int64{1, 1}, ceil, false)
-	})
+	return Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+			return x.MaxPool2d([]int64{k, k}, []int64{stride, stride}, []int64{pad, pad}, []int64{1, 1}, ceil, false)
+		},
+		E: emitOp("MaxPool", A("kernel_shape", []int64{k, k}), A("strides", []int64{stride, stride}),
+			A("pads", []int64{pad, pad, pad, pad}), A("ceil_mode", boolInt(ceil))),
+	}
 }
 
 // AvgPool returns a 2-D average pooling module (padding counted, as PyTorch).
 func AvgPool(k, stride, pad int64, ceil bool) Module {
-	return Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-		return x.AvgPool2d([]int64{k, k}, []int64{stride, stride}, []int64{pad, pad}, ceil, true, nil, false)
-	})
+	return Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+			return x.AvgPool2d([]int64{k, k}, []int64{stride, stride}, []int64{pad, pad}, ceil, true, nil, false)
+		},
+		E: emitOp("AveragePool", A("kernel_shape", []int64{k, k}), A("strides", []int64{stride, stride}),
+			A("pads", []int64{pad, pad, pad, pad}), A("ceil_mode", boolInt(ceil)), A("count_include_pad", int64(1))),
+	}
 }
 
 // AdaptiveAvgPool returns a module that averages each channel to an h×w grid.
 func AdaptiveAvgPool(h, w int64) Module {
-	return Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.AdaptiveAvgPool2d([]int64{h, w}, false) })
+	return Symbolic{
+		F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.AdaptiveAvgPool2d([]int64{h, w}, false) },
+		E: func(g Graph, x string) (string, error) { return emitAdaptiveAvgPool(g, x, h, w) },
+	}
 }
 
 // GlobalAvgPool averages each channel over space and flattens: [N, C, H, W] -> [N, C].
-var GlobalAvgPool = Stateless(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-	if torch.IsMkldnn(x) { // the oneDNN inference path (infer.go)
-		return torch.MkldnnGlobalAvgPool(x)
+var GlobalAvgPool = Symbolic{
+	F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+		if torch.IsMkldnn(x) { // the oneDNN inference path (infer.go)
+			return torch.MkldnnGlobalAvgPool(x)
+		}
+		return x.MeanDim([]int64{2, 3}, false, gotch.Float, false)
+	},
+	E: func(g Graph, x string) (string, error) {
+		return g.Op("Flatten", []string{g.Op("GlobalAveragePool", []string{x})}, A("axis", int64(1))), nil
+	},
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
 	}
-	return x.MeanDim([]int64{2, 3}, false, gotch.Float, false)
-})
+	return 0
+}
 
 // Pair expands a size given as one or two values ([k] → [k, k]; none → [def,
 // def]) into [h, w], as torch.nn.modules.utils._pair does.

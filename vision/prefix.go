@@ -102,7 +102,7 @@ func fixedParams(mod Module) (int, string) {
 		return frozen(v.W, v.B)
 	case *LayerNorm:
 		return frozen(v.W, v.B)
-	case Stateless, inPlaceAct:
+	case Stateless, Symbolic, inPlaceAct:
 		return 0, ""
 	case Dropout:
 		if v.P != 0 {

@@ -220,7 +220,7 @@ func TestBadInputs(t *testing.T) {
 		tc{"compare/shots", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--shots", "5,-1", "--out", out("cmp")}, nil, "-1", out("cmp/results.json")},
 		tc{"compare/strategies", []string{"compare", "--data", "fashion-mnist", "-q", "--weights", p["good.safetensors"], "--strategies", "linear,bogus", "--out", out("cmp")}, nil, "bogus", out("cmp/results.json")},
 		tc{"predict/top-k", []string{"predict", "-q", "--weights", p["good.safetensors"], "--top-k", "-3", p["wrongdtype.npy"]}, nil, "--top-k", ""},
-		tc{"export/format", []string{"export", "-q", "--weights", p["good.safetensors"], "--format", "onnx", "--out", out("e.onnx")}, nil, "onnx", out("e.onnx")},
+		tc{"export/format", []string{"export", "-q", "--weights", p["good.safetensors"], "--format", "tflite", "--out", out("e.tflite")}, nil, "tflite", out("e.tflite")},
 		tc{"eval/class-count", []string{"eval", "-q", "--weights", p["good.safetensors"], "--data", p["folder-text"], "--out", out("ev")}, nil, "folder-text has 2 classes", out("ev/report.json")},
 		tc{"eval/split", []string{"eval", "-q", "--weights", p["good.safetensors"], "--data", p["folder-text"], "--split", "val"}, nil, "--split val", ""},
 		tc{"eval/image-size", []string{"eval", "-q", "--weights", p["good.safetensors"], "--num-classes", "2", "--data", p["folder-text"], "--image-size", "-4"}, nil, "--image-size -4", ""},

@@ -5,8 +5,9 @@ Reads JSON lines (one `--json` result each, from either tool; lines
 {"load": "..."} record the machine's load average) from the files given or
 stdin, groups them by configuration and prints, per config, each tool's
 median images/s with its spread (min-max over the repetitions) and the
-ratios gtl / PyTorch eager and gtl / PyTorch frozen (TorchScript
-optimize_for_inference(freeze(script(m)))); above 1: gtl faster.
+ratios gtl / PyTorch eager, gtl / PyTorch frozen (TorchScript
+optimize_for_inference(freeze(script(m)))) and gtl / ONNX Runtime (on the
+model gtl exported, scripts/onnx/run.js --bench); above 1: gtl faster.
 
 Only the Python standard library is used (it runs beside any torch).
 """
@@ -14,7 +15,7 @@ import json
 import statistics
 import sys
 
-TOOLS = [("gtl", "gtl"), ("pytorch", "eager"), ("pytorch-frozen", "frozen")]
+TOOLS = [("gtl", "gtl"), ("pytorch", "eager"), ("pytorch-frozen", "frozen"), ("onnxruntime", "ort")]
 
 
 def key(r):
@@ -52,16 +53,17 @@ def main(paths):
     if loads:
         print("load average (1 min) at the repetitions: %.1f-%.1f (median %.1f)" % (
             min(loads), max(loads), statistics.median(loads)))
-    head = ["config"] + ["%s img/s" % n for _, n in TOOLS] + ["gtl/eager", "gtl/frozen", "reps"]
+    used = [(t, n) for t, n in TOOLS if any(rows[k].get(t) for k in order)]
+    head = ["config"] + ["%s img/s" % n for _, n in used] + ["gtl/%s" % n for t, n in used if t != "gtl"] + ["reps"]
     lines = []
     for k in order:
         v = rows[k]
         g = statistics.median(v["gtl"]) if v["gtl"] else float("nan")
 
         def ratio(t):
-            return "%.2f" % (g / statistics.median(v[t])) if v[t] and v["gtl"] else ""
-        lines.append([k] + [cell(v[t]) for t, _ in TOOLS] + [ratio("pytorch"), ratio("pytorch-frozen"),
-                     "/".join(str(len(v[t])) for t, _ in TOOLS if v[t])])
+            return "%.2f" % (g / statistics.median(v[t])) if v.get(t) and v["gtl"] else ""
+        lines.append([k] + [cell(v.get(t, [])) for t, _ in used] + [ratio(t) for t, _ in used if t != "gtl"] +
+                     ["/".join(str(len(v[t])) for t, _ in TOOLS if v.get(t))])
     w = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
     fmt = " | ".join("%%-%ds" % n if i == 0 else "%%%ds" % n for i, n in enumerate(w))
     print(fmt % tuple(head))

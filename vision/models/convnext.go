@@ -38,8 +38,27 @@ type cnStage struct {
 }
 
 // permute returns a module that permutes the dimensions of its input (a view).
-func permute(dims ...int64) vision.Module {
-	return vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Permute(dims, false) })
+func permute(dims ...int64) vision.Module { return permuteOp(dims) }
+
+// permuteOp permutes its input's dimensions (x.permute(dims)).
+type permuteOp []int64
+
+func (p permuteOp) Forward(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Permute(p, false) }
+
+// Emit writes a Transpose, as Forward.
+func (p permuteOp) Emit(g vision.Graph, x string) (string, error) {
+	return g.Op("Transpose", []string{x}, vision.A("perm", []int64(p))), nil
+}
+
+// layerScale multiplies its input by a learnt per-channel scale
+// (ConvNeXt's layer_scale, [C, 1, 1]).
+type layerScale struct{ scale *ts.Tensor }
+
+func (l layerScale) Forward(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return l.scale.Mul(x, false) }
+
+// Emit writes scale · x, as Forward.
+func (l layerScale) Emit(g vision.Graph, x string) (string, error) {
+	return g.Op("Mul", []string{g.Param(l.scale), x}), nil
 }
 
 // newLayerNorm2d is torchvision's LayerNorm2d: a layer norm over the channels
@@ -83,8 +102,7 @@ func newCNBlock(m *vision.Model, p *nn.Path, dim int64, sd float64) (vision.Modu
 	if err != nil {
 		return nil, err
 	}
-	layerScale := vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return scale.Mul(x, false) })
-	return vision.Residual(vision.Seq{dw, permute(0, 2, 3, 1), ln, fc1, vision.GELU, fc2, permute(0, 3, 1, 2), layerScale, m.StochasticDepth(sd)}), nil
+	return vision.Residual(vision.Seq{dw, permute(0, 2, 3, 1), ln, fc1, vision.GELU, fc2, permute(0, 3, 1, 2), layerScale{scale}, m.StochasticDepth(sd)}), nil
 }
 
 func buildConvNeXt(m *vision.Model, p *nn.Path, setting []cnStage, sdProb float64) error {

@@ -151,3 +151,17 @@ func (d *denseBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	}
 	return ts.Cat(feats, 1)
 }
+
+// Emit writes each layer on the concatenation so far, and the block's
+// concatenation, as Forward.
+func (d *denseBlock) Emit(g vision.Graph, x string) (string, error) {
+	feats := []string{x}
+	for i, l := range d.layers {
+		out, err := vision.Emit(g, l, g.Op("Concat", feats, vision.A("axis", int64(1))))
+		if err != nil {
+			return "", fmt.Errorf("denselayer%d: %w", i+1, err)
+		}
+		feats = append(feats, out)
+	}
+	return g.Op("Concat", feats, vision.A("axis", int64(1))), nil
+}

@@ -91,6 +91,16 @@ func (b *mbconv) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return d.Add(x, true)
 }
 
+// Emit writes body(x) (+ x with a residual connection; stochastic depth is
+// the identity in inference), as Forward.
+func (b *mbconv) Emit(g vision.Graph, x string) (string, error) {
+	y, err := b.body.Emit(g, x)
+	if err != nil || !b.residual {
+		return y, err
+	}
+	return g.Op("Add", []string{y, x}), nil
+}
+
 func buildEfficientNet(m *vision.Model, p *nn.Path, width, depth, dropout, eps, momentum float64) error {
 	adjust := func(c int64, mult float64) int64 { return makeDivisible(float64(c)*mult, 8) }
 	settings := []effStage{{false, 1, 3, 1, 32, 16, 1}, {false, 6, 3, 2, 16, 24, 2}, {false, 6, 5, 2, 24, 40, 2}, {false, 6, 3, 2, 40, 80, 3},

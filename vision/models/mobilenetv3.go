@@ -106,6 +106,15 @@ func (s *squeezeExcite) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return x.Mul(w, true)
 }
 
+// Emit writes x · scale(fc2(act(fc1(avgpool(x))))), as Forward.
+func (s *squeezeExcite) Emit(g vision.Graph, x string) (string, error) {
+	w, err := vision.Seq{vision.AdaptiveAvgPool(1, 1), s.fc1, s.act, s.fc2, s.scale}.Emit(g, x)
+	if err != nil {
+		return "", err
+	}
+	return g.Op("Mul", []string{x, w}), nil
+}
+
 func buildMobileNetV3(m *vision.Model, p *nn.Path, blocks []bneck, lastChannel int64, stages [][2]int) error {
 	fp := p.Sub("features")
 	stem, err := convNormActEps(fp.Sub("0"), 3, blocks[0].in, 3, 2, 1, vision.Hardswish)

@@ -149,6 +149,21 @@ func (r *resBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return sum, nil
 }
 
+// Emit writes relu(main(x) + downsample(x)), as Forward.
+func (r *resBlock) Emit(g vision.Graph, x string) (string, error) {
+	y, err := vision.Emit(g, r.main, x)
+	if err != nil {
+		return "", err
+	}
+	id := x
+	if r.downsample != nil {
+		if id, err = vision.Emit(g, r.downsample, x); err != nil {
+			return "", err
+		}
+	}
+	return g.Op("Relu", []string{g.Op("Add", []string{y, id})}), nil
+}
+
 func downsample(p *nn.Path, in, out, stride int64) (vision.Module, error) {
 	if stride == 1 && in == out {
 		return nil, nil

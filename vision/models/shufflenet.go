@@ -164,6 +164,46 @@ func (u *shuffleUnit) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return channelShuffle(out, 2)
 }
 
+// Emit writes the unit as Forward: split (stride 1) or both branches,
+// concatenation, channel shuffle.
+func (u *shuffleUnit) Emit(g vision.Graph, x string) (string, error) {
+	var left, right string
+	var err error
+	if u.branch1 == nil {
+		s := g.Shape(x)
+		if len(s) != 4 || s[1] <= 0 {
+			return "", fmt.Errorf("shufflenet unit: channels of %s unknown", x)
+		}
+		c := s[1]
+		halves := g.OpN("Split", []string{x, g.Ints(c/2, c-c/2)}, 2, vision.A("axis", int64(1)))
+		left = halves[0]
+		if right, err = vision.Emit(g, u.branch2, halves[1]); err != nil {
+			return "", err
+		}
+	} else {
+		if left, err = vision.Emit(g, u.branch1, x); err != nil {
+			return "", err
+		}
+		if right, err = vision.Emit(g, u.branch2, x); err != nil {
+			return "", err
+		}
+	}
+	return emitChannelShuffle(g, g.Op("Concat", []string{left, right}, vision.A("axis", int64(1))), 2)
+}
+
+// emitChannelShuffle writes channelShuffle: [N, C, H, W] viewed as
+// [N, groups, C/groups, H·W], groups and channels swapped, and reshaped
+// back to x's own (dynamic) shape.
+func emitChannelShuffle(g vision.Graph, x string, groups int64) (string, error) {
+	s := g.Shape(x)
+	if len(s) != 4 || s[1] <= 0 {
+		return "", fmt.Errorf("channel shuffle: channels of %s unknown", x)
+	}
+	v := g.Op("Reshape", []string{x, g.Ints(0, groups, s[1]/groups, -1)})
+	t := g.Op("Transpose", []string{v}, vision.A("perm", []int64{0, 2, 1, 3}))
+	return g.Op("Reshape", []string{t, g.Op("Shape", []string{x})}), nil
+}
+
 // channelShuffle interleaves the channels of groups groups; it consumes x.
 func channelShuffle(x *ts.Tensor, groups int64) (*ts.Tensor, error) {
 	size, err := x.Size()

@@ -54,6 +54,19 @@ func (c catBranches) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return ts.Cat(outs, 1)
 }
 
+// Emit writes each branch and a Concat along channels, as Forward.
+func (c catBranches) Emit(g vision.Graph, x string) (string, error) {
+	outs := make([]string, len(c))
+	for i, b := range c {
+		o, err := vision.Emit(g, b, x)
+		if err != nil {
+			return "", fmt.Errorf("branch %d: %w", i, err)
+		}
+		outs[i] = o
+	}
+	return g.Op("Concat", outs, vision.A("axis", int64(1))), nil
+}
+
 // squeezeConv is a convolution with bias, initialised as SqueezeNet does:
 // kaiming_uniform_ (a=0, fan_in: U(±√(6/fan_in))), bias 0.
 func squeezeConv(p *nn.Path, in, out, k, stride, pad int64) (*vision.Conv2d, error) {
@@ -146,13 +159,18 @@ func buildSqueezeNet(m *vision.Model, p *nn.Path, version string) error {
 }
 
 // squeezeUnflatten views flattened features [N, 512·P] as [N, 512, P, 1].
-var squeezeUnflatten = vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-	size, err := x.Size()
-	if err != nil {
-		return nil, err
-	}
-	if len(size) != 2 || size[1]%squeezeChannels != 0 {
-		return nil, fmt.Errorf("squeezenet head: features of shape %v, want [N, %d·positions]", size, squeezeChannels)
-	}
-	return x.Reshape([]int64{size[0], squeezeChannels, size[1] / squeezeChannels, 1}, false)
-})
+var squeezeUnflatten = vision.Symbolic{
+	F: func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+		size, err := x.Size()
+		if err != nil {
+			return nil, err
+		}
+		if len(size) != 2 || size[1]%squeezeChannels != 0 {
+			return nil, fmt.Errorf("squeezenet head: features of shape %v, want [N, %d·positions]", size, squeezeChannels)
+		}
+		return x.Reshape([]int64{size[0], squeezeChannels, size[1] / squeezeChannels, 1}, false)
+	},
+	E: func(g vision.Graph, x string) (string, error) {
+		return g.Op("Reshape", []string{x, g.Ints(0, squeezeChannels, -1, 1)}), nil
+	},
+}

@@ -98,9 +98,7 @@ func buildSwin(m *vision.Model, p *nn.Path, embed int64, depths [4]int, heads [4
 	}
 	last := &m.Stages[len(m.Stages)-1]
 	last.Prefixes = append(last.Prefixes, "norm.")
-	backbone = append(backbone, norm, permute(0, 3, 1, 2), vision.AdaptiveAvgPool(1, 1), vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-		return x.Flatten(1, -1, false)
-	}))
+	backbone = append(backbone, norm, permute(0, 3, 1, 2), vision.AdaptiveAvgPool(1, 1), vision.Flatten)
 	head, err := newLinearWith(p.Sub("head"), dim, int64(m.NumClasses), vision.TruncNormal{Std: 0.02}, nn.NewConstInit(0))
 	if err != nil {
 		return err
@@ -151,38 +149,63 @@ func newPatchMerging(p *nn.Path, dim int64) (vision.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	merge := vision.Func(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-		size, err := x.Size()
+	return vision.Seq{patchMerge{}, norm, red}, nil
+}
+
+// patchMerge concatenates each 2×2 neighbourhood of [B, H, W, C] (padded to
+// even H and W) into [B, ⌈H/2⌉, ⌈W/2⌉, 4C], in torchvision's order x0, x1,
+// x2, x3.
+type patchMerge struct{}
+
+func (patchMerge) Forward(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
+	size, err := x.Size()
+	if err != nil {
+		return nil, err
+	}
+	h, w := size[1], size[2]
+	x, err = x.ConstantPadNd([]int64{0, 0, 0, w % 2, 0, h % 2}, false)
+	if err != nil {
+		return nil, err
+	}
+	defer x.MustDrop()
+	h, w = h+h%2, w+w%2
+	var parts []*ts.Tensor
+	defer func() {
+		for _, t := range parts {
+			t.MustDrop()
+		}
+	}()
+	for _, o := range [][2]int64{{0, 0}, {1, 0}, {0, 1}, {1, 1}} { // x0, x1, x2, x3
+		r, err := x.Slice(1, []int64{o[0]}, []int64{h}, 2, false)
 		if err != nil {
 			return nil, err
 		}
-		h, w := size[1], size[2]
-		x, err = x.ConstantPadNd([]int64{0, 0, 0, w % 2, 0, h % 2}, false)
+		c, err := r.Slice(2, []int64{o[1]}, []int64{w}, 2, true)
 		if err != nil {
 			return nil, err
 		}
-		defer x.MustDrop()
+		parts = append(parts, c)
+	}
+	return ts.Cat(parts, 3)
+}
+
+// Emit writes Forward's padding, strided slices and concatenation; it
+// needs the static height and width.
+func (patchMerge) Emit(g vision.Graph, x string) (string, error) {
+	s := g.Shape(x)
+	if len(s) != 4 || s[1] <= 0 || s[2] <= 0 {
+		return "", fmt.Errorf("swin patch merging: input %v, want a static [N, H, W, C] (no dynamic size)", s)
+	}
+	h, w := s[1], s[2]
+	if h%2 != 0 || w%2 != 0 {
+		x = g.Op("Pad", []string{x, g.Ints(0, 0, 0, 0, 0, h%2, w%2, 0)})
 		h, w = h+h%2, w+w%2
-		var parts []*ts.Tensor
-		defer func() {
-			for _, t := range parts {
-				t.MustDrop()
-			}
-		}()
-		for _, o := range [][2]int64{{0, 0}, {1, 0}, {0, 1}, {1, 1}} { // x0, x1, x2, x3
-			r, err := x.Slice(1, []int64{o[0]}, []int64{h}, 2, false)
-			if err != nil {
-				return nil, err
-			}
-			c, err := r.Slice(2, []int64{o[1]}, []int64{w}, 2, true)
-			if err != nil {
-				return nil, err
-			}
-			parts = append(parts, c)
-		}
-		return ts.Cat(parts, 3)
-	})
-	return vision.Seq{merge, norm, red}, nil
+	}
+	var parts []string
+	for _, o := range [][2]int64{{0, 0}, {1, 0}, {0, 1}, {1, 1}} { // x0, x1, x2, x3
+		parts = append(parts, g.Op("Slice", []string{x, g.Ints(o[0], o[1]), g.Ints(h, w), g.Ints(1, 2), g.Ints(2, 2)}))
+	}
+	return g.Op("Concat", parts, vision.A("axis", int64(3))), nil
 }
 
 // windowAttention is torchvision's ShiftedWindowAttention (v1).
@@ -416,4 +439,104 @@ func (a *windowAttention) Forward(in *ts.Tensor, _ bool) (*ts.Tensor, error) {
 		}
 	}
 	return y.Contiguous(true)
+}
+
+// Emit writes shifted_window_attention as Forward does, for a static
+// [B, H, W, C] (B dynamic): padding, roll, window partition, attention from
+// MatMul and Softmax with the relative position bias (gathered at export)
+// and the shift mask as constants, window merge, roll back, crop.
+func (a *windowAttention) Emit(g vision.Graph, in string) (string, error) {
+	size := g.Shape(in)
+	if len(size) != 4 || size[1] <= 0 || size[2] <= 0 || size[3] <= 0 {
+		return "", fmt.Errorf("swin window attention: input %v, want a static [N, H, W, C] (no dynamic size)", size)
+	}
+	h, w, c := size[1], size[2], size[3]
+	ws := a.window
+	padR, padB := (ws-w%ws)%ws, (ws-h%ws)%ws
+	x := in
+	if padR > 0 || padB > 0 {
+		x = g.Op("Pad", []string{x, g.Ints(0, 0, 0, 0, 0, padB, padR, 0)})
+	}
+	pH, pW := h+padB, w+padR
+	sH, sW := a.shift, a.shift
+	if ws >= pH {
+		sH = 0
+	}
+	if ws >= pW {
+		sW = 0
+	}
+	shifted := sH+sW > 0
+	if shifted {
+		x = emitRoll(g, emitRoll(g, x, -sH, 1, pH), -sW, 2, pW)
+	}
+	nW, n := (pH/ws)*(pW/ws), ws*ws
+	x = g.Op("Reshape", []string{x, g.Ints(-1, pH/ws, ws, pW/ws, ws, c)})
+	x = g.Op("Transpose", []string{x}, vision.A("perm", []int64{0, 1, 3, 2, 4, 5}))
+	x = g.Op("Reshape", []string{x, g.Ints(-1, n, c)})
+	qkv, err := a.qkv.Emit(g, x)
+	if err != nil {
+		return "", err
+	}
+	hd := c / a.heads
+	qkv = g.Op("Reshape", []string{qkv, g.Ints(0, 0, 3, a.heads, hd)})
+	qkv = g.Op("Transpose", []string{qkv}, vision.A("perm", []int64{2, 0, 3, 1, 4}))
+	parts := g.OpN("Split", []string{qkv, g.Ints(1, 1, 1)}, 3, vision.A("axis", int64(0)))
+	for i := range parts {
+		parts[i] = g.Op("Squeeze", []string{parts[i], g.Ints(0)})
+	}
+	q := g.Op("Mul", []string{parts[0], g.Floats(nil, float32(math.Pow(float64(hd), -0.5)))})
+	k := g.Op("Transpose", []string{parts[1]}, vision.A("perm", []int64{0, 1, 3, 2}))
+	attn := g.Op("MatMul", []string{q, k}) // [B·nW, heads, N, N]
+	var bias *ts.Tensor
+	err = func() error {
+		t, err := a.table.IndexSelect(0, a.index, false)
+		if err != nil {
+			return err
+		}
+		if t, err = t.View([]int64{n, n, a.heads}, true); err != nil {
+			return err
+		}
+		bias, err = t.Permute([]int64{2, 0, 1}, true)
+		return err
+	}()
+	if err != nil {
+		return "", fmt.Errorf("swin relative position bias: %w", err)
+	}
+	attn = g.Op("Add", []string{attn, g.Param(bias)})
+	bias.MustDrop()
+	if shifted {
+		attn = g.Op("Reshape", []string{attn, g.Ints(-1, nW, a.heads, n, n)})
+		attn = g.Op("Add", []string{attn, g.Floats([]int64{1, nW, 1, n, n}, shiftMask(pH, pW, ws, sH, sW)...)})
+		attn = g.Op("Reshape", []string{attn, g.Ints(-1, a.heads, n, n)})
+	}
+	attn = g.Op("Softmax", []string{attn}, vision.A("axis", int64(-1)))
+	o := g.Op("MatMul", []string{attn, parts[2]})
+	o = g.Op("Transpose", []string{o}, vision.A("perm", []int64{0, 2, 1, 3}))
+	o = g.Op("Reshape", []string{o, g.Ints(-1, n, c)})
+	y, err := a.proj.Emit(g, o)
+	if err != nil {
+		return "", err
+	}
+	y = g.Op("Reshape", []string{y, g.Ints(-1, pH/ws, pW/ws, ws, ws, c)})
+	y = g.Op("Transpose", []string{y}, vision.A("perm", []int64{0, 1, 3, 2, 4, 5}))
+	y = g.Op("Reshape", []string{y, g.Ints(-1, pH, pW, c)})
+	if shifted {
+		y = emitRoll(g, emitRoll(g, y, sH, 1, pH), sW, 2, pW)
+	}
+	if padR > 0 || padB > 0 {
+		y = g.Op("Slice", []string{y, g.Ints(0, 0), g.Ints(h, w), g.Ints(1, 2)})
+	}
+	return y, nil
+}
+
+// emitRoll writes torch.roll(x, shift, axis) for an axis of static length
+// size: the last shift elements (mod size) moved to the front.
+func emitRoll(g vision.Graph, x string, shift, axis, size int64) string {
+	s := ((shift % size) + size) % size
+	if s == 0 {
+		return x
+	}
+	tail := g.Op("Slice", []string{x, g.Ints(size - s), g.Ints(size), g.Ints(axis)})
+	head := g.Op("Slice", []string{x, g.Ints(0), g.Ints(size - s), g.Ints(axis)})
+	return g.Op("Concat", []string{tail, head}, vision.A("axis", axis))
 }

@@ -161,6 +161,34 @@ func (v *vit) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return out.Select(1, 0, true) // the class token: [N, D]
 }
 
+// Emit writes the forward pass for a static input of cfg.image pixels:
+// patches, class token (expanded to the dynamic batch), position
+// embedding, encoder, layer norm, the class token's features.
+func (v *vit) Emit(g vision.Graph, x string) (string, error) {
+	if s := g.Shape(x); len(s) != 4 || s[2] != v.cfg.image || s[3] != v.cfg.image {
+		return "", fmt.Errorf("vit: input %v, want a static [N, 3, %d, %d] (no dynamic size)", s, v.cfg.image, v.cfg.image)
+	}
+	h, err := v.proj.Emit(g, x) // [N, D, n_h, n_w]
+	if err != nil {
+		return "", err
+	}
+	h = g.Op("Reshape", []string{h, g.Ints(0, v.cfg.hidden, -1)})
+	h = g.Op("Transpose", []string{h}, vision.A("perm", []int64{0, 2, 1})) // [N, S, D]
+	n := g.Op("Slice", []string{g.Op("Shape", []string{x}), g.Ints(0), g.Ints(1)})
+	tok := g.Op("Expand", []string{g.Param(v.classToken), g.Op("Concat", []string{n, g.Ints(1, v.cfg.hidden)}, vision.A("axis", int64(0)))})
+	seq := g.Op("Add", []string{g.Op("Concat", []string{tok, h}, vision.A("axis", int64(1))), g.Param(v.pos)})
+	enc, err := v.layers.Emit(g, seq)
+	if err != nil {
+		return "", err
+	}
+	out, err := v.ln.Emit(g, enc)
+	if err != nil {
+		return "", err
+	}
+	cls := g.Op("Gather", []string{out, g.Ints(0)}, vision.A("axis", int64(1))) // [N, 1, D]
+	return g.Op("Squeeze", []string{cls, g.Ints(1)}), nil
+}
+
 // encoderBlock is torchvision's EncoderBlock: x + attn(ln_1(x)), then
 // y + mlp(ln_2(y)).
 type encoderBlock struct {
@@ -234,6 +262,27 @@ func (b *encoderBlock) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return out, err
 }
 
+// Emit writes y = x + attention(ln_1(x)), y + mlp(ln_2(y)), as Forward.
+func (b *encoderBlock) Emit(g vision.Graph, x string) (string, error) {
+	h, err := b.ln1.Emit(g, x)
+	if err != nil {
+		return "", err
+	}
+	a, err := b.emitAttention(g, h)
+	if err != nil {
+		return "", err
+	}
+	y := g.Op("Add", []string{a, x})
+	if h, err = b.ln2.Emit(g, y); err != nil {
+		return "", err
+	}
+	z, err := b.mlp.Emit(g, h)
+	if err != nil {
+		return "", err
+	}
+	return g.Op("Add", []string{y, z}), nil
+}
+
 // attention is nn.MultiheadAttention's self-attention on x [N, L, D]
 // (batch_first, no masks): softmax(Q·Kᵀ/√d)·V per head, then out_proj.
 func (b *encoderBlock) attention(x *ts.Tensor) (*ts.Tensor, error) {
@@ -294,4 +343,27 @@ func (b *encoderBlock) attention(x *ts.Tensor) (*ts.Tensor, error) {
 	}
 	defer o.MustDrop()
 	return b.out.Forward(o, false)
+}
+
+// emitAttention writes attention from MatMul and Softmax (ONNX has no
+// attention operator at opset 17), in Forward's order of operations.
+func (b *encoderBlock) emitAttention(g vision.Graph, x string) (string, error) {
+	hd := b.dim / b.heads
+	qkv, err := (&vision.Linear{W: b.inW, B: b.inB}).Emit(g, x) // [N, L, 3D]
+	if err != nil {
+		return "", err
+	}
+	qkv = g.Op("Reshape", []string{qkv, g.Ints(0, 0, 3, b.heads, hd)})
+	qkv = g.Op("Transpose", []string{qkv}, vision.A("perm", []int64{2, 0, 3, 1, 4})) // [3, N, H, L, hd]
+	parts := g.OpN("Split", []string{qkv, g.Ints(1, 1, 1)}, 3, vision.A("axis", int64(0)))
+	for i := range parts {
+		parts[i] = g.Op("Squeeze", []string{parts[i], g.Ints(0)})
+	}
+	q := g.Op("Div", []string{parts[0], g.Floats(nil, float32(math.Sqrt(float64(hd))))})
+	k := g.Op("Transpose", []string{parts[1]}, vision.A("perm", []int64{0, 1, 3, 2}))
+	s := g.Op("Softmax", []string{g.Op("MatMul", []string{q, k})}, vision.A("axis", int64(-1))) // [N, H, L, L]
+	o := g.Op("MatMul", []string{s, parts[2]})                                                  // [N, H, L, hd]
+	o = g.Op("Transpose", []string{o}, vision.A("perm", []int64{0, 2, 1, 3}))
+	o = g.Op("Reshape", []string{o, g.Ints(0, 0, b.dim)})
+	return b.out.Emit(g, o)
 }
