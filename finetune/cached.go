@@ -33,6 +33,7 @@ func (t *Trainer) fitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 		return nil, err
 	}
 	defer t.release(c)
+	t.useLabels(train.Labels, train.Classes)
 	head := Func(m.Head.Forward)
 	return t.run(head, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return headOptimizer(m, cfg) },
 		train.Len(), fromBatcher(c.train, cfg.Batch), c.val)

@@ -277,6 +277,16 @@ type TrainSpec struct {
 	// only; default false.
 	CuDNNBenchmark bool `json:"cudnn_benchmark,omitempty"`
 	TF32           bool `json:"tf32,omitempty"`
+	// ClassWeights weights each class's term of the cross-entropy, as
+	// PyTorch's nn.CrossEntropyLoss(weight=...): "" or none (default: all
+	// 1), auto (inverse frequency normalised, N/(K·n_c), see
+	// BalancedClassWeights) or a CSV file (see ReadClassWeights).
+	ClassWeights string `json:"class_weights,omitempty"`
+	// Sampler is random (default: every image once per epoch, shuffled)
+	// or balanced (each epoch draws as many images with replacement, each
+	// with probability ∝ 1/n_c, from Seed and the epoch, see
+	// BalancedOrder).
+	Sampler string `json:"sampler,omitempty"`
 }
 
 // RunHooks receive a run's progress. Any may be nil. They run on the
@@ -503,6 +513,9 @@ func (t TrainSpec) check() error {
 		return FieldErrorf("Train.LabelSmoothing", "{Train.LabelSmoothing} %g: want a value in [0, 1)", t.LabelSmoothing)
 	case t.BNPolicy != "" && t.BNPolicy != "eval" && t.BNPolicy != "train":
 		return FieldErrorf("Train.BNPolicy", "{Train.BNPolicy} %s: want eval or train", t.BNPolicy)
+	}
+	if err := t.checkImbalance(); err != nil {
+		return err
 	}
 	if t.Schedule != "" {
 		if _, err := ParseSchedule(t.Schedule, t.Warmup); err != nil {

@@ -147,6 +147,22 @@ type Trainer struct {
 	// by rank 0; a resumed run needs it on every rank. The caller owns the
 	// group.
 	Dist *torch.Group
+	// The training labels and class names (set by Fit, or by the fit
+	// entry points from their data), the loss's class weights when Fit
+	// resolved them, and the balanced sampler's labels during a run (see
+	// sampler.go).
+	labels       []int
+	classNames   []string
+	classWeights []float64
+	sample       []int
+}
+
+// useLabels records the training labels for class weights and the
+// balanced sampler, unless Fit did.
+func (t *Trainer) useLabels(labels []int, names []string) {
+	if t.labels == nil {
+		t.labels, t.classNames = labels, names
+	}
 }
 
 // rank0 reports whether this process reports and writes for the run.
@@ -177,6 +193,7 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
+	t.useLabels(train.Labels, train.Classes)
 	if cfg.Augment.Active() {
 		return t.fitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
 	}
@@ -257,6 +274,11 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			return err
 		}
 		defer opt.Close()
+		imb, err := t.imbalance(cfg)
+		if err != nil {
+			return err
+		}
+		t.sample = imb.sampler
 		var d *ddp
 		if t.Dist != nil {
 			d = newDDP(t.Dist, vs)
@@ -269,6 +291,10 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			sync = d.averageGrads
 		}
 		stepper := newStepper(m, opt, cfg, sync)
+		defer stepper.Close()
+		if err := stepper.setClassWeights(imb.weights); err != nil {
+			return err
+		}
 		_, world := t.world()
 		steps := StepsPerEpoch(shardLen(nTrain, world), cfg.Batch)
 		if t.Hooks.OnStart != nil && t.rank0() {
@@ -466,7 +492,11 @@ func (l *lrSchedule) apply(i int) (float64, error) {
 func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr *lrSchedule, n int, train trainSource, cfg loop, rng *rand.Rand, e, steps int) (Epoch, error) {
 	began := time.Now()
 	rank, world := t.world()
-	order := shardOrder(rng.Perm(n), rank, world) // the same permutation on every rank
+	all, err := t.order(rng, n, e, cfg)
+	if err != nil {
+		return Epoch{}, err
+	}
+	order := shardOrder(all, rank, world) // the same order on every rank
 	it := train(order[:min(len(order), steps*cfg.Batch)], e)
 	defer it.close()
 	var sum float64
@@ -528,6 +558,7 @@ type Stepper struct {
 	clip         float64
 	channelsLast bool
 	scaler       *gradScaler  // fp16 only
+	weight       *ts.Tensor   // the loss's class weights [K]; nil: none (see setClassWeights)
 	sync         func() error // between backward and update; nil: one process
 	ownOpt       bool
 }
@@ -588,10 +619,15 @@ func applyDevice(m *vision.Model, cfg loop) error {
 	return nil
 }
 
-// Close frees the optimiser of a Stepper made by NewStepper.
+// Close frees the optimiser of a Stepper made by NewStepper, and the
+// class weights.
 func (s *Stepper) Close() {
 	if s.ownOpt {
 		s.opt.Close()
+	}
+	if s.weight != nil {
+		s.weight.MustDrop()
+		s.weight = nil
 	}
 }
 
@@ -624,12 +660,7 @@ func (s *Stepper) step(x, y, soft *ts.Tensor) (float64, int, error) {
 		if logits, err = s.m.Forward(x, true); err != nil {
 			return err
 		}
-		if soft != nil {
-			loss, err = softCrossEntropy(logits, soft)
-		} else {
-			// Autocast's op lists decide the loss's precision, as in PyTorch.
-			loss, err = logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, s.smoothing, false)
-		}
+		loss, err = s.loss(logits, y, soft)
 		if err != nil {
 			return fmt.Errorf("loss: %w", err)
 		}
