@@ -2,10 +2,10 @@ package finetune
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
-	"math/rand/v2"
 )
 
 // samplerStream keeps the balanced sampler's draws apart from the other
