@@ -161,6 +161,16 @@ type DataSpec struct {
 	// Workers is the number of goroutines decoding and augmenting ahead of
 	// training; default 0: one per CPU.
 	Workers int `json:"workers"`
+	// Labels is a CSV file of image paths (relative to Source, then a
+	// folder of images in any layout) and their labels, read instead of
+	// class folders (see datasets.ReadCSVLabels); default "": none.
+	// FnCol, LabelCol and ValidCol name its columns (a header name or a
+	// 0-based index; fastai's from_csv defaults: 0, 1 and is_valid, used
+	// when present, else a split column, else ValSplit).
+	Labels   string `json:"labels,omitempty"`
+	FnCol    string `json:"fn_col,omitempty"`
+	LabelCol string `json:"label_col,omitempty"`
+	ValidCol string `json:"valid_col,omitempty"`
 }
 
 // ModelSpec is the model of a run: an architecture, from random
@@ -586,7 +596,11 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 	if d.Source == "" {
 		d.Source = "fashion-mnist"
 	}
-	if d.Source != "fashion-mnist" {
+	if d.Labels != "" {
+		if err := d.resolveLabels(); err != nil {
+			return d, err
+		}
+	} else if d.Source != "fashion-mnist" {
 		if why := datasets.DescribeSource(d.Source); why != "" {
 			return d, FieldErrorf("Data.Source", "{Data.Source} %s: %s", d.Source, why)
 		}

@@ -77,6 +77,9 @@ type Epoch struct {
 	Epoch                int
 	TrainLoss            float64 // mean over the epoch's batches
 	ValLoss, ValAccuracy float64 // NaN when there is no validation set
+	// ValBalancedAccuracy (mean recall over the classes) and ValMacroF1
+	// (mean F1), see metrics.Report; NaN when there is no validation set.
+	ValBalancedAccuracy, ValMacroF1 float64
 	Duration             time.Duration
 	Skipped              []string // images that did not load this epoch (OnBadImage "skip")
 }
@@ -364,13 +367,14 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 					return err
 				}
 			}
-			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
+			ep.ValLoss, ep.ValAccuracy, ep.ValBalancedAccuracy, ep.ValMacroF1 = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 			if val.n > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
 				r, err := t.report(m, val, cfg.Batch)
 				if err != nil {
 					return err
 				}
 				ep.ValLoss, ep.ValAccuracy, res.Report = r.Loss, r.Top1, r
+				ep.ValBalancedAccuracy, ep.ValMacroF1 = r.BalancedAccuracy, r.MacroF1
 			}
 			res.Epochs = append(res.Epochs, ep)
 			var hookErr error

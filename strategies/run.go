@@ -68,6 +68,10 @@ type Point struct {
 type Outcome struct {
 	Curve         []Point `json:"curve"`
 	FinalAccuracy float64 `json:"final_accuracy"` // after the last epoch
+	// FinalBalancedAccuracy (mean recall over the classes) and
+	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
+	FinalBalancedAccuracy float64 `json:"final_balanced_accuracy"`
+	FinalMacroF1          float64 `json:"final_macro_f1"`
 	BestAccuracy  float64 `json:"best_accuracy"`
 	// EpochsTo95 and SecondsTo95 are when the run first reached 95% of its
 	// own best accuracy (at the epochs it was validated).
@@ -121,6 +125,9 @@ func (j Job) Run() (*Outcome, error) {
 		return nil, fmt.Errorf("strategies: %s: stopped after epoch %d of %d: %w", p.Strategy, len(out.Curve), p.Epochs, finetune.ErrStop)
 	}
 	out.FrozenCache = res.Config.FrozenCache
+	if r := res.Report; r != nil {
+		out.FinalBalancedAccuracy, out.FinalMacroF1 = r.BalancedAccuracy, r.MacroF1
+	}
 	out.summarise(res.Result, time.Since(began))
 	return out, nil
 }

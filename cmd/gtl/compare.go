@@ -47,7 +47,7 @@ func compareCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
-		}, stepFlags()...),
+		}, append(append(stepFlags(), imbalanceFlags()...), labelsFlags()...)...),
 		Action: runCompare,
 	}
 }
@@ -56,7 +56,8 @@ func runCompare(c *cli.Context) error {
 	if c.IsSet("merge") {
 		return mergeCompare(c)
 	}
-	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")}
+	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32"),
+		ClassWeights: c.String("class-weights"), Sampler: c.String("sampler")}
 	if err := step.CheckOn(c.String("device")); err != nil {
 		return specError(err)
 	}
@@ -141,6 +142,7 @@ func runCompare(c *cli.Context) error {
 	}
 	for cell, p := range plans { // every cell takes the same step
 		p.AMP, p.ChannelsLast, p.CuDNNBenchmark, p.TF32 = step.AMP, step.ChannelsLast, step.CuDNNBenchmark, step.TF32
+		p.ClassWeights, p.Sampler = step.ClassWeights, step.Sampler
 		plans[cell] = p
 	}
 	w := c.App.Writer
@@ -210,8 +212,8 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		bar.clear()
-		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%) in %5.1fs, %d epochs\n", cell.Strategy,
-			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, o.Seconds, p.Epochs)
+		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%; balanced %5.1f%%, macro F1 %.3f) in %5.1fs, %d epochs\n", cell.Strategy,
+			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, 100*o.FinalBalancedAccuracy, o.FinalMacroF1, o.Seconds, p.Epochs)
 	}
 	bar.finish()
 	if err := strategies.WriteReport(out, res); err != nil {

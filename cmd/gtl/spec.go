@@ -21,6 +21,8 @@ var specFlags = map[string]string{
 	"Train.ClipGrad": "clip-grad", "Train.EMA": "ema", "Train.Epochs": "epochs", "Train.Batch": "batch", "Train.EvalEvery": "eval-every",
 	"Train.Augment": "augment", "Train.Mixup": "mixup", "Train.CutMix": "cutmix", "Train.Erase": "erase",
 	"Train.AMP": "amp", "Train.ChannelsLast": "channels-last", "Train.CuDNNBenchmark": "cudnn-benchmark", "Train.TF32": "tf32",
+	"Train.ClassWeights": "class-weights", "Train.Sampler": "sampler",
+	"Data.Labels": "labels", "Data.FnCol": "fn-col", "Data.LabelCol": "label-col", "Data.ValidCol": "valid-col",
 	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume", "Overwrite": "overwrite",
 }
 
