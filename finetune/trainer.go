@@ -80,8 +80,8 @@ type Epoch struct {
 	// ValBalancedAccuracy (mean recall over the classes) and ValMacroF1
 	// (mean F1), see metrics.Report; NaN when there is no validation set.
 	ValBalancedAccuracy, ValMacroF1 float64
-	Duration             time.Duration
-	Skipped              []string // images that did not load this epoch (OnBadImage "skip")
+	Duration                        time.Duration
+	Skipped                         []string // images that did not load this epoch (OnBadImage "skip")
 }
 
 // Hooks are called on the torch worker thread at the named points of the

@@ -380,18 +380,18 @@ const TargetShare = 0.9
 // Summary aggregates the runs of one strategy at one target size over
 // seeds.
 type Summary struct {
-	Strategy     string `json:"strategy"`
-	Shots        int    `json:"shots"`
-	Accuracy     Stat   `json:"accuracy"` // final accuracy
+	Strategy string `json:"strategy"`
+	Shots    int    `json:"shots"`
+	Accuracy Stat   `json:"accuracy"` // final accuracy
 	// BalancedAccuracy and MacroF1 are the final model's (see Outcome).
 	BalancedAccuracy Stat `json:"balanced_accuracy"`
 	MacroF1          Stat `json:"macro_f1"`
-	SecondsTo95  Stat   `json:"seconds_to_95"`
-	EpochsTo95   Stat   `json:"epochs_to_95"`
-	Seconds      Stat   `json:"seconds"` // wall time per run
-	ImagesPerSec Stat   `json:"images_per_sec"`
-	Epochs       int    `json:"epochs"` // of the first seed's plan
-	Steps        int    `json:"steps"`
+	SecondsTo95      Stat `json:"seconds_to_95"`
+	EpochsTo95       Stat `json:"epochs_to_95"`
+	Seconds          Stat `json:"seconds"` // wall time per run
+	ImagesPerSec     Stat `json:"images_per_sec"`
+	Epochs           int  `json:"epochs"` // of the first seed's plan
+	Steps            int  `json:"steps"`
 	// Target is the size's fixed accuracy (TargetShare of the best mean
 	// final accuracy); StepsToTarget and SecondsToTarget average the runs
 	// that reached it (Reached of Accuracy.N) at a validated epoch.

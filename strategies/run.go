@@ -72,7 +72,7 @@ type Outcome struct {
 	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
 	FinalBalancedAccuracy float64 `json:"final_balanced_accuracy"`
 	FinalMacroF1          float64 `json:"final_macro_f1"`
-	BestAccuracy  float64 `json:"best_accuracy"`
+	BestAccuracy          float64 `json:"best_accuracy"`
 	// EpochsTo95 and SecondsTo95 are when the run first reached 95% of its
 	// own best accuracy (at the epochs it was validated).
 	EpochsTo95   int     `json:"epochs_to_95"`
