@@ -77,11 +77,12 @@ type Epoch struct {
 	Epoch                int
 	TrainLoss            float64 // mean over the epoch's batches
 	ValLoss, ValAccuracy float64 // NaN when there is no validation set
+	Duration             time.Duration
+	Skipped              []string // images that did not load this epoch (OnBadImage "skip")
+
 	// ValBalancedAccuracy (mean recall over the classes) and ValMacroF1
 	// (mean F1), see metrics.Report; NaN when there is no validation set.
 	ValBalancedAccuracy, ValMacroF1 float64
-	Duration                        time.Duration
-	Skipped                         []string // images that did not load this epoch (OnBadImage "skip")
 }
 
 // Hooks are called on the torch worker thread at the named points of the

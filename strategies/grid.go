@@ -380,18 +380,15 @@ const TargetShare = 0.9
 // Summary aggregates the runs of one strategy at one target size over
 // seeds.
 type Summary struct {
-	Strategy string `json:"strategy"`
-	Shots    int    `json:"shots"`
-	Accuracy Stat   `json:"accuracy"` // final accuracy
-	// BalancedAccuracy and MacroF1 are the final model's (see Outcome).
-	BalancedAccuracy Stat `json:"balanced_accuracy"`
-	MacroF1          Stat `json:"macro_f1"`
-	SecondsTo95      Stat `json:"seconds_to_95"`
-	EpochsTo95       Stat `json:"epochs_to_95"`
-	Seconds          Stat `json:"seconds"` // wall time per run
-	ImagesPerSec     Stat `json:"images_per_sec"`
-	Epochs           int  `json:"epochs"` // of the first seed's plan
-	Steps            int  `json:"steps"`
+	Strategy     string `json:"strategy"`
+	Shots        int    `json:"shots"`
+	Accuracy     Stat   `json:"accuracy"` // final accuracy
+	SecondsTo95  Stat   `json:"seconds_to_95"`
+	EpochsTo95   Stat   `json:"epochs_to_95"`
+	Seconds      Stat   `json:"seconds"` // wall time per run
+	ImagesPerSec Stat   `json:"images_per_sec"`
+	Epochs       int    `json:"epochs"` // of the first seed's plan
+	Steps        int    `json:"steps"`
 	// Target is the size's fixed accuracy (TargetShare of the best mean
 	// final accuracy); StepsToTarget and SecondsToTarget average the runs
 	// that reached it (Reached of Accuracy.N) at a validated epoch.
@@ -399,6 +396,10 @@ type Summary struct {
 	StepsToTarget   Stat    `json:"steps_to_target"`
 	SecondsToTarget Stat    `json:"seconds_to_target"`
 	Reached         int     `json:"reached_target"`
+
+	// BalancedAccuracy and MacroF1 are the final model's (see Outcome).
+	BalancedAccuracy Stat `json:"balanced_accuracy"`
+	MacroF1          Stat `json:"macro_f1"`
 }
 
 // Summaries returns one summary per strategy and target size that has at

@@ -68,11 +68,7 @@ type Point struct {
 type Outcome struct {
 	Curve         []Point `json:"curve"`
 	FinalAccuracy float64 `json:"final_accuracy"` // after the last epoch
-	// FinalBalancedAccuracy (mean recall over the classes) and
-	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
-	FinalBalancedAccuracy float64 `json:"final_balanced_accuracy"`
-	FinalMacroF1          float64 `json:"final_macro_f1"`
-	BestAccuracy          float64 `json:"best_accuracy"`
+	BestAccuracy  float64 `json:"best_accuracy"`
 	// EpochsTo95 and SecondsTo95 are when the run first reached 95% of its
 	// own best accuracy (at the epochs it was validated).
 	EpochsTo95   int     `json:"epochs_to_95"`
@@ -83,6 +79,11 @@ type Outcome struct {
 	// FrozenCache says whether a run with frozen stages computed them once
 	// per image (see finetune.RunConfig.FrozenCache); nil without any.
 	FrozenCache *finetune.PrefixCache `json:"frozen_cache,omitempty"`
+
+	// FinalBalancedAccuracy (mean recall over the classes) and
+	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
+	FinalBalancedAccuracy float64 `json:"final_balanced_accuracy"`
+	FinalMacroF1          float64 `json:"final_macro_f1"`
 }
 
 // Run trains the job's model (finetune.Run on Spec) and measures it. A
