@@ -128,7 +128,7 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	}
 	seen := map[string]int{}
 	classes := map[string]bool{}
-	for row := 2; ; row++ {
+	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -136,6 +136,7 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 		if err != nil {
 			return nil, fmt.Errorf("datasets: labels %s: %w", path, err)
 		}
+		row, _ := r.FieldPos(0) // the file's line (blank lines are skipped)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
