@@ -51,7 +51,7 @@ func (d DataSpec) listFolder(seed uint64) (*vision.Folder, error) {
 	}
 	f, err := vision.ListCSV(d.Source, d.Labels, d.csvOptions(), d.ValSplit, seed)
 	if err != nil {
-		return nil, FieldErrorf("Data.Labels", "%w", err)
+		return nil, FieldErrorf("Data.Labels", "{Data.Labels}: %w", err)
 	}
 	return f, nil
 }
