@@ -16,8 +16,11 @@ import (
 // images (20 bright, 4 dark; the CSV's is_valid column splits them) with
 // --class-weights auto and --sampler balanced, and checks what the run
 // records; then the refusals of bad rows and bad values, one line each.
-func TestLabelsCSVImbalance(t *testing.T) {
-	root := t.TempDir()
+// csvImages writes 30 PNGs into a flat folder (24 bright, 6 dark) and a
+// labels file naming them (columns file, kind, is_valid: the last 5 validate).
+func csvImages(t *testing.T) (root, labels string) {
+	t.Helper()
+	root = t.TempDir()
 	var csv strings.Builder
 	csv.WriteString("file,kind,is_valid\n")
 	for i := 0; i < 30; i++ {
@@ -38,8 +41,13 @@ func TestLabelsCSVImbalance(t *testing.T) {
 		f.Close()
 		fmt.Fprintf(&csv, "%s,%s,%v\n", name, kind, i >= 25) // the last 5 (4 bright, 1 dark) validate
 	}
-	labels := filepath.Join(t.TempDir(), "labels.csv")
+	labels = filepath.Join(t.TempDir(), "labels.csv")
 	os.WriteFile(labels, []byte(csv.String()), 0o644)
+	return root, labels
+}
+
+func TestLabelsCSVImbalance(t *testing.T) {
+	root, labels := csvImages(t)
 	out := filepath.Join(t.TempDir(), "run")
 	stdout, stderr, code := gtl("train", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--fn-col", "file", "--label-col", "kind",
 		"--image-size", "16", "--epochs", "1", "--batch", "4", "--class-weights", "auto", "--sampler", "balanced", "--out", out)
@@ -102,5 +110,46 @@ func TestLabelsCSVImbalance(t *testing.T) {
 				t.Errorf("exit %d, stderr %q\nwant exit %d and one line with %q", code, stderr, r.code, r.msg)
 			}
 		})
+	}
+}
+
+// TestCompareLabelsCSVImbalance: gtl compare reads a labels file, trains
+// with --class-weights and --sampler (recorded in each run's plan), and
+// reports balanced accuracy and macro F1 per run and in report.md.
+func TestCompareLabelsCSVImbalance(t *testing.T) {
+	root, labels := csvImages(t)
+	out := filepath.Join(t.TempDir(), "cmp")
+	stdout, stderr, code := gtl("compare", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--fn-col", "file", "--label-col", "kind",
+		"--image-size", "16", "--strategies", "scratch", "--shots", "all", "--seeds", "1", "--class-weights", "auto", "--sampler", "balanced", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "evaluated on 5 images") || !strings.Contains(stdout, "balanced ") || !strings.Contains(stdout, "macro F1 ") {
+		t.Errorf("stdout %s", stdout)
+	}
+	var res struct {
+		Runs []struct {
+			Config struct {
+				ClassWeights string `json:"class_weights"`
+				Sampler      string `json:"sampler"`
+			} `json:"config"`
+			Balanced *float64 `json:"final_balanced_accuracy"`
+			MacroF1  *float64 `json:"final_macro_f1"`
+		} `json:"runs"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 1 || res.Runs[0].Config.ClassWeights != "auto" || res.Runs[0].Config.Sampler != "balanced" ||
+		res.Runs[0].Balanced == nil || *res.Runs[0].Balanced < 0 || *res.Runs[0].Balanced > 1 || res.Runs[0].MacroF1 == nil {
+		t.Errorf("results.json %s", b)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	if !strings.Contains(string(md), "Final balanced accuracy") || !strings.Contains(string(md), "Final macro F1") {
+		t.Errorf("report.md has no balanced accuracy or macro F1 table")
+	}
+	if _, stderr, code := gtl("compare", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--sampler", "often", "--out", filepath.Join(t.TempDir(), "x")); code != 2 || stderr != "gtl: --sampler often: want random or balanced\n" {
+		t.Errorf("--sampler often: exit %d, stderr %q", code, stderr)
 	}
 }
