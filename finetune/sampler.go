@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
@@ -23,7 +24,7 @@ const samplerStream = 0x62616c616e636564 // "balanced"
 // data-parallel run draws the same batches.
 func BalancedOrder(labels []int, seed uint64, epoch int) ([]int, error) {
 	byClass := map[int][]int{}
-	var classes []int // in order of first appearance, then sorted
+	var classes []int // the labels present, sorted below
 	for i, l := range labels {
 		if l < 0 {
 			return nil, fmt.Errorf("finetune: balanced sampler: image %d has label %d", i, l)
@@ -33,7 +34,7 @@ func BalancedOrder(labels []int, seed uint64, epoch int) ([]int, error) {
 		}
 		byClass[l] = append(byClass[l], i)
 	}
-	sortInts(classes)
+	slices.Sort(classes)
 	rng := rand.New(rand.NewPCG(seed, samplerStream^uint64(epoch)))
 	out := make([]int, len(labels))
 	for i := range out {
@@ -41,14 +42,6 @@ func BalancedOrder(labels []int, seed uint64, epoch int) ([]int, error) {
 		out[i] = members[rng.IntN(len(members))]
 	}
 	return out, nil
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // imbalance is what a trainer does about unequal classes: the loss's

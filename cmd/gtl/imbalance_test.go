@@ -118,9 +118,14 @@ func TestLabelsCSVImbalance(t *testing.T) {
 // reports balanced accuracy and macro F1 per run and in report.md.
 func TestCompareLabelsCSVImbalance(t *testing.T) {
 	root, labels := csvImages(t)
+	src := filepath.Join(t.TempDir(), "src") // a source model for the linear probe (cheap: a head on cached features)
+	if _, stderr, code := gtl("train", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--fn-col", "file", "--label-col", "kind",
+		"--image-size", "16", "--epochs", "1", "--batch", "8", "--out", src); code != 0 {
+		t.Fatalf("source: %s", stderr)
+	}
 	out := filepath.Join(t.TempDir(), "cmp")
-	stdout, stderr, code := gtl("compare", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--fn-col", "file", "--label-col", "kind",
-		"--image-size", "16", "--strategies", "scratch", "--shots", "all", "--seeds", "1", "--class-weights", "auto", "--sampler", "balanced", "--out", out)
+	stdout, stderr, code := gtl("compare", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--data", root, "--labels", labels, "--fn-col", "file", "--label-col", "kind",
+		"--strategies", "linear", "--shots", "all", "--seeds", "1", "--class-weights", "auto", "--sampler", "balanced", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
@@ -149,7 +154,7 @@ func TestCompareLabelsCSVImbalance(t *testing.T) {
 	if !strings.Contains(string(md), "Final balanced accuracy") || !strings.Contains(string(md), "Final macro F1") {
 		t.Errorf("report.md has no balanced accuracy or macro F1 table")
 	}
-	if _, stderr, code := gtl("compare", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--sampler", "often", "--out", filepath.Join(t.TempDir(), "x")); code != 2 || stderr != "gtl: --sampler often: want random or balanced\n" {
+	if _, stderr, code := gtl("compare", "-q", "--model", "resnet18", "--data", root, "--labels", labels, "--strategies", "scratch", "--sampler", "often", "--out", filepath.Join(t.TempDir(), "x")); code != 2 || stderr != "gtl: --sampler often: want random or balanced\n" {
 		t.Errorf("--sampler often: exit %d, stderr %q", code, stderr)
 	}
 }
