@@ -33,6 +33,7 @@ func (t *Trainer) fitCached(m *vision.Model, train, val *datasets.Images) (*Resu
 		return nil, err
 	}
 	defer t.release(c)
+	t.useLabels(train.Labels, train.Classes)
 	head := Func(m.Head.Forward)
 	tc := *t // only the head trains: the state holds only its tensors
 	if tc.saveOnly == nil {

@@ -126,6 +126,7 @@ func (t *Trainer) fitPrefix(m *vision.Model, plan PrefixCache, train, val *datas
 		return nil, err
 	}
 	defer t.release(c)
+	t.useLabels(train.Labels, train.Classes)
 	rest := Func(func(a *ts.Tensor, train bool) (*ts.Tensor, error) { return m.ForwardAfter(plan.Modules, a, train) })
 	res, err := t.run(rest, m.VS, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, m.VS, cfg) },
 		train.Len(), fromBatcher(c.train, cfg.Batch), c.val)

@@ -57,6 +57,9 @@ type RunConfig struct {
 	// WorldSize and GlobalBatch are set in a data-parallel run: Batch is
 	// per rank, as in DDP, and the learning rate is not rescaled.
 	WorldSize, GlobalBatch int
+	// ClassWeights are the loss's class weights Train.ClassWeights gave
+	// (nil: none).
+	ClassWeights []float64
 	// LRFind is the LR finder's suggestions (Train.LRFind; the run trains
 	// at Spec.Train.LR, the chosen one); EarlyStop what early stopping
 	// (Train.Patience) did. Nil without them.
@@ -80,6 +83,7 @@ type runFacts struct {
 	FrozenCache    *PrefixCache `json:"frozen_cache,omitempty"`
 	WorldSize      int          `json:"world_size,omitempty"`
 	GlobalBatch    int          `json:"global_batch,omitempty"`
+	ClassWeights   []float64    `json:"class_weight_values,omitempty"`
 }
 
 // MarshalJSON writes the spec's fields and the facts as one object.
@@ -88,7 +92,7 @@ func (c RunConfig) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts, err := json.Marshal(runFacts{c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch})
+	facts, err := json.Marshal(runFacts{c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch, c.ClassWeights})
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +120,8 @@ func (c *RunConfig) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	c.LRFind, c.EarlyStop = x.LRFind, x.EarlyStop
-	c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch =
-		f.Loaded, f.Classes, f.TrainImages, f.ValImages, f.CachedFeatures, f.FrozenCache, f.WorldSize, f.GlobalBatch
+	c.Loaded, c.Classes, c.TrainImages, c.ValImages, c.CachedFeatures, c.FrozenCache, c.WorldSize, c.GlobalBatch, c.ClassWeights =
+		f.Loaded, f.Classes, f.TrainImages, f.ValImages, f.CachedFeatures, f.FrozenCache, f.WorldSize, f.GlobalBatch, f.ClassWeights
 	return nil
 }
 
@@ -389,6 +393,9 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 			prefix = &p
 		}
 	}
+	if err := tr.useData(data, train); err != nil {
+		return nil, err
+	}
 	if err := torch.Do(func() error { return applyDevice(m, mustLoop(tr)) }); err != nil {
 		return nil, err
 	}
@@ -424,7 +431,7 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		}
 	}
 	rc := RunConfig{Spec: s, Loaded: loaded, Classes: data.Classes, TrainImages: data.Len(), ValImages: data.Val.Len(),
-		CachedFeatures: cached, FrozenCache: prefix}
+		CachedFeatures: cached, FrozenCache: prefix, ClassWeights: tr.classWeights}
 	rc.Spec.Data.ImageSize, rc.Spec.Model.Arch = data.Size, m.Arch
 	if env.Dist != nil {
 		rc.WorldSize, rc.GlobalBatch = env.Dist.World(), t.Batch*env.Dist.World()

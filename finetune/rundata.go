@@ -80,9 +80,9 @@ func listData(d DataSpec, seed uint64, stream bool) (*pendingData, error) {
 		}}, nil
 	}
 	skip := d.OnBadImage == "skip"
-	f, err := vision.ListFolder(d.Source, d.ValSplit, seed)
+	f, err := d.listFolder(seed) // errors name their field
 	if err != nil {
-		return nil, FieldErrorf("Data.Source", "%w", err)
+		return nil, err
 	}
 	return &pendingData{Classes: f.Classes, read: func() (*Data, error) {
 		out := &Data{Classes: f.Classes, Size: d.ImageSize, skipBad: skip, Unsupported: f.Unsupported}

@@ -174,7 +174,8 @@ func (w *runWriter) epoch(e Epoch, best *float64) error {
 		}
 		return v
 	}
-	b, _ := json.Marshal(map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy), "seconds": e.Duration.Seconds()})
+	b, _ := json.Marshal(map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy),
+		"val_balanced_accuracy": num(e.ValBalancedAccuracy), "val_macro_f1": num(e.ValMacroF1), "seconds": e.Duration.Seconds()})
 	if _, err := w.jf.Write(append(b, '\n')); err != nil {
 		return err
 	}

@@ -191,6 +191,16 @@ type DataSpec struct {
 	// Workers is the number of goroutines decoding and augmenting ahead of
 	// training; default 0: one per CPU.
 	Workers int `json:"workers"`
+	// Labels is a CSV file of image paths (relative to Source, then a
+	// folder of images in any layout) and their labels, read instead of
+	// class folders (see datasets.ReadCSVLabels); default "": none.
+	// FnCol, LabelCol and ValidCol name its columns (a header name or a
+	// 0-based index; fastai's from_csv defaults: 0, 1 and is_valid, used
+	// when present, else a split column, else ValSplit).
+	Labels   string `json:"labels,omitempty"`
+	FnCol    string `json:"fn_col,omitempty"`
+	LabelCol string `json:"label_col,omitempty"`
+	ValidCol string `json:"valid_col,omitempty"`
 }
 
 // ModelSpec is the model of a run: an architecture, from random
@@ -320,6 +330,16 @@ type TrainSpec struct {
 	Patience int     `json:"patience,omitempty"`
 	Monitor  string  `json:"monitor,omitempty"`
 	MinDelta float64 `json:"min_delta,omitempty"`
+	// ClassWeights weights each class's term of the cross-entropy, as
+	// PyTorch's nn.CrossEntropyLoss(weight=...): "" or none (default: all
+	// 1), auto (inverse frequency normalised, N/(K·n_c), see
+	// BalancedClassWeights) or a CSV file (see ReadClassWeights).
+	ClassWeights string `json:"class_weights,omitempty"`
+	// Sampler is random (default: every image once per epoch, shuffled)
+	// or balanced (each epoch draws as many images with replacement, each
+	// with probability ∝ 1/n_c, from Seed and the epoch, see
+	// BalancedOrder).
+	Sampler string `json:"sampler,omitempty"`
 }
 
 // RunHooks receive a run's progress. Any may be nil. They run on the
@@ -567,6 +587,9 @@ func (t TrainSpec) check() error {
 	case t.BNPolicy != "" && t.BNPolicy != "eval" && t.BNPolicy != "train":
 		return FieldErrorf("Train.BNPolicy", "{Train.BNPolicy} %s: want eval or train", t.BNPolicy)
 	}
+	if err := t.checkImbalance(); err != nil {
+		return err
+	}
 	if t.Schedule != "" {
 		if _, err := ParseSchedule(t.Schedule, t.Warmup); err != nil {
 			return FieldErrorf("Train.Schedule", "{Train.Schedule} %s {Train.Warmup} %g: %w", t.Schedule, t.Warmup, err)
@@ -644,7 +667,11 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 	if d.Source == "" {
 		d.Source = "fashion-mnist"
 	}
-	if d.Source != "fashion-mnist" {
+	if d.Labels != "" {
+		if err := d.resolveLabels(); err != nil {
+			return d, err
+		}
+	} else if d.Source != "fashion-mnist" {
 		if why := datasets.DescribeSource(d.Source); why != "" {
 			return d, FieldErrorf("Data.Source", "{Data.Source} %s: %s", d.Source, why)
 		}

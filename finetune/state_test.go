@@ -18,18 +18,25 @@ import (
 // live ones.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		ema  float64
-	}{{"plain", 0}, {"ema", 0.9}} {
-		t.Run(tc.name, func(t *testing.T) { testResume(t, tc.ema) })
+		name     string
+		ema      float64
+		balanced bool // unequal classes, the balanced sampler and class weights
+	}{{"plain", 0, false}, {"ema", 0.9, false}, {"balanced sampler and class weights", 0, true}} {
+		t.Run(tc.name, func(t *testing.T) { testResume(t, tc.ema, tc.balanced) })
 	}
 }
 
-func testResume(t *testing.T, emaDecay float64) {
+func testResume(t *testing.T, emaDecay float64, balanced bool) {
 	w := torch.NewWorker()
 	defer w.Close()
 	data := randomImages(24, 32, 8)
 	cfg := Trainer{Train: TrainSpec{Epochs: 4, Batch: 8, LR: 0.02, Optimizer: "adamw", Schedule: "cosine", Warmup: 0.1, EMA: emaDecay}, Seed: 4}
+	if balanced { // 14, 8 and 2 images
+		for i := range data.Labels {
+			data.Labels[i] = min(i/14, 1) + min(i/22, 1)
+		}
+		cfg.Train.Sampler, cfg.Train.ClassWeights = "balanced", "auto"
+	}
 	build := func(seed int64) *vision.Model {
 		var m *vision.Model
 		if err := w.Do(func() error {

@@ -84,6 +84,10 @@ type Epoch struct {
 	ValLoss, ValAccuracy float64 // NaN when there is no validation set
 	Duration             time.Duration
 	Skipped              []string // images that did not load this epoch (OnBadImage "skip")
+
+	// ValBalancedAccuracy (mean recall over the classes) and ValMacroF1
+	// (mean F1), see metrics.Report; NaN when there is no validation set.
+	ValBalancedAccuracy, ValMacroF1 float64
 }
 
 // Hooks are called on the torch worker thread at the named points of the
@@ -190,6 +194,22 @@ type Trainer struct {
 	// by rank 0; a resumed run needs it on every rank. The caller owns the
 	// group.
 	Dist *torch.Group
+	// The training labels and class names (set by Fit, or by the fit
+	// entry points from their data), the loss's class weights when Fit
+	// resolved them, and the balanced sampler's labels during a run (see
+	// sampler.go).
+	labels       []int
+	classNames   []string
+	classWeights []float64
+	sample       []int
+}
+
+// useLabels records the training labels for class weights and the
+// balanced sampler, unless Fit did.
+func (t *Trainer) useLabels(labels []int, names []string) {
+	if t.labels == nil {
+		t.labels, t.classNames = labels, names
+	}
 }
 
 // rank0 reports whether this process reports and writes for the run.
@@ -220,6 +240,7 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
+	t.useLabels(train.Labels, train.Classes)
 	if cfg.Augment.Active() {
 		return t.fitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
 	}
@@ -303,6 +324,11 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			return err
 		}
 		defer opt.Close()
+		imb, err := t.imbalance(cfg)
+		if err != nil {
+			return err
+		}
+		t.sample = imb.sampler
 		var d *ddp
 		if t.Dist != nil {
 			d = newDDP(t.Dist, vs)
@@ -315,6 +341,10 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			sync = d.averageGrads
 		}
 		stepper := newStepper(m, opt, cfg, sync)
+		defer stepper.Close()
+		if err := stepper.setClassWeights(imb.weights); err != nil {
+			return err
+		}
 		_, world := t.world()
 		steps := StepsPerEpoch(shardLen(nTrain, world), cfg.Batch)
 		if d != nil && t.CheckpointEvery > 0 {
@@ -417,13 +447,14 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 					return err
 				}
 			}
-			ep.ValLoss, ep.ValAccuracy = math.NaN(), math.NaN()
+			ep.ValLoss, ep.ValAccuracy, ep.ValBalancedAccuracy, ep.ValMacroF1 = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 			if val.n > 0 && (e%cfg.EvalEvery == 0 || e == cfg.Epochs) {
 				r, err := t.report(m, val, cfg.Batch)
 				if err != nil {
 					return err
 				}
 				ep.ValLoss, ep.ValAccuracy, res.Report = r.Loss, r.Top1, r
+				ep.ValBalancedAccuracy, ep.ValMacroF1 = r.BalancedAccuracy, r.MacroF1
 			}
 			res.Epochs = append(res.Epochs, ep)
 			var hookErr error
@@ -582,7 +613,11 @@ func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr 
 	part partialEpoch, commit func(position, partialEpoch, bool) error) (Epoch, int, error) {
 	began := time.Now().Add(-time.Duration(part.Seconds * float64(time.Second)))
 	rank, world := t.world()
-	order := shardOrder(rng.Perm(n), rank, world) // the same permutation on every rank
+	all, err := t.order(rng, n, e, cfg)
+	if err != nil {
+		return Epoch{}, -1, err
+	}
+	order := shardOrder(all, rank, world) // the same order on every rank
 	it := train(order[:min(len(order), steps*cfg.Batch)], e, from)
 	defer it.close()
 	sum := part.LossSum
@@ -660,6 +695,7 @@ type Stepper struct {
 	clip         float64
 	channelsLast bool
 	scaler       *gradScaler  // fp16 only
+	weight       *ts.Tensor   // the loss's class weights [K]; nil: none (see setClassWeights)
 	sync         func() error // between backward and update; nil: one process
 	ownOpt       bool
 }
@@ -720,10 +756,15 @@ func applyDevice(m *vision.Model, cfg loop) error {
 	return nil
 }
 
-// Close frees the optimiser of a Stepper made by NewStepper.
+// Close frees the optimiser of a Stepper made by NewStepper, and the
+// class weights.
 func (s *Stepper) Close() {
 	if s.ownOpt {
 		s.opt.Close()
+	}
+	if s.weight != nil {
+		s.weight.MustDrop()
+		s.weight = nil
 	}
 }
 
@@ -756,12 +797,7 @@ func (s *Stepper) step(x, y, soft *ts.Tensor) (float64, int, error) {
 		if logits, err = s.m.Forward(x, true); err != nil {
 			return err
 		}
-		if soft != nil {
-			loss, err = softCrossEntropy(logits, soft)
-		} else {
-			// Autocast's op lists decide the loss's precision, as in PyTorch.
-			loss, err = logits.CrossEntropyLoss(y, ts.NewTensor(), 1, -100, s.smoothing, false)
-		}
+		loss, err = s.loss(logits, y, soft)
 		if err != nil {
 			return fmt.Errorf("loss: %w", err)
 		}

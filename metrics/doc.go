@@ -14,6 +14,12 @@
 //	fmt.Printf("top-1 %.1f%%, macro F1 %.3f\n", 100*r.Top1, r.MacroF1)
 //	worst := metrics.TopLosses(probs, labels, 8)
 //
+// ScoreMultiLabel scores a multi-label classifier (sigmoid probabilities,
+// any number of true classes per image) at per-class thresholds: average
+// precision per class and its mean (mAP), micro, macro and sample F1, and
+// per-class precision and recall, as scikit-learn computes them (tested
+// against it).
+//
 // It imports nothing of gtl's: finetune (Evaluate) and cmd/gtl (gtl eval)
 // use it.
 package metrics

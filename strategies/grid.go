@@ -307,11 +307,11 @@ func (r *Results) Save(dir string) error {
 // CSV returns one line per run of the grid.
 func (r *Results) CSV() string {
 	var sb strings.Builder
-	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec\n")
+	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec,final_balanced_accuracy,final_macro_f1\n")
 	for _, rec := range r.inGrid() {
-		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
+		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f,%.4f,%.4f\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
 			rec.TrainImages, rec.Plan.Epochs, rec.Plan.Steps, rec.Plan.LR, rec.FinalAccuracy, rec.BestAccuracy, rec.EpochsTo95,
-			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec)
+			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec, rec.FinalBalancedAccuracy, rec.FinalMacroF1)
 	}
 	return sb.String()
 }
@@ -396,6 +396,10 @@ type Summary struct {
 	StepsToTarget   Stat    `json:"steps_to_target"`
 	SecondsToTarget Stat    `json:"seconds_to_target"`
 	Reached         int     `json:"reached_target"`
+
+	// BalancedAccuracy and MacroF1 are the final model's (see Outcome).
+	BalancedAccuracy Stat `json:"balanced_accuracy"`
+	MacroF1          Stat `json:"macro_f1"`
 }
 
 // Summaries returns one summary per strategy and target size that has at
@@ -406,7 +410,7 @@ func (r *Results) Summaries() []Summary {
 		var size []Summary
 		var recs [][]Record
 		for _, st := range r.Grid.Strategies {
-			var acc, s95, e95, secs, ips []float64
+			var acc, bal, f1, s95, e95, secs, ips []float64
 			var mine []Record
 			sum := Summary{Strategy: st, Shots: sh}
 			for _, rec := range r.inGrid() {
@@ -418,6 +422,7 @@ func (r *Results) Summaries() []Summary {
 				}
 				mine = append(mine, rec)
 				acc = append(acc, rec.FinalAccuracy)
+				bal, f1 = append(bal, rec.FinalBalancedAccuracy), append(f1, rec.FinalMacroF1)
 				s95 = append(s95, rec.SecondsTo95)
 				e95 = append(e95, float64(rec.EpochsTo95))
 				secs = append(secs, rec.Seconds)
@@ -426,6 +431,7 @@ func (r *Results) Summaries() []Summary {
 			if len(acc) == 0 {
 				continue
 			}
+			sum.BalancedAccuracy, sum.MacroF1 = stat(bal), stat(f1)
 			sum.Accuracy, sum.SecondsTo95, sum.EpochsTo95, sum.Seconds, sum.ImagesPerSec = stat(acc), stat(s95), stat(e95), stat(secs), stat(ips)
 			size = append(size, sum)
 			recs = append(recs, mine)

@@ -213,6 +213,8 @@ func (r *Results) Markdown() string {
 		b.WriteString("\n")
 	}
 	table("Final accuracy (mean ± standard deviation over seeds)", func(s Summary) string { return FormatAccuracy(s.Accuracy) })
+	table("Final balanced accuracy (mean recall over the classes; mean ± standard deviation over seeds)", func(s Summary) string { return FormatAccuracy(s.BalancedAccuracy) })
+	table("Final macro F1 (mean F1 over the classes; mean over seeds)", func(s Summary) string { return fmt.Sprintf("%.3f", s.MacroF1.Mean) })
 	table("Seconds of training to 95% of the run's best accuracy (mean)", func(s Summary) string {
 		return fmt.Sprintf("%.1f s (epoch %.0f)", s.SecondsTo95.Mean, s.EpochsTo95.Mean)
 	})

@@ -90,6 +90,11 @@ type Outcome struct {
 	// run trained at (Plan.LRFind). Unset without them.
 	EarlyStop *finetune.EarlyStop `json:"early_stopping,omitempty"`
 	LRFound   float64             `json:"lr_found,omitempty"`
+
+	// FinalBalancedAccuracy (mean recall over the classes) and
+	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
+	FinalBalancedAccuracy float64 `json:"final_balanced_accuracy"`
+	FinalMacroF1          float64 `json:"final_macro_f1"`
 }
 
 // Run trains the job's model (finetune.Run on Spec) and measures it. A
@@ -136,6 +141,9 @@ func (j Job) Run() (*Outcome, error) {
 		return nil, fmt.Errorf("strategies: %s: stopped after epoch %d of %d: %w", p.Strategy, len(out.Curve), p.Epochs, finetune.ErrStop)
 	}
 	out.FrozenCache = res.Config.FrozenCache
+	if r := res.Report; r != nil {
+		out.FinalBalancedAccuracy, out.FinalMacroF1 = r.BalancedAccuracy, r.MacroF1
+	}
 	out.summarise(res.Result, time.Since(began))
 	if out.EarlyStop = res.Config.EarlyStop; out.EarlyStop != nil && res.Report != nil {
 		out.FinalAccuracy = res.Report.Top1 // the final model is the best epoch's

@@ -49,7 +49,7 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
 			&cli.StringFlag{Name: "lr", Usage: "every run's head rate instead of its strategy's, or find: the LR finder's suggestion for each run (see gtl lr-find)"},
-		}, append(append(stepFlags(), lrFindFlags()...), earlyStopFlags()...)...),
+		}, append(append(append(append(stepFlags(), lrFindFlags()...), earlyStopFlags()...), imbalanceFlags()...), labelsFlags()...)...),
 		Action: runCompare,
 	}
 }
@@ -58,7 +58,8 @@ func runCompare(c *cli.Context) error {
 	if c.IsSet("merge") {
 		return mergeCompare(c)
 	}
-	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")}
+	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32"),
+		ClassWeights: c.String("class-weights"), Sampler: c.String("sampler")}
 	lr, lrFind, err := parseLR(c) // every run at this head rate, or the LR finder's; default: each strategy's
 	if err != nil {
 		return err
@@ -156,6 +157,7 @@ func runCompare(c *cli.Context) error {
 		if lr > 0 {
 			p.LR = lr
 		}
+		p.ClassWeights, p.Sampler = step.ClassWeights, step.Sampler
 		plans[cell] = p
 	}
 	w := c.App.Writer
@@ -228,8 +230,8 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		bar.clear()
-		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%) in %5.1fs, %d epochs%s\n", cell.Strategy,
-			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, o.Seconds, p.Epochs, runExtras(o))
+		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%; balanced %5.1f%%, macro F1 %.3f) in %5.1fs, %d epochs%s\n", cell.Strategy,
+			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, 100*o.FinalBalancedAccuracy, o.FinalMacroF1, o.Seconds, p.Epochs, runExtras(o))
 	}
 	bar.finish()
 	if err := strategies.WriteReport(out, res); err != nil {

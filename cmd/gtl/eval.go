@@ -472,6 +472,7 @@ func printReport(w io.Writer, r *finetune.Report, n int) {
 	} else {
 		fmt.Fprintf(w, "top-1 %.1f%%  loss %.4f  (%d images, %d classes)\n", 100*r.Top1, r.Loss, n, len(r.Classes))
 	}
+	fmt.Fprintf(w, "balanced accuracy %.1f%%  macro F1 %.3f\n", 100*r.BalancedAccuracy, r.MacroF1)
 	printConfusion(w, r)
 }
 

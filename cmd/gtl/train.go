@@ -54,7 +54,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "save-every", Usage: "commit the checkpoints and a resumable state every N epochs and at the last (default: every epoch for runs over a minute, else at the end)"},
 			&cli.IntFlag{Name: "checkpoint-every", Usage: "also commit a resumable state every N steps inside epochs, resumed bit-identically (default: at epoch ends only)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an earlier run in --out (its files are removed; default: refused)"},
-		), append(append(lrFindFlags(), earlyStopFlags()...), distFlags()...)...),
+		), append(append(append(append(lrFindFlags(), earlyStopFlags()...), distFlags()...), imbalanceFlags()...), labelsFlags()...)...),
 		Action: runTrain,
 	}
 }
@@ -122,7 +122,7 @@ func runTrain(c *cli.Context) error {
 				fmt.Fprintf(w, "data-parallel: %d ranks (c10d %s, rendezvous %s:%d), %d images per rank and step, global batch %d\n",
 					group.World(), group.Config().Backend, group.Config().Addr, group.Config().Port, s.Batch, s.Batch*group.World())
 			}
-			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %s\n", "epoch", "train loss", "val loss", "val acc", "time")
+			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %-8s %-9s %s\n", "epoch", "train loss", "val loss", "val acc", "bal acc", "macro F1", "time")
 			bar.start(p)
 		},
 		OnStep: bar.step,
@@ -134,7 +134,8 @@ func runTrain(c *cli.Context) error {
 				return nil
 			}
 			bar.clear()
-			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy), e.Duration.Round(10*time.Millisecond))
+			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %-8s %-9.3f %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy),
+				fmt.Sprintf("%.1f%%", 100*e.ValBalancedAccuracy), e.ValMacroF1, e.Duration.Round(10*time.Millisecond))
 			if msg := chance.Observe(e); msg != "" {
 				fmt.Fprintln(c.App.ErrWriter, "gtl: warning: "+msg)
 			}
@@ -209,7 +210,8 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 	}
 	s := finetune.RunSpec{
 		Data: finetune.DataSpec{Source: c.String("data"), Classes: c.String("classes"), Shots: c.Int("shots"), Val: c.Int("val"),
-			ValSplit: c.Float64("val-split"), ImageSize: c.Int("image-size"), OnBadImage: c.String("on-bad-image"), Workers: c.Int("workers")},
+			ValSplit: c.Float64("val-split"), ImageSize: c.Int("image-size"), OnBadImage: c.String("on-bad-image"), Workers: c.Int("workers"),
+			Labels: c.String("labels"), FnCol: c.String("fn-col"), LabelCol: c.String("label-col"), ValidCol: c.String("valid-col")},
 		Model: finetune.ModelSpec{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"),
 			Pretrained: c.Bool("pretrained"), PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"),
 			WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite")},
@@ -218,7 +220,8 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 			Optimizer: c.String("optimizer"), Schedule: set("schedule", c.String("schedule")), Warmup: c.Float64("warmup"),
 			LabelSmoothing: c.Float64("label-smoothing"), ClipGrad: c.Float64("clip-grad"), EMA: c.Float64("ema"),
 			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase"),
-			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32")},
+			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32"),
+			ClassWeights: c.String("class-weights"), Sampler: c.String("sampler")},
 		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"), Overwrite: c.Bool("overwrite"),
 		SaveEvery: c.Int("save-every"), CheckpointEvery: c.Int("checkpoint-every"),
 	}

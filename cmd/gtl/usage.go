@@ -151,6 +151,9 @@ func requireFlags(cmd *cli.Command) {
 // forgotten flag does not train on 60,000 Fashion-MNIST images) and name
 // something that can be read, in one line naming the flag.
 func requireData(c *cli.Context) error {
+	if c.String("labels") != "" {
+		return requireLabelsData(c)
+	}
 	src := c.String("data")
 	if !c.IsSet("data") || src == "" {
 		return cli.Exit(fmt.Sprintf("--data is required: an image folder (DIR/<class>/<image>), or %s for the built-in data set", datasets.FashionMNIST), 2)

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// labelsFlags read labels from a CSV file instead of class folders, for
+// gtl train and gtl compare (finetune.DataSpec's Labels, FnCol, LabelCol,
+// ValidCol; fastai's from_csv names and defaults).
+func labelsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "labels", Usage: "a CSV file of image paths (relative to --data) and labels, read instead of class folders; the first row is the header"},
+		&cli.StringFlag{Name: "fn-col", Value: "0", Usage: "--labels column of the image paths: a header name or a 0-based index"},
+		&cli.StringFlag{Name: "label-col", Value: "1", Usage: "--labels column of the labels: a header name or a 0-based index"},
+		&cli.StringFlag{Name: "valid-col", Value: "is_valid", Usage: "--labels column marking validation rows (true/false), used when present; else a split column (train/valid/test), else --val-split"},
+	}
+}
+
+// requireLabelsData checks --data when --labels is given: a folder, in any
+// layout (the labels file names the images).
+func requireLabelsData(c *cli.Context) error {
+	src := c.String("data")
+	if !c.IsSet("data") || src == "" {
+		return cli.Exit("--data is required: the folder the paths of --labels are relative to", 2)
+	}
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		return cli.Exit(fmt.Sprintf("--data %s: not a folder (with --labels, the folder its image paths are relative to)", src), 2)
+	}
+	return nil
+}
