@@ -131,6 +131,8 @@ func TestLines(t *testing.T) {
 		{name: "log of zero", wantErr: `x = 0 on a log axis`, c: LineChart{LogX: true, Series: []Series{{Name: "a", X: []float64{0, 1}, Y: []float64{1, 2}}}}},
 		{name: "bad size", wantErr: "size 50×480 pixels", c: LineChart{Width: 50, Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{1}}}}},
 		{name: "outside the fixed range", wantErr: `data outside the fixed range 0..2`, c: LineChart{YMin: 0, YMax: 2, Series: []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{0, 3}}}}},
+		{name: "error bars clipped to the fixed range", w: 640, h: 480, c: LineChart{YMin: 0, YMax: 100,
+			Series: []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{99, 1}, Err: []float64{3, 2}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -196,11 +196,11 @@ func panelPlots(c PanelsChart, logX bool) ([]*plot.Plot, []plot.Legend, error) {
 			xys := make(plotter.XYs, len(s.X))
 			for j := range s.X {
 				xys[j] = plotter.XY{X: s.X[j], Y: ty(s.Y[j])}
-				e := 0.0
-				if s.Err != nil {
-					e = math.Abs(s.Err[j])
+				lo, hi := xys[j].Y, xys[j].Y
+				if s.Err != nil && !(pn.YMin < pn.YMax) { // a fixed range clips the bars (below)
+					lo, hi = lo-math.Abs(s.Err[j]), hi+math.Abs(s.Err[j])
 				}
-				ymin, ymax = math.Min(ymin, xys[j].Y-e), math.Max(ymax, xys[j].Y+e)
+				ymin, ymax = math.Min(ymin, lo), math.Max(ymax, hi)
 			}
 			line, points, err := plotter.NewLinePoints(xys)
 			if err != nil {
@@ -213,7 +213,12 @@ func panelPlots(c PanelsChart, logX bool) ([]*plot.Plot, []plot.Legend, error) {
 			if s.Err != nil {
 				errs := make(plotter.YErrors, len(s.Err))
 				for j, e := range s.Err {
-					errs[j] = struct{ Low, High float64 }{math.Abs(e), math.Abs(e)}
+					low, high := math.Abs(e), math.Abs(e)
+					if pn.YMin < pn.YMax { // a bar ends at the fixed range: accuracy ± std stays in 0..100
+						low, high = math.Min(low, xys[j].Y-ty(pn.YMin)), math.Min(high, ty(pn.YMax)-xys[j].Y)
+						low, high = math.Max(low, 0), math.Max(high, 0)
+					}
+					errs[j] = struct{ Low, High float64 }{low, high}
 				}
 				bars, err := plotter.NewYErrorBars(struct {
 					plotter.XYs

@@ -69,7 +69,8 @@ func TestCompareAndRecommend(t *testing.T) {
 		want string
 	}{
 		{[]string{"--strategies", "linear,magic"}, `unknown strategy "magic"`},
-		{[]string{"--shots", "7000"}, "--shots 7000: class Sandal has only 6000 training images"},
+		// 6000 a class, 20 of each held out for validation (--val 100 over 5 classes)
+		{[]string{"--shots", "7000"}, "--shots 7000: class Sandal has only 5980 training images"},
 		{[]string{"--model", "resnet34"}, "a resnet18 checkpoint, not resnet34"},
 		{[]string{"--classes", "0-4"}, "holds results of a different comparison"},
 		{[]string{"--strategies", "freeze-6"}, "resnet18 has 6 stages"},
