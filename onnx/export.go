@@ -169,14 +169,7 @@ func Metadata(m *vision.Model, meta vision.CheckpointMeta) ([][2]string, error) 
 // emitTransformInput writes inception_v3's input re-normalisation
 // (vision.Model.TransformInput): x·(std/0.5) + (mean-0.5)/0.5 per channel.
 func emitTransformInput(g *graph, x string) string {
-	mean := []float64{0.485, 0.456, 0.406}
-	std := []float64{0.229, 0.224, 0.225}
-	scale := make([]float32, 3)
-	shift := make([]float32, 3)
-	for c := range scale {
-		scale[c] = float32(std[c] / 0.5)
-		shift[c] = float32((mean[c] - 0.5) / 0.5)
-	}
+	scale, shift := vision.TransformInputAffine()
 	y := g.Op("Mul", []string{x, g.Floats([]int64{1, 3, 1, 1}, scale...)})
 	return g.Op("Add", []string{y, g.Floats([]int64{1, 3, 1, 1}, shift...)})
 }

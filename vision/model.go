@@ -76,17 +76,24 @@ type Model struct {
 	mkldnnErr error
 }
 
-// transformInput maps ImageNet-normalised channels to (x-0.5)/0.5, as
-// torchvision's Inception3._transform_input. The caller owns the result.
-func transformInput(x *ts.Tensor) (*ts.Tensor, error) {
+// TransformInputAffine returns the per-channel scale and shift of
+// torchvision's Inception3._transform_input, which maps
+// ImageNet-normalised channels to (x-0.5)/0.5: x·(std/0.5) + (mean-0.5)/0.5.
+func TransformInputAffine() (scale, shift []float32) {
 	mean := []float64{0.485, 0.456, 0.406}
 	std := []float64{0.229, 0.224, 0.225}
-	scale := make([]float32, 3)
-	shift := make([]float32, 3)
+	scale, shift = make([]float32, 3), make([]float32, 3)
 	for c := range scale {
 		scale[c] = float32(std[c] / 0.5)
 		shift[c] = float32((mean[c] - 0.5) / 0.5)
 	}
+	return scale, shift
+}
+
+// transformInput maps ImageNet-normalised channels to (x-0.5)/0.5, as
+// torchvision's Inception3._transform_input. The caller owns the result.
+func transformInput(x *ts.Tensor) (*ts.Tensor, error) {
+	scale, shift := TransformInputAffine()
 	a, err := ts.NewTensorFromData(scale, []int64{1, 3, 1, 1})
 	if err != nil {
 		return nil, err

@@ -301,14 +301,7 @@ func (a *windowAttention) Forward(in *ts.Tensor, _ bool) (*ts.Tensor, error) {
 		return nil, err
 	}
 	pH, pW := h+padB, w+padR
-	// A window as large as the (padded) map is not shifted along that axis.
-	sH, sW := a.shift, a.shift
-	if ws >= pH {
-		sH = 0
-	}
-	if ws >= pW {
-		sW = 0
-	}
+	sH, sW := windowShift(ws, a.shift, pH, pW)
 	shifted := sH+sW > 0
 	if shifted {
 		if x, err = x.Roll([]int64{-sH, -sW}, []int64{1, 2}, true); err != nil {
@@ -458,13 +451,7 @@ func (a *windowAttention) Emit(g vision.Graph, in string) (string, error) {
 		x = g.Op("Pad", []string{x, g.Ints(0, 0, 0, 0, 0, padB, padR, 0)})
 	}
 	pH, pW := h+padB, w+padR
-	sH, sW := a.shift, a.shift
-	if ws >= pH {
-		sH = 0
-	}
-	if ws >= pW {
-		sW = 0
-	}
+	sH, sW := windowShift(ws, a.shift, pH, pW)
 	shifted := sH+sW > 0
 	if shifted {
 		x = emitRoll(g, emitRoll(g, x, -sH, 1, pH), -sW, 2, pW)
@@ -539,4 +526,18 @@ func emitRoll(g vision.Graph, x string, shift, axis, size int64) string {
 	tail := g.Op("Slice", []string{x, g.Ints(size - s), g.Ints(size), g.Ints(axis)})
 	head := g.Op("Slice", []string{x, g.Ints(0), g.Ints(size - s), g.Ints(axis)})
 	return g.Op("Concat", []string{tail, head}, vision.A("axis", axis))
+}
+
+// windowShift returns the shift of shifted-window attention along height
+// and width for a padded map of pH×pW: a window as large as the map is not
+// shifted along that axis (torchvision's ShiftedWindowAttention).
+func windowShift(ws, shift, pH, pW int64) (sH, sW int64) {
+	sH, sW = shift, shift
+	if ws >= pH {
+		sH = 0
+	}
+	if ws >= pW {
+		sW = 0
+	}
+	return sH, sW
 }
