@@ -698,6 +698,7 @@ type Stepper struct {
 	weight       *ts.Tensor   // the loss's class weights [K]; nil: none (see setClassWeights)
 	sync         func() error // between backward and update; nil: one process
 	ownOpt       bool
+	multiLabel   bool // binary cross-entropy against multi-hot targets (DataSpec.MultiLabel)
 }
 
 func newStepper(m Model, opt *torch.Optimizer, cfg loop, sync func() error) *Stepper {
