@@ -174,8 +174,12 @@ func (w *runWriter) epoch(e Epoch, best *float64) error {
 		}
 		return v
 	}
-	b, _ := json.Marshal(map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy),
-		"val_balanced_accuracy": num(e.ValBalancedAccuracy), "val_macro_f1": num(e.ValMacroF1), "seconds": e.Duration.Seconds()})
+	rec := map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy),
+		"val_balanced_accuracy": num(e.ValBalancedAccuracy), "val_macro_f1": num(e.ValMacroF1), "seconds": e.Duration.Seconds()}
+	if ml := e.ValMultiLabel; ml != nil { // val_accuracy is the mAP
+		rec["val_map"], rec["val_micro_f1"], rec["val_sample_f1"] = num(ml.MAP), ml.MicroF1, ml.SampleF1
+	}
+	b, _ := json.Marshal(rec)
 	if _, err := w.jf.Write(append(b, '\n')); err != nil {
 		return err
 	}
@@ -325,6 +329,12 @@ func linkAtomic(src, dst string) error {
 // finish writes the final model's confusion matrix (CSV and PNG) and the
 // training curves.
 func (w *runWriter) finish(arch string, r *Report, res *Result) error {
+	if r.MultiLabel != nil { // no confusion matrix: per-class numbers instead
+		if err := writeMultiLabelCSV(filepath.Join(w.dir, "per_class.csv"), r.MultiLabel); err != nil {
+			return err
+		}
+		return plotCurves(filepath.Join(w.dir, "curves.png"), res)
+	}
 	if err := WriteConfusionCSV(filepath.Join(w.dir, "confusion.csv"), r); err != nil {
 		return err
 	}

@@ -211,7 +211,8 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 	s := finetune.RunSpec{
 		Data: finetune.DataSpec{Source: c.String("data"), Classes: c.String("classes"), Shots: c.Int("shots"), Val: c.Int("val"),
 			ValSplit: c.Float64("val-split"), ImageSize: c.Int("image-size"), OnBadImage: c.String("on-bad-image"), Workers: c.Int("workers"),
-			Labels: c.String("labels"), FnCol: c.String("fn-col"), LabelCol: c.String("label-col"), ValidCol: c.String("valid-col")},
+			Labels: c.String("labels"), FnCol: c.String("fn-col"), LabelCol: c.String("label-col"), ValidCol: c.String("valid-col"),
+			MultiLabel: c.Bool("multi-label"), LabelDelim: c.String("label-delim")},
 		Model: finetune.ModelSpec{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"),
 			Pretrained: c.Bool("pretrained"), PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"),
 			WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite")},
