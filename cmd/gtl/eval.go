@@ -466,6 +466,10 @@ func rgbImage(p transforms.RGB) image.Image {
 // printReport writes accuracy, per-class accuracy and the confusion matrix
 // (gtl train's report on its validation images).
 func printReport(w io.Writer, r *finetune.Report, n int) {
+	if r.MultiLabel != nil {
+		printMultiLabel(w, r.MultiLabel, r.Loss)
+		return
+	}
 	// Top-5 accuracy says nothing with 5 classes or fewer (it is 100%).
 	if len(r.Classes) > 5 {
 		fmt.Fprintf(w, "top-1 %.1f%%  top-5 %.1f%%  loss %.4f  (%d images)\n", 100*r.Top1, 100*r.Top5, r.Loss, n)
