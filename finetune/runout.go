@@ -95,6 +95,12 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 	}
 	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
+	if rc.Spec.Data.MultiLabel {
+		w.meta.MultiLabel, w.meta.Thresholds = true, make([]float64, len(rc.Classes))
+		for c := range w.meta.Thresholds {
+			w.meta.Thresholds[c] = 0.5
+		}
+	}
 	if !resume {
 		// Written now: a run killed before its first epoch ends may have
 		// committed a state inside it, and its resumption appends.
