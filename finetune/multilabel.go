@@ -170,9 +170,9 @@ func bceLogit(x float64, truth bool) float64 {
 	return max(x, 0) - x*y + math.Log1p(math.Exp(-math.Abs(x)))
 }
 
-// writeMultiLabelCSV writes a multi-label evaluation per class: support,
+// WriteMultiLabelCSV writes a multi-label evaluation per class: support,
 // predicted, precision, recall, F1, AP and the threshold.
-func writeMultiLabelCSV(path string, ml *metrics.MultiLabel) error {
+func WriteMultiLabelCSV(path string, ml *metrics.MultiLabel) error {
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
 	_ = cw.Write([]string{"class", "support", "predicted", "precision", "recall", "f1", "ap", "threshold"})

@@ -336,7 +336,7 @@ func linkAtomic(src, dst string) error {
 // training curves.
 func (w *runWriter) finish(arch string, r *Report, res *Result) error {
 	if r.MultiLabel != nil { // no confusion matrix: per-class numbers instead
-		if err := writeMultiLabelCSV(filepath.Join(w.dir, "per_class.csv"), r.MultiLabel); err != nil {
+		if err := WriteMultiLabelCSV(filepath.Join(w.dir, "per_class.csv"), r.MultiLabel); err != nil {
 			return err
 		}
 		return plotCurves(filepath.Join(w.dir, "curves.png"), res)
