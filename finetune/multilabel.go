@@ -112,9 +112,23 @@ func (t *Trainer) reportMultiLabel(m Model, data evalSet, batchSize int) (*Repor
 	if err != nil {
 		return nil, fmt.Errorf("finetune: evaluate: %w", err)
 	}
+	// Balanced accuracy keeps its definition, the mean recall over the
+	// classes some image carries (at the thresholds).
+	var sumRecall float64
+	nRecall := 0
+	for c, n := range ml.Support {
+		if n > 0 {
+			sumRecall += ml.Recall[c]
+			nRecall++
+		}
+	}
+	bal := 0.0
+	if nRecall > 0 {
+		bal = sumRecall / float64(nRecall)
+	}
 	return &Report{Classes: data.classes, Top1: ml.MAP, Top5: math.NaN(), PerClass: ml.Recall, Loss: loss / float64(len(probs)*k),
 		N: ml.N, Support: ml.Support, Predicted: ml.Predicted, Precision: ml.Precision, Recall: ml.Recall, F1: ml.F1,
-		BalancedAccuracy: math.NaN(), MacroF1: ml.MacroF1, MultiLabel: ml}, nil
+		BalancedAccuracy: bal, MacroF1: ml.MacroF1, MultiLabel: ml}, nil
 }
 
 // logitRows returns m's logits for every item of data ([n][K]).

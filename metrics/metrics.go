@@ -30,8 +30,8 @@ type Report struct {
 	// MultiLabel is the evaluation of a multi-label classifier; nil for a
 	// single-label one. With it, Top1 holds its MAP (the score runs
 	// select by), Loss the mean binary cross-entropy, MacroF1 and the
-	// per-class numbers its own, Top5 and BalancedAccuracy NaN, and
-	// Confusion is nil.
+	// per-class numbers its own, BalancedAccuracy the mean recall over
+	// the classes some image carries, Top5 NaN, and Confusion is nil.
 	MultiLabel *MultiLabel
 }
 
