@@ -201,8 +201,13 @@ func (s *Stepper) setClassWeights(w []float64) error {
 // smoothing included), each weighted by the class weights when set, as
 // PyTorch's nn.CrossEntropyLoss(weight=w, label_smoothing=s): with labels
 // the weighted mean Σ w_y·l / Σ w_y, with soft targets the mean over the
-// batch of -Σ_c w_c·soft_c·log_softmax_c.
+// batch of -Σ_c w_c·soft_c·log_softmax_c. A multi-label step takes binary
+// cross-entropy against the multi-hot targets in soft instead (see
+// multiLabelLoss).
 func (s *Stepper) loss(logits, y, soft *ts.Tensor) (*ts.Tensor, error) {
+	if s.multiLabel {
+		return multiLabelLoss(logits, soft)
+	}
 	if soft == nil {
 		w := s.weight
 		if w == nil {

@@ -36,7 +36,11 @@ func (d *DataSpec) resolveLabels() error {
 
 // csvOptions are the labels file's columns.
 func (d DataSpec) csvOptions() datasets.CSVOptions {
-	return datasets.CSVOptions{FnCol: d.FnCol, LabelCol: d.LabelCol, ValidCol: d.ValidCol}
+	o := datasets.CSVOptions{FnCol: d.FnCol, LabelCol: d.LabelCol, ValidCol: d.ValidCol}
+	if d.MultiLabel {
+		o.LabelDelim = d.LabelDelim
+	}
+	return o
 }
 
 // listFolder lists the images of a folder spec: from its labels file, or

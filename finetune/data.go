@@ -155,7 +155,8 @@ func (a Augmentation) Active() bool { return len(a.Transform) > 0 || a.Erase != 
 // and normalisation at the given image size.
 func newLoader(src loader.Source, classes, size int, cfg loop) (*loader.Loader, error) {
 	a := cfg.Augment
-	lc := loader.Config{BatchSize: cfg.Batch, Workers: a.Workers, Size: size, Classes: classes, OnBadImage: a.OnBadImage, Seed: cfg.Seed}
+	lc := loader.Config{BatchSize: cfg.Batch, Workers: a.Workers, Size: size, Classes: classes, OnBadImage: a.OnBadImage, Seed: cfg.Seed,
+		MultiLabel: cfg.MultiLabel}
 	for c := 0; c < 3; c++ {
 		mean, std := cfg.Normalize.Channel(c)
 		lc.Mean[c], lc.Std[c] = float32(mean), float32(std)

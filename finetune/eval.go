@@ -28,7 +28,7 @@ func (t *Trainer) Report(m Model, data *datasets.Images) (*Report, error) {
 	if data == nil || data.Len() == 0 {
 		return nil, fmt.Errorf("finetune: evaluate: empty data set")
 	}
-	return t.report(m, evalSet{n: data.Len(), batches: imageBatches(data, cfg), classes: data.Classes}, cfg.Batch)
+	return t.report(m, evalSet{n: data.Len(), batches: imageBatches(data, cfg), classes: data.Classes, tags: data.Tags}, cfg.Batch)
 }
 
 // evalSet is a validation set: n items served by batches, labelled with
@@ -37,11 +37,15 @@ type evalSet struct {
 	n       int
 	batches batcher
 	classes []string
+	tags    [][]int // the classes of each item of a multi-label set; nil: single-label
 }
 
 // report evaluates m on every item of data, in batches, in eval mode
 // under inference mode (no autograd; batch norms folded).
 func (t *Trainer) report(m Model, data evalSet, batchSize int) (*Report, error) {
+	if data.tags != nil {
+		return t.reportMultiLabel(m, data, batchSize)
+	}
 	k := len(data.classes)
 	r := &Report{Classes: data.classes, Confusion: make([][]int, k), PerClass: make([]float64, k)}
 	for i := range r.Confusion {

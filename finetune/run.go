@@ -339,7 +339,13 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	if err != nil {
 		return nil, err
 	}
-	cached := all && !aug.Active() && !t.NoCache
+	if data.Val != nil && data.Val.Tags != nil { // multi-label images (e.g. a comparison's, read with DataSpec.MultiLabel)
+		s.Data.MultiLabel = true
+	}
+	if err := checkMultiLabel(s, env); err != nil {
+		return nil, err
+	}
+	cached := all && !aug.Active() && !t.NoCache && !s.Data.MultiLabel
 	resumed := 0 // epochs done by the run a resumed run continues
 	if s.Resume && len(unfreezeAt) > 0 {
 		if resumed, err = CommittedEpoch(s.Out); err != nil {
@@ -366,7 +372,7 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		return nil, err
 	}
 	tr := &Trainer{Train: t, Seed: s.Seed, Device: dev, Normalize: ImageNetNorm, Augment: aug, StateDir: s.Out, Resume: s.Resume, Dist: env.Dist,
-		SaveEvery: s.SaveEvery, CheckpointEvery: s.CheckpointEvery, Stop: ctx, finite: m.CheckFinite}
+		SaveEvery: s.SaveEvery, CheckpointEvery: s.CheckpointEvery, Stop: ctx, finite: m.CheckFinite, MultiLabel: s.Data.MultiLabel}
 	if cached { // only the head trains: the state holds only its tensors
 		tr.saveOnly = headVars(m)
 	}
@@ -380,6 +386,8 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 			prefix = &PrefixCache{Reason: "unfreeze-at changes the frozen stages"}
 		case t.NoCache:
 			prefix = &PrefixCache{Reason: "turned off (no-cache)"}
+		case s.Data.MultiLabel:
+			prefix = &PrefixCache{Reason: "multi-label targets come from the loader"}
 		case aug.Active(): // (only augmented runs stream their images)
 			prefix = &PrefixCache{Reason: reasonAugment}
 		default:

@@ -95,6 +95,12 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 	}
 	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
+	if rc.Spec.Data.MultiLabel {
+		w.meta.MultiLabel, w.meta.Thresholds = true, make([]float64, len(rc.Classes))
+		for c := range w.meta.Thresholds {
+			w.meta.Thresholds[c] = 0.5
+		}
+	}
 	if !resume {
 		// Written now: a run killed before its first epoch ends may have
 		// committed a state inside it, and its resumption appends.
@@ -174,8 +180,12 @@ func (w *runWriter) epoch(e Epoch, best *float64) error {
 		}
 		return v
 	}
-	b, _ := json.Marshal(map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy),
-		"val_balanced_accuracy": num(e.ValBalancedAccuracy), "val_macro_f1": num(e.ValMacroF1), "seconds": e.Duration.Seconds()})
+	rec := map[string]any{"epoch": e.Epoch, "train_loss": e.TrainLoss, "val_loss": num(e.ValLoss), "val_accuracy": num(e.ValAccuracy),
+		"val_balanced_accuracy": num(e.ValBalancedAccuracy), "val_macro_f1": num(e.ValMacroF1), "seconds": e.Duration.Seconds()}
+	if ml := e.ValMultiLabel; ml != nil { // val_accuracy is the mAP
+		rec["val_map"], rec["val_micro_f1"], rec["val_sample_f1"] = num(ml.MAP), ml.MicroF1, ml.SampleF1
+	}
+	b, _ := json.Marshal(rec)
 	if _, err := w.jf.Write(append(b, '\n')); err != nil {
 		return err
 	}
@@ -325,6 +335,12 @@ func linkAtomic(src, dst string) error {
 // finish writes the final model's confusion matrix (CSV and PNG) and the
 // training curves.
 func (w *runWriter) finish(arch string, r *Report, res *Result) error {
+	if r.MultiLabel != nil { // no confusion matrix: per-class numbers instead
+		if err := WriteMultiLabelCSV(filepath.Join(w.dir, "per_class.csv"), r.MultiLabel); err != nil {
+			return err
+		}
+		return plotCurves(filepath.Join(w.dir, "curves.png"), res)
+	}
 	if err := WriteConfusionCSV(filepath.Join(w.dir, "confusion.csv"), r); err != nil {
 		return err
 	}

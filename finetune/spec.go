@@ -201,6 +201,15 @@ type DataSpec struct {
 	FnCol    string `json:"fn_col,omitempty"`
 	LabelCol string `json:"label_col,omitempty"`
 	ValidCol string `json:"valid_col,omitempty"`
+	// MultiLabel reads every row of Labels as a set of labels (fastai's
+	// MultiCategoryBlock): the classes are the sorted union of the tags,
+	// each image's target is a multi-hot vector, and the head is trained
+	// with a sigmoid and binary cross-entropy (PyTorch's
+	// BCEWithLogitsLoss); default false. Needs Labels.
+	MultiLabel bool `json:"multi_label,omitempty"`
+	// LabelDelim separates the labels of a row (fastai's label_delim);
+	// default " " with MultiLabel, and only used with it.
+	LabelDelim string `json:"label_delim,omitempty"`
 }
 
 // ModelSpec is the model of a run: an architecture, from random
@@ -666,6 +675,9 @@ func (t TrainSpec) amp() torch.AMP {
 func (d DataSpec) Resolve() (DataSpec, error) {
 	if d.Source == "" {
 		d.Source = "fashion-mnist"
+	}
+	if err := d.resolveMultiLabel(); err != nil {
+		return d, err
 	}
 	if d.Labels != "" {
 		if err := d.resolveLabels(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gtl-dev/gtl/metrics"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -30,10 +31,11 @@ type Model interface {
 // augmentation (built from that section by Run).
 type loop struct {
 	TrainSpec
-	Seed      uint64
-	Device    gotch.Device
-	Normalize vision.Normalize
-	Augment   Augmentation
+	Seed       uint64
+	Device     gotch.Device
+	Normalize  vision.Normalize
+	Augment    Augmentation
+	MultiLabel bool
 }
 
 // loop resolves the trainer's settings: zero fields of Train take the
@@ -54,7 +56,7 @@ func (t *Trainer) loop() (loop, error) {
 	if err := tr.checkDevice(dev); err != nil {
 		return loop{}, err
 	}
-	return loop{TrainSpec: tr, Seed: t.Seed, Device: dev, Normalize: t.Normalize, Augment: t.Augment}, nil
+	return loop{TrainSpec: tr, Seed: t.Seed, Device: dev, Normalize: t.Normalize, Augment: t.Augment, MultiLabel: t.MultiLabel}, nil
 }
 
 // Plan is what OnStart learns about the run.
@@ -88,6 +90,9 @@ type Epoch struct {
 	// ValBalancedAccuracy (mean recall over the classes) and ValMacroF1
 	// (mean F1), see metrics.Report; NaN when there is no validation set.
 	ValBalancedAccuracy, ValMacroF1 float64
+	// ValMultiLabel is a multi-label run's validation (ValAccuracy then
+	// holds its mAP, ValMacroF1 its macro F1); nil otherwise.
+	ValMultiLabel *metrics.MultiLabel
 }
 
 // Hooks are called on the torch worker thread at the named points of the
@@ -140,8 +145,14 @@ type Trainer struct {
 	// Augment varies the training images (built from Train by Run); the
 	// zero value trains on them as they are.
 	Augment Augmentation
-	Hooks   Hooks
-	Worker  *torch.Worker
+	// MultiLabel trains a multi-label classifier (DataSpec.MultiLabel):
+	// the training and validation images must carry Tags; every batch
+	// goes through the loader with multi-hot targets, the loss is binary
+	// cross-entropy, and validation reports mAP as its accuracy (see
+	// reportMultiLabel). Default false.
+	MultiLabel bool
+	Hooks      Hooks
+	Worker     *torch.Worker
 	// StateDir, when set, receives at the epochs SaveEvery selects, the
 	// last one and a stop (once OnEpochEnd has succeeded), and at the steps
 	// CheckpointEvery selects, what a resumed run needs, committed as one
@@ -241,7 +252,7 @@ func (t *Trainer) Fit(m Model, vs *nn.VarStore, train, val *datasets.Images) (*R
 		return nil, fmt.Errorf("finetune: empty training set")
 	}
 	t.useLabels(train.Labels, train.Classes)
-	if cfg.Augment.Active() {
+	if cfg.Augment.Active() || cfg.MultiLabel { // (multi-hot targets come from the loader)
 		return t.fitSource(m, vs, loader.FromImages(train), len(train.Classes), train.Height, val)
 	}
 	return t.fit(m, vs, cfg, train.Len(), fromBatcher(imageBatches(train, cfg), cfg.Batch), val)
@@ -269,6 +280,12 @@ func (t *Trainer) fit(m Model, vs *nn.VarStore, cfg loop, n int, train trainSour
 	var vset evalSet
 	if val != nil && val.Len() > 0 {
 		vset = evalSet{n: val.Len(), batches: imageBatches(val, cfg), classes: val.Classes}
+		if cfg.MultiLabel {
+			if val.Tags == nil {
+				return nil, fmt.Errorf("finetune: multi-label: the validation images carry no tags")
+			}
+			vset.tags = val.Tags
+		}
 	}
 	return t.run(m, vs, cfg, func() (*torch.Optimizer, []Group, error) { return newOptimizer(m, vs, cfg) },
 		n, train, vset)
@@ -454,7 +471,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 					return err
 				}
 				ep.ValLoss, ep.ValAccuracy, res.Report = r.Loss, r.Top1, r
-				ep.ValBalancedAccuracy, ep.ValMacroF1 = r.BalancedAccuracy, r.MacroF1
+				ep.ValBalancedAccuracy, ep.ValMacroF1, ep.ValMultiLabel = r.BalancedAccuracy, r.MacroF1, r.MultiLabel
 			}
 			res.Epochs = append(res.Epochs, ep)
 			var hookErr error
@@ -698,11 +715,12 @@ type Stepper struct {
 	weight       *ts.Tensor   // the loss's class weights [K]; nil: none (see setClassWeights)
 	sync         func() error // between backward and update; nil: one process
 	ownOpt       bool
+	multiLabel   bool // binary cross-entropy against multi-hot targets (DataSpec.MultiLabel)
 }
 
 func newStepper(m Model, opt *torch.Optimizer, cfg loop, sync func() error) *Stepper {
 	s := &Stepper{m: m, opt: opt, dev: cfg.Device, amp: cfg.amp(), smoothing: cfg.LabelSmoothing, clip: cfg.ClipGrad,
-		channelsLast: cfg.ChannelsLast, sync: sync}
+		channelsLast: cfg.ChannelsLast, sync: sync, multiLabel: cfg.MultiLabel}
 	if s.amp == torch.AMPFloat16 {
 		s.scaler = newGradScaler()
 	}

@@ -26,6 +26,13 @@ type Report struct {
 	F1               []float64 // of each class; 0 when precision and recall are 0
 	BalancedAccuracy float64   // mean recall over the classes with images
 	MacroF1          float64   // mean F1 over the classes with images or predictions
+
+	// MultiLabel is the evaluation of a multi-label classifier; nil for a
+	// single-label one. With it, Top1 holds its MAP (the score runs
+	// select by), Loss the mean binary cross-entropy, MacroF1 and the
+	// per-class numbers its own, BalancedAccuracy the mean recall over
+	// the classes some image carries, Top5 NaN, and Confusion is nil.
+	MultiLabel *MultiLabel
 }
 
 // Finish computes the per-class and averaged numbers from the confusion

@@ -180,6 +180,12 @@ func LoadItems(items []datasets.Item, classes []string, size int, skipBad bool) 
 		}
 		im.Pix = append(im.Pix, eval.Apply(img).Pix...)
 		im.Labels = append(im.Labels, it.Label)
+		if it.Tags != nil {
+			im.Tags = append(im.Tags, it.Tags)
+		}
+	}
+	if im.Tags != nil && len(im.Tags) != len(im.Labels) {
+		return nil, nil, fmt.Errorf("vision: load images: %d of %d images carry tags: a set is multi-label or not", len(im.Tags), len(im.Labels))
 	}
 	return im, skipped, nil
 }

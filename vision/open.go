@@ -29,6 +29,12 @@ type CheckpointMeta struct {
 	TransformInput bool           `json:"transform_input,omitempty"`
 	Preprocess     Preprocess     `json:"preprocess"`
 	Train          map[string]any `json:"train,omitempty"` // the resolved training configuration
+	// MultiLabel marks a multi-label classifier: each class's probability
+	// is the sigmoid of its logit, and an image carries every class whose
+	// probability is above its threshold (Thresholds, one per class;
+	// default 0.5 each, as fastai's accuracy_multi).
+	MultiLabel bool      `json:"multi_label,omitempty"`
+	Thresholds []float64 `json:"thresholds,omitempty"`
 }
 
 // Preprocess is the evaluation transform a model expects.

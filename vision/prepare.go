@@ -11,7 +11,7 @@ import (
 // data this way with their weights unchanged.
 func PrepareRGB(im *datasets.Images, size int) *datasets.Images {
 	out := &datasets.Images{Height: size, Width: size, Channels: 3, Classes: im.Classes,
-		Labels: append([]int(nil), im.Labels...), Pix: make([]uint8, 0, im.Len()*size*size*3)}
+		Labels: append([]int(nil), im.Labels...), Tags: im.Tags, Pix: make([]uint8, 0, im.Len()*size*size*3)}
 	eval := transforms.EvalPreset(size, size, transforms.Bilinear)
 	for i := 0; i < im.Len(); i++ {
 		src := im.Image(i)

@@ -46,8 +46,9 @@ func evalCommand() *cli.Command {
 			&cli.BoolFlag{Name: "tta", Usage: "also evaluate with test-time augmentation and print both"},
 			&cli.IntFlag{Name: "top-losses", Value: 12, Usage: "how many of the most confidently wrong images to list and draw (0: none)"},
 			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per forward pass"},
+			&cli.Float64Flag{Name: "threshold", Usage: "with a multi-label model, the probability a class must exceed to count as predicted, for every class (default: the checkpoint's, else 0.5)"},
 		),
-			prepFlags()...),
+			append(prepFlags(), labelsFlags()...)...),
 		Action: runEval,
 	}
 }
@@ -133,6 +134,9 @@ func runEval(c *cli.Context) error {
 	}
 	if c.Int("batch") < 1 || c.Int("top-losses") < 0 {
 		return cli.Exit("--batch: want at least 1; --top-losses: want 0 or more", 2)
+	}
+	if c.Bool("multi-label") || c.String("labels") != "" {
+		return runEvalMultiLabel(c)
 	}
 	out := c.String("out")
 	csvOnly := strings.HasSuffix(strings.ToLower(out), ".csv")
@@ -466,6 +470,10 @@ func rgbImage(p transforms.RGB) image.Image {
 // printReport writes accuracy, per-class accuracy and the confusion matrix
 // (gtl train's report on its validation images).
 func printReport(w io.Writer, r *finetune.Report, n int) {
+	if r.MultiLabel != nil {
+		printMultiLabel(w, r.MultiLabel, r.Loss)
+		return
+	}
 	// Top-5 accuracy says nothing with 5 classes or fewer (it is 100%).
 	if len(r.Classes) > 5 {
 		fmt.Fprintf(w, "top-1 %.1f%%  top-5 %.1f%%  loss %.4f  (%d images)\n", 100*r.Top1, 100*r.Top5, r.Loss, n)

@@ -16,6 +16,8 @@ func labelsFlags() []cli.Flag {
 		&cli.StringFlag{Name: "fn-col", Value: "0", Usage: "--labels column of the image paths: a header name or a 0-based index"},
 		&cli.StringFlag{Name: "label-col", Value: "1", Usage: "--labels column of the labels: a header name or a 0-based index"},
 		&cli.StringFlag{Name: "valid-col", Value: "is_valid", Usage: "--labels column marking validation rows (true/false), used when present; else a split column (train/valid/test), else --val-split"},
+		&cli.BoolFlag{Name: "multi-label", Usage: "each --labels row holds a set of labels separated by --label-delim: a sigmoid head trained with binary cross-entropy, scored by mAP"},
+		&cli.StringFlag{Name: "label-delim", Usage: "with --multi-label, what separates the labels of a row (default: a space)"},
 	}
 }
 

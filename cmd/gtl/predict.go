@@ -29,6 +29,8 @@ func predictCommand() *cli.Command {
 			&cli.IntFlag{Name: "top-k", Aliases: []string{"k"}, Value: 5, Usage: "classes to print per image"},
 			&cli.StringFlag{Name: "logits", Usage: "also write the raw logits, float32 [N, classes], to this .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.BoolFlag{Name: "multi-label", Usage: "the model is multi-label (default: as its checkpoint says): print every class whose sigmoid is above its threshold"},
+			&cli.Float64Flag{Name: "threshold", Usage: "with a multi-label model, the probability a class must exceed to be printed, for every class (default: the checkpoint's, else 0.5)"},
 			&cli.BoolFlag{Name: "tta", Usage: "test-time augmentation: average the softmax over the centre and corner crops and their mirror images (image files only)"},
 		),
 			prepFlags()...),
@@ -117,6 +119,10 @@ func runPredict(c *cli.Context) error {
 	if err := applyPrep(c, o); err != nil {
 		return err
 	}
+	multi, thresholds, err := multiLabelOf(c, o)
+	if err != nil {
+		return err
+	}
 	eval := o.Prep.Eval()
 	var all [][]float32
 	var tta [][]float64 // with --tta: the averaged softmax of each input
@@ -160,6 +166,10 @@ func runPredict(c *cli.Context) error {
 	w := c.App.Writer
 	k := min(c.Int("top-k"), o.Model.NumClasses)
 	for i, in := range ins {
+		if multi {
+			fmt.Fprintf(w, "%s\t%s\n", in.name, multiLabelLine(all[i], o.Classes, thresholds))
+			continue
+		}
 		var probs []float64
 		if tta != nil {
 			probs = tta[i]

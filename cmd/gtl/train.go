@@ -122,7 +122,11 @@ func runTrain(c *cli.Context) error {
 				fmt.Fprintf(w, "data-parallel: %d ranks (c10d %s, rendezvous %s:%d), %d images per rank and step, global batch %d\n",
 					group.World(), group.Config().Backend, group.Config().Addr, group.Config().Port, s.Batch, s.Batch*group.World())
 			}
-			fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %-8s %-9s %s\n", "epoch", "train loss", "val loss", "val acc", "bal acc", "macro F1", "time")
+			if spec.Data.MultiLabel {
+				fmt.Fprintln(w, multiLabelEpochHeader)
+			} else {
+				fmt.Fprintf(w, "%-6s %-11s %-9s %-8s %-8s %-9s %s\n", "epoch", "train loss", "val loss", "val acc", "bal acc", "macro F1", "time")
+			}
 			bar.start(p)
 		},
 		OnStep: bar.step,
@@ -134,8 +138,12 @@ func runTrain(c *cli.Context) error {
 				return nil
 			}
 			bar.clear()
-			fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %-8s %-9.3f %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy),
-				fmt.Sprintf("%.1f%%", 100*e.ValBalancedAccuracy), e.ValMacroF1, e.Duration.Round(10*time.Millisecond))
+			if spec.Data.MultiLabel {
+				printMultiLabelEpoch(w, e)
+			} else {
+				fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %-8s %-9.3f %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy),
+					fmt.Sprintf("%.1f%%", 100*e.ValBalancedAccuracy), e.ValMacroF1, e.Duration.Round(10*time.Millisecond))
+			}
 			if msg := chance.Observe(e); msg != "" {
 				fmt.Fprintln(c.App.ErrWriter, "gtl: warning: "+msg)
 			}
@@ -180,6 +188,10 @@ func runTrain(c *cli.Context) error {
 	printEarlyStop(w, res.Config.EarlyStop)
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, res.Report, res.Config.ValImages)
+	if spec.Data.MultiLabel {
+		fmt.Fprintf(w, "best val mAP %.4f in %s; checkpoints, metrics, per-class scores (per_class.csv) and config in %s\n", res.Best, res.Result.Duration.Round(10*time.Millisecond), spec.Out)
+		return nil
+	}
 	fmt.Fprintf(w, "best val accuracy %.1f%% in %s; checkpoints, metrics, confusion matrix and config in %s\n", 100*res.Best, res.Result.Duration.Round(10*time.Millisecond), spec.Out)
 	return nil
 }
@@ -211,7 +223,8 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 	s := finetune.RunSpec{
 		Data: finetune.DataSpec{Source: c.String("data"), Classes: c.String("classes"), Shots: c.Int("shots"), Val: c.Int("val"),
 			ValSplit: c.Float64("val-split"), ImageSize: c.Int("image-size"), OnBadImage: c.String("on-bad-image"), Workers: c.Int("workers"),
-			Labels: c.String("labels"), FnCol: c.String("fn-col"), LabelCol: c.String("label-col"), ValidCol: c.String("valid-col")},
+			Labels: c.String("labels"), FnCol: c.String("fn-col"), LabelCol: c.String("label-col"), ValidCol: c.String("valid-col"),
+			MultiLabel: c.Bool("multi-label"), LabelDelim: c.String("label-delim")},
 		Model: finetune.ModelSpec{Arch: c.String("model"), Weights: c.String("weights"), WeightsKey: c.String("weights-key"),
 			Pretrained: c.Bool("pretrained"), PretrainedName: pretrainedName(c), NumClasses: c.Int("num-classes"),
 			WeightsPrefix: c.String("weights-prefix"), AllowNonFinite: c.Bool("allow-nonfinite")},

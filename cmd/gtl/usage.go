@@ -154,6 +154,9 @@ func requireData(c *cli.Context) error {
 	if c.String("labels") != "" {
 		return requireLabelsData(c)
 	}
+	if c.Bool("multi-label") { // before --data's layout: the labels file is what is missing
+		return cli.Exit("--multi-label needs --labels: a CSV file whose label column holds each image's labels separated by --label-delim", 2)
+	}
 	src := c.String("data")
 	if !c.IsSet("data") || src == "" {
 		return cli.Exit(fmt.Sprintf("--data is required: an image folder (DIR/<class>/<image>), or %s for the built-in data set", datasets.FashionMNIST), 2)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,8 @@ type CSVLabels struct {
 	Classes []string
 	// Rows are the 1-based line numbers of the rows (the header is row 1).
 	Rows []int
+	// Multi is set when the rows were read as label sets (LabelDelim).
+	Multi bool
 }
 
 // maxListed is how many bad rows an error lists.
@@ -114,7 +117,7 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	if fn == lc {
 		return nil, fmt.Errorf("datasets: labels %s: fn_col and label_col are the same column (%d)", path, fn)
 	}
-	out := &CSVLabels{}
+	out := &CSVLabels{Multi: o.LabelDelim != ""}
 	if vc >= 0 {
 		out.Valid = []bool{}
 	}
@@ -222,11 +225,21 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	return out, nil
 }
 
-// Items returns the rows as single-label items numbered by Classes.
+// Items returns the rows as items numbered by Classes: a multi-label file's
+// (Multi) carry every label of their row in Tags, sorted and without
+// repeats, and its first label as Label.
 func (l *CSVLabels) Items() []Item {
 	items := make([]Item, len(l.Paths))
 	for i, p := range l.Paths {
 		items[i] = Item{Path: p, Label: sort.SearchStrings(l.Classes, l.Labels[i][0])}
+		if l.Multi {
+			var tags []int
+			for _, s := range l.Labels[i] {
+				tags = append(tags, sort.SearchStrings(l.Classes, s))
+			}
+			sort.Ints(tags)
+			items[i].Tags = slices.Compact(tags)
+		}
 	}
 	return items
 }

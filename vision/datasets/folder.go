@@ -12,6 +12,9 @@ import (
 type Item struct {
 	Path  string
 	Label int
+	// Tags are the classes of a multi-label image (its Label is the
+	// first); nil for a single-label one.
+	Tags []int
 }
 
 // ImageExtensions are the file extensions gtl takes for images (compared

@@ -13,6 +13,9 @@ type Images struct {
 	Pix     []uint8
 	Labels  []int    // class index of each image
 	Classes []string // class names, indexed by label
+	// Tags holds the classes of each image of a multi-label set (Labels
+	// then holds the first of them); nil for a single-label set.
+	Tags [][]int
 }
 
 // Len returns the number of images.
@@ -38,6 +41,9 @@ func (im *Images) Subset(idx []int) (*Images, error) {
 		}
 		out.Pix = append(out.Pix, im.Image(i)...)
 		out.Labels = append(out.Labels, im.Labels[i])
+		if im.Tags != nil {
+			out.Tags = append(out.Tags, im.Tags[i])
+		}
 	}
 	return out, nil
 }

@@ -55,8 +55,12 @@ type Config struct {
 	// augment.MixCutMix.MixSoft. Batches then carry Soft.
 	BatchMix func(x, soft []float32, n, size, classes int, r *rand.Rand)
 	// Classes is the length of a row of Batch.Soft. Default: the largest
-	// label in the source plus one. Used only with BatchMix.
+	// label in the source plus one. Used only with BatchMix or MultiLabel.
 	Classes int
+	// MultiLabel gives every batch Soft: the multi-hot rows of its images'
+	// classes (the source must be a TagSource), mixed by BatchMix when
+	// set; default false.
+	MultiLabel bool
 	// OnBadImage says what an image that does not load does: "fail"
 	// (default) ends the epoch with an error naming it; "skip" leaves it
 	// out of its batch and lists it in Batch.Skipped.
@@ -89,6 +93,19 @@ func (c Config) resolve(src Source) (Config, error) {
 	}
 	if c.OnBadImage == "" {
 		c.OnBadImage = "fail"
+	}
+	if c.MultiLabel {
+		if _, ok := src.(TagSource); !ok {
+			return c, fmt.Errorf("loader: multi-label: the source carries no tags")
+		}
+		if c.Classes <= 0 {
+			return c, fmt.Errorf("loader: multi-label: Classes %d, want the number of classes", c.Classes)
+		}
+		for i := range src.Len() {
+			if src.(TagSource).Tags(i) == nil {
+				return c, fmt.Errorf("loader: multi-label: %s carries no tags", src.Name(i))
+			}
+		}
 	}
 	if c.BatchMix != nil && c.Classes == 0 {
 		for i := range src.Len() {
@@ -124,8 +141,11 @@ type Batch struct {
 	X []float32
 	// Labels holds the class of each image.
 	Labels []int64
-	// Soft holds [N,Classes] label weights after BatchMix; nil without it.
+	// Soft holds [N,Classes] label weights after BatchMix, or the
+	// multi-hot rows (mixed by BatchMix) with MultiLabel; nil without
+	// either.
 	Soft []float32
+	tags [][]int // the classes of each image, with MultiLabel
 	// N is the number of images: the batch's share of the order, less
 	// Skipped.
 	N int
@@ -183,7 +203,7 @@ func (l *Loader) get() *Batch {
 	if b == nil || cap(b.X) < l.cfg.BatchSize*plane {
 		b = &Batch{X: make([]float32, 0, l.cfg.BatchSize*plane), Labels: make([]int64, 0, l.cfg.BatchSize)}
 	}
-	b.X, b.Labels, b.Soft, b.N, b.Skipped = b.X[:0], b.Labels[:0], b.Soft[:0], 0, b.Skipped[:0]
+	b.X, b.Labels, b.Soft, b.N, b.Skipped, b.tags = b.X[:0], b.Labels[:0], b.Soft[:0], 0, b.Skipped[:0], b.tags[:0]
 	return b
 }
 
@@ -439,9 +459,12 @@ func (l *Loader) fill(ctx context.Context, w *worker, epoch, k int, idx, repeat 
 			c.Erase(x, c.Size, w.r)
 		}
 		b.Labels = append(b.Labels, int64(l.src.Label(i)))
+		if c.MultiLabel {
+			b.tags = append(b.tags, l.src.(TagSource).Tags(i))
+		}
 		b.N++
 	}
-	if c.BatchMix != nil && b.N > 0 {
+	if (c.BatchMix != nil || c.MultiLabel) && b.N > 0 {
 		n := b.N * c.Classes
 		if cap(b.Soft) < n {
 			b.Soft = make([]float32, n)
@@ -452,10 +475,21 @@ func (l *Loader) fill(ctx context.Context, w *worker, epoch, k int, idx, repeat 
 			if lab < 0 || int(lab) >= c.Classes {
 				return b, fmt.Errorf("loader: label %d of batch %d, want [0, %d)", lab, k, c.Classes)
 			}
-			b.Soft[j*c.Classes+int(lab)] = 1
+			if !c.MultiLabel {
+				b.Soft[j*c.Classes+int(lab)] = 1
+				continue
+			}
+			for _, t := range b.tags[j] {
+				if t < 0 || t >= c.Classes {
+					return b, fmt.Errorf("loader: class %d of image %d of batch %d, want [0, %d)", t, j, k, c.Classes)
+				}
+				b.Soft[j*c.Classes+t] = 1
+			}
 		}
-		w.pcg.Seed(batchSeed(c.Seed, epoch), uint64(k))
-		c.BatchMix(b.X, b.Soft, b.N, c.Size, c.Classes, w.r)
+		if c.BatchMix != nil {
+			w.pcg.Seed(batchSeed(c.Seed, epoch), uint64(k))
+			c.BatchMix(b.X, b.Soft, b.N, c.Size, c.Classes, w.r)
+		}
 	} else {
 		b.Soft = nil
 	}

@@ -21,6 +21,12 @@ type Source interface {
 	Name(i int) string
 }
 
+// TagSource is a [Source] of multi-label images: Tags returns the classes
+// of image i (the caller must not change the slice).
+type TagSource interface {
+	Tags(i int) []int
+}
+
 // CropLoader is a [Source] that can load just a window of an image,
 // faster than loading it whole (FromFiles decodes only the JPEG blocks
 // under the window). choose gets the full image's size and returns the
@@ -55,6 +61,12 @@ type imagesSource struct{ im *datasets.Images }
 func (s imagesSource) Len() int          { return s.im.Len() }
 func (s imagesSource) Label(i int) int   { return s.im.Labels[i] }
 func (s imagesSource) Name(i int) string { return fmt.Sprintf("image %d", i) }
+func (s imagesSource) Tags(i int) []int {
+	if s.im.Tags == nil {
+		return nil
+	}
+	return s.im.Tags[i]
+}
 
 func (s imagesSource) Load(i int) (transforms.RGB, error) {
 	if i < 0 || i >= s.im.Len() {
@@ -84,6 +96,7 @@ type filesSource []datasets.Item
 func (s filesSource) Len() int          { return len(s) }
 func (s filesSource) Label(i int) int   { return s[i].Label }
 func (s filesSource) Name(i int) string { return s[i].Path }
+func (s filesSource) Tags(i int) []int  { return s[i].Tags }
 
 func (s filesSource) Load(i int) (transforms.RGB, error) {
 	return transforms.Load(s[i].Path)
