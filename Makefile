@@ -28,7 +28,7 @@ test-setup: setup
 # What CI runs: set-up, vet, and the test suite on real data at a small size
 # (-short: torchvision parity for a few light architectures).
 test: test-setup vet
-	$(GO) test -short -count=1 -timeout 20m ./...
+	$(GO) test -short -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz-short
 
 # Fuzz targets for every parser of outside data (package:target). `go test`
