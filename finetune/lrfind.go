@@ -528,6 +528,9 @@ func PlotLRFind(path string, r *LRFindResult) error {
 	var marks []chart.Mark
 	for _, s := range r.Suggestions {
 		name := fmt.Sprintf("%s: %.3g", s.Method, s.LR)
+		if s.PointLR != s.LR { // minimum marks the curve's minimum and suggests a tenth of its rate
+			name = fmt.Sprintf("%s at %.3g: %.3g", s.Method, s.PointLR, s.LR)
+		}
 		if s.Method == r.Spec.Suggest {
 			name += " (used)"
 			marks = append([]chart.Mark{{Name: name, X: s.PointLR, Y: s.PointLoss}}, marks...)
