@@ -103,11 +103,8 @@ func runEmbed(c *cli.Context) error {
 	if l := c.Int("limit"); l > 0 && l < n {
 		n = l
 	}
-	o, err := openModel(c)
+	o, err := openPrepared(c)
 	if err != nil {
-		return err
-	}
-	if err := applyPrep(c, o); err != nil {
 		return err
 	}
 	// No other process writes the pair of files while this one computes

@@ -145,11 +145,8 @@ func runEval(c *cli.Context) error {
 		return err
 	}
 	reportUnsupported(c, unsupported)
-	o, err := openModel(c)
+	o, err := openPrepared(c)
 	if err != nil {
-		return err
-	}
-	if err := applyPrep(c, o); err != nil {
 		return err
 	}
 	labels, missing, err := matchClasses(c, o, d)

@@ -59,11 +59,8 @@ func runEvalMultiLabel(c *cli.Context) error {
 	if split != "all" && l.Valid == nil {
 		return cli.Exit(fmt.Sprintf("--split %s: %s marks no validation rows (--valid-col %s)", split, c.String("labels"), c.String("valid-col")), 2)
 	}
-	o, err := openModel(c)
+	o, err := openPrepared(c)
 	if err != nil {
-		return err
-	}
-	if err := applyPrep(c, o); err != nil {
 		return err
 	}
 	multi, thresholds, err := multiLabelOf(c, o)

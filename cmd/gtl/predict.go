@@ -112,11 +112,8 @@ func runPredict(c *cli.Context) error {
 			}
 		}
 	}
-	o, err := openModel(c)
+	o, err := openPrepared(c)
 	if err != nil {
-		return err
-	}
-	if err := applyPrep(c, o); err != nil {
 		return err
 	}
 	multi, thresholds, err := multiLabelOf(c, o)

@@ -21,6 +21,20 @@ func prepFlags() []cli.Flag {
 	}
 }
 
+// openPrepared opens the model of the flags (openModel) with the
+// preprocessing that --image-size, --mean and --std set (applyPrep): what
+// every command that feeds images to a model (predict, eval, embed) opens.
+func openPrepared(c *cli.Context) (*vision.Opened, error) {
+	o, err := openModel(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyPrep(c, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
 // applyPrep sets o.Prep from --image-size, --mean and --std, and says in
 // one line on stderr (unless --quiet) when the weights carry no
 // preprocessing and which is used instead.
