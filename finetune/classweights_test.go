@@ -26,6 +26,25 @@ func python3Torch(t *testing.T) string {
 	return py
 }
 
+// torchValues runs a Python script with PyTorch, the JSON of in on its
+// stdin, and returns the JSON list of numbers it prints: the reference
+// values of a test.
+func torchValues(t *testing.T, script string, in any) []float64 {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	cmd := exec.Command(python3Torch(t), "-c", script)
+	cmd.Stdin = strings.NewReader(string(b))
+	res, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3 torch: %v", err)
+	}
+	var want []float64
+	if err := json.Unmarshal(res, &want); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 // TestWeightedLossMatchesPyTorch: the step's loss with class weights (and
 // label smoothing, and soft Mixup targets) equals PyTorch's
 // nn.CrossEntropyLoss(weight=w, label_smoothing=s) on the same tensors.
@@ -79,17 +98,7 @@ for c in d["cases"]:
     out.append(f(x, soft if c["soft"] else y).item())
 print(json.dumps(out))
 `
-	b, _ := json.Marshal(in)
-	cmd := exec.Command(python3Torch(t), "-c", script)
-	cmd.Stdin = strings.NewReader(string(b))
-	res, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3 torch: %v", err)
-	}
-	var want []float64
-	if err := json.Unmarshal(res, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := torchValues(t, script, in)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var got float64

@@ -1,12 +1,10 @@
 package finetune
 
 import (
-	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -62,17 +60,7 @@ x = torch.tensor(d["logits"], dtype=torch.float32).reshape(d["n"], d["k"])
 f = torch.nn.BCEWithLogitsLoss()
 print(json.dumps([f(x, torch.tensor(t, dtype=torch.float32).reshape(d["n"], d["k"])).item() for t in d["targets"]]))
 `
-	b, _ := json.Marshal(in)
-	cmd := exec.Command(python3Torch(t), "-c", script)
-	cmd.Stdin = strings.NewReader(string(b))
-	res, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3 torch: %v", err)
-	}
-	var want []float64
-	if err := json.Unmarshal(res, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := torchValues(t, script, in)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var got float64
