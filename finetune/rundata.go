@@ -137,12 +137,13 @@ func (d *Data) labels() []int {
 }
 
 // Shots returns the data with n training images per class drawn with seed
-// (datasets.Images.FirstPerClass); n = 0 keeps them all.
+// (datasets.Images.FirstPerClass; a multi-label set's at least n images
+// carrying each class); n = 0 keeps them all.
 func (d *Data) Shots(n int, seed uint64) (*Data, error) {
 	if n == 0 {
 		return d, nil
 	}
-	idx, err := (&datasets.Images{Labels: d.labels(), Classes: d.Classes}).FirstPerClass(n, seed)
+	idx, err := (&datasets.Images{Labels: d.labels(), Tags: d.tags(), Classes: d.Classes}).FirstPerClass(n, seed)
 	if err != nil {
 		return nil, FieldErrorf("Data.Shots", "{Data.Shots}: %w", err)
 	}
@@ -160,12 +161,36 @@ func (d *Data) Shots(n int, seed uint64) (*Data, error) {
 	return &out, nil
 }
 
+// tags returns the classes of each training image of a multi-label set;
+// nil for a single-label one.
+func (d *Data) tags() [][]int {
+	if d.train != nil {
+		return d.train.Tags
+	}
+	if len(d.files) == 0 || d.files[0].Tags == nil {
+		return nil
+	}
+	t := make([][]int, len(d.files))
+	for i, it := range d.files {
+		t[i] = it.Tags
+	}
+	return t
+}
+
 // SmallestClass returns the number of training images of the smallest
-// class, and its name.
+// class (for a multi-label set: carrying it), and its name.
 func (d *Data) SmallestClass() (int, string) {
 	count := make([]int, len(d.Classes))
-	for _, l := range d.labels() {
-		count[l]++
+	if tags := d.tags(); tags != nil {
+		for _, t := range tags {
+			for _, c := range t {
+				count[c]++
+			}
+		}
+	} else {
+		for _, l := range d.labels() {
+			count[l]++
+		}
 	}
 	n, name := count[0], d.Classes[0]
 	for c, k := range count {

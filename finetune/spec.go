@@ -488,6 +488,9 @@ func (s RunSpec) Resolve() (RunSpec, error) {
 	if _, err := s.augmentation(); err != nil {
 		return s, err
 	}
+	if err := checkMultiLabel(s, RunEnv{}); err != nil { // before any weights or images are read
+		return s, err
+	}
 	if t.Freeze != "0" && m.Arch != "" { // checked against the architecture's description (nothing is built)
 		if stages, err := vision.StageCount(m.Arch); err == nil {
 			if _, _, err := t.freezing(stages); err != nil {

@@ -61,6 +61,7 @@ func (t *Trainer) loop() (loop, error) {
 
 // Plan is what OnStart learns about the run.
 type Plan struct {
+	MultiLabel                                    bool // Step.Correct counts exact label-set matches
 	Epochs, StepsPerEpoch, TrainImages, ValImages int
 	Groups                                        []Group // the optimiser's parameter groups
 	// Done is the steps a resumed run's earlier processes trained (0 for a
@@ -71,12 +72,16 @@ type Plan struct {
 
 // Step reports one optimisation step.
 type Step struct {
-	Epoch, Step int      // 1-based epoch, 1-based step within it
-	Loss        float64  // this batch's mean loss
-	Images      int      // images in this batch
-	Correct     int      // of them, classified right before the update
-	Skipped     []string // images of this batch that did not load (OnBadImage "skip")
-	LR          float64  // the head's learning rate for this step
+	Epoch, Step int     // 1-based epoch, 1-based step within it
+	Loss        float64 // this batch's mean loss
+	Images      int     // images in this batch
+	// Correct is how many of them were classified right before the
+	// update: the label at the largest logit; for a multi-label run
+	// (Plan.MultiLabel) the whole label set at 0.5 (exact match: every
+	// class's sigmoid above 0.5 exactly where its target is above 0.5).
+	Correct int
+	Skipped []string // images of this batch that did not load (OnBadImage "skip")
+	LR      float64  // the head's learning rate for this step
 }
 
 // Epoch reports one finished epoch.
@@ -382,7 +387,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			}
 		}
 		if t.Hooks.OnStart != nil && t.rank0() {
-			t.Hooks.OnStart(Plan{Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups, Done: st.Epoch*steps + st.Step})
+			t.Hooks.OnStart(Plan{MultiLabel: cfg.MultiLabel, Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups, Done: st.Epoch*steps + st.Step})
 		}
 		var avg *ema
 		if cfg.EMA > 0 {
@@ -835,7 +840,12 @@ func (s *Stepper) step(x, y, soft *ts.Tensor) (float64, int, error) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return v, 0, nil // the caller stops before the weights are touched
 	}
-	correct, err := countCorrect(logits, y)
+	var correct int
+	if s.multiLabel {
+		correct, err = countExactMatch(logits, soft)
+	} else {
+		correct, err = countCorrect(logits, y)
+	}
 	if err != nil {
 		return 0, 0, err
 	}
@@ -923,6 +933,44 @@ func softCrossEntropy(logits, soft *ts.Tensor) (*ts.Tensor, error) {
 		return nil, err
 	}
 	return mean.MulScalar(ts.FloatScalar(-1), true)
+}
+
+// countExactMatch returns how many rows of logits [N, K] predict exactly
+// the label set of targets [N, K] (multi-hot, or mixed by Mixup/CutMix):
+// every class's logit is above 0 (sigmoid above 0.5) exactly where its
+// target is above 0.5 (scikit-learn's subset accuracy at threshold 0.5).
+func countExactMatch(logits, targets *ts.Tensor) (int, error) {
+	if targets == nil {
+		return 0, fmt.Errorf("finetune: multi-label step: the batch has no multi-hot targets")
+	}
+	var n int
+	err := torch.WithoutGrad(func() error {
+		pred, err := logits.Gt(ts.FloatScalar(0), false)
+		if err != nil {
+			return err
+		}
+		want, err := targets.Gt(ts.FloatScalar(0.5), false)
+		if err != nil {
+			pred.MustDrop()
+			return err
+		}
+		eq, err := pred.EqTensor(want, true)
+		want.MustDrop()
+		if err != nil {
+			return err
+		}
+		all, err := eq.AllDim(1, false, true)
+		if err != nil {
+			return err
+		}
+		s, err := all.Sum(gotch.Int64, true)
+		if err != nil {
+			return err
+		}
+		n = int(s.Int64Values(true)[0])
+		return nil
+	})
+	return n, err
 }
 
 // countCorrect returns how many rows of logits have their largest value at

@@ -37,13 +37,25 @@ type Grid struct {
 	Strategies  []string            `json:"strategies"`
 	Shots       []int               `json:"shots"` // images per class; All (0) = every image
 	Seeds       int                 `json:"seeds"`
+	// MultiLabel: the runs are multi-label, scored by mAP where
+	// single-label runs are scored by top-1 accuracy (see Metric).
+	MultiLabel bool `json:"multi_label,omitempty"`
+}
+
+// Metric names the score the grid's runs are compared by: "mAP" for a
+// multi-label grid, else "accuracy" (top-1).
+func (g Grid) Metric() string {
+	if g.MultiLabel {
+		return "mAP"
+	}
+	return "accuracy"
 }
 
 // sameBase reports whether two grids measure the same thing (results of
 // one can stand in the other); strategies, shots and seeds may differ.
 func (g Grid) sameBase(o Grid) bool {
 	return g.Model == o.Model && g.Weights == o.Weights && g.WeightsKey == o.WeightsKey && g.Data == o.Data && slices.Equal(g.Classes, o.Classes) &&
-		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget && g.Augment == o.Augment
+		g.ValImages == o.ValImages && g.ImageSize == o.ImageSize && g.EqualBudget == o.EqualBudget && g.Augment == o.Augment && g.MultiLabel == o.MultiLabel
 }
 
 // ShotsLabel names a shot count ("all" for All).

@@ -65,15 +65,16 @@ func (r *Results) plots(dir string) (string, error) {
 	for _, s := range sums {
 		spread = spread && s.Accuracy.N > 1
 	}
-	accLabel, secsLabel := "final accuracy (%), one seed: no error bars", "seconds, one seed"
+	metric := g.Metric()
+	accLabel, secsLabel := "final "+metric+" (%), one seed: no error bars", "seconds, one seed"
 	if spread {
-		accLabel, secsLabel = "final accuracy (%), mean ± std over seeds", "seconds, mean ± std over seeds"
+		accLabel, secsLabel = "final "+metric+" (%), mean ± std over seeds", "seconds, mean ± std over seeds"
 	}
 	// Accuracy from 0 to 100: a narrow axis would make seed noise look
 	// like a difference between strategies.
-	acc := chart.LineChart{Title: "Final accuracy against labelled images per class", XLabel: "labelled images per class (log scale)",
+	acc := chart.LineChart{Title: "Final " + metric + " against labelled images per class", XLabel: "labelled images per class (log scale)",
 		YLabel: accLabel, LogX: true, YMin: 0, YMax: 100}
-	bars := chart.BarChart{Title: "Training time to 95% of each run's best accuracy", XLabel: "labelled images per class", YLabel: secsLabel}
+	bars := chart.BarChart{Title: "Training time to 95% of each run's best " + metric, XLabel: "labelled images per class", YLabel: secsLabel}
 	for _, sh := range g.Shots {
 		bars.Groups = append(bars.Groups, ShotsLabel(sh))
 	}
@@ -104,16 +105,16 @@ func (r *Results) plots(dir string) (string, error) {
 	if err := chart.Lines(filepath.Join(dir, PlotAccuracy), acc); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&md, "![accuracy against labels per class](%s)\n\n", PlotAccuracy)
+	fmt.Fprintf(&md, "![%s against labels per class](%s)\n\n", metric, PlotAccuracy)
 	if err := chart.Bars(filepath.Join(dir, PlotTimeTo95), bars); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&md, "![time to 95%% of the best accuracy](%s)\n\n", PlotTimeTo95)
+	fmt.Fprintf(&md, "![time to 95%% of the best %s](%s)\n\n", metric, PlotTimeTo95)
 	// Learning curves per size: validation accuracy against training time,
 	// mean over seeds at each validated epoch.
 	for _, sh := range g.Shots {
 		lc := chart.LineChart{Title: fmt.Sprintf("Learning curves, %s labelled images per class", ShotsLabel(sh)),
-			XLabel: "seconds of training (mean over seeds)", YLabel: "validation accuracy (%)", YMin: 0, YMax: 100}
+			XLabel: "seconds of training (mean over seeds)", YLabel: "validation " + metric + " (%)", YMin: 0, YMax: 100}
 		for _, st := range g.Strategies {
 			if s := r.meanCurve(st, sh); len(s.X) > 0 {
 				lc.Series = append(lc.Series, s)
@@ -212,13 +213,18 @@ func (r *Results) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	table("Final accuracy (mean ± standard deviation over seeds)", func(s Summary) string { return FormatAccuracy(s.Accuracy) })
-	table("Final balanced accuracy (mean recall over the classes; mean ± standard deviation over seeds)", func(s Summary) string { return FormatAccuracy(s.BalancedAccuracy) })
+	metric := g.Metric()
+	table("Final "+metric+" (mean ± standard deviation over seeds)", func(s Summary) string { return FormatAccuracy(s.Accuracy) })
+	balanced := "Final balanced accuracy (mean recall over the classes; mean ± standard deviation over seeds)"
+	if g.MultiLabel {
+		balanced = "Final macro recall (mean recall over the classes at their thresholds; mean ± standard deviation over seeds)"
+	}
+	table(balanced, func(s Summary) string { return FormatAccuracy(s.BalancedAccuracy) })
 	table("Final macro F1 (mean F1 over the classes; mean over seeds)", func(s Summary) string { return fmt.Sprintf("%.3f", s.MacroF1.Mean) })
-	table("Seconds of training to 95% of the run's best accuracy (mean)", func(s Summary) string {
+	table("Seconds of training to 95% of the run's best "+metric+" (mean)", func(s Summary) string {
 		return fmt.Sprintf("%.1f s (epoch %.0f)", s.SecondsTo95.Mean, s.EpochsTo95.Mean)
 	})
-	b.WriteString(fmt.Sprintf("Convergence: steps and seconds of training until a run first reaches a fixed accuracy per size, %.0f%% of the best strategy's mean final accuracy at that size (", 100*TargetShare))
+	b.WriteString(fmt.Sprintf("Convergence: steps and seconds of training until a run first reaches a fixed %s per size, %.0f%% of the best strategy's mean final %s at that size (", metric, 100*TargetShare, metric))
 	var targets []string
 	for _, sh := range g.Shots {
 		for _, s := range sums {
@@ -229,12 +235,12 @@ func (r *Results) Markdown() string {
 		}
 	}
 	b.WriteString(strings.Join(targets, "; ") + "), at validated epochs; mean over the seeds that reached it, \"–\" when none did.\n\n")
-	table("Steps to the size's target accuracy (seconds)", ConvergenceCell)
+	table("Steps to the size's target "+metric+" (seconds)", ConvergenceCell)
 	table("Budget: epochs / steps, and wall time per run", func(s Summary) string {
 		return fmt.Sprintf("%d / %d, %.0f s", s.Epochs, s.Steps, s.Seconds.Mean)
 	})
 	b.WriteString("## Best strategy per size\n\n")
-	fmt.Fprintf(&b, "A strategy is named best when its mean accuracy leads every other's by more than the noise: the larger of the spread of the two strategies' differences paired over seeds and the standard error of the difference on the %d evaluation images.\n\n", g.ValImages)
+	fmt.Fprintf(&b, "A strategy is named best when its mean %s leads every other's by more than the noise: the larger of the spread of the two strategies' differences paired over seeds and the standard error of the difference on the %d evaluation images.\n\n", metric, g.ValImages)
 	for _, sh := range g.Shots {
 		v := r.Verdict(sh)
 		switch {
@@ -278,7 +284,7 @@ func (r *Results) runsNote() string {
 // per strategy (rows) and size (columns), then the verdict per size.
 func (r *Results) WriteSummary(w io.Writer) {
 	sums := r.Summaries()
-	label := "accuracy"
+	label := r.Grid.Metric()
 	cells := map[[2]any]string{}
 	width := len("1 per class")
 	for _, s := range sums {

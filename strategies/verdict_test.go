@@ -160,4 +160,20 @@ func TestWriteSummary(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", b.String(), want)
 	}
+	// A multi-label grid is compared by mAP, and says so.
+	r.Grid.MultiLabel = true
+	b.Reset()
+	r.WriteSummary(&b)
+	if !strings.HasPrefix(b.String(), "mAP           5 per class\n") {
+		t.Errorf("multi-label summary:\n%s", b.String())
+	}
+	md := r.Markdown()
+	for _, want := range []string{"## Final mAP (mean", "## Final macro recall (mean recall", "leads every other's", "best mAP (mean)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("multi-label report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "accuracy") {
+		t.Errorf("multi-label report speaks of accuracy:\n%s", md)
+	}
 }

@@ -3,6 +3,7 @@ package vision
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
@@ -10,7 +11,8 @@ import (
 // ListCSV lists the images of a labels file (see datasets.ReadCSVLabels)
 // under root, without reading them: the file's validation rows when it
 // has a validation column, else a seeded share valFrac of each class (as
-// ListFolder splits a folder without val/). One label per row.
+// ListFolder splits a folder without val/); a multi-label file's rows are
+// split by StratifyMultiLabel.
 func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed uint64) (*Folder, error) {
 	l, err := datasets.ReadCSVLabels(labels, root, o)
 	if err != nil {
@@ -37,6 +39,13 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 	if valFrac <= 0 || valFrac >= 1 {
 		return nil, fmt.Errorf("vision: labels %s has no validation column: a validation split in (0, 1) is needed, got %g", labels, valFrac)
 	}
+	if l.Multi {
+		f.Train, f.Val = StratifyMultiLabel(items, len(l.Classes), valFrac, seed)
+		if len(f.Train) == 0 || len(f.Val) == 0 {
+			return nil, fmt.Errorf("vision: labels %s: %d rows, too few to keep %.0f%% for validation", labels, len(items), 100*valFrac)
+		}
+		return f, nil
+	}
 	byClass := make([][]datasets.Item, len(l.Classes))
 	for _, it := range items {
 		byClass[it.Label] = append(byClass[it.Label], it)
@@ -52,4 +61,98 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 		f.Train = append(f.Train, its[nv:]...)
 	}
 	return f, nil
+}
+
+// StratifyMultiLabel splits multi-label items (each with its Tags, class
+// indices in [0, classes)) into a training and a validation part holding
+// about valFrac of the items and, as nearly as the items allow, valFrac
+// of every class's items: the iterative stratification of Sechidis,
+// Tsoumakas and Vlahavas, "On the Stratification of Multi-label Data"
+// (ECML PKDD 2011), Algorithm 1, as scikit-multilearn's
+// IterativeStratification implements it. Repeatedly, the class with the
+// fewest items left is taken and each of its items goes to the part that
+// still wants the most items of that class (ties: the part that wants the
+// most items in all, then a seeded coin); the wants of every class the
+// item carries then drop by one. Items without tags are placed by the
+// parts' total wants. The order of both parts follows a seeded shuffle;
+// the same items and seed give the same split.
+func StratifyMultiLabel(items []datasets.Item, classes int, valFrac float64, seed uint64) (train, val []datasets.Item) {
+	r := rand.New(rand.NewPCG(seed, 0x666f6c64)) // as ListFolder's split
+	order := r.Perm(len(items))
+	frac := [2]float64{1 - valFrac, valFrac} // part 0 trains, part 1 validates
+	// want[p][c]: how many more items of class c part p should get; total[p] all items.
+	perClass := make([]int, classes)
+	for _, it := range items {
+		for _, c := range it.Tags {
+			perClass[c]++
+		}
+	}
+	var want [2][]float64
+	var total [2]float64
+	for p := range 2 {
+		want[p] = make([]float64, classes)
+		for c, n := range perClass {
+			want[p][c] = float64(n) * frac[p]
+		}
+		total[p] = float64(len(items)) * frac[p]
+	}
+	part := make([]int, len(items)) // -1: not yet placed
+	for i := range part {
+		part[i] = -1
+	}
+	left := append([]int(nil), perClass...) // items of each class not yet placed
+	place := func(i, p int) {
+		part[i] = p
+		total[p]--
+		for _, c := range items[i].Tags {
+			want[p][c]--
+			left[c]--
+		}
+	}
+	for {
+		rarest := -1
+		for c, n := range left {
+			if n > 0 && (rarest < 0 || n < left[rarest]) {
+				rarest = c
+			}
+		}
+		if rarest < 0 {
+			break
+		}
+		for _, i := range order {
+			if part[i] >= 0 || !slices.Contains(items[i].Tags, rarest) {
+				continue
+			}
+			p := 0
+			switch a, b := want[0][rarest], want[1][rarest]; {
+			case b > a:
+				p = 1
+			case a == b:
+				switch a, b := total[0], total[1]; {
+				case b > a:
+					p = 1
+				case a == b:
+					p = r.IntN(2)
+				}
+			}
+			place(i, p)
+		}
+	}
+	for _, i := range order {
+		if part[i] < 0 { // no tags
+			p := 0
+			if total[1] > total[0] {
+				p = 1
+			}
+			place(i, p)
+		}
+	}
+	for _, i := range order {
+		if part[i] == 0 {
+			train = append(train, items[i])
+		} else {
+			val = append(val, items[i])
+		}
+	}
+	return train, val
 }

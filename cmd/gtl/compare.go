@@ -126,7 +126,8 @@ func runCompare(c *cli.Context) error {
 		}
 	}
 	g := strategies.Grid{Model: arch, Weights: c.String("weights"), WeightsKey: c.String("weights-key"), Data: c.String("data"), Classes: tgt.Classes,
-		ValImages: tgt.Val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Augment: c.Bool("augment"), Strategies: names, Shots: shots, Seeds: c.Int("seeds")}
+		ValImages: tgt.Val.Len(), ImageSize: size, EqualBudget: c.Bool("equal-budget"), Augment: c.Bool("augment"), Strategies: names, Shots: shots, Seeds: c.Int("seeds"),
+		MultiLabel: c.Bool("multi-label")}
 	out := c.String("out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -230,8 +231,12 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		bar.clear()
-		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %5.1f%% (best %5.1f%%; balanced %5.1f%%, macro F1 %.3f) in %5.1fs, %d epochs%s\n", cell.Strategy,
-			strategies.ShotsLabel(cell.Shots), cell.Seed, 100*o.FinalAccuracy, 100*o.BestAccuracy, 100*o.FinalBalancedAccuracy, o.FinalMacroF1, o.Seconds, p.Epochs, runExtras(o))
+		metric, balanced := "", "balanced"
+		if g.MultiLabel {
+			metric, balanced = "mAP ", "macro recall"
+		}
+		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %s%5.1f%% (best %5.1f%%; %s %5.1f%%, macro F1 %.3f) in %5.1fs, %d epochs%s\n", cell.Strategy,
+			strategies.ShotsLabel(cell.Shots), cell.Seed, metric, 100*o.FinalAccuracy, 100*o.BestAccuracy, balanced, 100*o.FinalBalancedAccuracy, o.FinalMacroF1, o.Seconds, p.Epochs, runExtras(o))
 	}
 	bar.finish()
 	if err := strategies.WriteReport(out, res); err != nil {

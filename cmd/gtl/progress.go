@@ -240,7 +240,8 @@ func (m *meter) eta(remaining int, now time.Time) (time.Duration, bool) {
 type trainingBar struct {
 	line   *liveLine
 	epochs int
-	steps  int // per epoch
+	steps  int  // per epoch
+	multi  bool // multi-label: Correct counts exact label-set matches
 	// this epoch so far
 	epoch, at, images, correct int // at: the step within the epoch
 	loss                       float64
@@ -254,7 +255,7 @@ func newTrainingBar(c *cli.Context) *trainingBar {
 }
 
 func (b *trainingBar) start(p finetune.Plan) {
-	b.epochs, b.steps, b.done = p.Epochs, p.StepsPerEpoch, p.Done // a resumed run's earlier steps are done
+	b.epochs, b.steps, b.done, b.multi = p.Epochs, p.StepsPerEpoch, p.Done, p.MultiLabel // a resumed run's earlier steps are done
 }
 
 func (b *trainingBar) step(s finetune.Step) {
@@ -277,10 +278,14 @@ func (b *trainingBar) step(s finetune.Step) {
 // render lays out the line for the state after a step.
 func (b *trainingBar) render(now time.Time) func(int) string {
 	return func(cols int) string {
+		acc := "acc"
+		if b.multi {
+			acc = "exact" // the share of images whose whole label set is right
+		}
 		fs := []field{
 			{fmt.Sprintf("step %d/%d", b.at, b.steps), 1},
 			{fmt.Sprintf("loss %.3f", b.loss), 2},
-			{fmt.Sprintf("acc %.1f%%", 100*float64(b.correct)/float64(max(1, b.images))), 3},
+			{fmt.Sprintf("%s %.1f%%", acc, 100*float64(b.correct)/float64(max(1, b.images))), 3},
 		}
 		if r, ok := b.speed.rate(now); ok {
 			fs = append(fs, field{fmt.Sprintf("%.0f img/s", r), 5})

@@ -128,6 +128,14 @@ func TestTrainingBarLine(t *testing.T) {
 	if want := "epoch 1/3 [>"; !strings.HasPrefix(line, want) || !strings.Contains(line, "step 1/100  loss 2.302  acc 25.0%") {
 		t.Errorf("line %q", line)
 	}
+	// A multi-label run's bar names what Correct counts.
+	var mbuf bytes.Buffer
+	mb := &trainingBar{line: &liveLine{w: &mbuf, cols: func() int { return 80 }}}
+	mb.start(finetune.Plan{Epochs: 3, StepsPerEpoch: 100, MultiLabel: true})
+	mb.step(finetune.Step{Epoch: 1, Step: 1, Images: 32, Correct: 8, Loss: 0.693})
+	if !strings.Contains(mbuf.String(), "loss 0.693  exact 25.0%") {
+		t.Errorf("multi-label line %q", mbuf.String())
+	}
 	buf.Reset()
 	tb.clear()
 	if buf.String() != "\r\x1b[K" {

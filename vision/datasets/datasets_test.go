@@ -233,3 +233,51 @@ func TestParseAndSelectClasses(t *testing.T) {
 		t.Fatalf("select: %v %v", sel, err)
 	}
 }
+
+// TestFirstPerClassMultiLabel: a multi-label set's draw takes, in the
+// seeded order, each image that carries a class still short of n, so
+// every class (one that is never an image's first included) has at least
+// n images, and an image whose classes all have n is left out.
+func TestFirstPerClassMultiLabel(t *testing.T) {
+	// classes a, b, z; z is never first.
+	tags := [][]int{{0}, {1}, {0, 2}, {1, 2}, {0}, {1}, {0, 1}, {0}, {1}, {1, 2}}
+	labels := make([]int, len(tags))
+	for i, tg := range tags {
+		labels[i] = tg[0]
+	}
+	im := &Images{Height: 1, Width: 1, Channels: 1, Classes: []string{"a", "b", "z"}, Pix: make([]uint8, len(tags)), Labels: labels, Tags: tags}
+	for seed := uint64(1); seed <= 20; seed++ {
+		idx, err := im.FirstPerClass(2, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := make([]int, 3)
+		for _, i := range idx {
+			for _, c := range tags[i] {
+				count[c]++
+			}
+		}
+		if count[0] < 2 || count[1] < 2 || count[2] < 2 {
+			t.Fatalf("seed %d: images %v give %v per class, want at least 2 each", seed, idx, count)
+		}
+		// Every image taken was needed when it was taken: without it, one of
+		// its classes would have been short at that point.
+		seen := make([]int, 3)
+		for _, i := range idx {
+			needed := false
+			for _, c := range tags[i] {
+				needed = needed || seen[c] < 2
+			}
+			if !needed {
+				t.Errorf("seed %d: image %d %v taken with its classes full %v", seed, i, tags[i], seen)
+			}
+			for _, c := range tags[i] {
+				seen[c]++
+			}
+		}
+	}
+	// z has 3 images: 4 per class cannot be drawn.
+	if _, err := im.FirstPerClass(4, 1); err == nil || !strings.Contains(err.Error(), "class 2 (z) has 3") {
+		t.Errorf("4 per class: %v", err)
+	}
+}

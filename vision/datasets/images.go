@@ -50,8 +50,17 @@ func (im *Images) Subset(idx []int) (*Images, error) {
 
 // FirstPerClass returns the indices of the first n images of every class, in
 // a seeded random order of the whole set; n larger than a class is an error.
+//
+// A multi-label set (Tags set) takes, in that order, every image carrying
+// a class that has fewer than n images taken so far, so that every class
+// has at least n (more where classes share images): the
+// minimum-including sampling of few-shot multi-label learning (Hou et al.,
+// "Few-shot Learning for Multi-label Intent Detection", AAAI 2021).
 func (im *Images) FirstPerClass(n int, seed uint64) ([]int, error) {
 	perm := rand.New(rand.NewPCG(seed, 0x67746c)).Perm(im.Len())
+	if im.Tags != nil {
+		return im.atLeastPerClass(n, perm)
+	}
 	count := make([]int, len(im.Classes))
 	var idx []int
 	for _, i := range perm {
@@ -59,6 +68,34 @@ func (im *Images) FirstPerClass(n int, seed uint64) ([]int, error) {
 			count[c]++
 			idx = append(idx, i)
 		}
+	}
+	for c, k := range count {
+		if k < n {
+			return nil, fmt.Errorf("datasets: %d images per class asked, class %d (%s) has %d", n, c, im.Classes[c], k)
+		}
+	}
+	return idx, nil
+}
+
+// atLeastPerClass is FirstPerClass of a multi-label set, in the order perm.
+func (im *Images) atLeastPerClass(n int, perm []int) ([]int, error) {
+	count := make([]int, len(im.Classes))
+	var idx []int
+	for _, i := range perm {
+		wanted := false
+		for _, c := range im.Tags[i] {
+			if c < 0 || c >= len(count) {
+				return nil, fmt.Errorf("datasets: image %d: class %d outside [0, %d)", i, c, len(count))
+			}
+			wanted = wanted || count[c] < n
+		}
+		if !wanted {
+			continue
+		}
+		for _, c := range im.Tags[i] {
+			count[c]++
+		}
+		idx = append(idx, i)
 	}
 	for c, k := range count {
 		if k < n {
