@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
 	"github.com/gtl-dev/gtl/vision/transforms"
@@ -74,6 +76,40 @@ var ValDirs = []string{"val", "valid", "validation"}
 // TestDir is the name of a held-out test folder, never taken as a class.
 const TestDir = "test"
 
+// ValDir returns root's validation folder: the first of ValDirs under root
+// that is a folder; "" when there is none.
+func ValDir(root string) string {
+	for _, d := range ValDirs {
+		if p := filepath.Join(root, d); isDir(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// SplitDir returns the folder of a named split of the image folder root:
+// "train" and "test" (TestDir) are root's folders of those names, "val",
+// "valid" and "validation" its validation folder (ValDir, whichever of
+// ValDirs it has), "all" root itself. It returns an error naming the split
+// when root lacks that folder or the name is none of these.
+func SplitDir(root, split string) (string, error) {
+	switch {
+	case split == "all":
+		return root, nil
+	case split == "train" || split == TestDir:
+		if p := filepath.Join(root, split); isDir(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("split %s: %s has no %s/ folder", split, root, split)
+	case slices.Contains(ValDirs, split):
+		if p := ValDir(root); p != "" {
+			return p, nil
+		}
+		return "", fmt.Errorf("split %s: %s has no validation folder (%s)", split, root, strings.Join(ValDirs, "/, ")+"/")
+	}
+	return "", fmt.Errorf("split %s: an image folder's splits are test, val, train and all", split)
+}
+
 // ListFolder lists an image folder without reading the images:
 //   - root/train and a validation folder (root/val, root/valid or
 //     root/validation, see ValDirs) when both exist: a class in the
@@ -84,14 +120,7 @@ const TestDir = "test"
 // root/test is never a class (see TestDir); hidden files and folders are
 // never classes or images (see datasets.IsHidden).
 func ListFolder(root string, valFrac float64, seed uint64) (*Folder, error) {
-	tr := filepath.Join(root, "train")
-	va := ""
-	for _, d := range ValDirs {
-		if isDir(filepath.Join(root, d)) {
-			va = filepath.Join(root, d)
-			break
-		}
-	}
+	tr, va := filepath.Join(root, "train"), ValDir(root)
 	if isDir(tr) && va != "" {
 		trL, err := datasets.ScanImageFolder(tr)
 		if err != nil {

@@ -210,30 +210,17 @@ func folderSplit(root, split string) (*datasets.Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dir string
 	switch {
 	case split == "" || split == "train":
 		return tr, nil
-	case split == vision.TestDir:
-		dir = filepath.Join(root, vision.TestDir)
-	case slices.Contains(vision.ValDirs, split):
-		if base == root {
-			return nil, fmt.Errorf("--split %s: a validation folder is read beside train/, and %s has no train/ folder", split, root)
-		}
-		for _, d := range vision.ValDirs {
-			if fi, err := os.Stat(filepath.Join(root, d)); err == nil && fi.IsDir() {
-				dir = filepath.Join(root, d)
-				break
-			}
-		}
-		if dir == "" {
-			return nil, fmt.Errorf("--split %s: %s has no validation folder (%s)", split, root, strings.Join(vision.ValDirs, "/, ")+"/")
-		}
-	default:
+	case slices.Contains(vision.ValDirs, split) && base == root:
+		return nil, fmt.Errorf("--split %s: a validation folder is read beside train/, and %s has no train/ folder", split, root)
+	case split != vision.TestDir && !slices.Contains(vision.ValDirs, split):
 		return nil, fmt.Errorf("--split %s: an image folder's splits are train, val and test", split)
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("--split %s: %s has no %s/ folder", split, root, filepath.Base(dir))
+	dir, err := vision.SplitDir(root, split)
+	if err != nil {
+		return nil, fmt.Errorf("--%w", err)
 	}
 	l, err := datasets.ScanImageFolder(dir)
 	if err != nil {

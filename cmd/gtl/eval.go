@@ -93,39 +93,26 @@ func openEvalData(data, split string) (*evalData, []string, error) {
 
 // evalDir picks the folder of an image folder's split.
 func evalDir(root, split string) (string, error) {
-	isDir := func(p string) bool { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
-	if !isDir(root) {
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("--data %s: not a folder (want an image folder or fashion-mnist)", root)
 	}
-	val := ""
-	for _, d := range vision.ValDirs {
-		if isDir(filepath.Join(root, d)) {
-			val = filepath.Join(root, d)
-			break
+	if split != "" {
+		dir, err := vision.SplitDir(root, split)
+		if err != nil {
+			return "", fmt.Errorf("--%w", err)
 		}
+		return dir, nil
 	}
-	test, train := filepath.Join(root, vision.TestDir), filepath.Join(root, "train")
-	switch {
-	case split == "" && isDir(test):
+	if test, err := vision.SplitDir(root, vision.TestDir); err == nil {
 		return test, nil
-	case split == "" && val != "":
-		return val, nil
-	case split == "" && isDir(train):
-		return "", fmt.Errorf("--data %s: no test/ or validation folder beside train/; --split train evaluates on the training images", root)
-	case split == "" || split == "all":
-		return root, nil
-	case split == vision.TestDir || split == "train":
-		if !isDir(filepath.Join(root, split)) {
-			return "", fmt.Errorf("--split %s: %s has no %s/ folder", split, root, split)
-		}
-		return filepath.Join(root, split), nil
-	case slices.Contains(vision.ValDirs, split):
-		if val == "" {
-			return "", fmt.Errorf("--split %s: %s has no validation folder (%s)", split, root, strings.Join(vision.ValDirs, "/, ")+"/")
-		}
+	}
+	if val := vision.ValDir(root); val != "" {
 		return val, nil
 	}
-	return "", fmt.Errorf("--split %s: an image folder's splits are test, val, train and all", split)
+	if _, err := vision.SplitDir(root, "train"); err == nil {
+		return "", fmt.Errorf("--data %s: no test/ or validation folder beside train/; --split train evaluates on the training images", root)
+	}
+	return root, nil
 }
 
 func runEval(c *cli.Context) error {
