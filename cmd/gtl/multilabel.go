@@ -32,7 +32,7 @@ func printMultiLabel(w io.Writer, ml *metrics.MultiLabel, loss float64) {
 		if math.IsNaN(ml.AP[c]) {
 			ap = "-" // no image carries it
 		}
-		fmt.Fprintf(w, "%-14s %8d %10.4g %10.3f %8.3f %8.3f %8s\n", truncate(name, 14), ml.Support[c], ml.Thresholds[c],
+		fmt.Fprintf(w, "%-14s %8d %10.4f %10.3f %8.3f %8.3f %8s\n", truncate(name, 14), ml.Support[c], ml.Thresholds[c],
 			ml.Precision[c], ml.Recall[c], ml.F1[c], ap)
 	}
 }

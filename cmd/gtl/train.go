@@ -190,7 +190,7 @@ func runTrain(c *cli.Context) error {
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, res.Report, res.Config.ValImages)
 	if spec.Train.Threshold == "tune" {
-		fmt.Fprintf(w, "thresholds tuned on the validation images (F1 there is optimistic); the checkpoints carry each epoch's\n")
+		fmt.Fprintf(w, "thresholds tuned on the validation images (so F1 there is optimistic); each checkpoint carries those of its own weights\n")
 	}
 	if spec.Data.MultiLabel {
 		fmt.Fprintf(w, "best val mAP %.4f in %s; checkpoints, metrics, per-class scores (per_class.csv) and config in %s\n", res.Best, res.Result.Duration.Round(10*time.Millisecond), spec.Out)
