@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -160,4 +161,17 @@ func TestTuneThresholds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Tune each class's threshold on validation probabilities; score other
+// images at them.
+func ExampleTuneThresholds() {
+	probs := [][]float64{{0.9, 0.2}, {0.7, 0.6}, {0.4, 0.8}, {0.2, 0.3}}
+	truth := [][]bool{{true, false}, {true, true}, {false, true}, {false, false}}
+	th, err := TuneThresholds(probs, truth)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%.2f\n", th)
+	// Output: [0.55 0.45]
 }
