@@ -131,7 +131,7 @@ func TestThresholdTuneCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for c := range want { // (training validates on images resized in memory, predict reads the files: float32 noise)
-		if math.Abs(meta.Thresholds[c]-want[c]) > 1e-5 {
+		if math.Abs(meta.Thresholds[c]-want[c]) > 1e-6 {
 			t.Errorf("class %s: threshold %.8f in best.json, TuneThresholds on its validation probabilities %.8f", meta.Classes[c], meta.Thresholds[c], want[c])
 		}
 	}
@@ -149,7 +149,7 @@ func TestThresholdTuneCLI(t *testing.T) {
 	perClass := filepath.Join(evalOut, "per_class.csv")
 	tuned := readThresholds(t, perClass, meta.Classes)
 	for c := range want {
-		if math.Abs(tuned[c]-want[c]) > 1e-5 {
+		if math.Abs(tuned[c]-want[c]) > 1e-6 {
 			t.Errorf("class %s: eval tuned %.8f, TuneThresholds %.8f", meta.Classes[c], tuned[c], want[c])
 		}
 	}
