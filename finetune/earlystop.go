@@ -138,7 +138,7 @@ func finishEarlyStop(s *earlyStopper, m *vision.Model, w *runWriter, out *RunRes
 		if restored, err = s.restoreBest(last); err != nil || !restored || w == nil {
 			return err
 		}
-		return m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), w.meta)
+		return m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), w.metaAt(s.es.BestEpoch))
 	})
 	if err != nil {
 		return false, err

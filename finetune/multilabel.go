@@ -6,10 +6,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gtl-dev/gtl/npy"
+	"github.com/gtl-dev/gtl/vision"
 	"github.com/gtl-dev/gtl/vision/datasets"
 
 	"github.com/gtl-dev/gtl/metrics"
@@ -78,10 +80,12 @@ func multiLabelLoss(logits, targets *ts.Tensor) (*ts.Tensor, error) {
 
 // reportMultiLabel evaluates a multi-label classifier on data (whose
 // tags are set) in eval mode under inference mode: the sigmoid of each
-// logit is the class's probability, scored at 0.5 by
-// metrics.ScoreMultiLabel (mAP, micro/macro F1, per-class precision,
-// recall and AP). The report's Top1 is the mAP and its Loss the mean
-// binary cross-entropy over every image and class (BCEWithLogitsLoss).
+// logit is the class's probability, scored by metrics.ScoreMultiLabel
+// (mAP, micro/macro F1, per-class precision, recall and AP) at the
+// thresholds of Train.Threshold (tune: tuned on data by
+// metrics.TuneThresholds). The report's Top1 is the mAP and its Loss the
+// mean binary cross-entropy over every image and class
+// (BCEWithLogitsLoss).
 func (t *Trainer) reportMultiLabel(m Model, data evalSet, batchSize int) (*Report, error) {
 	if t.Dist != nil {
 		return nil, fmt.Errorf("finetune: multi-label evaluation in a data-parallel run is not supported")
@@ -108,7 +112,16 @@ func (t *Trainer) reportMultiLabel(m Model, data evalSet, batchSize int) (*Repor
 			loss += bceLogit(x, truth[i][c])
 		}
 	}
-	ml, err := metrics.ScoreMultiLabel(probs, truth, data.classes, nil)
+	th, tune, err := t.Train.thresholds(k)
+	if err != nil {
+		return nil, err
+	}
+	if tune {
+		if th, err = metrics.TuneThresholds(probs, truth); err != nil {
+			return nil, fmt.Errorf("finetune: evaluate: %w", err)
+		}
+	}
+	ml, err := metrics.ScoreMultiLabel(probs, truth, data.classes, th)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: evaluate: %w", err)
 	}
@@ -185,7 +198,8 @@ func bceLogit(x float64, truth bool) float64 {
 }
 
 // WriteMultiLabelCSV writes a multi-label evaluation per class: support,
-// predicted, precision, recall, F1, AP and the threshold.
+// predicted, precision, recall, F1, AP and the threshold (exact: the file
+// can be given back as gtl's --threshold).
 func WriteMultiLabelCSV(path string, ml *metrics.MultiLabel) error {
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
@@ -193,7 +207,7 @@ func WriteMultiLabelCSV(path string, ml *metrics.MultiLabel) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for c, name := range ml.Classes {
 		_ = cw.Write([]string{datasets.EscapeName(name), strconv.Itoa(ml.Support[c]), strconv.Itoa(ml.Predicted[c]),
-			f(ml.Precision[c]), f(ml.Recall[c]), f(ml.F1[c]), f(ml.AP[c]), f(ml.Thresholds[c])})
+			f(ml.Precision[c]), f(ml.Recall[c]), f(ml.F1[c]), f(ml.AP[c]), strconv.FormatFloat(ml.Thresholds[c], 'g', -1, 64)})
 	}
 	cw.Flush()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -220,4 +234,88 @@ func checkMultiLabel(s RunSpec, env RunEnv) error {
 		return FieldErrorf("Data.MultiLabel", "{Data.MultiLabel}: data-parallel multi-label training is not supported")
 	}
 	return nil
+}
+
+// thresholds reads Threshold for k classes: the threshold of every class,
+// or tune (then nil). A value that is neither a probability in [0, 1] nor
+// tune is a FieldError.
+func (t TrainSpec) thresholds(k int) (th []float64, tune bool, err error) {
+	v := metrics.DefaultThreshold
+	switch t.Threshold {
+	case "":
+	case "tune":
+		return nil, true, nil
+	default:
+		if v, err = strconv.ParseFloat(t.Threshold, 64); err != nil || !(v >= 0 && v <= 1) {
+			return nil, false, FieldErrorf("Train.Threshold", "{Train.Threshold} %s: want a probability in [0, 1], or tune", t.Threshold)
+		}
+	}
+	th = make([]float64, k)
+	for c := range th {
+		th[c] = v
+	}
+	return th, false, nil
+}
+
+// CheckThreshold refuses a Train.Threshold where it has no meaning: in a
+// run that is not multi-label, and tune without validation images
+// (valImages; negative when not known yet, as before the data is read).
+// It does not check the value (Resolve does).
+func CheckThreshold(t TrainSpec, multiLabel bool, valImages int) error {
+	switch {
+	case t.Threshold == "":
+		return nil
+	case !multiLabel:
+		return FieldErrorf("Train.Threshold", "{Train.Threshold} %s applies to multi-label runs ({Data.MultiLabel}: sigmoid probabilities); a single-label run predicts the most probable class", t.Threshold)
+	case t.Threshold == "tune" && valImages == 0:
+		return FieldErrorf("Train.Threshold", "{Train.Threshold} tune: the run has no validation images to tune the thresholds on")
+	}
+	return nil
+}
+
+// checkpointThresholds are the thresholds the checkpoints of the run
+// described by rc carry until a validation sets them (see
+// useThresholds): Train.Threshold's (tune: metrics.DefaultThreshold), or,
+// when resuming in dir, those of its last checkpoint (its last
+// validation's), so that a resumed run writes the uninterrupted run's
+// checkpoints.
+func checkpointThresholds(dir string, resume bool, rc RunConfig) []float64 {
+	k := len(rc.Classes)
+	th, tune, err := rc.Spec.Train.thresholds(k)
+	if tune || err != nil {
+		th, _, _ = TrainSpec{}.thresholds(k)
+	}
+	if resume {
+		if m, err := vision.ReadMeta(filepath.Join(dir, "last.safetensors")); err == nil && m != nil && len(m.Thresholds) == k {
+			th = m.Thresholds
+		}
+	}
+	return th
+}
+
+// useThresholds makes the thresholds epoch e's validation scored at (with
+// Train.Threshold tune, those tuned with the epoch's weights) the
+// thresholds of the checkpoints written next, and records them as the
+// epoch's (see metaAt). An epoch not validated leaves them as they are:
+// the last validation's.
+func (w *runWriter) useThresholds(e Epoch) {
+	if e.ValMultiLabel == nil || !w.meta.MultiLabel {
+		return
+	}
+	w.meta.Thresholds = slices.Clone(e.ValMultiLabel.Thresholds)
+	if w.thresholdsAt == nil {
+		w.thresholdsAt = map[int][]float64{}
+	}
+	w.thresholdsAt[e.Epoch] = w.meta.Thresholds
+}
+
+// metaAt is the checkpoint description of epoch's weights: the run's,
+// with the thresholds of that epoch's validation when this process ran it
+// (else the latest ones).
+func (w *runWriter) metaAt(epoch int) vision.CheckpointMeta {
+	meta := w.meta
+	if th, ok := w.thresholdsAt[epoch]; ok {
+		meta.Thresholds = th
+	}
+	return meta
 }

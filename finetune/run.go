@@ -345,6 +345,9 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	if err := checkMultiLabel(s, env); err != nil {
 		return nil, err
 	}
+	if err := CheckThreshold(t, s.Data.MultiLabel, data.Val.Len()); err != nil {
+		return nil, err
+	}
 	cached := all && !aug.Active() && !t.NoCache && !s.Data.MultiLabel
 	resumed := 0 // epochs done by the run a resumed run continues
 	if s.Resume && len(unfreezeAt) > 0 {
@@ -536,6 +539,7 @@ func runHooks(ctx context.Context, m *vision.Model, s RunSpec, env RunEnv, w *ru
 	}
 	checkpoints := func(e Epoch) error {
 		if w != nil {
+			w.useThresholds(e)
 			return w.epoch(e, &out.Best)
 		}
 		if !math.IsNaN(e.ValAccuracy) {

@@ -42,6 +42,9 @@ type runWriter struct {
 	only     func(name string) bool // the variables that change (nil: all)
 	improved bool                   // the epoch just ended has the best accuracy so far
 	kept     map[string]*ts.Tensor  // an earlier epoch's best, not written yet (owned)
+	keptTh   []float64              // the multi-label thresholds of the kept weights
+	// thresholdsAt holds each validated epoch's multi-label thresholds.
+	thresholdsAt map[int][]float64
 }
 
 // newRunWriter claims dir (LockOut: refused when another process writes
@@ -96,10 +99,7 @@ func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best flo
 	w = &runWriter{dir: dir, jf: jf, cf: cf, cw: csv.NewWriter(cf), release: release, meta: vision.CheckpointMeta{Classes: rc.Classes, Train: train,
 		Preprocess: vision.Preprocess{CropSize: rc.Spec.Data.ImageSize, ResizeSize: rc.Spec.Data.ImageSize, Filter: "bilinear", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}}
 	if rc.Spec.Data.MultiLabel {
-		w.meta.MultiLabel, w.meta.Thresholds = true, make([]float64, len(rc.Classes))
-		for c := range w.meta.Thresholds {
-			w.meta.Thresholds[c] = 0.5
-		}
+		w.meta.MultiLabel, w.meta.Thresholds = true, checkpointThresholds(dir, resume, rc)
 	}
 	if !resume {
 		// Written now: a run killed before its first epoch ends may have
@@ -234,7 +234,7 @@ func (w *runWriter) epochEnd(commit bool) error {
 // improved epoch's weights, replacing an earlier copy.
 func (w *runWriter) keep() error {
 	w.drop()
-	w.kept = map[string]*ts.Tensor{}
+	w.kept, w.keptTh = map[string]*ts.Tensor{}, w.meta.Thresholds
 	return torch.WithoutGrad(func() error {
 		for name, v := range w.m.VS.Variables() {
 			if w.only != nil && !w.only(name) {
@@ -286,7 +286,9 @@ func (w *runWriter) flush() error {
 	if err := swap(); err != nil {
 		return fmt.Errorf("finetune: best weights: %w", err)
 	}
-	err := w.m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), w.meta)
+	meta := w.meta
+	meta.Thresholds = w.keptTh
+	err := w.m.SaveCheckpoint(filepath.Join(w.dir, "best.safetensors"), meta)
 	if serr := swap(); serr != nil && err == nil {
 		err = fmt.Errorf("finetune: best weights: %w", serr)
 	}

@@ -349,6 +349,16 @@ type TrainSpec struct {
 	// with probability ∝ 1/n_c, from Seed and the epoch, see
 	// BalancedOrder).
 	Sampler string `json:"sampler,omitempty"`
+	// Threshold is a multi-label run's (Data.MultiLabel) threshold, the
+	// probability a class must exceed to be predicted, used by the
+	// validation's F1 and written into the checkpoints: "" (default:
+	// metrics.DefaultThreshold, 0.5, for every class), a probability in
+	// [0, 1] for every class, or tune: every validation picks each class's
+	// threshold maximising its F1 on the validation images
+	// (metrics.TuneThresholds) and each checkpoint carries those tuned with
+	// its own weights. mAP, and so the best epoch and early stopping, do
+	// not depend on it. tune needs validation images.
+	Threshold string `json:"threshold,omitempty"`
 }
 
 // RunHooks receive a run's progress. Any may be nil. They run on the
@@ -608,6 +618,9 @@ func (t TrainSpec) check() error {
 		}
 	}
 	if err := t.checkEarlyStop(); err != nil {
+		return err
+	}
+	if _, _, err := t.thresholds(1); err != nil {
 		return err
 	}
 	if t.LRFind != nil {

@@ -18,7 +18,8 @@
 // any number of true classes per image) at per-class thresholds: average
 // precision per class and its mean (mAP), micro, macro and sample F1, and
 // per-class precision and recall, as scikit-learn computes them (tested
-// against it).
+// against it). TuneThresholds picks each class's threshold that maximises
+// its F1 on validation images.
 //
 // It imports nothing of gtl's: finetune (Evaluate) and cmd/gtl (gtl eval)
 // use it.

@@ -49,6 +49,7 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "shard", Usage: "run only share K of N of the grid (K/N; auto: the Slurm array task or, as auto/N, the Kubernetes Indexed Job completion index), into --out; join the shards with --merge"},
 			&cli.StringSliceFlag{Name: "merge", Usage: "join the shard folders (--merge DIR --merge DIR, or DIR,DIR, or folders after the flags) into --out: results and report, no training"},
 			&cli.StringFlag{Name: "lr", Usage: "every run's head rate instead of its strategy's, or find: the LR finder's suggestion for each run (see gtl lr-find)"},
+			thresholdFlag(),
 		}, append(append(append(append(stepFlags(), lrFindFlags()...), earlyStopFlags()...), imbalanceFlags()...), labelsFlags()...)...),
 		Action: runCompare,
 	}
@@ -59,7 +60,7 @@ func runCompare(c *cli.Context) error {
 		return mergeCompare(c)
 	}
 	step := finetune.TrainSpec{AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32"),
-		ClassWeights: c.String("class-weights"), Sampler: c.String("sampler")}
+		ClassWeights: c.String("class-weights"), Sampler: c.String("sampler"), Threshold: c.String("threshold")}
 	lr, lrFind, err := parseLR(c) // every run at this head rate, or the LR finder's; default: each strategy's
 	if err != nil {
 		return err
@@ -70,6 +71,9 @@ func runCompare(c *cli.Context) error {
 		step.Monitor = c.String("monitor")
 	}
 	if err := step.CheckOn(c.String("device")); err != nil {
+		return specError(err)
+	}
+	if err := finetune.CheckThreshold(step, c.Bool("multi-label"), -1); err != nil {
 		return specError(err)
 	}
 	if c.Args().Len() > 0 {
@@ -159,6 +163,7 @@ func runCompare(c *cli.Context) error {
 			p.LR = lr
 		}
 		p.ClassWeights, p.Sampler = step.ClassWeights, step.Sampler
+		p.Threshold = step.Threshold
 		plans[cell] = p
 	}
 	w := c.App.Writer

@@ -46,7 +46,7 @@ func evalCommand() *cli.Command {
 			&cli.BoolFlag{Name: "tta", Usage: "also evaluate with test-time augmentation and print both"},
 			&cli.IntFlag{Name: "top-losses", Value: 12, Usage: "how many of the most confidently wrong images to list and draw (0: none)"},
 			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per forward pass"},
-			&cli.Float64Flag{Name: "threshold", Usage: "with a multi-label model, the probability a class must exceed to count as predicted, for every class (default: the checkpoint's, else 0.5)"},
+			&cli.StringFlag{Name: "threshold", Usage: evalThresholdUsage},
 		),
 			append(prepFlags(), labelsFlags()...)...),
 		Action: runEval,

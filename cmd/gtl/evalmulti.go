@@ -22,8 +22,11 @@ import (
 // by --label-delim): by default its validation rows when it marks them,
 // else all (--split train, val or all picks). It prints mAP, micro,
 // macro and sample F1 and each class's precision, recall, F1 and AP at
-// the thresholds (see metrics.ScoreMultiLabel); --json prints them as
-// JSON, --out DIR writes report.json and per_class.csv.
+// the thresholds (see metrics.ScoreMultiLabel; --threshold tune: tuned
+// on these images by metrics.TuneThresholds, with a warning that the
+// scores are optimistic); --json prints them as JSON, --out DIR writes
+// report.json and per_class.csv (its class and threshold columns are a
+// --threshold file).
 func runEvalMultiLabel(c *cli.Context) error {
 	if c.String("labels") == "" {
 		return cli.Exit("--multi-label: gtl eval reads a multi-label model's images and label sets from --labels FILE.csv (with --data, the folder its paths are relative to)", 2)
@@ -129,9 +132,22 @@ func runEvalMultiLabel(c *cli.Context) error {
 		}
 	}
 	loss /= float64(len(probs) * len(o.Classes))
+	tuned := thresholds == nil // --threshold tune
+	if tuned {
+		if thresholds, err = metrics.TuneThresholds(probs, truth); err != nil {
+			return err
+		}
+	}
 	ml, err := metrics.ScoreMultiLabel(probs, truth, o.Classes, thresholds)
 	if err != nil {
 		return err
+	}
+	if tuned {
+		where := "pass the per-class CSV of --out DIR to --threshold elsewhere"
+		if c.String("out") != "" {
+			where = "pass " + filepath.Join(c.String("out"), "per_class.csv") + " to --threshold elsewhere"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "gtl: warning: --threshold tune: thresholds tuned on the images they score, so these F1 scores are optimistic; tune on validation images and %s\n", where)
 	}
 	rep := multiLabelJSON(ml, loss, fmt.Sprintf("%s (%s rows)", c.String("labels"), split))
 	if out := c.String("out"); out != "" {

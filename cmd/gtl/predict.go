@@ -30,7 +30,7 @@ func predictCommand() *cli.Command {
 			&cli.StringFlag{Name: "logits", Usage: "also write the raw logits, float32 [N, classes], to this .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
 			&cli.BoolFlag{Name: "multi-label", Usage: "the model is multi-label (default: as its checkpoint says): print every class whose sigmoid is above its threshold"},
-			&cli.Float64Flag{Name: "threshold", Usage: "with a multi-label model, the probability a class must exceed to be printed, for every class (default: the checkpoint's, else 0.5)"},
+			&cli.StringFlag{Name: "threshold", Usage: predictThresholdUsage},
 			&cli.BoolFlag{Name: "tta", Usage: "test-time augmentation: average the softmax over the centre and corner crops and their mirror images (image files only)"},
 		),
 			prepFlags()...),
@@ -119,6 +119,9 @@ func runPredict(c *cli.Context) error {
 	multi, thresholds, err := multiLabelOf(c, o)
 	if err != nil {
 		return err
+	}
+	if multi && thresholds == nil {
+		return cli.Exit("--threshold tune needs labelled images: gtl eval --threshold tune --out DIR tunes them, then give DIR/per_class.csv to --threshold", 2)
 	}
 	eval := o.Prep.Eval()
 	var all [][]float32

@@ -22,7 +22,7 @@ var specFlags = map[string]string{
 	"Train.Augment": "augment", "Train.Mixup": "mixup", "Train.CutMix": "cutmix", "Train.Erase": "erase",
 	"Train.AMP": "amp", "Train.ChannelsLast": "channels-last", "Train.CuDNNBenchmark": "cudnn-benchmark", "Train.TF32": "tf32",
 	"Train.LRFind": "lr", "Train.LRFind.Start": "start-lr", "Train.LRFind.End": "end-lr", "Train.LRFind.Iters": "num-it", "Train.LRFind.Suggest": "suggest", "Train.Patience": "patience", "Train.Monitor": "monitor", "Train.MinDelta": "min-delta", "TensorBoard": "tensorboard",
-	"Train.ClassWeights": "class-weights", "Train.Sampler": "sampler",
+	"Train.ClassWeights": "class-weights", "Train.Sampler": "sampler", "Train.Threshold": "threshold",
 	"Data.Labels": "labels", "Data.FnCol": "fn-col", "Data.LabelCol": "label-col", "Data.ValidCol": "valid-col",
 	"Data.MultiLabel": "multi-label", "Data.LabelDelim": "label-delim",
 	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume", "Overwrite": "overwrite",

@@ -54,6 +54,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "save-every", Usage: "commit the checkpoints and a resumable state every N epochs and at the last (default: every epoch for runs over a minute, else at the end)"},
 			&cli.IntFlag{Name: "checkpoint-every", Usage: "also commit a resumable state every N steps inside epochs, resumed bit-identically (default: at epoch ends only)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an earlier run in --out (its files are removed; default: refused)"},
+			thresholdFlag(),
 		), append(append(append(append(lrFindFlags(), earlyStopFlags()...), distFlags()...), imbalanceFlags()...), labelsFlags()...)...),
 		Action: runTrain,
 	}
@@ -188,6 +189,9 @@ func runTrain(c *cli.Context) error {
 	printEarlyStop(w, res.Config.EarlyStop)
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, res.Report, res.Config.ValImages)
+	if spec.Train.Threshold == "tune" {
+		fmt.Fprintf(w, "thresholds tuned on the validation images (so F1 there is optimistic); each checkpoint carries those of its own weights\n")
+	}
 	if spec.Data.MultiLabel {
 		fmt.Fprintf(w, "best val mAP %.4f in %s; checkpoints, metrics, per-class scores (per_class.csv) and config in %s\n", res.Best, res.Result.Duration.Round(10*time.Millisecond), spec.Out)
 		return nil
@@ -234,7 +238,7 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 			LabelSmoothing: c.Float64("label-smoothing"), ClipGrad: c.Float64("clip-grad"), EMA: c.Float64("ema"),
 			Epochs: c.Int("epochs"), Augment: c.String("augment"), Mixup: c.Float64("mixup"), CutMix: c.Float64("cutmix"), Erase: c.Float64("erase"),
 			AMP: c.String("amp"), ChannelsLast: c.Bool("channels-last"), CuDNNBenchmark: c.Bool("cudnn-benchmark"), TF32: c.Bool("tf32"),
-			ClassWeights: c.String("class-weights"), Sampler: c.String("sampler")},
+			ClassWeights: c.String("class-weights"), Sampler: c.String("sampler"), Threshold: c.String("threshold")},
 		Device: c.String("device"), Seed: uint64(c.Int64("seed")), Out: c.String("out"), Resume: c.Bool("resume"), Overwrite: c.Bool("overwrite"),
 		SaveEvery: c.Int("save-every"), CheckpointEvery: c.Int("checkpoint-every"),
 	}
@@ -253,6 +257,9 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 		s.Train.LRDecay = c.Float64("lr-decay")
 	}
 	r, err := s.Resolve() // every flag checked before any data is read
+	if err == nil {
+		err = finetune.CheckThreshold(r.Train, r.Data.MultiLabel, -1)
+	}
 	if err != nil {
 		return s, specError(err)
 	}
