@@ -136,6 +136,13 @@ func runEval(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A folder gives one class per image: a multi-label checkpoint, or
+	// --threshold, needs --labels.
+	if multi, _, err := multiLabelOf(c, o); err != nil {
+		return err
+	} else if multi {
+		return cli.Exit(fmt.Sprintf("--weights %s is a multi-label model: gtl eval reads its images and label sets from --labels FILE.csv (with --data, the folder its paths are relative to)", c.String("weights")), 2)
+	}
 	labels, missing, err := matchClasses(c, o, d)
 	if err != nil {
 		return err

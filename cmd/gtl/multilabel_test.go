@@ -158,6 +158,18 @@ func TestMultiLabelCLI(t *testing.T) {
 		}
 	}
 
+	// eval on an image folder: one class per image, not a multi-label model's data.
+	folder := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(folder, "left"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(val[0]); err != nil || os.WriteFile(filepath.Join(folder, "left", "a.png"), b, 0o644) != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := gtl("eval", "--weights", w, "--data", folder); code != 2 || !strings.Contains(stderr, "is a multi-label model: gtl eval reads its images and label sets from --labels") {
+		t.Errorf("eval of a folder with a multi-label model: exit %d, %q", code, stderr)
+	}
+
 	// eval: the numbers of metrics.ScoreMultiLabel on those logits.
 	stdout, stderr, code = gtl("eval", "--weights", w, "--data", root, "--labels", labels, "--fn-col", "file", "--label-col", "tags",
 		"--label-delim", "+", "--json")
@@ -207,6 +219,31 @@ func TestMultiLabelRefusals(t *testing.T) {
 		{"threshold out of range", []string{"predict", "--model", "resnet18", "--num-classes", "2", "--multi-label", "--threshold", "1.5", val[0]}, "--threshold 1.5: want a probability in [0, 1]"},
 		{"eval multi-label without labels", []string{"eval", "--model", "resnet18", "--pretrained", "--multi-label", "--data", root}, "gtl eval reads a multi-label model's images and label sets from --labels"},
 	}
+	// An image folder (one class per image) and a single-label model trained on it for one step.
+	folder := t.TempDir()
+	for _, cl := range []string{"left", "right"} {
+		if err := os.MkdirAll(filepath.Join(folder, cl), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range val[:5] {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(folder, cl, fmt.Sprintf("%d.png", i)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	single := filepath.Join(t.TempDir(), "single")
+	if _, stderr, code := gtl("train", "-q", "--model", "resnet18", "--data", folder, "--image-size", "16", "--epochs", "1", "--batch", "8", "--out", single); code != 0 {
+		t.Fatalf("train on a folder: exit %d, %s", code, stderr)
+	}
+	refusals = append(refusals, struct {
+		name string
+		args []string
+		want string
+	}{"eval a folder with --threshold", []string{"eval", "--weights", filepath.Join(single, "best.safetensors"), "--threshold", "0.3", "--data", folder}, "--threshold applies to a multi-label model"})
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
 			_, stderr, code := gtl(r.args...)
