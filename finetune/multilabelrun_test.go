@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"image/png"
 	"math"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gtl-dev/gtl/internal/torchtest"
 	"github.com/gtl-dev/gtl/metrics"
 	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
@@ -69,38 +69,10 @@ func halvesImages(t *testing.T) (root, labels string, val []string, truth [][]bo
 	root = t.TempDir()
 	var b strings.Builder
 	b.WriteString("fname,labels,is_valid\n")
-	for i := 0; i < 40; i++ {
-		left, right := i%3 != 1, i%3 != 0
-		m := image.NewRGBA(image.Rect(0, 0, 16, 16))
-		for y := 0; y < 16; y++ {
-			for x := 0; x < 16; x++ {
-				v := uint8(20 + (i*7+x*3+y*5)%30)
-				if x < 8 && left || x >= 8 && right {
-					v += 180
-				}
-				o := m.PixOffset(x, y)
-				m.Pix[o], m.Pix[o+1], m.Pix[o+2], m.Pix[o+3] = v, v, v, 255
-			}
-		}
-		name := fmt.Sprintf("img%02d.png", i)
-		f, err := os.Create(filepath.Join(root, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, m); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		var tags []string
-		if left {
-			tags = append(tags, "left")
-		}
-		if right {
-			tags = append(tags, "right")
-		}
-		fmt.Fprintf(&b, "%s,%s,%v\n", name, strings.Join(tags, " "), i%4 == 0)
+	for i, h := range torchtest.WriteHalves(t, root, 40) {
+		fmt.Fprintf(&b, "%s,%s,%v\n", h.Name, strings.Join(h.Tags(), " "), i%4 == 0)
 		if i%4 == 0 {
-			val, truth = append(val, filepath.Join(root, name)), append(truth, []bool{left, right})
+			val, truth = append(val, filepath.Join(root, h.Name)), append(truth, []bool{h.Left, h.Right})
 		}
 	}
 	labels = filepath.Join(t.TempDir(), "labels.csv")
