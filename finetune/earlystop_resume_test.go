@@ -1,0 +1,199 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// earlyStopSpec is stopSpec with patience 2 over up to 8 epochs at a rate
+// whose validation loss (seed 5) falls for a few epochs and then rises,
+// so that training stops after epoch best+2 < 8.
+func earlyStopSpec(images, out string) RunSpec {
+	s := stopSpec(images, out)
+	s.Train.Epochs, s.Train.Patience, s.Train.LR = 8, 2, 0.003
+	return s
+}
+
+// metricsRecords reads metrics.jsonl's lines as JSON objects.
+func metricsRecords(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics.jsonl line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestEarlyStopResume interrupts a run with early stopping between its
+// best epoch B and the epoch S it stops after — inside epoch B+1 (the
+// state committed there must hold the best epoch's tensors, kept in
+// memory until then), at the end of epoch B+1 with a state committed
+// after every epoch (the best epoch's file is a link made at B's commit
+// and kept since), and right after the stop's own commit, before the run
+// finished (it must train no further) — and resumes it: the resumed run
+// takes the uninterrupted run's remaining steps, stops after the same
+// epoch, and ends with its last.safetensors, best.safetensors (epoch B's
+// weights) and config.json (early_stopping) byte for byte, and its
+// metrics, whose line of epoch S records the stop.
+func TestEarlyStopResume(t *testing.T) {
+	images := stopImages(t)
+	ref := filepath.Join(t.TempDir(), "ref")
+	var refSteps []string
+	res, err := Run(context.Background(), earlyStopSpec(images, ref), RunEnv{Hooks: RunHooks{OnStep: func(s Step) {
+		refSteps = append(refSteps, fmt.Sprintf("%d.%d", s.Epoch, s.Step))
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := res.Config.EarlyStop
+	if es == nil || res.Stopped || es.StoppedEpoch == 0 || es.StoppedEpoch != es.BestEpoch+2 || es.BestEpoch < 2 || len(res.Result.Epochs) != es.StoppedEpoch {
+		t.Fatalf("uninterrupted run: early stop %+v after %d epochs (stopped %v); want a stop 2 epochs after a best epoch > 1 (curve %+v)", es, len(res.Result.Epochs), res.Stopped, res.Result.Epochs)
+	}
+	B, S := es.BestEpoch, es.StoppedEpoch
+	// The line of the epoch it stopped after records the stop; no other.
+	recs := metricsRecords(t, ref)
+	for i, r := range recs {
+		got, has := r["early_stopping"].(map[string]any)
+		if i < len(recs)-1 {
+			if has {
+				t.Errorf("metrics.jsonl epoch %v: early_stopping %v, want none before the last epoch", r["epoch"], got)
+			}
+			continue
+		}
+		if r["epoch"] != float64(S) || got == nil || got["best_epoch"] != float64(B) || got["stopped_epoch"] != float64(S) ||
+			got["monitor"] != "val_loss" || got["best"] != es.Best || got["patience"] != float64(2) || recs[B-1]["val_loss"] != es.Best {
+			t.Errorf("metrics.jsonl last line %v, want epoch %d with early_stopping best_epoch %d (val_loss %v), stopped_epoch %d", r, S, B, es.Best, S)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		// stop interrupts the run (cancel ends its context): it returns
+		// the run's hooks, and arms testHookAfterCommit when it needs to.
+		stop      func(cancel func()) RunHooks
+		saveEvery int
+		// The state committed: epochs done, steps of the next, and early
+		// stopping's wait count then.
+		epoch, step, wait int
+	}{
+		{"inside epoch B+1", func(cancel func()) RunHooks {
+			return RunHooks{OnStep: func(s Step) {
+				if s.Epoch == B+1 && s.Step == 1 {
+					cancel()
+				}
+			}}
+		}, 0, B, 1, 0},
+		{"end of epoch B+1, a state every epoch", func(cancel func()) RunHooks {
+			return RunHooks{OnEpochEnd: func(e Epoch) error {
+				if e.Epoch == B+1 {
+					cancel()
+				}
+				return nil
+			}}
+		}, 1, B + 1, 0, 1},
+		{"after the stop's commit", func(cancel func()) RunHooks {
+			testHookAfterCommit = func(p position) {
+				if p == (position{Epoch: S}) {
+					cancel() // as a kill between the commit and the run's end
+				}
+			}
+			return RunHooks{}
+		}, 0, S, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() { testHookAfterCommit = nil }()
+			out := filepath.Join(t.TempDir(), "stopped")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s := earlyStopSpec(images, out)
+			s.SaveEvery = tc.saveEvery
+			res, err := Run(ctx, s, RunEnv{Hooks: tc.stop(cancel)})
+			testHookAfterCommit = nil
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Stopped || res.Config.EarlyStop != nil {
+				t.Fatalf("interrupted run: stopped %v, early stop %+v; want an interruption, unfinished", res.Stopped, res.Config.EarlyStop)
+			}
+			st, err := readState(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := earlyStopState{Monitor: "val_loss", BestEpoch: B, Best: es.Best, Wait: tc.wait, Weights: fmt.Sprintf("state-%04d-earlystop-best.safetensors", B)}
+			if tc.epoch == S {
+				want.StoppedEpoch = S
+			}
+			if st.Epoch != tc.epoch || st.Step != tc.step || st.EarlyStop == nil || *st.EarlyStop != want {
+				t.Fatalf("state: epoch %d step %d early stopping %+v; want epoch %d step %d, %+v", st.Epoch, st.Step, st.EarlyStop, tc.epoch, tc.step, want)
+			}
+			if _, err := os.Stat(filepath.Join(out, want.Weights)); err != nil {
+				t.Fatal(err)
+			}
+
+			s.Resume, s.SaveEvery, s.CheckpointEvery = true, 0, 0
+			var steps []string
+			res, err = Run(context.Background(), s, RunEnv{Hooks: RunHooks{OnStep: func(s Step) {
+				steps = append(steps, fmt.Sprintf("%d.%d", s.Epoch, s.Step))
+			}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := 3*tc.epoch + tc.step // 3 steps an epoch
+			if got, want := strings.Join(steps, " "), strings.Join(refSteps[done:], " "); got != want {
+				t.Errorf("resumed steps %q, want the uninterrupted run's remaining %q", got, want)
+			}
+			if res.Stopped || res.Config.EarlyStop == nil || *res.Config.EarlyStop != *es {
+				t.Errorf("resumed run: stopped %v, early stop %+v; want %+v", res.Stopped, res.Config.EarlyStop, es)
+			}
+			if res.Report == nil || math.Abs(res.Report.Loss-es.Best) > 1e-6 {
+				t.Errorf("resumed run's final report %+v, want epoch %d's validation loss %v", res.Report, B, es.Best)
+			}
+			sameRun(t, ref, out)
+		})
+	}
+}
+
+// TestEarlyStopBestIsLast: with patience on and no stop, the final model is
+// the best monitored epoch's; when that is the last epoch and an earlier
+// one had the best accuracy, best.safetensors (written for that accuracy
+// during training) must end as the final model: last.safetensors.
+func TestEarlyStopBestIsLast(t *testing.T) {
+	images := stopImages(t)
+	out := filepath.Join(t.TempDir(), "run")
+	s := earlyStopSpec(images, out)
+	s.Train.Epochs, s.Train.Patience = 3, 5 // (the loss falls for the first 3 epochs, the accuracy stays)
+	res, err := Run(context.Background(), s, RunEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := res.Result.Epochs
+	es := res.Config.EarlyStop
+	if es == nil || es.StoppedEpoch != 0 || es.BestEpoch != 3 || len(ep) != 3 || ep[0].ValAccuracy < ep[2].ValAccuracy {
+		t.Fatalf("early stop %+v, curve %+v; want best epoch 3 of 3, and epoch 1 at least as accurate", es, ep)
+	}
+	last, _ := os.ReadFile(filepath.Join(out, "last.safetensors"))
+	best, err := os.ReadFile(filepath.Join(out, "best.safetensors"))
+	if err != nil || len(last) == 0 || !bytes.Equal(best, last) {
+		t.Errorf("best.safetensors (%d bytes, %v) is not the final model, last.safetensors (%d bytes)", len(best), err, len(last))
+	}
+	recs := metricsRecords(t, out)
+	got, _ := recs[len(recs)-1]["early_stopping"].(map[string]any)
+	if len(recs) != 3 || got == nil || got["best_epoch"] != float64(3) || got["stopped_epoch"] != float64(0) {
+		t.Errorf("metrics.jsonl: %v; want the last line with early_stopping best_epoch 3, stopped_epoch 0", recs)
+	}
+}
