@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,6 +81,7 @@ func TestEarlyStopResume(t *testing.T) {
 			t.Errorf("metrics.jsonl last line %v, want epoch %d with early_stopping best_epoch %d (val_loss %v), stopped_epoch %d", r, S, B, es.Best, S)
 		}
 	}
+	pandasReadsStop(t, ref, B, S)
 
 	for _, tc := range []struct {
 		name string
@@ -195,5 +197,41 @@ func TestEarlyStopBestIsLast(t *testing.T) {
 	got, _ := recs[len(recs)-1]["early_stopping"].(map[string]any)
 	if len(recs) != 3 || got == nil || got["best_epoch"] != float64(3) || got["stopped_epoch"] != float64(0) {
 		t.Errorf("metrics.jsonl: %v; want the last line with early_stopping best_epoch 3, stopped_epoch 0", recs)
+	}
+}
+
+// pandasReadsStop reads dir's metrics.jsonl with pandas.read_json(lines=True),
+// as a user would: one row per epoch, numeric columns, and early_stopping
+// set on the last row only, naming best epoch b and stop epoch s.
+func pandasReadsStop(t *testing.T, dir string, b, s int) {
+	t.Helper()
+	const script = `
+import json, sys
+import pandas as pd
+df = pd.read_json(sys.argv[1], lines=True)
+es = df["early_stopping"]
+last = es.iloc[-1]
+print(json.dumps({"rows": len(df), "epochs": df["epoch"].tolist(), "epoch_dtype": str(df["epoch"].dtype),
+    "val_loss_dtype": str(df["val_loss"].dtype), "set": int(es.notna().sum()),
+    "best_epoch": int(last["best_epoch"]), "stopped_epoch": int(last["stopped_epoch"])}))
+`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, filepath.Join(dir, "metrics.jsonl")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pandas: %v\n%s (scripts/parity/setup.sh installs python3-pandas)", err, out)
+	}
+	var got struct {
+		Rows         int    `json:"rows"`
+		Epochs       []int  `json:"epochs"`
+		EpochDtype   string `json:"epoch_dtype"`
+		ValLossDtype string `json:"val_loss_dtype"`
+		Set          int    `json:"set"`
+		BestEpoch    int    `json:"best_epoch"`
+		Stopped      int    `json:"stopped_epoch"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("pandas: %s: %v", out, err)
+	}
+	if got.Rows != s || len(got.Epochs) != s || got.Epochs[s-1] != s || got.EpochDtype != "int64" || got.ValLossDtype != "float64" || got.Set != 1 || got.BestEpoch != b || got.Stopped != s {
+		t.Errorf("pandas.read_json(lines=True) of metrics.jsonl: %s; want %d int64 epochs, float64 val_loss, early_stopping on the last row only with best_epoch %d, stopped_epoch %d", out, s, b, s)
 	}
 }
