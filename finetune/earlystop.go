@@ -16,7 +16,8 @@ import (
 )
 
 // EarlyStop is what early stopping (TrainSpec.Patience) did in a run:
-// recorded in config.json ("early_stopping") and RunResult.
+// recorded in config.json ("early_stopping"), on the metrics.jsonl line of
+// the run's last epoch (the same key) and in RunResult.
 type EarlyStop struct {
 	Monitor  string  `json:"monitor"`
 	Patience int     `json:"patience"`
