@@ -3,6 +3,7 @@ package finetune
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -64,6 +65,11 @@ type earlyStopper struct {
 	// written is the file of the best epoch's tensors that the last
 	// committed state names ("": none yet).
 	written string
+	// w writes the run's checkpoints (nil: none); bestSaved says that its
+	// best.safetensors already holds the best epoch's tensors (written at
+	// the run's last commit, see commit).
+	w         *runWriter
+	bestSaved bool
 }
 
 // earlyStopState is early stopping's part of a committed state (see
@@ -71,9 +77,11 @@ type earlyStopper struct {
 // epochs since (Wait), the epoch training stopped after (0: none yet), and
 // the file in the state's folder that holds the best epoch's tensors —
 // state-BBBB-earlystop-best.safetensors for best epoch BBBB, written at the
-// first commit after the best changed (a hard link to the state's weights
-// when the commit is the best epoch's own) and named by every later state
-// until the best changes again.
+// first commit after the best changed and named by every later state until
+// the best changes again. It is a hard link where the same tensors are in
+// a file already: the state's weights at the best epoch's own commit, and
+// at the run's last commit best.safetensors, which then receives the final
+// model (see finishEarlyStop) before the commit instead of after it.
 type earlyStopState struct {
 	Monitor      string  `json:"monitor"`
 	BestEpoch    int     `json:"best_epoch"` // 0: no validated epoch yet
@@ -177,8 +185,11 @@ func finishEarlyStop(s *earlyStopper, m *vision.Model, w *runWriter, out *RunRes
 			return err
 		}
 		best := filepath.Join(w.dir, "best.safetensors")
-		if !restored { // the last epoch's weights (best.safetensors holds the best accuracy's)
+		switch {
+		case !restored: // the last epoch's weights (best.safetensors holds the best accuracy's)
 			return linkCheckpoint(w.lastCheckpoint(), best, func(p string) error { return m.SaveCheckpoint(p, w.meta) })
+		case s.bestSaved: // at the last commit
+			return nil
 		}
 		return m.SaveCheckpoint(best, w.meta)
 	})
@@ -240,8 +251,10 @@ func (s *earlyStopper) stopped() bool { return s != nil && s.es.StoppedEpoch > 0
 // the torch thread, before the state file is written): it writes the best
 // epoch's tensors to the state folder dir when no committed state names
 // them yet — a hard link to the state's weights file (weights, in dir)
-// when pos is the end of the best epoch, else the kept copy (the
-// variables only selects; nil: all).
+// when pos is the end of the best epoch; at the run's last commit (the
+// end of the epoch it stops after, or of its last) a link to
+// best.safetensors, written then with the best epoch's tensors; else the
+// kept copy (the variables only selects; nil: all).
 func (s *earlyStopper) commit(dir string, pos position, weightsFile string, only func(string) bool) (*earlyStopState, error) {
 	st := &earlyStopState{Monitor: s.es.Monitor, BestEpoch: s.es.BestEpoch, Wait: s.wait, StoppedEpoch: s.es.StoppedEpoch}
 	if s.es.BestEpoch == 0 || s.best == nil {
@@ -252,13 +265,65 @@ func (s *earlyStopper) commit(dir string, pos position, weightsFile string, only
 		return st, nil
 	}
 	path := filepath.Join(dir, st.Weights)
-	if pos != (position{Epoch: s.es.BestEpoch}) || linkAtomic(filepath.Join(dir, weightsFile), path) != nil {
+	last := pos.Step == 0 && (pos.Epoch == s.es.StoppedEpoch || pos.Epoch == s.epochs)
+	src := ""
+	switch {
+	case pos == (position{Epoch: s.es.BestEpoch}):
+		src = filepath.Join(dir, weightsFile)
+	case last && s.w != nil && filepath.Clean(s.w.dir) == filepath.Clean(dir):
+		if err := s.saveBest(); err != nil {
+			return nil, err
+		}
+		src = filepath.Join(dir, "best.safetensors")
+	}
+	if src == "" || linkAtomic(src, path) != nil {
 		if err := weights.WriteSafetensors(path, s.best.tensors(only), nil); err != nil {
 			return nil, fmt.Errorf("finetune: state: early stopping's best epoch: %w", err)
 		}
 	}
 	s.written = st.Weights
 	return st, nil
+}
+
+// saveBest writes the best epoch's tensors as the run's best.safetensors
+// (on the torch thread): the model holds them while it is written, and its
+// own afterwards.
+func (s *earlyStopper) saveBest() error {
+	cur, err := s.best.swap()
+	if err != nil {
+		return err
+	}
+	err = s.w.m.SaveCheckpoint(filepath.Join(s.w.dir, "best.safetensors"), s.w.meta)
+	if rerr := cur.restore(); rerr != nil && err == nil {
+		err = rerr
+	}
+	cur.close()
+	if err == nil {
+		s.bestSaved = true
+	}
+	return err
+}
+
+// swap copies the saved values into the store's tensors and returns a
+// snapshot of what they held (whose restore puts it back).
+func (s *varSnapshot) swap() (*varSnapshot, error) {
+	cur := &varSnapshot{names: s.names, live: s.live}
+	err := torch.WithoutGrad(func() error {
+		for i, v := range s.live {
+			c, err := v.ZerosLike(false)
+			if err != nil {
+				return fmt.Errorf("finetune: copy %s: %w", s.names[i], err)
+			}
+			c.Copy_(v)
+			cur.saved = append(cur.saved, c)
+		}
+		return nil
+	})
+	if err != nil {
+		cur.close()
+		return nil, err
+	}
+	return cur, s.restore()
 }
 
 // resume continues from a committed state (on the torch thread, after
@@ -290,10 +355,15 @@ func (s *earlyStopper) resume(st *earlyStopState, done int, dir string, vs *nn.V
 			return err
 		}
 	}
-	if err := s.best.load(filepath.Join(dir, st.Weights), only); err != nil {
+	path := filepath.Join(dir, st.Weights)
+	if err := s.best.load(path, only); err != nil {
 		return err
 	}
 	s.written = st.Weights
+	// Committed at the run's last commit: best.safetensors holds them.
+	a, aerr := os.Stat(path)
+	b, berr := os.Stat(filepath.Join(dir, "best.safetensors"))
+	s.bestSaved = aerr == nil && berr == nil && os.SameFile(a, b)
 	return nil
 }
 

@@ -468,7 +468,7 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		tr.Hooks = stopper.hooks(tr.Hooks, m.VS)
 		tr.early = stopper
 		if w != nil {
-			w.early = stopper
+			w.early, stopper.w = stopper, w
 		}
 	}
 	if s.TensorBoard != "" && rank0 {
