@@ -50,12 +50,46 @@ func metricsRecords(t *testing.T, dir string) []map[string]any {
 // takes the uninterrupted run's remaining steps, stops after the same
 // epoch, and ends with its last.safetensors, best.safetensors (epoch B's
 // weights) and config.json (early_stopping) byte for byte, and its
-// metrics, whose line of epoch S records the stop.
+// metrics, whose line of epoch S records the stop. It does so for a run
+// in memory, one on cached features (whose state holds only the head)
+// and an augmented, streamed one with EMA (whose epochs end with the
+// average in the model), the last two fine-tuning the first's model.
 func TestEarlyStopResume(t *testing.T) {
 	images := stopImages(t)
-	ref := filepath.Join(t.TempDir(), "ref")
+	src := filepath.Join(t.TempDir(), "src") // the first case's uninterrupted run
+	for _, c := range []struct {
+		name string
+		edit func(s *RunSpec)
+	}{
+		{"in memory", func(*RunSpec) {}},
+		{"cached features", func(s *RunSpec) {
+			s.Model, s.Train.Freeze, s.Train.LR = ModelSpec{Weights: filepath.Join(src, "best.safetensors")}, "all", 0.1
+		}},
+		{"augmented stream, EMA", func(s *RunSpec) {
+			s.Model, s.Train.Augment, s.Train.EMA, s.Train.LR = ModelSpec{Weights: filepath.Join(src, "best.safetensors")}, "light", 0.9, 0.01
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ref := filepath.Join(t.TempDir(), "ref")
+			if c.name == "in memory" {
+				ref = src
+			}
+			spec := func(out string) RunSpec {
+				s := earlyStopSpec(images, out)
+				c.edit(&s)
+				return s
+			}
+			earlyStopResume(t, spec, ref, c.name == "in memory")
+		})
+	}
+}
+
+// earlyStopResume is TestEarlyStopResume's case of the run spec(out),
+// whose uninterrupted run writes ref; with pandas, pandas reads its
+// metrics.
+func earlyStopResume(t *testing.T, spec func(out string) RunSpec, ref string, pandas bool) {
 	var refSteps []string
-	res, err := Run(context.Background(), earlyStopSpec(images, ref), RunEnv{Hooks: RunHooks{OnStep: func(s Step) {
+	res, err := Run(context.Background(), spec(ref), RunEnv{Hooks: RunHooks{OnStep: func(s Step) {
 		refSteps = append(refSteps, fmt.Sprintf("%d.%d", s.Epoch, s.Step))
 	}}})
 	if err != nil {
@@ -81,7 +115,9 @@ func TestEarlyStopResume(t *testing.T) {
 			t.Errorf("metrics.jsonl last line %v, want epoch %d with early_stopping best_epoch %d (val_loss %v), stopped_epoch %d", r, S, B, es.Best, S)
 		}
 	}
-	pandasReadsStop(t, ref, B, S)
+	if pandas {
+		pandasReadsStop(t, ref, B, S)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -122,7 +158,7 @@ func TestEarlyStopResume(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "stopped")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			s := earlyStopSpec(images, out)
+			s := spec(out)
 			s.SaveEvery = tc.saveEvery
 			res, err := Run(ctx, s, RunEnv{Hooks: tc.stop(cancel)})
 			testHookAfterCommit = nil
