@@ -271,3 +271,44 @@ print(json.dumps({"rows": len(df), "epochs": df["epoch"].tolist(), "epoch_dtype"
 		t.Errorf("pandas.read_json(lines=True) of metrics.jsonl: %s; want %d int64 epochs, float64 val_loss, early_stopping on the last row only with best_epoch %d, stopped_epoch %d", out, s, b, s)
 	}
 }
+
+// TestEarlyStopStateResume: what resume takes from a committed state
+// without reading weights, and what it refuses (naming the state file).
+func TestEarlyStopStateResume(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		st      *earlyStopState
+		wantErr string
+		wait    int
+	}{
+		{"a state without early stopping: the count starts again", nil, "", 0},
+		{"before any validated epoch", &earlyStopState{Monitor: "val_acc", Wait: 1}, "", 1},
+		{"another monitor", &earlyStopState{Monitor: "val_loss", BestEpoch: 2, Best: 0.5, Weights: "w.safetensors"}, "early stopping monitored val_loss; this run monitors val_acc", 0},
+		{"a best epoch without its file", &earlyStopState{Monitor: "val_acc", BestEpoch: 2, Best: 0.5}, "early stopping's best epoch 2 names no weights file", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newEarlyStopper(TrainSpec{Patience: 3, Monitor: "val_acc", Epochs: 9})
+			err := s.resume(tc.st, 4, dir, nil, nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), filepath.Join(dir, stateFile)) {
+					t.Errorf("resume: %v, want an error naming %s: %s", err, filepath.Join(dir, stateFile), tc.wantErr)
+				}
+				return
+			}
+			if err != nil || s.seen != 4 || s.wait != tc.wait || s.es.BestEpoch != 0 || s.stopped() || !math.IsInf(s.es.Best, -1) || s.best != nil {
+				t.Errorf("resume: %v; seen %d wait %d best epoch %d (%v) stopped %v, want seen 4 wait %d, no best epoch (-Inf), not stopped",
+					err, s.seen, s.wait, s.es.BestEpoch, s.es.Best, s.stopped(), tc.wait)
+			}
+		})
+	}
+	// A state naming an early-stopping file outside its folder is refused.
+	dir := t.TempDir()
+	b, _ := json.Marshal(trainerState{Epoch: 1, Epochs: 3, EarlyStop: &earlyStopState{Monitor: "val_loss", BestEpoch: 1, Weights: "../best.safetensors"}})
+	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readState(dir); err == nil || !strings.Contains(err.Error(), `"../best.safetensors" is not in the run's folder`) {
+		t.Errorf("readState: %v, want the early-stopping file refused", err)
+	}
+}
