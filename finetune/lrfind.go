@@ -374,6 +374,7 @@ func (t *Trainer) sweep(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torc
 
 // varSnapshot holds copies of a store's tensors, to put back bit for bit.
 type varSnapshot struct {
+	names       []string // sorted
 	live, saved []*ts.Tensor
 }
 
@@ -395,7 +396,7 @@ func snapshotVars(vs *nn.VarStore) (*varSnapshot, error) {
 				return fmt.Errorf("finetune: copy %s: %w", n, err)
 			}
 			c.Copy_(&v)
-			s.live, s.saved = append(s.live, &v), append(s.saved, c)
+			s.names, s.live, s.saved = append(s.names, n), append(s.live, &v), append(s.saved, c)
 		}
 		return nil
 	})

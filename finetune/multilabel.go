@@ -311,7 +311,8 @@ func (w *runWriter) useThresholds(e Epoch) {
 
 // metaAt is the checkpoint description of epoch's weights: the run's,
 // with the thresholds of that epoch's validation when this process ran it
-// (else the latest ones).
+// (else the latest ones; a resumed run with early stopping gets its best
+// epoch's from the committed state, see earlyStopState).
 func (w *runWriter) metaAt(epoch int) vision.CheckpointMeta {
 	meta := w.meta
 	if th, ok := w.thresholdsAt[epoch]; ok {

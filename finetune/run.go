@@ -469,6 +469,10 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	if stopper != nil {
 		defer stopper.close()
 		tr.Hooks = stopper.hooks(tr.Hooks, m.VS)
+		tr.early = stopper
+		if w != nil {
+			w.early, stopper.w = stopper, w
+		}
 	}
 	if s.TensorBoard != "" && rank0 {
 		tb, err := NewTensorBoardHook(s.TensorBoard)
@@ -488,8 +492,8 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	early := stopper != nil && res.Stopped != nil && ctx.Err() == nil &&
 		stopper.es.StoppedEpoch == res.Stopped.Epoch && res.Stopped.Step == res.Stopped.StepsPerEpoch
 	out.Stopped = out.Stopped || (res.Stopped != nil && !early)
-	if stopper != nil && !out.Stopped && len(res.Epochs) > 0 {
-		changed, err := finishEarlyStop(stopper, m, w, out, res.Epochs[len(res.Epochs)-1].Epoch)
+	if stopper != nil && !out.Stopped && stopper.es.BestEpoch > 0 { // (a resumed run may take no epoch: it had stopped)
+		changed, err := finishEarlyStop(stopper, m, w, out, stopper.seen)
 		if err != nil {
 			return nil, err
 		}

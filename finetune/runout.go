@@ -43,6 +43,7 @@ type runWriter struct {
 	improved bool                   // the epoch just ended has the best accuracy so far
 	kept     map[string]*ts.Tensor  // an earlier epoch's best, not written yet (owned)
 	keptTh   []float64              // the multi-label thresholds of the kept weights
+	early    *earlyStopper          // the run's early stopping (nil: none): the final epoch's line records it
 	// thresholdsAt holds each validated epoch's multi-label thresholds.
 	thresholdsAt map[int][]float64
 }
@@ -184,6 +185,9 @@ func (w *runWriter) epoch(e Epoch, best *float64) error {
 		"val_balanced_accuracy": num(e.ValBalancedAccuracy), "val_macro_f1": num(e.ValMacroF1), "seconds": e.Duration.Seconds()}
 	if ml := e.ValMultiLabel; ml != nil { // val_accuracy is the mAP
 		rec["val_map"], rec["val_micro_f1"], rec["val_sample_f1"] = num(ml.MAP), ml.MicroF1, ml.SampleF1
+	}
+	if es := w.early.final(e.Epoch); es != nil {
+		rec["early_stopping"] = es
 	}
 	b, _ := json.Marshal(rec)
 	if _, err := w.jf.Write(append(b, '\n')); err != nil {

@@ -54,6 +54,10 @@ type trainerState struct {
 	LossSum float64  `json:"loss_sum,omitempty"`
 	Skipped []string `json:"skipped,omitempty"`
 	Seconds float64  `json:"seconds,omitempty"`
+	// EarlyStop is early stopping's state after the epochs completed (nil
+	// without TrainSpec.Patience, and in states written before it was
+	// recorded).
+	EarlyStop *earlyStopState `json:"early_stopping,omitempty"`
 }
 
 // scalerState is gradScaler's state.
@@ -169,6 +173,13 @@ func (t *Trainer) saveState(st *Stepper, vs *nn.VarStore, avg *ema, cfg loop, po
 			return fmt.Errorf("finetune: state: %w", err)
 		}
 	}
+	if t.early != nil {
+		es, err := t.early.commit(t.StateDir, pos, state.Weights, t.saveOnly)
+		if err != nil {
+			return err
+		}
+		state.EarlyStop = es
+	}
 	rng, err := torch.RNGState()
 	if err != nil {
 		return err
@@ -196,6 +207,9 @@ func (t *Trainer) saveState(st *Stepper, vs *nn.VarStore, avg *ema, cfg loop, po
 // unversioned ones of earlier versions. Failures only leave files behind.
 func removeStaleState(dir string, st trainerState) {
 	keep := map[string]bool{st.Weights: true, st.Optimizer: true, st.TrainWeights: true}
+	if st.EarlyStop != nil {
+		keep[st.EarlyStop.Weights] = true
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -222,7 +236,11 @@ func readState(dir string) (trainerState, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("finetune: resume: %s: %w", p, err)
 	}
-	for _, n := range []string{st.Weights, st.Optimizer, st.TrainWeights} {
+	names := []string{st.Weights, st.Optimizer, st.TrainWeights}
+	if st.EarlyStop != nil {
+		names = append(names, st.EarlyStop.Weights)
+	}
+	for _, n := range names {
 		if n != "" && (filepath.Base(n) != n || n == "." || n == "..") {
 			return st, fmt.Errorf("finetune: resume: %s: file name %q is not in the run's folder", p, n)
 		}

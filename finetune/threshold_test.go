@@ -82,44 +82,68 @@ func TestThresholdTuneResume(t *testing.T) {
 	if err := os.WriteFile(labels, []byte(csv.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spec := func(out string) RunSpec {
-		s := stopSpec(images, out)
-		s.Data.Labels, s.Data.MultiLabel, s.Data.LabelCol, s.Data.FnCol = labels, true, "tags", "name"
-		s.Train.Threshold = "tune"
-		return s
+	cases := []struct {
+		name     string
+		patience int
+	}{
+		{"every epoch", 0},
+		// Early stopping whose best epoch (1: nothing later improves by 100)
+		// is before the stop and the resume: best.safetensors is written by
+		// the resumed process, with epoch 1's thresholds.
+		{"early stopping", 1},
 	}
-	ref := filepath.Join(t.TempDir(), "ref")
-	if _, err := Run(context.Background(), spec(ref), RunEnv{}); err != nil {
-		t.Fatal(err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := func(out string) RunSpec {
+				s := stopSpec(images, out)
+				s.Data.Labels, s.Data.MultiLabel, s.Data.LabelCol, s.Data.FnCol = labels, true, "tags", "name"
+				s.Train.Threshold = "tune"
+				if tc.patience > 0 {
+					s.Train.Patience, s.Train.Monitor, s.Train.MinDelta = tc.patience, "val_acc", 100
+				}
+				return s
+			}
+			ref := filepath.Join(t.TempDir(), "ref")
+			if _, err := Run(context.Background(), spec(ref), RunEnv{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"best.safetensors", "last.safetensors"} {
+				meta, err := vision.ReadMeta(filepath.Join(ref, f))
+				if err != nil || meta == nil || len(meta.Thresholds) != 3 {
+					t.Fatalf("%s: %+v, %v", f, meta, err)
+				}
+				if fmt.Sprint(meta.Thresholds) == "[0.5 0.5 0.5]" {
+					t.Errorf("%s: thresholds %v: nothing tuned", f, meta.Thresholds)
+				}
+			}
+			if tc.patience > 0 {
+				b, _ := vision.ReadMeta(filepath.Join(ref, "best.safetensors"))
+				l, _ := vision.ReadMeta(filepath.Join(ref, "last.safetensors"))
+				if fmt.Sprint(b.Thresholds) == fmt.Sprint(l.Thresholds) {
+					t.Errorf("best (epoch 1) and last (epoch 2) carry the same thresholds %v", b.Thresholds)
+				}
+			}
+			out := filepath.Join(t.TempDir(), "stopped")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			env := RunEnv{Hooks: RunHooks{OnStep: func(s Step) {
+				if s.Epoch == 2 && s.Step == 1 {
+					cancel()
+				}
+			}}}
+			res, err := Run(ctx, spec(out), env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Stopped {
+				t.Fatal("the run was not stopped")
+			}
+			s := spec(out)
+			s.Resume = true
+			if _, err := Run(context.Background(), s, RunEnv{}); err != nil {
+				t.Fatal(err)
+			}
+			sameRun(t, ref, out)
+		})
 	}
-	for _, f := range []string{"best.safetensors", "last.safetensors"} {
-		meta, err := vision.ReadMeta(filepath.Join(ref, f))
-		if err != nil || meta == nil || len(meta.Thresholds) != 3 {
-			t.Fatalf("%s: %+v, %v", f, meta, err)
-		}
-		if fmt.Sprint(meta.Thresholds) == "[0.5 0.5 0.5]" {
-			t.Errorf("%s: thresholds %v: nothing tuned", f, meta.Thresholds)
-		}
-	}
-	out := filepath.Join(t.TempDir(), "stopped")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	env := RunEnv{Hooks: RunHooks{OnStep: func(s Step) {
-		if s.Epoch == 2 && s.Step == 1 {
-			cancel()
-		}
-	}}}
-	res, err := Run(ctx, spec(out), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Stopped {
-		t.Fatal("the run was not stopped")
-	}
-	s := spec(out)
-	s.Resume = true
-	if _, err := Run(context.Background(), s, RunEnv{}); err != nil {
-		t.Fatal(err)
-	}
-	sameRun(t, ref, out)
 }

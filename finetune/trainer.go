@@ -190,6 +190,10 @@ type Trainer struct {
 	// and best checkpoints at the trainer's commits (Run's runWriter).
 	saveOnly    func(name string) bool
 	checkpoints checkpointer
+	// early, when set, is the run's early stopping (Fit's): its state is
+	// committed with the trainer's and resumed with it, and a run resumed
+	// after its stop trains no further epoch.
+	early *earlyStopper
 	// finite, when set, names the model's tensors holding NaN or Inf
 	// (vision.Model.CheckFinite): run after every epoch, before validation
 	// and the checkpoints, so that a non-finite weight or batch-norm
@@ -385,6 +389,11 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			if st.Step >= steps {
 				return fmt.Errorf("finetune: resume: %s: step %d of epoch %d, which has %d steps in this run", filepath.Join(t.StateDir, stateFile), st.Step, st.Epoch+1, steps)
 			}
+			if t.early != nil {
+				if err := t.early.resume(st.EarlyStop, st.Epoch, t.StateDir, vs, t.saveOnly); err != nil {
+					return err
+				}
+			}
 		}
 		if t.Hooks.OnStart != nil && t.rank0() {
 			t.Hooks.OnStart(Plan{MultiLabel: cfg.MultiLabel, Epochs: cfg.Epochs, StepsPerEpoch: steps, TrainImages: nTrain, ValImages: val.n, Groups: groups, Done: st.Epoch*steps + st.Step})
@@ -435,7 +444,7 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			}
 			return t.saveState(stepper, vs, avg, cfg, pos, part, swapped)
 		}
-		for e := first; e <= cfg.Epochs; e++ {
+		for e := first; e <= cfg.Epochs && !t.early.stopped(); e++ {
 			ep, stopped, err := t.epoch(stepper, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps, from, part, commit)
 			from, part = 0, partialEpoch{}
 			if err != nil {

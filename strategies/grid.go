@@ -316,14 +316,21 @@ func (r *Results) Save(dir string) error {
 	return npy.WriteFileAtomic(filepath.Join(dir, "results.csv"), []byte(r.CSV()))
 }
 
-// CSV returns one line per run of the grid.
+// CSV returns one line per run of the grid. With early stopping
+// (Plan.Patience) best_epoch is the epoch whose weights the final model
+// holds and stopped_epoch the one training stopped after (0: every epoch
+// ran); both are empty without it.
 func (r *Results) CSV() string {
 	var sb strings.Builder
-	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec,final_balanced_accuracy,final_macro_f1\n")
+	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec,final_balanced_accuracy,final_macro_f1,best_epoch,stopped_epoch\n")
 	for _, rec := range r.inGrid() {
-		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f,%.4f,%.4f\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
+		early := ","
+		if es := rec.EarlyStop; es != nil {
+			early = fmt.Sprintf("%d,%d", es.BestEpoch, es.StoppedEpoch)
+		}
+		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f,%.4f,%.4f,%s\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
 			rec.TrainImages, rec.Plan.Epochs, rec.Plan.Steps, rec.Plan.LR, rec.FinalAccuracy, rec.BestAccuracy, rec.EpochsTo95,
-			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec, rec.FinalBalancedAccuracy, rec.FinalMacroF1)
+			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec, rec.FinalBalancedAccuracy, rec.FinalMacroF1, early)
 	}
 	return sb.String()
 }

@@ -135,17 +135,18 @@ func printLRFind(w io.Writer, r *finetune.LRFindResult, dir string) {
 	}
 }
 
-// printEarlyStop says what early stopping did.
+// printEarlyStop says what early stopping did: where it stopped and why,
+// or that the patience never ran out, and which epoch the final model is.
 func printEarlyStop(w io.Writer, es *finetune.EarlyStop) {
-	if es == nil {
+	if es == nil || es.BestEpoch == 0 {
 		return
 	}
 	if es.StoppedEpoch > 0 {
-		fmt.Fprintf(w, "early stopping: no improvement of %s for %d epochs, stopped after epoch %d\n", es.Monitor, es.Patience, es.StoppedEpoch)
+		fmt.Fprintf(w, "stopped early after epoch %d (no %s improvement > %g for %s)", es.StoppedEpoch, es.Monitor, es.MinDelta, plural(es.Patience, "epoch"))
+	} else {
+		fmt.Fprintf(w, "early stopping: no stop (never %s in a row without a %s improvement > %g)", plural(es.Patience, "epoch"), es.Monitor, es.MinDelta)
 	}
-	if es.BestEpoch > 0 {
-		fmt.Fprintf(w, "final model: epoch %d's weights (best %s %.4g)\n", es.BestEpoch, es.Monitor, es.Best)
-	}
+	fmt.Fprintf(w, "; the final model is epoch %d's (%s %.4g)\n", es.BestEpoch, es.Monitor, es.Best)
 }
 
 // runExtras describes what the LR finder and early stopping did in one of
