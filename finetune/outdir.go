@@ -102,7 +102,7 @@ func RunFiles(dir string) ([]string, error) {
 // runFiles are the names a training run writes, in the order RunFiles
 // lists them.
 var runFiles = []string{"config.json", "metrics.jsonl", "metrics.csv", "last.safetensors", "last.json", "best.safetensors", "best.json",
-	stateFile, optimizerFile, optimizerFile + ".tmp", emaFile, "confusion.csv", "confusion.png", "curves.png",
+	stateFile, optimizerFile, optimizerFile + ".tmp", emaFile, "confusion.csv", "confusion.png", "per_class.csv", "curves.png",
 	lrFindCSV, lrFindPNG}
 
 // runFileRank returns where a run's file is listed (the epoch-versioned

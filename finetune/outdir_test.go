@@ -190,11 +190,9 @@ func TestLockOutTwoProcesses(t *testing.T) {
 
 // TestRunKeepsEarlierRun: a second run into the folder of a finished one
 // (other data) is refused, and leaves the earlier run's files as they
-// were; with Resume it is taken.
+// were; with Overwrite it replaces them, and Resume with Overwrite is
+// refused.
 func TestRunKeepsEarlierRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a model")
-	}
 	root := t.TempDir()
 	a, b, out := filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "run")
 	writeGrayFolder(t, a, map[string]uint8{"bright": 200, "dark": 40}, 4)
@@ -222,5 +220,30 @@ func TestRunKeepsEarlierRun(t *testing.T) {
 	}
 	if len(listDir(t, out)) != len(before) {
 		t.Errorf("files %q, were %d", listDir(t, out), len(before))
+	}
+
+	// Overwrite replaces the run: its files are the new run's, a file of
+	// the user's stays.
+	if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec.Overwrite = true
+	res, err := Run(context.Background(), spec, RunEnv{})
+	if err != nil {
+		t.Fatalf("overwrite: %v", err)
+	}
+	if strings.Join(res.Config.Classes, ",") != "dim,light,mid" {
+		t.Errorf("overwrite: classes %v", res.Config.Classes)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(out, "config.json"))
+	if !strings.Contains(string(cfg), `"dim"`) || strings.Contains(string(cfg), `"bright"`) {
+		t.Errorf("config.json after the overwrite:\n%s", cfg)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "notes.txt")); err != nil || string(b) != "mine" {
+		t.Errorf("notes.txt after the overwrite: %q, %v", b, err)
+	}
+	spec.Resume = true
+	if _, err := Run(context.Background(), spec, RunEnv{}); !errors.As(err, &fe) || fe.Field != "Overwrite" {
+		t.Errorf("resume and overwrite: %v, want a FieldError on Overwrite", err)
 	}
 }

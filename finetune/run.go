@@ -452,7 +452,7 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 	out := &RunResult{Spec: s, Config: rc, Best: -1, LRFind: found}
 	var w *runWriter
 	if s.Out != "" && rank0 {
-		if w, out.Best, err = newRunWriter(s.Out, s.Resume, rc); err != nil {
+		if w, out.Best, err = newRunWriter(s.Out, OutOptions{Resume: s.Resume, Overwrite: s.Overwrite}, rc); err != nil {
 			return nil, err
 		}
 		defer w.close()

@@ -49,12 +49,14 @@ type runWriter struct {
 }
 
 // newRunWriter claims dir (LockOut: refused when another process writes
-// there, or when it holds an earlier run and resume is not set) and starts
+// there, or when it holds an earlier run and neither o.Resume nor
+// o.Overwrite is set; Overwrite removes that run's files) and starts
 // the outputs: config.json, metrics.jsonl and metrics.csv, or, when
 // resuming, appends to the metrics and returns the best validation
 // accuracy so far (-1: none). close releases the folder.
-func newRunWriter(dir string, resume bool, rc RunConfig) (w *runWriter, best float64, err error) {
-	release, err := LockOut(dir, OutOptions{Resume: resume})
+func newRunWriter(dir string, o OutOptions, rc RunConfig) (w *runWriter, best float64, err error) {
+	resume := o.Resume
+	release, err := LockOut(dir, o)
 	if err != nil {
 		return nil, 0, err
 	}

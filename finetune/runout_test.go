@@ -25,7 +25,7 @@ func TestCheckpointWrites(t *testing.T) {
 	m := newModel(t, w, "shufflenet_v2_x0_5", 1)
 	defer w.Do(func() error { m.Close(); return nil })
 	dir := t.TempDir()
-	rw, best, err := newRunWriter(dir, false, RunConfig{Spec: RunSpec{Data: DataSpec{ImageSize: 32}}, Classes: []string{"a", "b", "c"}})
+	rw, best, err := newRunWriter(dir, OutOptions{}, RunConfig{Spec: RunSpec{Data: DataSpec{ImageSize: 32}}, Classes: []string{"a", "b", "c"}})
 	if err != nil {
 		t.Fatal(err)
 	}
