@@ -46,6 +46,24 @@ func TestCompareMultiLabel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	// gtl train holds out the same validation images (its default --seed 1).
+	trained, stderr, code := gtl("train", "--model", "resnet18", "--data", root, "--labels", relabelled, "--fn-col", "file", "--label-col", "tags",
+		"--multi-label", "--label-delim", "+", "--image-size", "16", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "train"))
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, stderr)
+	}
+	var nTrain, nVal, nEval int
+	if i := strings.Index(trained, "training resnet18 on "); i < 0 {
+		t.Fatalf("train's stdout:\n%s", trained)
+	} else {
+		fmt.Sscanf(trained[i:], "training resnet18 on %d images (3 classes, 16 px), validating on %d;", &nTrain, &nVal)
+	}
+	if i := strings.Index(stdout, "evaluated on "); i >= 0 {
+		fmt.Sscanf(stdout[i:], "evaluated on %d images", &nEval)
+	}
+	if nVal == 0 || nEval != nVal {
+		t.Errorf("compare evaluated on %d images, train validated on %d (of %d)", nEval, nVal, nTrain+nVal)
+	}
 	for _, want := range []string{"[left right zz]", "3 shots seed 1: mAP ", "macro recall", "\nmAP           3 per class\n"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)

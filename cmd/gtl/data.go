@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -22,7 +23,16 @@ func loadTarget(c *cli.Context, size int) (*finetune.Data, error) {
 	if err != nil {
 		return nil, specError(err)
 	}
-	d, err := finetune.LoadData(ds, uint64(c.Int64("seed")), false)
+	// The validation split's seed: the command's --seed (recommend), else
+	// gtl train's default 1, so that gtl compare validates on the images
+	// gtl train holds out of the same folder.
+	seed := uint64(1)
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), "seed") {
+			seed = uint64(c.Int64("seed"))
+		}
+	}
+	d, err := finetune.LoadData(ds, seed, false)
 	if err != nil {
 		return nil, specError(err)
 	}
