@@ -186,6 +186,8 @@ func TestMultiLabelRefusals(t *testing.T) {
 			"--label-smoothing applies to single-label runs"},
 		{"class weights", append([]string{"train", "--multi-label", "--label-delim", "+", "--class-weights", "auto", "--out", filepath.Join(t.TempDir(), "r")}, common...),
 			"--class-weights applies to single-label runs"},
+		{"data-parallel, before any rank starts", append([]string{"train", "--multi-label", "--label-delim", "+", "--nproc-per-node", "2", "--out", filepath.Join(t.TempDir(), "r")}, common...),
+			"--multi-label: data-parallel multi-label training is not supported; drop --nproc-per-node"},
 		{"threshold without a multi-label model", []string{"predict", "--model", "resnet18", "--num-classes", "2", "--threshold", "0.3", val[0]}, "--threshold applies to a multi-label model"},
 		{"threshold out of range", []string{"predict", "--model", "resnet18", "--num-classes", "2", "--multi-label", "--threshold", "1.5", val[0]}, "--threshold 1.5: want a probability in [0, 1]"},
 		{"eval multi-label without labels", []string{"eval", "--model", "resnet18", "--pretrained", "--multi-label", "--data", root}, "gtl eval reads a multi-label model's images and label sets from --labels"},
@@ -218,8 +220,8 @@ func TestMultiLabelRefusals(t *testing.T) {
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
 			_, stderr, code := gtl(r.args...)
-			if code != 2 || !strings.Contains(stderr, r.want) {
-				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, r.want)
+			if code != 2 || !strings.Contains(stderr, r.want) || strings.Count(stderr, "gtl: ") != 1 || strings.Contains(stderr, "[rank") {
+				t.Errorf("exit %d, stderr %q; want 2 and one error line with %q", code, stderr, r.want)
 			}
 		})
 	}

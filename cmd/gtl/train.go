@@ -65,6 +65,17 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	if c.IsSet("nproc-per-node") {
+		// Checked here, once, before any rank starts.
+		spec, err := trainSpec(c)
+		if err != nil {
+			return err
+		}
+		switch {
+		case spec.Data.MultiLabel:
+			return cli.Exit("--multi-label: data-parallel multi-label training is not supported; drop --nproc-per-node", 2)
+		case spec.CheckpointEvery > 0:
+			return cli.Exit(fmt.Sprintf("--checkpoint-every %d: states inside epochs are not supported in a data-parallel run; states are committed at epoch ends (--save-every)", spec.CheckpointEvery), 2)
+		}
 		return launch(c, c.Int("nproc-per-node"))
 	}
 	spec, err := trainSpec(c) // resolved: every flag checked before any data is read
