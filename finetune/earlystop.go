@@ -41,6 +41,10 @@ func (t TrainSpec) checkEarlyStop() error {
 		return FieldErrorf("Train.Monitor", "{Train.Monitor} %s: want val_loss or val_acc", t.Monitor)
 	case t.MinDelta < 0 || math.IsNaN(t.MinDelta) || math.IsInf(t.MinDelta, 0):
 		return FieldErrorf("Train.MinDelta", "{Train.MinDelta} %g: want 0 or more", t.MinDelta)
+	case t.Patience == 0 && t.Monitor != "":
+		return FieldErrorf("Train.Monitor", "{Train.Monitor} %s: early stopping is off; set {Train.Patience} to stop after that many epochs without improvement", t.Monitor)
+	case t.Patience == 0 && t.MinDelta != 0:
+		return FieldErrorf("Train.MinDelta", "{Train.MinDelta} %g: early stopping is off; set {Train.Patience} to stop after that many epochs without improvement", t.MinDelta)
 	}
 	return nil
 }

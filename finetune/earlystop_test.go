@@ -120,6 +120,8 @@ func TestEarlyStopSpec(t *testing.T) {
 		{TrainSpec{Patience: -1}, "Train.Patience"},
 		{TrainSpec{Patience: 2, Monitor: "loss"}, "Train.Monitor"},
 		{TrainSpec{Patience: 2, MinDelta: -0.1}, "Train.MinDelta"},
+		{TrainSpec{Monitor: "val_acc"}, "Train.Monitor"}, // without Patience: nothing monitors
+		{TrainSpec{MinDelta: 0.01}, "Train.MinDelta"},
 		{TrainSpec{LRFind: &LRFindSpec{Start: 1, End: 0.1}}, "Train.LRFind"},
 		{TrainSpec{LRFind: &LRFindSpec{Iters: 3}}, "Train.LRFind"},
 		{TrainSpec{LRFind: &LRFindSpec{Suggest: "slide"}}, "Train.LRFind"},
