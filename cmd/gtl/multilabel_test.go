@@ -189,6 +189,7 @@ func TestMultiLabelRefusals(t *testing.T) {
 		{"data-parallel, before any rank starts", append([]string{"train", "--multi-label", "--label-delim", "+", "--nproc-per-node", "2", "--out", filepath.Join(t.TempDir(), "r")}, common...),
 			"--multi-label: data-parallel multi-label training is not supported; drop --nproc-per-node"},
 		{"threshold without a multi-label model", []string{"predict", "--model", "resnet18", "--num-classes", "2", "--threshold", "0.3", val[0]}, "--threshold applies to a multi-label model"},
+		{"top-k with a multi-label model", []string{"predict", "--model", "resnet18", "--num-classes", "2", "--multi-label", "-k", "2", val[0]}, "--top-k: a multi-label model prints every class over its threshold"},
 		{"threshold out of range", []string{"predict", "--model", "resnet18", "--num-classes", "2", "--multi-label", "--threshold", "1.5", val[0]}, "--threshold 1.5: want a probability in [0, 1]"},
 		{"eval multi-label without labels", []string{"eval", "--model", "resnet18", "--pretrained", "--multi-label", "--data", root}, "gtl eval reads a multi-label model's images and label sets from --labels"},
 	}

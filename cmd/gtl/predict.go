@@ -26,7 +26,7 @@ func predictCommand() *cli.Command {
 			"An .npy input is a batch already normalised: float32 [N, 3, H, W] (for Python pipelines).\n" +
 			"Class names come from a gtl checkpoint, or ImageNet's for 1000-class torchvision weights.",
 		Flags: append(append(modelFlags(),
-			&cli.IntFlag{Name: "top-k", Aliases: []string{"k"}, Value: 5, Usage: "classes to print per image"},
+			&cli.IntFlag{Name: "top-k", Aliases: []string{"k"}, Value: 5, Usage: "classes to print per image (a multi-label model prints every class over its threshold instead)"},
 			&cli.StringFlag{Name: "logits", Usage: "also write the raw logits, float32 [N, classes], to this .npy file"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
 			&cli.BoolFlag{Name: "multi-label", Usage: "the model is multi-label (default: as its checkpoint says): print every class whose sigmoid is above its threshold"},
@@ -122,6 +122,9 @@ func runPredict(c *cli.Context) error {
 	}
 	if multi && thresholds == nil {
 		return cli.Exit("--threshold tune needs labelled images: gtl eval --threshold tune --out DIR tunes them, then give DIR/per_class.csv to --threshold", 2)
+	}
+	if multi && c.IsSet("top-k") {
+		return cli.Exit("--top-k: a multi-label model prints every class over its threshold; set --threshold instead", 2)
 	}
 	eval := o.Prep.Eval()
 	var all [][]float32
