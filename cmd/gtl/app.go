@@ -31,6 +31,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		code = ec.ExitCode()
 	}
 	msg, code := reportIfPanic(firstLine(err.Error()), code)
+	if code != exitPanic {
+		msg = withoutPackages(msg)
+	}
 	if msg != "" {
 		fmt.Fprintln(stderr, "gtl:", msg)
 	}
@@ -145,6 +148,32 @@ func takesValue(flags []cli.Flag, arg string) bool {
 
 // firstLine keeps an error to one line: libtorch errors carry C++ and Go
 // stack traces that help nobody who mistyped a flag.
+// libraryPackages are gtl's packages whose errors begin with their name
+// ("datasets: …"), as Go errors do; a user reads the message without them.
+var libraryPackages = []string{"augment", "chart", "datasets", "finetune", "loader", "metrics", "models", "npy", "onnx",
+	"strategies", "torch", "transforms", "vision", "weights"}
+
+// withoutPackages removes the package names that begin a message or one
+// of its ": "-separated parts: "--labels: datasets: labels x.csv: …" reads
+// "--labels: labels x.csv: …". A panic's message keeps them (it is a
+// report for gtl's developers).
+func withoutPackages(msg string) string {
+	for {
+		cut := false
+		for _, p := range libraryPackages {
+			if strings.HasPrefix(msg, p+": ") {
+				msg, cut = msg[len(p)+2:], true
+			}
+			if i := strings.Index(msg, ": "+p+": "); i >= 0 {
+				msg, cut = msg[:i+2]+msg[i+len(p)+4:], true
+			}
+		}
+		if !cut {
+			return msg
+		}
+	}
+}
+
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s

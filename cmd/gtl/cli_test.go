@@ -66,11 +66,11 @@ func TestCommands(t *testing.T) {
 		{name: "train fp16 on cpu", args: []string{"train", "--data", "fashion-mnist", "--model", "resnet18", "--device", "cpu", "--amp", "fp16", "--out", "x"}, code: 2, stderrRE: `^gtl: --amp fp16 needs a CUDA device .*; on the CPU use bf16\n$`},
 		{name: "compare tf32 on cpu", args: []string{"compare", "--data", "fashion-mnist", "--weights", "w.pth", "--device", "cpu", "--tf32", "--out", "x"}, code: 2, stderrRE: `^gtl: --tf32 needs a CUDA device`},
 		{name: "bench fp16 on cpu", args: []string{"bench", "--device", "cpu", "--amp", "fp16"}, code: 2, stderrRE: `fp16 needs a CUDA device`},
-		{name: "bench bad device", args: []string{"bench", "--device", "tpu"}, code: 2, stderrRE: `^gtl: --device: torch: device "tpu"`},
+		{name: "bench bad device", args: []string{"bench", "--device", "tpu"}, code: 2, stderrRE: `^gtl: --device: device "tpu"`},
 		{name: "compare missing device", args: []string{"compare", "--data", "fashion-mnist", "--device", "cuda:99", "--out", "/nonexistent/cmp"}, code: 2,
-			stderrRE: `^gtl: --device: torch: device cuda:99: [^\n]*\n$`},
+			stderrRE: `^gtl: --device: device cuda:99: [^\n]*\n$`},
 		{name: "train missing device", args: []string{"train", "--data", "fashion-mnist", "--model", "resnet18", "--device", "cuda:99", "--out", "/nonexistent/run"}, code: 2,
-			stderrRE: `^gtl: --device: torch: device cuda:99: [^\n]*\n$`},
+			stderrRE: `^gtl: --device: device cuda:99: [^\n]*\n$`},
 		{name: "bench bad batch", args: []string{"bench", "--batch", "0"}, code: 2, stderrRE: `^gtl: --batch 0: want at least 1`},
 		{name: "bench unknown model", args: []string{"bench", "--model", "resnet19", "--device", "cpu"}, code: 2, stderrRE: `resnet19`},
 	}
@@ -414,7 +414,7 @@ func TestTrainTransfer(t *testing.T) {
 	}{
 		{[]string{"--freeze", "6"}, "--freeze 6: the model has 6 stages"},
 		{[]string{"--freeze", "some"}, "--freeze some: want a number of stages or all"},
-		{[]string{"--shots", "7000"}, "--shots: datasets: 7000 images per class asked"},
+		{[]string{"--shots", "7000"}, "--shots: 7000 images per class asked"},
 		{[]string{"--classes", "3-12"}, `class 10 out of range`},
 		{[]string{"--bn-policy", "maybe"}, "--bn-policy maybe"},
 		{[]string{"--optimizer", "adam"}, "--optimizer adam: want sgd or adamw"},
@@ -424,7 +424,7 @@ func TestTrainTransfer(t *testing.T) {
 		{[]string{"--augment", "heavy"}, "--augment heavy: want none, light or strong"},
 		{[]string{"--on-bad-image", "ignore"}, "--on-bad-image ignore: want fail or skip"},
 		{[]string{"--ema", "1"}, "--ema 1: want a decay in [0, 1)"},
-		{[]string{"--device", "tpu"}, `--device: torch: device "tpu"`},
+		{[]string{"--device", "tpu"}, `--device: device "tpu"`},
 		{[]string{"--strategy", "linear"}, "--strategy linear starts from source weights"},
 		{[]string{"--strategy", "best"}, `unknown strategy "best"`},
 		{[]string{"--freeze", "2"}, "--freeze 2: without source weights (--weights or --pretrained) the frozen stages would keep their random initialisation"},
@@ -629,7 +629,7 @@ func TestTrainImageFolder(t *testing.T) {
 		{[]string{"--data", "/nonexistent"}, "--data /nonexistent: does not exist"},
 		{[]string{"--data", root, "--on-bad-image", "skip", "--no-cache"}, "--no-cache applies to frozen stages: --freeze N or all"},
 		{[]string{"--data", root, "--classes", "0-1"}, "--classes applies to fashion-mnist"},
-		{[]string{"--data", root, "--on-bad-image", "skip", "--shots", "13"}, "--shots: datasets: 13 images per class asked"},
+		{[]string{"--data", root, "--on-bad-image", "skip", "--shots", "13"}, "--shots: 13 images per class asked"},
 		{[]string{"--data", root, "--on-bad-image", "skip", "--freeze", "all"}, "--freeze all: without source weights (--weights or --pretrained)"},
 	} {
 		_, errOut, code := gtl(append([]string{"train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "x")}, tt.args...)...)

@@ -96,7 +96,7 @@ func TestLabelsCSVImbalance(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"bad rows", []string{"--labels", bad}, 2, "--labels: datasets: labels " + bad + ": 3 bad rows: row 3: nope.png: no such image; row 4: img00.png: the same image as row 2; row 5: img01.png: empty label\n"},
+		{"bad rows", []string{"--labels", bad}, 2, "--labels: labels " + bad + ": 3 bad rows: row 3: nope.png: no such image; row 4: img00.png: the same image as row 2; row 5: img01.png: empty label\n"},
 		{"no such column", []string{"--labels", labels, "--label-col", "tag"}, 2, `label_col "tag": no such column`},
 		{"sampler", []string{"--labels", labels, "--sampler", "uniform"}, 2, "--sampler uniform: want random or balanced\n"},
 		{"weights file", []string{"--labels", labels, "--class-weights", "nope.csv"}, 2, "--class-weights nope.csv: want auto, none or a CSV file"},

@@ -48,7 +48,7 @@ func TestUsageMessages(t *testing.T) {
 			"gtl: --pretrained needs --model: the architecture whose torchvision weights to use"},
 		{"global flag after the command", []string{"version", "--threads", "-2"}, "gtl: --threads -2: want at least 1"},
 		{"unknown model", []string{"models", "resnet-18"},
-			`gtl: vision: unknown architecture "resnet-18"; closest: resnet18, resnet34, resnet50 (gtl models lists all 75)`},
+			`gtl: unknown architecture "resnet-18"; closest: resnet18, resnet34, resnet50 (gtl models lists all 75)`},
 		{"data required", []string{"recommend", "--weights", file},
 			"gtl: --data is required: an image folder (DIR/<class>/<image>), or fashion-mnist for the built-in data set"},
 		{"data missing", []string{"recommend", "--weights", file, "--data", filepath.Join(dir, "clothes")},
