@@ -225,12 +225,20 @@ func readResults(dir string, g Grid, resume, force bool) (*Results, error) {
 		return nil, fmt.Errorf("strategies: %s %w (model %s, data %s, classes %v, %d px): %s, or choose another --out",
 			dir, ErrDifferentGrid, old.Grid.Model, old.Grid.Data, old.Grid.Classes, old.Grid.ImageSize, replace())
 	case !resume && len(old.Runs) > 0:
-		return nil, fmt.Errorf("strategies: %s already holds %d finished runs of this comparison (%s on %s): --resume continues them, %s, or choose another --out",
-			dir, len(old.Runs), old.Grid.Model, old.Grid.Data, replace())
+		them := "them"
+		if len(old.Runs) == 1 {
+			them = "it"
+		}
+		return nil, fmt.Errorf("strategies: %s already holds %s of this comparison (%s on %s): --resume continues %s, %s, or choose another --out",
+			dir, finishedRuns(len(old.Runs)), old.Grid.Model, old.Grid.Data, them, replace())
 	}
 	if left := outside(old.Runs, g); len(left) > 0 {
-		return nil, fmt.Errorf("strategies: %s %w: %d finished runs are not in this grid (%s; it was %s); --resume continues the same grid, or one that adds to it; use another --out, or --overwrite to discard them",
-			dir, ErrDifferentGrid, len(left), describeCells(left), old.Grid.cellsString())
+		are, them := "are", "them"
+		if len(left) == 1 {
+			are, them = "is", "it"
+		}
+		return nil, fmt.Errorf("strategies: %s %w: %s %s not in this grid (%s; it was %s); --resume continues the same grid, or one that adds to it; use another --out, or --overwrite to discard %s",
+			dir, ErrDifferentGrid, finishedRuns(len(left)), are, describeCells(left), old.Grid.cellsString(), them)
 	}
 	old.Grid = g
 	return &old, nil
@@ -617,4 +625,12 @@ func FormatAccuracy(s Stat) string {
 		return fmt.Sprintf("%.1f%% (1 seed)", 100*s.Mean)
 	}
 	return fmt.Sprintf("%.1f ± %.1f%%", 100*s.Mean, 100*s.Std)
+}
+
+// finishedRuns is "1 finished run" or "N finished runs".
+func finishedRuns(n int) string {
+	if n == 1 {
+		return "1 finished run"
+	}
+	return fmt.Sprintf("%d finished runs", n)
 }

@@ -31,7 +31,7 @@ func TestOpenResultsRefusals(t *testing.T) {
 		msg    string // "" taken
 		left   []string
 	}{
-		{name: "same grid", grid: g, msg: "strategies: DIR already holds 1 finished runs of this comparison (resnet18 on fashion-mnist): --resume continues them, " +
+		{name: "same grid", grid: g, msg: "strategies: DIR already holds 1 finished run of this comparison (resnet18 on fashion-mnist): --resume continues it, " +
 			"--overwrite replaces it (removes " + files + "), or choose another --out"},
 		{name: "same grid resumed", grid: g, resume: true, left: []string{"accuracy-vs-labels.png", "curves-5.png", "curves-all.png", "notes.txt", "report.html", "report.md", "results.csv", "results.json"}},
 		{name: "other grid", grid: other, resume: true, msg: "strategies: DIR holds results of a different comparison (model resnet18, data fashion-mnist, classes [a b], 32 px): " +

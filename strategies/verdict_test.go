@@ -103,7 +103,7 @@ func TestResumeRefusesNarrowerGrid(t *testing.T) {
 		want   string
 	}{
 		{"fewer strategies", func(g *Grid) { g.Strategies = []string{"linear"} },
-			"1 finished runs are not in this grid (scratch, 5 shots, seed 1; it was --strategies scratch,linear --shots 5,all --seeds 2)"},
+			"1 finished run is not in this grid (scratch, 5 shots, seed 1; it was --strategies scratch,linear --shots 5,all --seeds 2)"},
 		{"fewer seeds", func(g *Grid) { g.Seeds = 1 }, "(linear, 5 shots, seed 2; it was"},
 		{"other shots", func(g *Grid) { g.Shots = []int{10} }, "2 finished runs are not in this grid (scratch, 5 shots, seed 1; linear, 5 shots, seed 2;"},
 	}

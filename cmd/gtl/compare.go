@@ -24,8 +24,8 @@ func compareCommand() *cli.Command {
 		Usage: "measure transfer learning against training from scratch on your data",
 		Description: "Runs every strategy at every target size (--shots images per class) with every seed, each\n" +
 			"evaluated on the same images, and writes results.json, results.csv, report.md and report.html\n" +
-			"(with PNG plots) to --out. Each strategy gets its own budget (see gtl compare --help-strategies in\n" +
-			"the README) unless --equal-budget gives every run the steps of full fine-tuning. Results are saved\n" +
+			"(with PNG plots) to --out. Each strategy gets its own budget (the README's strategy table under\n" +
+			"gtl compare) unless --equal-budget gives every run the steps of full fine-tuning. Results are saved\n" +
 			"after every run: --resume continues an interrupted comparison.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "architecture (default: the source checkpoint's)"},

@@ -19,3 +19,16 @@ func TestWithoutPackages(t *testing.T) {
 		}
 	}
 }
+
+// TestLossCell: losses keep 4 decimals until they would push the epoch
+// table's columns apart.
+func TestLossCell(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{{0.12345, "0.1235"}, {2.5787, "2.5787"}, {9999.5, "9999.5000"}, {12383691.2375, "1.24e+07"}, {-3e5, "-3e+05"}} {
+		if got := lossCell(c.v); got != c.want {
+			t.Errorf("lossCell(%g) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}

@@ -131,7 +131,6 @@ func runEval(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	reportUnsupported(c, unsupported)
 	o, err := openPrepared(c)
 	if err != nil {
 		return err
@@ -143,6 +142,7 @@ func runEval(c *cli.Context) error {
 	} else if multi {
 		return cli.Exit(fmt.Sprintf("--weights %s is a multi-label model: gtl eval reads its images and label sets from --labels FILE.csv (with --data, the folder its paths are relative to)", c.String("weights")), 2)
 	}
+	reportUnsupported(c, unsupported)
 	labels, missing, err := matchClasses(c, o, d)
 	if err != nil {
 		return err

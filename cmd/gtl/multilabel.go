@@ -46,7 +46,7 @@ func printMultiLabelEpoch(w io.Writer, e finetune.Epoch) {
 	if e.ValMultiLabel != nil {
 		micro = e.ValMultiLabel.MicroF1
 	}
-	fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8.4f %-9.3f %-9.3f %s\n", e.Epoch, e.TrainLoss, e.ValLoss, e.ValAccuracy, micro, e.ValMacroF1,
+	fmt.Fprintf(w, "%-6d %-11s %-9s %-8.4f %-9.3f %-9.3f %s\n", e.Epoch, lossCell(e.TrainLoss), lossCell(e.ValLoss), e.ValAccuracy, micro, e.ValMacroF1,
 		e.Duration.Round(10*time.Millisecond))
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -153,7 +154,7 @@ func runTrain(c *cli.Context) error {
 			if spec.Data.MultiLabel {
 				printMultiLabelEpoch(w, e)
 			} else {
-				fmt.Fprintf(w, "%-6d %-11.4f %-9.4f %-8s %-8s %-9.3f %s\n", e.Epoch, e.TrainLoss, e.ValLoss, fmt.Sprintf("%.1f%%", 100*e.ValAccuracy),
+				fmt.Fprintf(w, "%-6d %-11s %-9s %-8s %-8s %-9.3f %s\n", e.Epoch, lossCell(e.TrainLoss), lossCell(e.ValLoss), fmt.Sprintf("%.1f%%", 100*e.ValAccuracy),
 					fmt.Sprintf("%.1f%%", 100*e.ValBalancedAccuracy), e.ValMacroF1, e.Duration.Round(10*time.Millisecond))
 			}
 			if msg := chance.Observe(e); msg != "" {
@@ -313,4 +314,14 @@ func stepFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "cudnn-benchmark", Usage: "let cuDNN time its algorithms for each input shape (CUDA only)"},
 		&cli.BoolFlag{Name: "tf32", Usage: "allow TensorFloat-32 in float32 convolutions and matrix products (CUDA, Ampere or later)"},
 	}
+}
+
+// lossCell formats a loss for the epoch table: 4 decimals, or 3
+// significant digits with an exponent once it no longer fits its column
+// (a diverging validation loss of 12383691.2375 reads 1.24e+07).
+func lossCell(v float64) string {
+	if math.Abs(v) >= 1e4 {
+		return fmt.Sprintf("%.3g", v)
+	}
+	return fmt.Sprintf("%.4f", v)
 }
