@@ -210,6 +210,14 @@ type DataSpec struct {
 	// LabelDelim separates the labels of a row (fastai's label_delim);
 	// default " " with MultiLabel, and only used with it.
 	LabelDelim string `json:"label_delim,omitempty"`
+	// CSVDelimiter separates the columns of Labels (fastai's delimiter):
+	// one character, or "tab"; default "": the one of , ; tab and | that
+	// splits the header line into the most fields, "," on a tie (see
+	// datasets.SniffDelimiter). Needs Labels.
+	CSVDelimiter string `json:"csv_delimiter,omitempty"`
+	// Suffix is appended to every image path of Labels (fastai's suff),
+	// for ids without their extension; default "": none. Needs Labels.
+	Suffix string `json:"suffix,omitempty"`
 }
 
 // ModelSpec is the model of a run: an architecture, from random
@@ -693,6 +701,9 @@ func (d DataSpec) Resolve() (DataSpec, error) {
 		d.Source = "fashion-mnist"
 	}
 	if err := d.resolveMultiLabel(); err != nil {
+		return d, err
+	}
+	if err := d.checkLabelsOnly(); err != nil {
 		return d, err
 	}
 	if d.Labels != "" {

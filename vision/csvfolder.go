@@ -1,12 +1,18 @@
 package vision
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 
 	"github.com/gtl-dev/gtl/vision/datasets"
 )
+
+// ErrOneSplit is wrapped by ListCSV's error when a labels file's
+// validation column puts every row in the same split (all training or
+// all validation).
+var ErrOneSplit = errors.New("every row in one split")
 
 // ListCSV lists the images of a labels file (see datasets.ReadCSVLabels)
 // under root, without reading them: the file's validation rows when it
@@ -32,7 +38,22 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 			}
 		}
 		if len(f.Train) == 0 || len(f.Val) == 0 {
-			return nil, fmt.Errorf("vision: labels %s: %d training and %d validation rows: want both", labels, len(f.Train), len(f.Val))
+			marks := "false (no validation rows)"
+			if l.ValidColumn == "split" {
+				marks = "train (no validation rows)"
+			}
+			if len(f.Train) == 0 {
+				marks = "true (no training rows)"
+				if l.ValidColumn == "split" {
+					marks = "valid (no training rows)"
+				}
+			}
+			n := len(f.Train) + len(f.Val)
+			all := "all " + plural(n, "row")
+			if n == 1 {
+				all = "its 1 row"
+			}
+			return nil, fmt.Errorf("vision: labels %s: %w: its %s column marks %s %s", labels, ErrOneSplit, l.ValidColumn, all, marks)
 		}
 		return f, nil
 	}
@@ -42,7 +63,7 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 	if l.Multi {
 		f.Train, f.Val = StratifyMultiLabel(items, len(l.Classes), valFrac, seed)
 		if len(f.Train) == 0 || len(f.Val) == 0 {
-			return nil, fmt.Errorf("vision: labels %s: %d rows, too few to keep %.0f%% for validation", labels, len(items), 100*valFrac)
+			return nil, fmt.Errorf("vision: labels %s: %s, too few to keep %.0f%% for validation", labels, plural(len(items), "row"), 100*valFrac)
 		}
 		return f, nil
 	}
@@ -55,7 +76,7 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 		r.Shuffle(len(its), func(i, j int) { its[i], its[j] = its[j], its[i] })
 		nv := int(float64(len(its))*valFrac + 0.5)
 		if nv == 0 || nv == len(its) {
-			return nil, fmt.Errorf("vision: labels %s: class %q has %d images, too few to keep %.0f%% for validation", labels, l.Classes[c], len(its), 100*valFrac)
+			return nil, fmt.Errorf("vision: labels %s: class %q has %s, too few to keep %.0f%% for validation", labels, l.Classes[c], plural(len(its), "image"), 100*valFrac)
 		}
 		f.Val = append(f.Val, its[:nv]...)
 		f.Train = append(f.Train, its[nv:]...)
@@ -155,4 +176,13 @@ func StratifyMultiLabel(items []datasets.Item, classes int, valFrac float64, see
 		}
 	}
 	return train, val
+}
+
+// plural writes n and the noun, in the plural unless n is 1: "1 image",
+// "3 images".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -16,10 +16,10 @@ import (
 // each class), every training image in memory, the evaluation images at
 // size (see finetune.LoadData).
 func loadTarget(c *cli.Context, size int) (*finetune.Data, error) {
-	ds, err := finetune.DataSpec{Source: c.String("data"), Classes: c.String("classes"), Val: c.Int("val"),
-		ValSplit: c.Float64("val-split"), ImageSize: size, OnBadImage: c.String("on-bad-image"),
-		Labels: c.String("labels"), FnCol: c.String("fn-col"), LabelCol: c.String("label-col"), ValidCol: c.String("valid-col"),
-		MultiLabel: c.Bool("multi-label"), LabelDelim: c.String("label-delim")}.Resolve()
+	spec := finetune.DataSpec{Source: c.String("data"), Classes: c.String("classes"), Val: c.Int("val"),
+		ValSplit: c.Float64("val-split"), ImageSize: size, OnBadImage: c.String("on-bad-image")}
+	labelsSpec(c, &spec)
+	ds, err := spec.Resolve()
 	if err != nil {
 		return nil, specError(err)
 	}

@@ -14,12 +14,12 @@ import (
 	"github.com/gtl-dev/gtl/metrics"
 	"github.com/gtl-dev/gtl/torch"
 	"github.com/gtl-dev/gtl/vision"
-	"github.com/gtl-dev/gtl/vision/datasets"
 )
 
 // runEvalMultiLabel is gtl eval of a multi-label model on the images of a
 // labels file (--labels, read as gtl train reads it, its label sets split
-// by --label-delim): by default its validation rows when it marks them,
+// by --label-delim, by default the delimiter the checkpoint was trained
+// with): by default its validation rows when it marks them,
 // else all (--split train, val or all picks). It prints mAP, micro,
 // macro and sample F1 and each class's precision, recall, F1 and AP at
 // the thresholds (see metrics.ScoreMultiLabel; --threshold tune: tuned
@@ -40,14 +40,15 @@ func runEvalMultiLabel(c *cli.Context) error {
 	if out := c.String("out"); strings.HasSuffix(strings.ToLower(out), ".csv") {
 		return cli.Exit(fmt.Sprintf("--out %s: a multi-label evaluation has no confusion matrix; give a folder", out), 2)
 	}
-	delim := c.String("label-delim")
-	if delim == "" {
-		delim = " "
+	spec := finetune.DataSpec{Source: c.String("data")}
+	labelsSpec(c, &spec)
+	spec.MultiLabel = true
+	if !c.IsSet("label-delim") {
+		spec.LabelDelim = trainedLabelDelim(c.String("weights"))
 	}
-	l, err := datasets.ReadCSVLabels(c.String("labels"), c.String("data"), datasets.CSVOptions{FnCol: c.String("fn-col"),
-		LabelCol: c.String("label-col"), ValidCol: c.String("valid-col"), LabelDelim: delim})
+	l, err := spec.ReadLabels()
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return specError(err)
 	}
 	split := c.String("split")
 	if split == "" {
@@ -170,6 +171,23 @@ func runEvalMultiLabel(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "%s on %s\n", o.Model.Arch, rep["data"])
 	printMultiLabel(c.App.Writer, ml, loss)
 	return nil
+}
+
+// trainedLabelDelim is the label delimiter a gtl checkpoint's run was
+// trained with (label_delim in its JSON's train entry), or " " (fastai's
+// default) when it records none.
+func trainedLabelDelim(weights string) string {
+	if weights == "" {
+		return " "
+	}
+	m, err := vision.ReadMeta(weights)
+	if err != nil || m == nil { // a bad JSON is reported when the model opens
+		return " "
+	}
+	if d, ok := m.Train["label_delim"].(string); ok && d != "" {
+		return d
+	}
+	return " "
 }
 
 // multiLabelJSON is a multi-label evaluation as JSON values (an AP of a

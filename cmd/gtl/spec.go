@@ -24,7 +24,7 @@ var specFlags = map[string]string{
 	"Train.LRFind": "lr", "Train.LRFind.Start": "start-lr", "Train.LRFind.End": "end-lr", "Train.LRFind.Iters": "num-it", "Train.LRFind.Suggest": "suggest", "Train.Patience": "patience", "Train.Monitor": "monitor", "Train.MinDelta": "min-delta", "TensorBoard": "tensorboard",
 	"Train.ClassWeights": "class-weights", "Train.Sampler": "sampler", "Train.Threshold": "threshold",
 	"Data.Labels": "labels", "Data.FnCol": "fn-col", "Data.LabelCol": "label-col", "Data.ValidCol": "valid-col",
-	"Data.MultiLabel": "multi-label", "Data.LabelDelim": "label-delim",
+	"Data.MultiLabel": "multi-label", "Data.LabelDelim": "label-delim", "Data.CSVDelimiter": "csv-delimiter", "Data.Suffix": "suffix",
 	"Device": "device", "Seed": "seed", "Out": "out", "Resume": "resume", "Overwrite": "overwrite",
 	"SaveEvery": "save-every", "CheckpointEvery": "checkpoint-every",
 }

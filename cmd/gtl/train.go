@@ -255,6 +255,7 @@ func trainSpec(c *cli.Context) (finetune.RunSpec, error) {
 		SaveEvery: c.Int("save-every"), CheckpointEvery: c.Int("checkpoint-every"),
 	}
 	s.Train.LRFind, s.TensorBoard = lrFind, c.String("tensorboard")
+	s.Data.CSVDelimiter, s.Data.Suffix = c.String("csv-delimiter"), c.String("suffix")
 	s.Train.Patience, s.Train.MinDelta = c.Int("patience"), c.Float64("min-delta")
 	if s.Train.Patience != 0 || c.IsSet("monitor") {
 		s.Train.Monitor = c.String("monitor")

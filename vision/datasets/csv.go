@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // CSVOptions name the columns of a labels file, as fastai's
@@ -31,7 +33,90 @@ type CSVOptions struct {
 	// LabelDelim separates the labels of a multi-label row (e.g. " " or
 	// ";"); default "": one label per row.
 	LabelDelim string
+	// Delimiter separates the file's columns (fastai's delimiter, passed
+	// to pandas' read_csv): one character; `\t` and "tab" name a tab.
+	// Default "": sniffed from the header line (see SniffDelimiter).
+	Delimiter string
+	// Suffix is appended to every image path (fastai's suff), for files
+	// whose ids lack the extension: "images/0001" with ".jpg". Default
+	// "": none.
+	Suffix string
 }
+
+// ErrOneColumn is wrapped by ReadCSVLabels' error when the header splits
+// into one column, so that a column past the first cannot be found: the
+// file is most likely separated by another character than the one used.
+var ErrOneColumn = errors.New("the header has 1 column")
+
+// SuffixHint is ReadCSVLabels' error when rows name images that do not
+// exist but would with an image extension appended (see
+// CSVOptions.Suffix). Err is the whole error.
+type SuffixHint struct {
+	Ext   string // e.g. ".jpg"
+	N, Of int    // N of the Of missing images exist with Ext appended
+	Err   error
+}
+
+func (e *SuffixHint) Error() string { return e.Err.Error() }
+func (e *SuffixHint) Unwrap() error { return e.Err }
+
+// sniffed are the delimiters SniffDelimiter tries, in order of preference.
+var sniffed = []rune{',', ';', '\t', '|'}
+
+// SniffDelimiter returns the delimiter among , ; tab and | that splits a
+// header line into the most fields, quoting as CSV quotes; "," on a tie
+// or when none splits it. (A rule of ours, simpler than Python's
+// csv.Sniffer: the header of a labels file names its columns and holds no
+// free text.)
+func SniffDelimiter(header string) rune {
+	best, most := ',', 0
+	for _, d := range sniffed {
+		r := csv.NewReader(strings.NewReader(header))
+		r.Comma, r.LazyQuotes = d, true
+		rec, err := r.Read()
+		if err == nil && len(rec) > most {
+			best, most = d, len(rec)
+		}
+	}
+	return best
+}
+
+// ParseDelimiter reads CSVOptions.Delimiter: "" (sniff: 0), one character
+// other than a quote or a line break, or `\t` or "tab" for a tab.
+func ParseDelimiter(s string) (rune, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case `\t`, "tab", "TAB":
+		return '\t', nil
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if n != len(s) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
+		return 0, fmt.Errorf("delimiter %q: want one character (not a quote or a line break), or tab", s)
+	}
+	return r, nil
+}
+
+// delimName is a delimiter as messages show it.
+func delimName(d rune) string {
+	if d == '\t' {
+		return "tab"
+	}
+	return fmt.Sprintf("%q", d)
+}
+
+// plural writes n and the noun, in the plural unless n is 1: "1 column",
+// "3 columns".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// imageExts are the extensions a missing image is looked for with, for
+// SuffixHint.
+var imageExts = []string{".jpg", ".png", ".jpeg"}
 
 // CSVLabels is a labels file read: its rows in file order, each with its
 // image path (joined to the data folder), its labels, and whether it is a
@@ -45,16 +130,26 @@ type CSVLabels struct {
 	Rows []int
 	// Multi is set when the rows were read as label sets (LabelDelim).
 	Multi bool
+	// ValidColumn is the header name of the column Valid comes from
+	// ("is_valid", "split"); "" when Valid is nil.
+	ValidColumn string
+	// Delimiter is the column separator used (CSVOptions.Delimiter, or
+	// the one sniffed).
+	Delimiter rune
 }
 
 // maxListed is how many bad rows an error lists.
 const maxListed = 5
 
 // ReadCSVLabels reads a labels file (see CSVOptions); the first row is the
-// header. Paths are relative to root (absolute paths are taken as they
-// are). Rows naming an image that does not exist, a path given before,
-// or no label are refused together: the error counts them and lists the
-// first few with their row numbers. Blank rows are skipped.
+// header, its columns separated by o.Delimiter or the delimiter sniffed
+// from it (SniffDelimiter). Paths, with o.Suffix appended, are relative to
+// root (absolute paths are taken as they are). Rows naming an image that
+// does not exist, a path given before, or no label are refused together:
+// the error counts them and lists the first few with their row numbers;
+// when missing images exist with an image extension appended, it is a
+// *SuffixHint. A header of one column where a later column is wanted
+// gives an error wrapping ErrOneColumn. Blank rows are skipped.
 func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	if o.FnCol == "" {
 		o.FnCol = "0"
@@ -65,12 +160,28 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	if o.ValidCol == "" {
 		o.ValidCol = "is_valid"
 	}
+	delim, err := ParseDelimiter(o.Delimiter)
+	if err != nil {
+		return nil, fmt.Errorf("datasets: labels %s: %w", path, err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: labels: %w", err)
 	}
 	defer f.Close()
+	sniff := delim == 0
+	if sniff {
+		line, err := bufio.NewReader(f).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("datasets: labels %s: %w", path, err)
+		}
+		delim = SniffDelimiter(strings.TrimPrefix(line, "\ufeff"))
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("datasets: labels %s: %w", path, err)
+		}
+	}
 	r := csv.NewReader(f)
+	r.Comma = delim
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -88,16 +199,29 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 				return i, nil
 			}
 		}
-		if i, err := strconv.Atoi(name); err == nil && i >= 0 {
-			if i < len(header) {
-				return i, nil
+		i, err := strconv.Atoi(name)
+		index := err == nil && i >= 0
+		if index && i < len(header) {
+			return i, nil
+		}
+		if !required {
+			return -1, nil
+		}
+		what := fmt.Sprintf("%s %q", flag, name)
+		if index {
+			what = fmt.Sprintf("%s %d", flag, i)
+		}
+		if len(header) == 1 {
+			how := "when split at " + delimName(delim)
+			if sniff {
+				how = "(none of , ; tab or | splits it)"
 			}
-			return -1, fmt.Errorf("datasets: labels %s: %s %d: the header has %d columns", path, flag, i, len(header))
+			return -1, fmt.Errorf("datasets: labels %s: %s: %w %s: %q", path, what, ErrOneColumn, how, clip(header[0], 80))
 		}
-		if required {
-			return -1, fmt.Errorf("datasets: labels %s: %s %q: no such column (header: %s)", path, flag, name, strings.Join(header, ","))
+		if index {
+			return -1, fmt.Errorf("datasets: labels %s: %s: the header has %s", path, what, plural(len(header), "column"))
 		}
-		return -1, nil
+		return -1, fmt.Errorf("datasets: labels %s: %s: no such column (header: %s)", path, what, strings.Join(header, string(delim)))
 	}
 	fn, err := col("fn_col", o.FnCol, true)
 	if err != nil {
@@ -117,11 +241,12 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	if fn == lc {
 		return nil, fmt.Errorf("datasets: labels %s: fn_col and label_col are the same column (%d)", path, fn)
 	}
-	out := &CSVLabels{Multi: o.LabelDelim != ""}
+	out := &CSVLabels{Multi: o.LabelDelim != "", Delimiter: delim}
 	if vc >= 0 {
-		out.Valid = []bool{}
+		out.Valid, out.ValidColumn = []bool{}, strings.TrimSpace(header[vc])
 	}
 	var bad []string
+	var missing []string // the paths of missing images, without the suffix
 	nBad := 0
 	reject := func(row int, format string, args ...any) {
 		nBad++
@@ -154,10 +279,12 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 			reject(row, "no image path")
 			continue
 		}
-		p := name
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(root, p)
+		base := name
+		if !filepath.IsAbs(base) {
+			base = filepath.Join(root, base)
 		}
+		name += o.Suffix
+		p := base + o.Suffix
 		key := filepath.Clean(p)
 		if first, ok := seen[key]; ok {
 			reject(row, "%s: the same image as row %d", name, first)
@@ -180,6 +307,7 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 		}
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
 			reject(row, "%s: no such image", name)
+			missing = append(missing, base)
 			continue
 		}
 		valid := false
@@ -213,7 +341,18 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 		if nBad > len(bad) {
 			more = fmt.Sprintf("; and %d more", nBad-len(bad))
 		}
-		return nil, fmt.Errorf("datasets: labels %s: %d bad rows: %s%s", path, nBad, strings.Join(bad, "; "), more)
+		err := fmt.Errorf("datasets: labels %s: %s: %s%s", path, plural(nBad, "bad row"), strings.Join(bad, "; "), more)
+		if ext, n := suffixOf(missing, o.Suffix); n > 0 {
+			all := fmt.Sprintf("%d of the %d missing images exist", n, len(missing))
+			switch {
+			case n == 1 && len(missing) == 1:
+				all = "the missing image exists"
+			case n == len(missing):
+				all = fmt.Sprintf("all %d missing images exist", n)
+			}
+			return nil, &SuffixHint{Ext: ext, N: n, Of: len(missing), Err: fmt.Errorf("%w; %s with %s appended", err, all, ext)}
+		}
+		return nil, err
 	}
 	if len(out.Paths) == 0 {
 		return nil, fmt.Errorf("datasets: labels %s: no image rows", path)
@@ -223,6 +362,39 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 	}
 	sort.Strings(out.Classes)
 	return out, nil
+}
+
+// suffixOf returns the image extension (of imageExts, other than the
+// suffix already used) with which the most of the missing paths exist,
+// and how many; 0 when none does.
+func suffixOf(missing []string, used string) (ext string, n int) {
+	for _, e := range imageExts {
+		if e == used {
+			continue
+		}
+		k := 0
+		for _, p := range missing {
+			if st, err := os.Stat(p + e); err == nil && !st.IsDir() {
+				k++
+			}
+		}
+		if k > n {
+			ext, n = e, k
+		}
+	}
+	return ext, n
+}
+
+// clip shortens s to at most n bytes (at a rune boundary), marking the cut
+// with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Items returns the rows as items numbered by Classes: a multi-label file's
