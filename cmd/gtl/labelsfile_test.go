@@ -61,7 +61,7 @@ func TestLabelsFileRefusals(t *testing.T) {
 		msg  string
 	}{
 		{"ids without extension", append(train, "--labels", f["semi.csv"]),
-			"--labels: datasets: labels " + f["semi.csv"] + ": 40 bad rows: row 2: img00: no such image; row 3: img01: no such image; row 4: img02: no such image; row 5: img03: no such image; row 6: img04: no such image; and 35 more; all 40 missing images exist with .png appended: --suffix .png appends it\n"},
+			"--labels: labels " + f["semi.csv"] + ": 40 bad rows: row 2: img00: no such image; row 3: img01: no such image; row 4: img02: no such image; row 5: img03: no such image; row 6: img04: no such image; and 35 more; all 40 missing images exist with .png appended: --suffix .png appends it\n"},
 		{"colons", append(train, "--labels", f["colon.csv"]),
 			`label_col 1: the header has 1 column (none of , ; tab or | splits it): "id:tag"; --csv-delimiter names the file's separator` + "\n"},
 		{"wrong delimiter", append(train, "--labels", f["semi.csv"], "--suffix", ".png", "--csv-delimiter", ","),
