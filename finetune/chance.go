@@ -25,15 +25,19 @@ type ChanceWatch struct {
 }
 
 // AtChance reports whether an epoch looks like a model that has learnt
-// nothing on classes classes: its training loss within 10% of ln(classes),
-// and its validation accuracy (when measured) within three standard errors
-// of chance on valImages images (or two points, when that is more).
+// nothing on classes classes: its training loss within 10% of ln(classes)
+// (uniform predictions), or its validation images all predicted as one
+// class (a balanced accuracy of exactly 1/classes: a collapsed model,
+// whatever its loss); and its validation accuracy (when measured) within
+// three standard errors of chance on valImages images (or two points, when
+// that is more).
 func AtChance(e Epoch, classes, valImages int) bool {
 	if classes < 2 {
 		return false
 	}
 	uniform := math.Log(float64(classes))
-	if math.IsNaN(e.TrainLoss) || math.Abs(e.TrainLoss-uniform) > 0.1*uniform {
+	collapsed := valImages > 0 && math.Abs(e.ValBalancedAccuracy-1/float64(classes)) < 1e-9
+	if !collapsed && (math.IsNaN(e.TrainLoss) || math.Abs(e.TrainLoss-uniform) > 0.1*uniform) {
 		return false
 	}
 	if math.IsNaN(e.ValAccuracy) || valImages <= 0 {
@@ -62,6 +66,9 @@ func (w *ChanceWatch) Observe(e Epoch) string {
 	acc := ""
 	if !math.IsNaN(e.ValAccuracy) {
 		acc = fmt.Sprintf(", val accuracy %.1f%% (chance %.1f%%)", 100*e.ValAccuracy, 100/float64(w.Classes))
+		if w.ValImages > 0 && math.Abs(e.ValBalancedAccuracy-1/float64(w.Classes)) < 1e-9 {
+			acc += ", every validation image predicted as one class"
+		}
 	}
 	return fmt.Sprintf("after %d epochs the model is still at chance (train loss %.3f, ln %d = %.3f%s); usual causes: "+
 		"a learning rate too high or too low (--lr), labels that do not match the images, every stage frozen with too few steps for the new head, "+

@@ -24,6 +24,9 @@ func TestAtChance(t *testing.T) {
 		{"loss blown up", Epoch{TrainLoss: 40, ValAccuracy: 0.1}, 10, 1000, false},
 		{"no validation", Epoch{TrainLoss: math.Log(2), ValAccuracy: nan}, 2, 0, true},
 		{"nan loss", Epoch{TrainLoss: nan, ValAccuracy: 0.1}, 10, 1000, false},
+		{"one class predicted, loss far from uniform", Epoch{TrainLoss: 2.58, ValAccuracy: 1.0 / 3, ValBalancedAccuracy: 1.0 / 3}, 3, 60, true},
+		{"one class predicted, but above chance", Epoch{TrainLoss: 2.58, ValAccuracy: 0.6, ValBalancedAccuracy: 1.0 / 3}, 3, 600, false},
+		{"two classes predicted, loss far from uniform", Epoch{TrainLoss: 2.58, ValAccuracy: 1.0 / 3, ValBalancedAccuracy: 0.35}, 3, 60, false},
 		{"one class", Epoch{TrainLoss: 0, ValAccuracy: 1}, 1, 10, false},
 	}
 	for _, tt := range tests {
