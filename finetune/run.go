@@ -464,6 +464,9 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 			return nil, err
 		}
 	}
+	if found != nil && rank0 && env.Hooks.OnLRFind != nil {
+		env.Hooks.OnLRFind(found)
+	}
 	tr.Hooks = runHooks(ctx, m, s, env, w, out, nFrozen, data, prefix, unfreezeAt)
 	stopper := newEarlyStopper(t)
 	if stopper != nil {
