@@ -33,8 +33,8 @@ type Mark struct {
 }
 
 // Sweep draws c to path as a PNG. The x axis is logarithmic, labelled at
-// powers of ten (every other one or more over a wide range, and at 2 and
-// 5 times them over two decades or less) so that labels never crowd. The
+// powers of ten (every k-th over more than ten decades, and at 2 and 5
+// times them over 2.5 decades or less) so that labels never crowd. The
 // legend sits inside the plot area, in the first corner of upper-left,
 // upper-right, lower-left and lower-right that no point of the curve or
 // mark falls in; when none is free, the y axis grows at the top to make
@@ -217,9 +217,9 @@ func legendCorner(p *plot.Plot, data draw.Canvas, leg plot.Legend, pts, marks []
 }
 
 // sweepTicks labels a log axis at powers of ten, every k-th so that at most
-// ten are labelled (the others ticked without a label); over two decades
-// or less also at 2 and 5 times them. Labels of a few characters ("1e-07")
-// then stay apart down to charts about 320 pixels wide.
+// ten are labelled (the others ticked without a label), and over 2.5
+// decades or less also at 2 and 5 times them (ticked without a label over
+// up to 4 decades): labels at least 0.3 decade apart.
 type sweepTicks struct{}
 
 // Ticks implements plot.Ticker.
@@ -238,7 +238,7 @@ func (sweepTicks) Ticks(lo, hi float64) []plot.Tick {
 				continue
 			}
 			t := plot.Tick{Value: v}
-			if m == 1 && math.Mod(e-first, every) == 0 || m != 1 && decades <= 2 {
+			if m == 1 && math.Mod(e-first, every) == 0 || m != 1 && decades <= 2.5 {
 				t.Label = strconv.FormatFloat(v, 'g', 6, 64)
 			} else if m != 1 && decades > 4 {
 				continue
