@@ -134,8 +134,9 @@ func TestLRRecorder(t *testing.T) {
 	}
 }
 
-// TestLRFindThenTrain: a run with the LR finder trains exactly as a run
-// given the found rate by hand — the finder restores the weights, the
+// TestLRFindThenTrain: a run with the LR finder hands its result to
+// OnLRFind before OnStart, and trains exactly as a run given the found
+// rate by hand — the finder restores the weights, the
 // batch-norm statistics and the random state, and its optimiser is not the
 // run's — while the sweep itself did train (its losses change).
 func TestLRFindThenTrain(t *testing.T) {
@@ -171,8 +172,13 @@ func TestLRFindThenTrain(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			var events []string // the hooks' order
+			var told *LRFindResult
+			hooks := RunHooks{OnLRFind: func(r *LRFindResult) { events, told = append(events, "lr find"), r },
+				OnStart: func(RunStart) { events = append(events, "start") }}
 			run := func(s RunSpec) (*RunResult, map[string][]float64) {
-				res, err := Run(context.Background(), s, RunEnv{Data: NewData(train, val, 16), KeepModel: true})
+				events = nil
+				res, err := Run(context.Background(), s, RunEnv{Data: NewData(train, val, 16), KeepModel: true, Hooks: hooks})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -181,6 +187,10 @@ func TestLRFindThenTrain(t *testing.T) {
 				return res, w
 			}
 			a, wa := run(spec)
+			// The result reaches the caller before training starts.
+			if !slices.Equal(events, []string{"lr find", "start"}) || told != a.LRFind {
+				t.Errorf("hooks called %v, OnLRFind given %p, want [lr find start] and the run's result %p", events, told, a.LRFind)
+			}
 			if tc.train.Freeze == "all" && !a.Config.CachedFeatures || tc.train.Freeze == "2" && (a.Config.FrozenCache == nil || !a.Config.FrozenCache.Used) {
 				t.Errorf("data path: cached features %v, frozen cache %+v", a.Config.CachedFeatures, a.Config.FrozenCache)
 			}
@@ -199,6 +209,9 @@ func TestLRFindThenTrain(t *testing.T) {
 			byHand := spec
 			byHand.Train.LRFind, byHand.Train.LR = nil, f.LR
 			_, wb := run(byHand)
+			if !slices.Equal(events, []string{"start"}) {
+				t.Errorf("without the finder: hooks called %v, want [start]", events)
+			}
 			var diff []string
 			for k := range wa {
 				if !slices.Equal(wa[k], wb[k]) {
@@ -222,8 +235,10 @@ func TestLRFindResume(t *testing.T) {
 	train, val := randomImages(16, 16, 5), randomImages(6, 16, 6)
 	spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Seed: 4,
 		Train: TrainSpec{Epochs: 3, Batch: 8, LRFind: &LRFindSpec{Start: 1e-4, End: 10, Iters: 10}}}
+	var told *LRFindResult
 	run := func(ctx context.Context, s RunSpec) (*RunResult, map[string][]float64) {
-		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true})
+		told = nil
+		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true, Hooks: RunHooks{OnLRFind: func(r *LRFindResult) { told = r }}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,9 +260,63 @@ func TestLRFindResume(t *testing.T) {
 	if resumed.Spec.Train.LR != whole.Spec.Train.LR || resumed.LRFind == nil || len(resumed.LRFind.LRs) != 0 || len(resumed.Result.Epochs) != 2 {
 		t.Fatalf("resumed: lr %g, finder %+v, %d epochs", resumed.Spec.Train.LR, resumed.LRFind, len(resumed.Result.Epochs))
 	}
+	// The resumed run tells its caller the rate it continues with.
+	if told == nil || told.LR != whole.Spec.Train.LR || len(told.LRs) != 0 {
+		t.Errorf("resumed run's OnLRFind: %+v, want the first part's rate %g without a curve", told, whole.Spec.Train.LR)
+	}
 	for k := range ww {
 		if !slices.Equal(ww[k], wr[k]) {
 			t.Fatalf("resumed run's %s differs from the uninterrupted run's", k)
 		}
+	}
+}
+
+// TestLRFindWarnings: a sweep shorter than MinReliableSteps, and one whose
+// smoothed loss is lowest at its last step, carry one warning each, naming
+// the field to change. The last step's rate is Start·(End/Start)^((n-1)/
+// Iters): 1e-7·10^7.2 = 1.58 for the tenth of 10, 1e-7·10^7.92 = 8.32 for
+// the hundredth of 100.
+func TestLRFindWarnings(t *testing.T) {
+	curve := func(n int, f func(i int) float64) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = f(i)
+		}
+		return out
+	}
+	falling := func(i int) float64 { return 3 - 0.01*float64(i) }
+	valley := func(i int) float64 { return 3 - 0.02*float64(i) + 0.0004*float64(i*i) } // lowest at 25
+	for _, tc := range []struct {
+		name     string
+		iters    int
+		smoothed []float64
+		diverged bool
+		want     []string
+	}{
+		{"ten steps, still falling", 10, curve(10, falling), false, []string{
+			"finetune: Train.LRFind.Iters 10: too few steps for a reliable suggestion; give 20 or more (fastai's default: 100)",
+			"finetune: the loss still fell at the end of the sweep (its minimum is at the last step, rate 1.58); raise Train.LRFind.End 10"}},
+		{"diverged after 15 steps", 100, append(curve(14, falling), 20), true, []string{
+			"finetune: the loss diverged after 15 of 100 steps: too few steps for a reliable suggestion; lower Train.LRFind.End 10"}},
+		{"a valley", 100, curve(100, valley), false, nil},
+		{"still falling", 100, curve(100, falling), false, []string{
+			"finetune: the loss still fell at the end of the sweep (its minimum is at the last step, rate 8.32); raise Train.LRFind.End 10"}},
+		{"falling, then diverged at the last step", 30, append(curve(29, falling), 50), true, nil},
+		{"twenty steps, minimum before the last", 20, append(curve(19, falling), 2.9), false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := LRFindSpec{Start: 1e-7, End: 10, Iters: tc.iters, Suggest: "valley"}
+			r := &LRFindResult{Spec: spec, Smoothed: tc.smoothed, Diverged: tc.diverged}
+			for i := range tc.smoothed {
+				r.LRs = append(r.LRs, spec.rate(i))
+			}
+			var got []string
+			for _, w := range lrFindWarnings(r) {
+				got = append(got, w.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("warnings\n%q\nwant\n%q", got, tc.want)
+			}
+		})
 	}
 }
