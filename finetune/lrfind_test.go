@@ -236,9 +236,15 @@ func TestLRFindResume(t *testing.T) {
 	spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Seed: 4,
 		Train: TrainSpec{Epochs: 3, Batch: 8, LRFind: &LRFindSpec{Start: 1e-4, End: 10, Iters: 10}}}
 	var told *LRFindResult
-	run := func(ctx context.Context, s RunSpec) (*RunResult, map[string][]float64) {
+	run := func(ctx context.Context, s RunSpec, onEpoch func()) (*RunResult, map[string][]float64) {
 		told = nil
-		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true, Hooks: RunHooks{OnLRFind: func(r *LRFindResult) { told = r }}})
+		hooks := RunHooks{OnLRFind: func(r *LRFindResult) { told = r }, OnEpochEnd: func(Epoch) error {
+			if onEpoch != nil {
+				onEpoch()
+			}
+			return nil
+		}}
+		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true, Hooks: hooks})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,17 +252,17 @@ func TestLRFindResume(t *testing.T) {
 		_ = torch.Do(func() error { w = snapshot(res.Model); res.Model.Close(); return nil })
 		return res, w
 	}
-	whole, ww := run(context.Background(), spec)
+	whole, ww := run(context.Background(), spec, nil)
 	s := spec
 	s.Out = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // stops after the first epoch
-	first, _ := run(ctx, s)
+	defer cancel()
+	first, _ := run(ctx, s, cancel) // stops after the first epoch
 	if !first.Stopped || len(first.Result.Epochs) != 1 || first.Spec.Train.LR != whole.Spec.Train.LR {
 		t.Fatalf("interrupted run: stopped %v, %d epochs, lr %g (whole run %g)", first.Stopped, len(first.Result.Epochs), first.Spec.Train.LR, whole.Spec.Train.LR)
 	}
 	s.Resume = true
-	resumed, wr := run(context.Background(), s)
+	resumed, wr := run(context.Background(), s, nil)
 	if resumed.Spec.Train.LR != whole.Spec.Train.LR || resumed.LRFind == nil || len(resumed.LRFind.LRs) != 0 || len(resumed.Result.Epochs) != 2 {
 		t.Fatalf("resumed: lr %g, finder %+v, %d epochs", resumed.Spec.Train.LR, resumed.LRFind, len(resumed.Result.Epochs))
 	}
