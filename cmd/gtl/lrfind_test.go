@@ -37,6 +37,11 @@ func TestLRFindFlags(t *testing.T) {
 			}
 		})
 	}
+	// The sweep runs in one process: refused before any worker starts.
+	if out, errOut, code := gtl(append(append([]string{}, base...), "--lr", "find", "--nproc-per-node", "2")...); code != 2 || out != "" ||
+		errOut != "gtl: --lr find runs in one process, not with --nproc-per-node 2: find the rate with gtl lr-find, then give it with --lr\n" {
+		t.Errorf("--lr find --nproc-per-node 2: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--num-it", "2"); code != 2 || errOut != "gtl: --num-it 2: want at least 6 steps (fastai's minimum)\n" {
 		t.Errorf("lr-find --num-it 2: %d %q", code, errOut)
 	}
@@ -73,6 +78,11 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 	if m == nil || !strings.Contains(out, "lr finder: ") || !strings.Contains(out, "  steep ") || !strings.Contains(out, "  minimum ") {
 		t.Fatalf("lr-find output:\n%s", out)
 	}
+	// Ten steps: too few for a reliable suggestion, one warning line on
+	// stderr naming the flag.
+	if !strings.Contains(errOut, "gtl: warning: lr finder: --num-it 10: too few steps for a reliable suggestion; give 20 or more (fastai's default: 100)\n") {
+		t.Errorf("lr-find stderr %q: want the too-few-steps warning", errOut)
+	}
 	csv, _ := os.ReadFile(filepath.Join(find, "lr-find.csv"))
 	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); lines[0] != "lr,loss,smoothed_loss" || len(lines) < 8 || len(lines) > 11 {
 		t.Errorf("lr-find.csv:\n%s", csv)
@@ -103,6 +113,12 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 	// The same data, model and seed: the same sweep as gtl lr-find's.
 	if fmt.Sprint(conf.LR) != m[1] || conf.Result.LR != conf.LR {
 		t.Errorf("config.json lr %v, lr_find_result %v; gtl lr-find suggested %s", conf.LR, conf.Result.LR, m[1])
+	}
+	// The finder's block comes as soon as the sweep is done: before the
+	// stage table and the epoch table.
+	if i, j := strings.Index(out, "lr finder: 10 steps from 1e-07 to 10"), strings.Index(out, "#   stage"); i < 0 || j < i || !strings.Contains(out[i:j], "  valley ") ||
+		!strings.Contains(out[i:j], "plot: "+filepath.Join(run, "lr-find.png")+"\n") || !strings.Contains(errOut, "--num-it 10: too few steps") {
+		t.Errorf("train: the lr finder's block is not before the stage table:\n%s\nstderr:\n%s", out, errOut)
 	}
 	// Nothing beats the first epoch by 100: stopped after epoch 2.
 	if !regexp.MustCompile(`(?m)^stopped early after epoch 2 \(no val_loss improvement > 100 for 1 epoch\); the final model is epoch 1's \(val_loss \d\.\d+\)$`).MatchString(out) ||
