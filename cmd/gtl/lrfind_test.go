@@ -42,6 +42,10 @@ func TestLRFindFlags(t *testing.T) {
 		errOut != "gtl: --lr find runs in one process, not with --nproc-per-node 2: find the rate with gtl lr-find, then give it with --lr\n" {
 		t.Errorf("--lr find --nproc-per-node 2: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// lr-find reads the images as gtl train does: it takes the image flags.
+	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--max-pixels", "-1"); code != 2 || errOut != "gtl: --max-pixels -1: want at least 1, or 0 for no limit\n" {
+		t.Errorf("lr-find --max-pixels -1: %d %q", code, errOut)
+	}
 	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--num-it", "2"); code != 2 || errOut != "gtl: --num-it 2: want at least 6 steps (fastai's minimum)\n" {
 		t.Errorf("lr-find --num-it 2: %d %q", code, errOut)
 	}
