@@ -205,7 +205,7 @@ func (r *lrRecorder) finish() (*LRFindResult, error) {
 	res := r.res
 	lrs, losses := SuggestionCurve(res.LRs, res.Smoothed, r.spec.Iters)
 	if len(lrs) == 0 {
-		return nil, fmt.Errorf("finetune: lr finder: the loss diverged after %d of %d steps, too early for a suggestion (fastai leaves out the first num_it/10 and the last 5 points): lower the start rate", len(res.LRs), r.spec.Iters)
+		return nil, FieldErrorf("Train.LRFind.Start", "lr finder: the loss diverged after %d of %d steps, too early for a suggestion (fastai leaves out the first num_it/10 and the last 5 points): lower {Train.LRFind.Start} %g or {Train.LRFind.End} %g", len(res.LRs), r.spec.Iters, r.spec.Start, r.spec.End)
 	}
 	for _, m := range SuggestMethods {
 		s, err := SuggestLR(m, lrs, losses)

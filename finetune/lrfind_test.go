@@ -312,6 +312,17 @@ func TestLRFindWarnings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := LRFindSpec{Start: 1e-7, End: 10, Iters: tc.iters, Suggest: "valley"}
+			if tc.name == "diverged after 15 steps" { // long enough for a suggestion; 3 steps are not
+				r := newLRRecorder(LRFindSpec{Start: 1e-3, End: 1, Iters: 10, Suggest: "valley"})
+				for _, l := range []float64{1, 1, 10} {
+					r.observe(0, l)
+				}
+				_, err := r.finish()
+				const want = "finetune: lr finder: the loss diverged after 3 of 10 steps, too early for a suggestion (fastai leaves out the first num_it/10 and the last 5 points): lower Train.LRFind.Start 0.001 or Train.LRFind.End 1"
+				if err == nil || err.Error() != want {
+					t.Errorf("3 of 10 steps: %v, want %s", err, want)
+				}
+			}
 			r := &LRFindResult{Spec: spec, Smoothed: tc.smoothed, Diverged: tc.diverged}
 			for i := range tc.smoothed {
 				r.LRs = append(r.LRs, spec.rate(i))

@@ -109,7 +109,7 @@ func runLRFind(c *cli.Context) error {
 		return specError(err)
 	}
 	printLRFind(c.App.Writer, r, c.String("out"))
-	printLRFindWarnings(c.App.ErrWriter, r)
+	printLRFindWarnings(c.App.ErrWriter, "", r.Warnings)
 	return nil
 }
 
@@ -120,15 +120,19 @@ func runLRFind(c *cli.Context) error {
 func lrFindHook(c *cli.Context, w io.Writer, dir string) func(*finetune.LRFindResult) {
 	return func(r *finetune.LRFindResult) {
 		printLRFind(w, r, dir)
-		printLRFindWarnings(c.App.ErrWriter, r)
+		printLRFindWarnings(c.App.ErrWriter, "", r.Warnings)
 	}
 }
 
-// printLRFindWarnings writes each of the sweep's warnings as one line,
-// its fields named as flags.
-func printLRFindWarnings(w io.Writer, r *finetune.LRFindResult) {
-	for _, fe := range r.Warnings {
-		fmt.Fprintln(w, "gtl: warning: lr finder: "+specError(fe).Error())
+// printLRFindWarnings writes each of a sweep's warnings as one line, its
+// fields named as flags, after "gtl: warning: " and what (a comparison's
+// run, "" for the only one).
+func printLRFindWarnings(w io.Writer, what string, ws []*finetune.FieldError) {
+	if what != "" {
+		what += ": "
+	}
+	for _, fe := range ws {
+		fmt.Fprintln(w, "gtl: warning: "+what+"lr finder: "+specError(fe).Error())
 	}
 }
 

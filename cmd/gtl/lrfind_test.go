@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -140,5 +141,50 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestCompareLRFind: gtl compare --lr find records the rate each run
+// trained at, the finder's, as results.csv's lr and results.json's
+// config.lr, the finder's rate in the last column, lr_found, and says on
+// stderr, naming the run, that ten steps are too few.
+func TestCompareLRFind(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source")
+	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
+		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
+		t.Fatalf("source: %s", errOut)
+	}
+	out := filepath.Join(dir, "cmp")
+	stdout, errOut, code := gtl("--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear",
+		"--shots", "10", "--seeds", "1", "--classes", "5-6", "--val", "10", "--lr", "find", "--num-it", "10", "--out", out)
+	if code != 0 {
+		t.Fatalf("compare: %d %s", code, errOut)
+	}
+	if first, _, _ := strings.Cut(errOut, "\n"); first != "gtl: warning: linear, 10 shots, seed 1: lr finder: --num-it 10: too few steps for a reliable suggestion; give 20 or more (fastai's default: 100)" {
+		t.Errorf("compare stderr %q", errOut)
+	}
+	var res struct {
+		Runs []struct {
+			LRFound float64 `json:"lr_found"`
+			Config  struct {
+				LR float64 `json:"lr"`
+			} `json:"config"`
+		} `json:"runs"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil || len(res.Runs) != 1 {
+		t.Fatalf("results.json: %v %s", err, b)
+	}
+	found := res.Runs[0].LRFound
+	if !(found > 0) || res.Runs[0].Config.LR != found || !strings.Contains(stdout, fmt.Sprintf(", lr found %.3g", found)) {
+		t.Errorf("results.json lr_found %g, config.lr %g; output:\n%s", found, res.Runs[0].Config.LR, stdout)
+	}
+	csv, _ := os.ReadFile(filepath.Join(out, "results.csv"))
+	rows := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	h, row := strings.Split(rows[0], ","), strings.Split(rows[len(rows)-1], ",")
+	want := strconv.FormatFloat(found, 'g', -1, 64)
+	if len(rows) != 2 || h[6] != "lr" || h[len(h)-1] != "lr_found" || len(row) != len(h) || row[6] != want || row[len(row)-1] != want {
+		t.Errorf("results.csv, want lr and lr_found %s:\n%s", want, csv)
 	}
 }
