@@ -307,6 +307,10 @@ func SuggestLR(method string, lrs, losses []float64) (Suggestion, error) {
 	return Suggestion{}, fmt.Errorf("finetune: suggest %s: want valley, steep or minimum", method)
 }
 
+// errLRFindDist refuses the LR finder in a data-parallel run (RunEnv.Dist):
+// the sweep runs in one process.
+var errLRFindDist = FieldErrorf("Train.LRFind", "{Train.LRFind} (the LR finder) runs in one process: find the rate without a process group, then give it as {Train.LR}")
+
 // lrFinder is a Trainer's pending sweep: set, Trainer.run sweeps instead
 // of training and leaves the result here.
 type lrFinder struct {
@@ -323,7 +327,7 @@ type lrFinder struct {
 // as if the sweep had not happened.
 func (t *Trainer) sweep(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource) (*Result, error) {
 	if t.Dist != nil {
-		return nil, FieldErrorf("Train.LRFind", "{Train.LRFind} runs in one process: find the rate without a process group, then give it as {Train.LR}")
+		return nil, errLRFindDist
 	}
 	f := t.finder
 	rec := newLRRecorder(f.spec)

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"slices"
@@ -335,5 +336,20 @@ func TestLRFindWarnings(t *testing.T) {
 				t.Errorf("warnings\n%q\nwant\n%q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLRFindDistRefused: a data-parallel run (RunEnv.Dist) refuses the LR
+// finder before it opens the model (OnOpen is never called; the group is
+// never used).
+func TestLRFindDistRefused(t *testing.T) {
+	spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Device: "cpu", Train: TrainSpec{LRFind: &LRFindSpec{}}}
+	opened := false
+	env := RunEnv{Dist: &torch.Group{}, Data: NewData(randomImages(4, 16, 1), randomImages(2, 16, 2), 16), Hooks: RunHooks{OnOpen: func(*vision.Opened) { opened = true }}}
+	_, err := Run(context.Background(), spec, env)
+	const want = "finetune: Train.LRFind (the LR finder) runs in one process: find the rate without a process group, then give it as Train.LR"
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "Train.LRFind" || err.Error() != want || opened {
+		t.Errorf("Run: %v (model opened: %v), want %s before the model opens", err, opened, want)
 	}
 }

@@ -176,6 +176,9 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if env.Dist != nil && s.Train.LRFind != nil { // before any data is read
+		return nil, errLRFindDist
+	}
 	aug, err := s.augmentation()
 	if err != nil {
 		return nil, err
