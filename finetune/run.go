@@ -176,7 +176,7 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if env.Dist != nil && s.Train.LRFind != nil { // before any data is read
+	if env.Dist != nil && s.Train.LRFind != nil { // before any image is read
 		return nil, errLRFindDist
 	}
 	aug, err := s.augmentation()
