@@ -35,6 +35,19 @@ func newLegend() plot.Legend {
 // data area, so that no legend covers data; their data areas are aligned.
 // It writes the PNG to path atomically.
 func drawFigure(path string, w, h int, title string, plots []*plot.Plot, legends []plot.Legend) error {
+	c, dc := figureCanvas(w, h, title)
+	for i, l := range figureLayout(dc, plots, legends) {
+		plots[i].Draw(l.plot)
+		if i < len(legends) {
+			legends[i].Draw(l.legend)
+		}
+	}
+	return writePNG(path, c)
+}
+
+// figureCanvas returns a white w×h-pixel image with title drawn at its
+// top, and the area below the title for the plots.
+func figureCanvas(w, h int, title string) (*vgimg.Canvas, draw.Canvas) {
 	c := vgimg.NewWith(
 		vgimg.UseWH(vg.Length(w)*vg.Inch/dpi, vg.Length(h)*vg.Inch/dpi),
 		vgimg.UseDPI(dpi),
@@ -49,13 +62,11 @@ func drawFigure(path string, w, h int, title string, plots []*plot.Plot, legends
 		dc.FillText(sty, vg.Point{X: dc.Center().X, Y: dc.Max.Y + descent}, title)
 		dc.Max.Y -= sty.Rectangle(title).Size().Y + vg.Points(8)
 	}
+	return c, dc
+}
 
-	for i, l := range figureLayout(dc, plots, legends) {
-		plots[i].Draw(l.plot)
-		if i < len(legends) {
-			legends[i].Draw(l.legend)
-		}
-	}
+// writePNG encodes c and writes it to path atomically.
+func writePNG(path string, c *vgimg.Canvas) error {
 	var buf bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
 		return fmt.Errorf("encode png: %w", err)

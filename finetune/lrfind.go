@@ -103,6 +103,45 @@ type LRFindResult struct {
 	// one of Spec.Suggest, the rate the run trains at.
 	Suggestions []Suggestion `json:"suggestions"`
 	LR          float64      `json:"lr"`
+	// Warnings say why the suggestion may not be reliable (see
+	// lrFindWarnings): a sweep shorter than MinReliableSteps, or one whose
+	// smoothed loss was still falling at its last step. The library never
+	// prints them; gtl writes each as one line on stderr. Their messages
+	// name the spec's fields ({Train.LRFind.Iters}, see FieldError.Render).
+	Warnings []*FieldError `json:"-"`
+}
+
+// MinReliableSteps is the shortest sweep whose suggestion the LR finder
+// does not warn about: below it, the curve the suggestions see (without
+// the first num_it/10 and the last 5 points, as fastai's lr_find) has
+// fewer than 13 points, too few to tell a valley from the noise of single
+// batches. fastai itself does not warn; its default sweep is 100 steps.
+const MinReliableSteps = 20
+
+// lrFindWarnings are the warnings of a finished sweep (see
+// LRFindResult.Warnings).
+func lrFindWarnings(r *LRFindResult) []*FieldError {
+	var out []*FieldError
+	n := len(r.LRs)
+	switch {
+	case n == 0:
+		return nil
+	case n < MinReliableSteps && r.Spec.Iters < MinReliableSteps:
+		out = append(out, FieldErrorf("Train.LRFind.Iters", "{Train.LRFind.Iters} %d: too few steps for a reliable suggestion; give %d or more (fastai's default: 100)", r.Spec.Iters, MinReliableSteps))
+	case n < MinReliableSteps:
+		out = append(out, FieldErrorf("Train.LRFind.End", "the loss diverged after %d of %d steps: too few steps for a reliable suggestion; lower {Train.LRFind.End} %g", n, r.Spec.Iters, r.Spec.End))
+	}
+	last, lowest := r.Smoothed[n-1], true
+	for _, s := range r.Smoothed[:n-1] {
+		if !(last < s) {
+			lowest = false
+			break
+		}
+	}
+	if !r.Diverged && lowest && n > 1 {
+		out = append(out, FieldErrorf("Train.LRFind.End", "the loss still fell at the end of the sweep (its minimum is at the last step, rate %.3g); raise {Train.LRFind.End} %g", r.LRs[n-1], r.Spec.End))
+	}
+	return out
 }
 
 // Suggestion is one method's suggested rate, and the point of the curve
@@ -166,7 +205,7 @@ func (r *lrRecorder) finish() (*LRFindResult, error) {
 	res := r.res
 	lrs, losses := SuggestionCurve(res.LRs, res.Smoothed, r.spec.Iters)
 	if len(lrs) == 0 {
-		return nil, fmt.Errorf("finetune: lr finder: the loss diverged after %d of %d steps, too early for a suggestion (fastai leaves out the first num_it/10 and the last 5 points): lower the start rate", len(res.LRs), r.spec.Iters)
+		return nil, FieldErrorf("Train.LRFind.Start", "lr finder: the loss diverged after %d of %d steps, too early for a suggestion (fastai leaves out the first num_it/10 and the last 5 points): lower {Train.LRFind.Start} %g or {Train.LRFind.End} %g", len(res.LRs), r.spec.Iters, r.spec.Start, r.spec.End)
 	}
 	for _, m := range SuggestMethods {
 		s, err := SuggestLR(m, lrs, losses)
@@ -178,6 +217,7 @@ func (r *lrRecorder) finish() (*LRFindResult, error) {
 			res.LR = s.LR
 		}
 	}
+	res.Warnings = lrFindWarnings(&res)
 	return &res, nil
 }
 
@@ -267,6 +307,10 @@ func SuggestLR(method string, lrs, losses []float64) (Suggestion, error) {
 	return Suggestion{}, fmt.Errorf("finetune: suggest %s: want valley, steep or minimum", method)
 }
 
+// errLRFindDist refuses the LR finder in a data-parallel run (RunEnv.Dist):
+// the sweep runs in one process.
+var errLRFindDist = FieldErrorf("Train.LRFind", "{Train.LRFind} (the LR finder) runs in one process: find the rate without a process group, then give it as {Train.LR}")
+
 // lrFinder is a Trainer's pending sweep: set, Trainer.run sweeps instead
 // of training and leaves the result here.
 type lrFinder struct {
@@ -283,7 +327,7 @@ type lrFinder struct {
 // as if the sweep had not happened.
 func (t *Trainer) sweep(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.Optimizer, []Group, error), nTrain int, train trainSource) (*Result, error) {
 	if t.Dist != nil {
-		return nil, FieldErrorf("Train.LRFind", "{Train.LRFind} runs in one process: find the rate without a process group, then give it as {Train.LR}")
+		return nil, errLRFindDist
 	}
 	f := t.finder
 	rec := newLRRecorder(f.spec)
@@ -434,6 +478,17 @@ type LRFindSummary struct {
 	Diverged    bool         `json:"diverged"`
 }
 
+// StepsString says how far the sweep went over which range: "100 steps
+// from 1e-07 to 10", or "37 of 100 steps from 1e-07 to 10" when it
+// stopped early.
+func (r *LRFindResult) StepsString() string {
+	n := strconv.Itoa(len(r.LRs))
+	if len(r.LRs) < r.Spec.Iters {
+		n += " of " + strconv.Itoa(r.Spec.Iters)
+	}
+	return fmt.Sprintf("%s steps from %g to %g", n, r.Spec.Start, r.Spec.End)
+}
+
 // Summary returns what config.json records of r (nil for nil).
 func (r *LRFindResult) Summary() *LRFindSummary {
 	if r == nil {
@@ -539,7 +594,7 @@ func PlotLRFind(path string, r *LRFindResult) error {
 		}
 		marks = append(marks, chart.Mark{Name: name, X: s.PointLR, Y: s.PointLoss})
 	}
-	title := fmt.Sprintf("LR finder: %d steps from %.3g", len(r.LRs), r.Spec.Start)
+	title := "LR finder: " + r.StepsString()
 	if r.Diverged {
 		title += ", stopped at divergence"
 	}

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"slices"
@@ -134,8 +135,9 @@ func TestLRRecorder(t *testing.T) {
 	}
 }
 
-// TestLRFindThenTrain: a run with the LR finder trains exactly as a run
-// given the found rate by hand — the finder restores the weights, the
+// TestLRFindThenTrain: a run with the LR finder hands its result to
+// OnLRFind before OnStart, and trains exactly as a run given the found
+// rate by hand — the finder restores the weights, the
 // batch-norm statistics and the random state, and its optimiser is not the
 // run's — while the sweep itself did train (its losses change).
 func TestLRFindThenTrain(t *testing.T) {
@@ -171,8 +173,13 @@ func TestLRFindThenTrain(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			var events []string // the hooks' order
+			var told *LRFindResult
+			hooks := RunHooks{OnLRFind: func(r *LRFindResult) { events, told = append(events, "lr find"), r },
+				OnStart: func(RunStart) { events = append(events, "start") }}
 			run := func(s RunSpec) (*RunResult, map[string][]float64) {
-				res, err := Run(context.Background(), s, RunEnv{Data: NewData(train, val, 16), KeepModel: true})
+				events = nil
+				res, err := Run(context.Background(), s, RunEnv{Data: NewData(train, val, 16), KeepModel: true, Hooks: hooks})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -181,6 +188,10 @@ func TestLRFindThenTrain(t *testing.T) {
 				return res, w
 			}
 			a, wa := run(spec)
+			// The result reaches the caller before training starts.
+			if !slices.Equal(events, []string{"lr find", "start"}) || told != a.LRFind {
+				t.Errorf("hooks called %v, OnLRFind given %p, want [lr find start] and the run's result %p", events, told, a.LRFind)
+			}
 			if tc.train.Freeze == "all" && !a.Config.CachedFeatures || tc.train.Freeze == "2" && (a.Config.FrozenCache == nil || !a.Config.FrozenCache.Used) {
 				t.Errorf("data path: cached features %v, frozen cache %+v", a.Config.CachedFeatures, a.Config.FrozenCache)
 			}
@@ -199,6 +210,9 @@ func TestLRFindThenTrain(t *testing.T) {
 			byHand := spec
 			byHand.Train.LRFind, byHand.Train.LR = nil, f.LR
 			_, wb := run(byHand)
+			if !slices.Equal(events, []string{"start"}) {
+				t.Errorf("without the finder: hooks called %v, want [start]", events)
+			}
 			var diff []string
 			for k := range wa {
 				if !slices.Equal(wa[k], wb[k]) {
@@ -222,8 +236,16 @@ func TestLRFindResume(t *testing.T) {
 	train, val := randomImages(16, 16, 5), randomImages(6, 16, 6)
 	spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Seed: 4,
 		Train: TrainSpec{Epochs: 3, Batch: 8, LRFind: &LRFindSpec{Start: 1e-4, End: 10, Iters: 10}}}
-	run := func(ctx context.Context, s RunSpec) (*RunResult, map[string][]float64) {
-		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true})
+	var told *LRFindResult
+	run := func(ctx context.Context, s RunSpec, onEpoch func()) (*RunResult, map[string][]float64) {
+		told = nil
+		hooks := RunHooks{OnLRFind: func(r *LRFindResult) { told = r }, OnEpochEnd: func(Epoch) error {
+			if onEpoch != nil {
+				onEpoch()
+			}
+			return nil
+		}}
+		res, err := Run(ctx, s, RunEnv{Data: NewData(train, val, 16), KeepModel: true, Hooks: hooks})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,23 +253,103 @@ func TestLRFindResume(t *testing.T) {
 		_ = torch.Do(func() error { w = snapshot(res.Model); res.Model.Close(); return nil })
 		return res, w
 	}
-	whole, ww := run(context.Background(), spec)
+	whole, ww := run(context.Background(), spec, nil)
 	s := spec
 	s.Out = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // stops after the first epoch
-	first, _ := run(ctx, s)
+	defer cancel()
+	first, _ := run(ctx, s, cancel) // stops after the first epoch
 	if !first.Stopped || len(first.Result.Epochs) != 1 || first.Spec.Train.LR != whole.Spec.Train.LR {
 		t.Fatalf("interrupted run: stopped %v, %d epochs, lr %g (whole run %g)", first.Stopped, len(first.Result.Epochs), first.Spec.Train.LR, whole.Spec.Train.LR)
 	}
 	s.Resume = true
-	resumed, wr := run(context.Background(), s)
+	resumed, wr := run(context.Background(), s, nil)
 	if resumed.Spec.Train.LR != whole.Spec.Train.LR || resumed.LRFind == nil || len(resumed.LRFind.LRs) != 0 || len(resumed.Result.Epochs) != 2 {
 		t.Fatalf("resumed: lr %g, finder %+v, %d epochs", resumed.Spec.Train.LR, resumed.LRFind, len(resumed.Result.Epochs))
+	}
+	// The resumed run tells its caller the rate it continues with.
+	if told == nil || told.LR != whole.Spec.Train.LR || len(told.LRs) != 0 {
+		t.Errorf("resumed run's OnLRFind: %+v, want the first part's rate %g without a curve", told, whole.Spec.Train.LR)
 	}
 	for k := range ww {
 		if !slices.Equal(ww[k], wr[k]) {
 			t.Fatalf("resumed run's %s differs from the uninterrupted run's", k)
 		}
+	}
+}
+
+// TestLRFindWarnings: a sweep shorter than MinReliableSteps, and one whose
+// smoothed loss is lowest at its last step, carry one warning each, naming
+// the field to change. The last step's rate is Start·(End/Start)^((n-1)/
+// Iters): 1e-7·10^7.2 = 1.58 for the tenth of 10, 1e-7·10^7.92 = 8.32 for
+// the hundredth of 100.
+func TestLRFindWarnings(t *testing.T) {
+	curve := func(n int, f func(i int) float64) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = f(i)
+		}
+		return out
+	}
+	falling := func(i int) float64 { return 3 - 0.01*float64(i) }
+	valley := func(i int) float64 { return 3 - 0.02*float64(i) + 0.0004*float64(i*i) } // lowest at 25
+	for _, tc := range []struct {
+		name     string
+		iters    int
+		smoothed []float64
+		diverged bool
+		want     []string
+	}{
+		{"ten steps, still falling", 10, curve(10, falling), false, []string{
+			"finetune: Train.LRFind.Iters 10: too few steps for a reliable suggestion; give 20 or more (fastai's default: 100)",
+			"finetune: the loss still fell at the end of the sweep (its minimum is at the last step, rate 1.58); raise Train.LRFind.End 10"}},
+		{"diverged after 15 steps", 100, append(curve(14, falling), 20), true, []string{
+			"finetune: the loss diverged after 15 of 100 steps: too few steps for a reliable suggestion; lower Train.LRFind.End 10"}},
+		{"a valley", 100, curve(100, valley), false, nil},
+		{"still falling", 100, curve(100, falling), false, []string{
+			"finetune: the loss still fell at the end of the sweep (its minimum is at the last step, rate 8.32); raise Train.LRFind.End 10"}},
+		{"falling, then diverged at the last step", 30, append(curve(29, falling), 50), true, nil},
+		{"twenty steps, minimum before the last", 20, append(curve(19, falling), 2.9), false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := LRFindSpec{Start: 1e-7, End: 10, Iters: tc.iters, Suggest: "valley"}
+			if tc.name == "diverged after 15 steps" { // long enough for a suggestion; 3 steps are not
+				r := newLRRecorder(LRFindSpec{Start: 1e-3, End: 1, Iters: 10, Suggest: "valley"})
+				for _, l := range []float64{1, 1, 10} {
+					r.observe(0, l)
+				}
+				_, err := r.finish()
+				const want = "finetune: lr finder: the loss diverged after 3 of 10 steps, too early for a suggestion (fastai leaves out the first num_it/10 and the last 5 points): lower Train.LRFind.Start 0.001 or Train.LRFind.End 1"
+				if err == nil || err.Error() != want {
+					t.Errorf("3 of 10 steps: %v, want %s", err, want)
+				}
+			}
+			r := &LRFindResult{Spec: spec, Smoothed: tc.smoothed, Diverged: tc.diverged}
+			for i := range tc.smoothed {
+				r.LRs = append(r.LRs, spec.rate(i))
+			}
+			var got []string
+			for _, w := range lrFindWarnings(r) {
+				got = append(got, w.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("warnings\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLRFindDistRefused: a data-parallel run (RunEnv.Dist) refuses the LR
+// finder before it opens the model (OnOpen is never called; the group is
+// never used).
+func TestLRFindDistRefused(t *testing.T) {
+	spec := RunSpec{Model: ModelSpec{Arch: "resnet18"}, Data: DataSpec{ImageSize: 16}, Device: "cpu", Train: TrainSpec{LRFind: &LRFindSpec{}}}
+	opened := false
+	env := RunEnv{Dist: &torch.Group{}, Data: NewData(randomImages(4, 16, 1), randomImages(2, 16, 2), 16), Hooks: RunHooks{OnOpen: func(*vision.Opened) { opened = true }}}
+	_, err := Run(context.Background(), spec, env)
+	const want = "finetune: Train.LRFind (the LR finder) runs in one process: find the rate without a process group, then give it as Train.LR"
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "Train.LRFind" || err.Error() != want || opened {
+		t.Errorf("Run: %v (model opened: %v), want %s before the model opens", err, opened, want)
 	}
 }

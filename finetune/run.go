@@ -176,6 +176,9 @@ func Run(ctx context.Context, spec RunSpec, env RunEnv) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if env.Dist != nil && s.Train.LRFind != nil { // before any image is read
+		return nil, errLRFindDist
+	}
 	aug, err := s.augmentation()
 	if err != nil {
 		return nil, err
@@ -463,6 +466,9 @@ func Fit(ctx context.Context, m *vision.Model, loaded string, data *Data, s RunS
 		if err := writeLRFind(s.Out, found); err != nil {
 			return nil, err
 		}
+	}
+	if found != nil && rank0 && env.Hooks.OnLRFind != nil {
+		env.Hooks.OnLRFind(found)
 	}
 	tr.Hooks = runHooks(ctx, m, s, env, w, out, nFrozen, data, prefix, unfreezeAt)
 	stopper := newEarlyStopper(t)

@@ -391,6 +391,11 @@ type RunHooks struct {
 	OnEpochEnd func(Epoch) error
 	// OnUnfreeze reports a stage unfrozen by UnfreezeAt (0-based index).
 	OnUnfreeze func(stage int, name string)
+	// OnLRFind receives the LR finder's result (Train.LRFind) once the
+	// sweep is done and its files are written, before OnStart; a resumed
+	// run passes the rate its first part found, without a curve (LRs
+	// empty). Not called by FindLR, which returns the result.
+	OnLRFind func(*LRFindResult)
 }
 
 // RunStart is what OnStart learns: the model, the loop's plan, and the

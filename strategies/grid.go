@@ -324,23 +324,38 @@ func (r *Results) Save(dir string) error {
 	return npy.WriteFileAtomic(filepath.Join(dir, "results.csv"), []byte(r.CSV()))
 }
 
-// CSV returns one line per run of the grid. With early stopping
+// CSV returns one line per run of the grid. lr is the head's rate the run
+// trained at (the LR finder's with Plan.LRFind), and lr_found, the last
+// column, the LR finder's rate (empty without it). With early stopping
 // (Plan.Patience) best_epoch is the epoch whose weights the final model
 // holds and stopped_epoch the one training stopped after (0: every epoch
 // ran); both are empty without it.
 func (r *Results) CSV() string {
 	var sb strings.Builder
-	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec,final_balanced_accuracy,final_macro_f1,best_epoch,stopped_epoch\n")
+	sb.WriteString("strategy,shots,seed,train_images,epochs,steps,lr,final_accuracy,best_accuracy,epochs_to_95,seconds_to_95,seconds,images_per_sec,final_balanced_accuracy,final_macro_f1,best_epoch,stopped_epoch,lr_found\n")
 	for _, rec := range r.inGrid() {
 		early := ","
 		if es := rec.EarlyStop; es != nil {
 			early = fmt.Sprintf("%d,%d", es.BestEpoch, es.StoppedEpoch)
 		}
-		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f,%.4f,%.4f,%s\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
-			rec.TrainImages, rec.Plan.Epochs, rec.Plan.Steps, rec.Plan.LR, rec.FinalAccuracy, rec.BestAccuracy, rec.EpochsTo95,
-			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec, rec.FinalBalancedAccuracy, rec.FinalMacroF1, early)
+		found := ""
+		if rec.LRFound > 0 {
+			found = strconv.FormatFloat(rec.LRFound, 'g', -1, 64)
+		}
+		fmt.Fprintf(&sb, "%s,%s,%d,%d,%d,%d,%g,%.4f,%.4f,%d,%.2f,%.2f,%.1f,%.4f,%.4f,%s,%s\n", rec.Strategy, ShotsLabel(rec.Shots), rec.Seed,
+			rec.TrainImages, rec.Plan.Epochs, rec.Plan.Steps, rec.TrainedLR(), rec.FinalAccuracy, rec.BestAccuracy, rec.EpochsTo95,
+			rec.SecondsTo95, rec.Seconds, rec.ImagesPerSec, rec.FinalBalancedAccuracy, rec.FinalMacroF1, early, found)
 	}
 	return sb.String()
+}
+
+// TrainedLR is the head's rate the run trained at: the LR finder's
+// (LRFound) when the plan had one, else the plan's.
+func (rec Record) TrainedLR() float64 {
+	if rec.LRFound > 0 {
+		return rec.LRFound
+	}
+	return rec.Plan.LR
 }
 
 // inGrid returns the records of the grid's cells, in the grid's order.
@@ -354,8 +369,11 @@ func (r *Results) inGrid() []Record {
 	return out
 }
 
-// Add records a finished run, replacing an older record of its cell.
+// Add records a finished run, replacing an older record of its cell. Its
+// plan's rate (results.json's config.lr) becomes the one the run trained
+// at (Record.TrainedLR).
 func (r *Results) Add(rec Record) {
+	rec.Plan.LR = rec.TrainedLR()
 	r.Runs = slices.DeleteFunc(r.Runs, func(o Record) bool { return o.Cell == rec.Cell })
 	r.Runs = append(r.Runs, rec)
 }

@@ -90,6 +90,9 @@ type Outcome struct {
 	// run trained at (Plan.LRFind). Unset without them.
 	EarlyStop *finetune.EarlyStop `json:"early_stopping,omitempty"`
 	LRFound   float64             `json:"lr_found,omitempty"`
+	// LRFindWarnings are the LR finder's warnings about its suggestion
+	// (finetune.LRFindResult.Warnings), for the caller to show; not saved.
+	LRFindWarnings []*finetune.FieldError `json:"-"`
 
 	// FinalBalancedAccuracy (mean recall over the classes) and
 	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
@@ -149,7 +152,7 @@ func (j Job) Run() (*Outcome, error) {
 		out.FinalAccuracy = res.Report.Top1 // the final model is the best epoch's
 	}
 	if res.LRFind != nil {
-		out.LRFound = res.LRFind.LR
+		out.LRFound, out.LRFindWarnings = res.LRFind.LR, res.LRFind.Warnings
 	}
 	return out, nil
 }

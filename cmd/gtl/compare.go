@@ -242,6 +242,7 @@ func runCompare(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "  %-10s %4s shots seed %d: %s%5.1f%% (best %5.1f%%; %s %5.1f%%, macro F1 %.3f) in %5.1fs, %d epochs%s\n", cell.Strategy,
 			strategies.ShotsLabel(cell.Shots), cell.Seed, metric, 100*o.FinalAccuracy, 100*o.BestAccuracy, balanced, 100*o.FinalBalancedAccuracy, o.FinalMacroF1, o.Seconds, p.Epochs, runExtras(o))
+		printLRFindWarnings(c.App.ErrWriter, cell.String(), o.LRFindWarnings)
 	}
 	bar.finish()
 	if err := strategies.WriteReport(out, res); err != nil {

@@ -12,7 +12,7 @@ import (
 
 // imageCommands are the commands that read image files: they take the
 // image flags.
-var imageCommands = []string{"train", "eval", "predict", "embed", "compare", "recommend"}
+var imageCommands = []string{"train", "lr-find", "eval", "predict", "embed", "compare", "recommend"}
 
 // imageFlags are how image files are decoded.
 func imageFlags() []cli.Flag {

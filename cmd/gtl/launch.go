@@ -78,6 +78,9 @@ func launch(c *cli.Context, n int) error {
 	if n < 1 {
 		return cli.Exit(fmt.Sprintf("--nproc-per-node %d: want at least 1", n), 2)
 	}
+	if err := refuseLRFindLaunch(c); err != nil {
+		return err
+	}
 	port := c.Int("master-port")
 	if port == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -109,20 +109,53 @@ func runLRFind(c *cli.Context) error {
 		return specError(err)
 	}
 	printLRFind(c.App.Writer, r, c.String("out"))
+	printLRFindWarnings(c.App.ErrWriter, "", r.Warnings)
+	return nil
+}
+
+// lrFindHook prints the LR finder's result as soon as the sweep is done
+// (finetune.RunHooks.OnLRFind), before the epoch table: an interrupted run
+// has said which rate it trains at. A resumed run says which found rate
+// it continues with.
+func lrFindHook(c *cli.Context, w io.Writer, dir string) func(*finetune.LRFindResult) {
+	return func(r *finetune.LRFindResult) {
+		printLRFind(w, r, dir)
+		printLRFindWarnings(c.App.ErrWriter, "", r.Warnings)
+	}
+}
+
+// printLRFindWarnings writes each of a sweep's warnings as one line, its
+// fields named as flags, after "gtl: warning: " and what (a comparison's
+// run, "" for the only one).
+func printLRFindWarnings(w io.Writer, what string, ws []*finetune.FieldError) {
+	if what != "" {
+		what += ": "
+	}
+	for _, fe := range ws {
+		fmt.Fprintln(w, "gtl: warning: "+what+"lr finder: "+specError(fe).Error())
+	}
+}
+
+// refuseLRFindLaunch refuses --lr find with --nproc-per-node before any
+// worker starts: the sweep runs in one process.
+func refuseLRFindLaunch(c *cli.Context) error {
+	if strings.TrimSpace(c.String("lr")) == "find" {
+		return cli.Exit(fmt.Sprintf("--lr find runs in one process, not with --nproc-per-node %d: find the rate with gtl lr-find, then give it with --lr", c.Int("nproc-per-node")), 2)
+	}
 	return nil
 }
 
 // printLRFind writes the sweep's suggestions, the one used first.
 func printLRFind(w io.Writer, r *finetune.LRFindResult, dir string) {
 	if len(r.LRs) == 0 { // a resumed run: the sweep of its first part
-		fmt.Fprintf(w, "lr finder: the rate found when the run started, %s (%s)\n", strconv.FormatFloat(r.LR, 'g', -1, 64), r.Spec.Suggest)
+		fmt.Fprintf(w, "lr finder: continuing at the rate found when the run started, %s (%s)\n", strconv.FormatFloat(r.LR, 'g', -1, 64), r.Spec.Suggest)
 		return
 	}
 	how := "ran all steps"
 	if r.Diverged {
 		how = "stopped when the smoothed loss passed 4x its minimum"
 	}
-	fmt.Fprintf(w, "lr finder: %d steps from %g to %g (%s)\n", len(r.LRs), r.Spec.Start, r.Spec.End, how)
+	fmt.Fprintf(w, "lr finder: %s (%s)\n", r.StepsString(), how)
 	for _, s := range r.Suggestions {
 		used := ""
 		if s.Method == r.Spec.Suggest {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,15 @@ func TestLRFindFlags(t *testing.T) {
 				t.Errorf("exit %d, stderr %q, want 2 and %s", code, errOut, tc.re)
 			}
 		})
+	}
+	// The sweep runs in one process: refused before any worker starts.
+	if out, errOut, code := gtl(append(append([]string{}, base...), "--lr", "find", "--nproc-per-node", "2")...); code != 2 || out != "" ||
+		errOut != "gtl: --lr find runs in one process, not with --nproc-per-node 2: find the rate with gtl lr-find, then give it with --lr\n" {
+		t.Errorf("--lr find --nproc-per-node 2: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// lr-find reads the images as gtl train does: it takes the image flags.
+	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--max-pixels", "-1"); code != 2 || errOut != "gtl: --max-pixels -1: want at least 1, or 0 for no limit\n" {
+		t.Errorf("lr-find --max-pixels -1: %d %q", code, errOut)
 	}
 	if _, errOut, code := gtl("lr-find", "--data", "fashion-mnist", "--model", "resnet18", "--num-it", "2"); code != 2 || errOut != "gtl: --num-it 2: want at least 6 steps (fastai's minimum)\n" {
 		t.Errorf("lr-find --num-it 2: %d %q", code, errOut)
@@ -73,6 +83,11 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 	if m == nil || !strings.Contains(out, "lr finder: ") || !strings.Contains(out, "  steep ") || !strings.Contains(out, "  minimum ") {
 		t.Fatalf("lr-find output:\n%s", out)
 	}
+	// Ten steps: too few for a reliable suggestion, one warning line on
+	// stderr naming the flag.
+	if !strings.Contains(errOut, "gtl: warning: lr finder: --num-it 10: too few steps for a reliable suggestion; give 20 or more (fastai's default: 100)\n") {
+		t.Errorf("lr-find stderr %q: want the too-few-steps warning", errOut)
+	}
 	csv, _ := os.ReadFile(filepath.Join(find, "lr-find.csv"))
 	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); lines[0] != "lr,loss,smoothed_loss" || len(lines) < 8 || len(lines) > 11 {
 		t.Errorf("lr-find.csv:\n%s", csv)
@@ -104,6 +119,12 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 	if fmt.Sprint(conf.LR) != m[1] || conf.Result.LR != conf.LR {
 		t.Errorf("config.json lr %v, lr_find_result %v; gtl lr-find suggested %s", conf.LR, conf.Result.LR, m[1])
 	}
+	// The finder's block comes as soon as the sweep is done: before the
+	// stage table and the epoch table.
+	if i, j := strings.Index(out, "lr finder: 10 steps from 1e-07 to 10"), strings.Index(out, "#   stage"); i < 0 || j < i || !strings.Contains(out[i:j], "  valley ") ||
+		!strings.Contains(out[i:j], "plot: "+filepath.Join(run, "lr-find.png")+"\n") || !strings.Contains(errOut, "--num-it 10: too few steps") {
+		t.Errorf("train: the lr finder's block is not before the stage table:\n%s\nstderr:\n%s", out, errOut)
+	}
 	// Nothing beats the first epoch by 100: stopped after epoch 2.
 	if !regexp.MustCompile(`(?m)^stopped early after epoch 2 \(no val_loss improvement > 100 for 1 epoch\); the final model is epoch 1's \(val_loss \d\.\d+\)$`).MatchString(out) ||
 		!strings.Contains(out, "  valley ") || conf.ES.Best != 1 || conf.ES.Stopped != 2 {
@@ -120,5 +141,50 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestCompareLRFind: gtl compare --lr find records the rate each run
+// trained at, the finder's, as results.csv's lr and results.json's
+// config.lr, the finder's rate in the last column, lr_found, and says on
+// stderr, naming the run, that ten steps are too few.
+func TestCompareLRFind(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source")
+	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
+		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
+		t.Fatalf("source: %s", errOut)
+	}
+	out := filepath.Join(dir, "cmp")
+	stdout, errOut, code := gtl("--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear",
+		"--shots", "10", "--seeds", "1", "--classes", "5-6", "--val", "10", "--lr", "find", "--num-it", "10", "--out", out)
+	if code != 0 {
+		t.Fatalf("compare: %d %s", code, errOut)
+	}
+	if first, _, _ := strings.Cut(errOut, "\n"); first != "gtl: warning: linear, 10 shots, seed 1: lr finder: --num-it 10: too few steps for a reliable suggestion; give 20 or more (fastai's default: 100)" {
+		t.Errorf("compare stderr %q", errOut)
+	}
+	var res struct {
+		Runs []struct {
+			LRFound float64 `json:"lr_found"`
+			Config  struct {
+				LR float64 `json:"lr"`
+			} `json:"config"`
+		} `json:"runs"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil || len(res.Runs) != 1 {
+		t.Fatalf("results.json: %v %s", err, b)
+	}
+	found := res.Runs[0].LRFound
+	if !(found > 0) || res.Runs[0].Config.LR != found || !strings.Contains(stdout, fmt.Sprintf(", lr found %.3g", found)) {
+		t.Errorf("results.json lr_found %g, config.lr %g; output:\n%s", found, res.Runs[0].Config.LR, stdout)
+	}
+	csv, _ := os.ReadFile(filepath.Join(out, "results.csv"))
+	rows := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	h, row := strings.Split(rows[0], ","), strings.Split(rows[len(rows)-1], ",")
+	want := strconv.FormatFloat(found, 'g', -1, 64)
+	if len(rows) != 2 || h[6] != "lr" || h[len(h)-1] != "lr_found" || len(row) != len(h) || row[6] != want || row[len(row)-1] != want {
+		t.Errorf("results.csv, want lr and lr_found %s:\n%s", want, csv)
 	}
 }

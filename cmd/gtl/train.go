@@ -166,6 +166,7 @@ func runTrain(c *cli.Context) error {
 			return nil
 		},
 		OnUnfreeze: func(i int, name string) { fmt.Fprintf(w, "unfrozen: stage %d (%s)\n", i+1, name) },
+		OnLRFind:   lrFindHook(c, w, spec.Out),
 		OnPlan: func(p finetune.PlanChoice) {
 			if spec.Train.Strategy == "auto" {
 				fmt.Fprintf(w, "strategy auto: %s (%s)\n", p.Strategy, p.Reason)
@@ -194,9 +195,6 @@ func runTrain(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "interrupted: the run stopped %s with a resumable state; continue it with the same flags and --resume\n", where)
 		return cli.Exit("", stop.exitCode())
-	}
-	if res.LRFind != nil {
-		printLRFind(w, res.LRFind, spec.Out)
 	}
 	printEarlyStop(w, res.Config.EarlyStop)
 	fmt.Fprintf(w, "final model on the validation images:\n")
