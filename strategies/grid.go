@@ -370,9 +370,13 @@ func (r *Results) inGrid() []Record {
 }
 
 // Add records a finished run, replacing an older record of its cell. Its
-// plan's rate (results.json's config.lr) becomes the one the run trained
-// at (Record.TrainedLR).
+// plan becomes the training settings the run resolved (every default
+// filled in: the optimiser, momentum, schedule …), and its rate
+// (results.json's config.lr) the one the run trained at (Record.TrainedLR).
 func (r *Results) Add(rec Record) {
+	if rec.resolved != nil { // the settings as the run resolved them: sgd, momentum 0.9 …, not "" and 0
+		rec.Plan.TrainSpec = *rec.resolved
+	}
 	rec.Plan.LR = rec.TrainedLR()
 	r.Runs = slices.DeleteFunc(r.Runs, func(o Record) bool { return o.Cell == rec.Cell })
 	r.Runs = append(r.Runs, rec)

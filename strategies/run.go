@@ -98,6 +98,11 @@ type Outcome struct {
 	// FinalMacroF1 (mean F1) are the final model's (see metrics.Report).
 	FinalBalancedAccuracy float64 `json:"final_balanced_accuracy"`
 	FinalMacroF1          float64 `json:"final_macro_f1"`
+
+	// resolved is the training settings the run used, every default
+	// filled in (finetune.RunConfig.Spec.Train); Results.Add records them
+	// as the run's plan.
+	resolved *finetune.TrainSpec
 }
 
 // Run trains the job's model (finetune.Run on Spec) and measures it. A
@@ -144,6 +149,8 @@ func (j Job) Run() (*Outcome, error) {
 		return nil, fmt.Errorf("strategies: %s: stopped after epoch %d of %d: %w", p.Strategy, len(out.Curve), p.Epochs, finetune.ErrStop)
 	}
 	out.FrozenCache = res.Config.FrozenCache
+	resolved := res.Config.Spec.Train
+	out.resolved = &resolved
 	if r := res.Report; r != nil {
 		out.FinalBalancedAccuracy, out.FinalMacroF1 = r.BalancedAccuracy, r.MacroF1
 	}

@@ -170,16 +170,20 @@ func printLRFind(w io.Writer, r *finetune.LRFindResult, dir string) {
 
 // printEarlyStop says what early stopping did: where it stopped and why,
 // or that the patience never ran out, and which epoch the final model is.
-func printEarlyStop(w io.Writer, es *finetune.EarlyStop) {
+func printEarlyStop(w io.Writer, es *finetune.EarlyStop, multiLabel bool) {
 	if es == nil || es.BestEpoch == 0 {
 		return
 	}
-	if es.StoppedEpoch > 0 {
-		fmt.Fprintf(w, "stopped early after epoch %d (no %s improvement > %g for %s)", es.StoppedEpoch, es.Monitor, es.MinDelta, plural(es.Patience, "epoch"))
-	} else {
-		fmt.Fprintf(w, "early stopping: no stop (never %s in a row without a %s improvement > %g)", plural(es.Patience, "epoch"), es.Monitor, es.MinDelta)
+	monitor := es.Monitor
+	if multiLabel && monitor == "val_acc" {
+		monitor = "val_acc (mAP)" // a multi-label run's val_acc is its mAP
 	}
-	fmt.Fprintf(w, "; the final model is epoch %d's (%s %.4g)\n", es.BestEpoch, es.Monitor, es.Best)
+	if es.StoppedEpoch > 0 {
+		fmt.Fprintf(w, "stopped early after epoch %d (no %s improvement > %g for %s)", es.StoppedEpoch, monitor, es.MinDelta, plural(es.Patience, "epoch"))
+	} else {
+		fmt.Fprintf(w, "early stopping: no stop (never %s in a row without a %s improvement > %g)", plural(es.Patience, "epoch"), monitor, es.MinDelta)
+	}
+	fmt.Fprintf(w, "; the final model is epoch %d's (%s %.4g)\n", es.BestEpoch, monitor, es.Best)
 }
 
 // runExtras describes what the LR finder and early stopping did in one of

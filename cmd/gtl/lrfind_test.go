@@ -168,13 +168,19 @@ func TestCompareLRFind(t *testing.T) {
 		Runs []struct {
 			LRFound float64 `json:"lr_found"`
 			Config  struct {
-				LR float64 `json:"lr"`
+				LR        float64 `json:"lr"`
+				Optimizer string  `json:"optimizer"`
+				Momentum  float64 `json:"momentum"`
 			} `json:"config"`
 		} `json:"runs"`
 	}
 	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
 	if err := json.Unmarshal(b, &res); err != nil || len(res.Runs) != 1 {
 		t.Fatalf("results.json: %v %s", err, b)
+	}
+	// The run's settings as it resolved them, not the strategy's unset fields.
+	if c := res.Runs[0].Config; c.Optimizer != "sgd" || c.Momentum != 0.9 {
+		t.Errorf("results.json config: optimizer %q, momentum %g; want sgd, 0.9", c.Optimizer, c.Momentum)
 	}
 	found := res.Runs[0].LRFound
 	if !(found > 0) || res.Runs[0].Config.LR != found || !strings.Contains(stdout, fmt.Sprintf(", lr found %.3g", found)) {

@@ -196,7 +196,7 @@ func runTrain(c *cli.Context) error {
 		fmt.Fprintf(w, "interrupted: the run stopped %s with a resumable state; continue it with the same flags and --resume\n", where)
 		return cli.Exit("", stop.exitCode())
 	}
-	printEarlyStop(w, res.Config.EarlyStop)
+	printEarlyStop(w, res.Config.EarlyStop, spec.Data.MultiLabel)
 	fmt.Fprintf(w, "final model on the validation images:\n")
 	printReport(w, res.Report, res.Config.ValImages)
 	if spec.Train.Threshold == "tune" {
