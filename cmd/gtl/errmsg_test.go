@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestWithoutPackages: the package names Go errors begin with are removed
 // from a message's start and from after each ": ", and nothing else is.
@@ -29,6 +32,22 @@ func TestLossCell(t *testing.T) {
 	}{{0.12345, "0.1235"}, {2.5787, "2.5787"}, {9999.5, "9999.5000"}, {12383691.2375, "1.24e+07"}, {-3e5, "-3e+05"}} {
 		if got := lossCell(c.v); got != c.want {
 			t.Errorf("lossCell(%g) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
+
+// TestCaseTwins: class names equal but for case are named together.
+func TestCaseTwins(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"Red", "blue", "red"}, "[Red/red]"},
+		{[]string{"a", "b"}, "[]"},
+		{[]string{"CAT", "Cat", "cat", "dog"}, "[CAT/Cat CAT/cat]"},
+	} {
+		if got := fmt.Sprint(caseTwins(c.in)); got != c.want {
+			t.Errorf("caseTwins(%q) = %s, want %s", c.in, got, c.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -126,6 +127,9 @@ func runTrain(c *cli.Context) error {
 			fmt.Fprintf(w, "training %s on %d images (%d classes, %d px), validating on %d; %s of %s\n",
 				s.Model.Arch, p.TrainImages, len(s.Classes), s.Size, p.ValImages, plural(p.Epochs, "epoch"), plural(p.StepsPerEpoch, "step"))
 			chance = finetune.ChanceWatch{Classes: len(s.Classes), ValImages: p.ValImages}
+			if pairs := caseTwins(s.Classes); len(pairs) > 0 && !c.Bool("quiet") {
+				fmt.Fprintf(c.App.ErrWriter, "note: classes that differ only in case are separate classes: %s (rename them to merge)\n", strings.Join(pairs, ", "))
+			}
 			if fc := s.FrozenCache; fc != nil && fc.Used {
 				fmt.Fprintf(w, "frozen stages: computed once per image (%d stages = the first %d backbone modules, %.1f MiB of activations)\n", s.Frozen, fc.Modules, float64(fc.Bytes)/(1<<20))
 			} else if fc != nil {
@@ -323,4 +327,21 @@ func lossCell(v float64) string {
 		return fmt.Sprintf("%.3g", v)
 	}
 	return fmt.Sprintf("%.4f", v)
+}
+
+// caseTwins lists the class names that equal another but for case, as
+// "Red/red" (a labels file that spells a class two ways makes two
+// classes); nil when there are none.
+func caseTwins(classes []string) []string {
+	seen := map[string]string{}
+	var out []string
+	for _, c := range classes {
+		k := strings.ToLower(c)
+		if first, ok := seen[k]; ok {
+			out = append(out, first+"/"+c)
+			continue
+		}
+		seen[k] = c
+	}
+	return out
 }
