@@ -445,6 +445,17 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			return t.saveState(stepper, vs, avg, cfg, pos, part, swapped)
 		}
 		for e := first; e <= cfg.Epochs && !t.early.stopped(); e++ {
+			if e > first && d == nil && t.stopRequested() {
+				// A stop that came after the last epoch's own check (while its
+				// checkpoints were written): commit the epoch-end state a run
+				// that saves only at its end did not write, and stop before
+				// this epoch draws anything.
+				if err := commit(position{Epoch: e - 1}, partialEpoch{}, false); err != nil {
+					return err
+				}
+				res.Stopped = &StopPoint{Epoch: e, Step: 0, StepsPerEpoch: steps}
+				return ErrStop
+			}
 			ep, stopped, err := t.epoch(stepper, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps, from, part, commit)
 			from, part = 0, partialEpoch{}
 			if err != nil {
