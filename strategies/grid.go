@@ -230,7 +230,7 @@ func readResults(dir string, g Grid, resume, force bool) (*Results, error) {
 			them = "it"
 		}
 		return nil, fmt.Errorf("strategies: %s already holds %s of this comparison (%s on %s): --resume continues %s, %s, or choose another --out",
-			dir, finishedRuns(len(old.Runs)), old.Grid.Model, old.Grid.Data, them, replace())
+			dir, datasets.Plural(len(old.Runs), "finished run"), old.Grid.Model, old.Grid.Data, them, replace())
 	}
 	if left := outside(old.Runs, g); len(left) > 0 {
 		are, them := "are", "them"
@@ -238,7 +238,7 @@ func readResults(dir string, g Grid, resume, force bool) (*Results, error) {
 			are, them = "is", "it"
 		}
 		return nil, fmt.Errorf("strategies: %s %w: %s %s not in this grid (%s; it was %s); --resume continues the same grid, or one that adds to it; use another --out, or --overwrite to discard %s",
-			dir, ErrDifferentGrid, finishedRuns(len(left)), are, describeCells(left), old.Grid.cellsString(), them)
+			dir, ErrDifferentGrid, datasets.Plural(len(left), "finished run"), are, describeCells(left), old.Grid.cellsString(), them)
 	}
 	old.Grid = g
 	return &old, nil
@@ -649,10 +649,3 @@ func FormatAccuracy(s Stat) string {
 	return fmt.Sprintf("%.1f ± %.1f%%", 100*s.Mean, 100*s.Std)
 }
 
-// finishedRuns is "1 finished run" or "N finished runs".
-func finishedRuns(n int) string {
-	if n == 1 {
-		return "1 finished run"
-	}
-	return fmt.Sprintf("%d finished runs", n)
-}

@@ -187,8 +187,8 @@ func (r *Results) Markdown() string {
 	if g.WeightsKey != "" {
 		src += fmt.Sprintf(" (entry `%s`)", g.WeightsKey)
 	}
-	fmt.Fprintf(&b, "Source weights %s; target classes %s; %d px; every run evaluated on the same %d images; %d %s per cell; budget: %s.\n\n",
-		src, strings.Join(datasets.EscapeNames(g.Classes), ", "), g.ImageSize, g.ValImages, g.Seeds, map[bool]string{true: "seed", false: "seeds"}[g.Seeds == 1], map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
+	fmt.Fprintf(&b, "Source weights %s; target classes %s; %d px; every run evaluated on the same %d images; %s per cell; budget: %s.\n\n",
+		src, strings.Join(datasets.EscapeNames(g.Classes), ", "), g.ImageSize, g.ValImages, datasets.Plural(g.Seeds, "seed"), map[bool]string{true: "equal steps (full fine-tuning's)", false: "each strategy its own"}[g.EqualBudget])
 	sums := r.Summaries()
 	table := func(title string, cell func(Summary) string) {
 		fmt.Fprintf(&b, "## %s\n\n| strategy |", title)

@@ -49,7 +49,7 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 				}
 			}
 			n := len(f.Train) + len(f.Val)
-			all := "all " + plural(n, "row")
+			all := "all " + datasets.Plural(n, "row")
 			if n == 1 {
 				all = "its 1 row"
 			}
@@ -63,7 +63,7 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 	if l.Multi {
 		f.Train, f.Val = StratifyMultiLabel(items, len(l.Classes), valFrac, seed)
 		if len(f.Train) == 0 || len(f.Val) == 0 {
-			return nil, fmt.Errorf("vision: labels %s: %s, too few to keep %.0f%% for validation", labels, plural(len(items), "row"), 100*valFrac)
+			return nil, fmt.Errorf("vision: labels %s: %s, too few to keep %.0f%% for validation", labels, datasets.Plural(len(items), "row"), 100*valFrac)
 		}
 		return f, nil
 	}
@@ -76,7 +76,7 @@ func ListCSV(root, labels string, o datasets.CSVOptions, valFrac float64, seed u
 		r.Shuffle(len(its), func(i, j int) { its[i], its[j] = its[j], its[i] })
 		nv := int(float64(len(its))*valFrac + 0.5)
 		if nv == 0 || nv == len(its) {
-			return nil, fmt.Errorf("vision: labels %s: class %q has %s, too few to keep %.0f%% for validation", labels, l.Classes[c], plural(len(its), "image"), 100*valFrac)
+			return nil, fmt.Errorf("vision: labels %s: class %q has %s, too few to keep %.0f%% for validation", labels, l.Classes[c], datasets.Plural(len(its), "image"), 100*valFrac)
 		}
 		f.Val = append(f.Val, its[:nv]...)
 		f.Train = append(f.Train, its[nv:]...)
@@ -176,13 +176,4 @@ func StratifyMultiLabel(items []datasets.Item, classes int, valFrac float64, see
 		}
 	}
 	return train, val
-}
-
-// plural writes n and the noun, in the plural unless n is 1: "1 image",
-// "3 images".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -167,14 +167,5 @@ func requireData(c *cli.Context) error {
 	return nil
 }
 
-// plural writes n and the noun, in the plural unless n is 1: "1 epoch",
-// "3 epochs", "2 strategies".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if k := len(noun); k > 1 && noun[k-1] == 'y' && !strings.ContainsRune("aeiou", rune(noun[k-2])) {
-		return fmt.Sprintf("%d %sies", n, noun[:k-1])
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
+// plural is datasets.Plural: "1 epoch", "3 epochs", "2 strategies".
+func plural(n int, noun string) string { return datasets.Plural(n, noun) }

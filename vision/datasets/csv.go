@@ -105,11 +105,15 @@ func delimName(d rune) string {
 	return fmt.Sprintf("%q", d)
 }
 
-// plural writes n and the noun, in the plural unless n is 1: "1 column",
-// "3 columns".
-func plural(n int, noun string) string {
+// Plural writes n and the noun, in the plural unless n is 1: "1 column",
+// "3 columns", "2 strategies" (a consonant and y become "ies"). gtl's
+// messages count with it.
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if k := len(noun); k > 1 && noun[k-1] == 'y' && !strings.ContainsRune("aeiou", rune(noun[k-2])) {
+		return fmt.Sprintf("%d %sies", n, noun[:k-1])
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
@@ -219,7 +223,7 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 			return -1, fmt.Errorf("datasets: labels %s: %s: %w %s: %q", path, what, ErrOneColumn, how, clip(header[0], 80))
 		}
 		if index {
-			return -1, fmt.Errorf("datasets: labels %s: %s: the header has %s", path, what, plural(len(header), "column"))
+			return -1, fmt.Errorf("datasets: labels %s: %s: the header has %s", path, what, Plural(len(header), "column"))
 		}
 		return -1, fmt.Errorf("datasets: labels %s: %s: no such column (header: %s)", path, what, strings.Join(header, string(delim)))
 	}
@@ -341,7 +345,7 @@ func ReadCSVLabels(path, root string, o CSVOptions) (*CSVLabels, error) {
 		if nBad > len(bad) {
 			more = fmt.Sprintf("; and %d more", nBad-len(bad))
 		}
-		err := fmt.Errorf("datasets: labels %s: %s: %s%s", path, plural(nBad, "bad row"), strings.Join(bad, "; "), more)
+		err := fmt.Errorf("datasets: labels %s: %s: %s%s", path, Plural(nBad, "bad row"), strings.Join(bad, "; "), more)
 		if ext, n := suffixOf(missing, o.Suffix); n > 0 {
 			all := fmt.Sprintf("%d of the %d missing images exist", n, len(missing))
 			switch {
