@@ -108,7 +108,9 @@ func runCompare(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	tgt, err := loadTarget(c, size)
+	// The validation split is gtl train's with its default --seed, so that
+	// both hold out the same images of a folder.
+	tgt, err := loadTarget(c, size, trainDefaultSeed)
 	if err != nil {
 		return err
 	}

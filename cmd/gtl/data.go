@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -15,22 +14,13 @@ import (
 // validation, balanced over the classes) or an image folder (train/ and val/, or a --val-split of
 // each class), every training image in memory, the evaluation images at
 // size (see finetune.LoadData).
-func loadTarget(c *cli.Context, size int) (*finetune.Data, error) {
+func loadTarget(c *cli.Context, size int, seed uint64) (*finetune.Data, error) {
 	spec := finetune.DataSpec{Source: c.String("data"), Classes: c.String("classes"), Val: c.Int("val"),
 		ValSplit: c.Float64("val-split"), ImageSize: size, OnBadImage: c.String("on-bad-image")}
 	labelsSpec(c, &spec)
 	ds, err := spec.Resolve()
 	if err != nil {
 		return nil, specError(err)
-	}
-	// The validation split's seed: the command's --seed (recommend), else
-	// gtl train's default 1, so that gtl compare validates on the images
-	// gtl train holds out of the same folder.
-	seed := uint64(1)
-	for _, f := range c.Command.Flags {
-		if slices.Contains(f.Names(), "seed") {
-			seed = uint64(c.Int64("seed"))
-		}
 	}
 	d, err := finetune.LoadData(ds, seed, false)
 	if err != nil {

@@ -24,7 +24,7 @@ func modelFlags() []cli.Flag {
 		allowNonFiniteFlag(),
 		pretrainedFlag(),
 		&cli.IntFlag{Name: "num-classes", Usage: "classes of the output layer; a different count than the weights' re-initialises the head (0: as in the weights)"},
-		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed for the re-initialised head"},
+		&cli.Int64Flag{Name: "seed", Value: trainDefaultSeed, Usage: "seed for the re-initialised head"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no load report or progress on stderr"},
 	}
 }
@@ -240,3 +240,7 @@ func optionalParts(prefixes, names []string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// trainDefaultSeed is gtl train's default --seed; gtl compare splits a
+// folder's validation images with it too.
+const trainDefaultSeed = 1

@@ -59,7 +59,7 @@ func runRecommend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	tgt, err := loadTarget(c, size)
+	tgt, err := loadTarget(c, size, uint64(c.Int64("seed")))
 	if err != nil {
 		return err
 	}
