@@ -445,15 +445,18 @@ func (t *Trainer) run(m Model, vs *nn.VarStore, cfg loop, newOpt func() (*torch.
 			return t.saveState(stepper, vs, avg, cfg, pos, part, swapped)
 		}
 		for e := first; e <= cfg.Epochs && !t.early.stopped(); e++ {
-			if e > first && d == nil && t.stopRequested() {
-				// A stop that came after the last epoch's own check (while its
-				// checkpoints were written): commit the epoch-end state a run
-				// that saves only at its end did not write, and stop before
-				// this epoch draws anything.
-				if err := commit(position{Epoch: e - 1}, partialEpoch{}, false); err != nil {
-					return err
+			if d == nil && t.stopRequested() { // before this epoch draws anything
+				// Before this process's first step the committed state (if
+				// any) stands. After an epoch of its own, the stop came after
+				// that epoch's check (while its checkpoints were written):
+				// commit the epoch-end state a run that saves only at its end
+				// did not write.
+				if e > first {
+					if err := commit(position{Epoch: e - 1}, partialEpoch{}, false); err != nil {
+						return err
+					}
 				}
-				res.Stopped = &StopPoint{Epoch: e, Step: 0, StepsPerEpoch: steps}
+				res.Stopped = &StopPoint{Epoch: e, Step: from, StepsPerEpoch: steps}
 				return ErrStop
 			}
 			ep, stopped, err := t.epoch(stepper, opt, avg, d, lr, nTrain, train, cfg, rng, e, steps, from, part, commit)
@@ -665,9 +668,6 @@ func (t *Trainer) epoch(st *Stepper, opt *torch.Optimizer, avg *ema, d *ddp, lr 
 	sum := part.LossSum
 	skipped := append([]string(nil), part.Skipped...)
 	for s := from; s < steps; s++ {
-		if s == from && d == nil && t.stopRequested() { // before this process's first step: the committed state (if any) stands
-			return Epoch{}, s, nil
-		}
 		if s > from { // a step boundary inside the epoch, after a step of this process
 			g := (e-1)*steps + s // steps done in the run
 			stop := d == nil && t.stopRequested()
