@@ -17,13 +17,9 @@ import (
 // epochs for every run, and the run lines say so.
 func TestCompareEarlyStop(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "source")
-	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
-		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
-		t.Fatalf("source: %s", errOut)
-	}
+	src := tinySource(t, dir)
 	out := filepath.Join(dir, "cmp")
-	stdout, errOut, code := gtl("--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear",
+	stdout, errOut, code := gtl("--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", src, "--strategies", "linear",
 		"--shots", "3", "--seeds", "2", "--classes", "5-6", "--val", "10", "--patience", "1", "--min-delta", "100", "--out", out)
 	if code != 0 {
 		t.Fatalf("compare: %d %s", code, errOut)
@@ -78,4 +74,17 @@ func TestCompareEarlyStop(t *testing.T) {
 			t.Errorf("results.csv %v: best_epoch,stopped_epoch %s, want 5,10", row, got)
 		}
 	}
+}
+
+// tinySource trains a one-epoch resnet18 on 12 Fashion-MNIST images of
+// classes 0-2 at 32 px into dir/source, a source model for gtl compare's
+// transfer strategies, and returns its best.safetensors.
+func tinySource(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "source")
+	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
+		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
+		t.Fatalf("source: %s", errOut)
+	}
+	return filepath.Join(src, "best.safetensors")
 }

@@ -150,13 +150,8 @@ func TestTrainLRFindPatienceTensorBoard(t *testing.T) {
 // stderr, naming the run, that ten steps are too few.
 func TestCompareLRFind(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "source")
-	if _, errOut, code := gtl("--threads", "1", "train", "--data", "fashion-mnist", "-q", "--model", "resnet18", "--classes", "0-2", "--shots", "4", "--epochs", "1",
-		"--val", "10", "--image-size", "32", "--out", src); code != 0 {
-		t.Fatalf("source: %s", errOut)
-	}
 	out := filepath.Join(dir, "cmp")
-	stdout, errOut, code := gtl("--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", filepath.Join(src, "best.safetensors"), "--strategies", "linear",
+	stdout, errOut, code := gtl("--threads", "1", "compare", "--data", "fashion-mnist", "-q", "--weights", tinySource(t, dir), "--strategies", "linear",
 		"--shots", "10", "--seeds", "1", "--classes", "5-6", "--val", "10", "--lr", "find", "--num-it", "10", "--out", out)
 	if code != 0 {
 		t.Fatalf("compare: %d %s", code, errOut)
